@@ -1,0 +1,165 @@
+#include "fhir/json.h"
+
+#include <cstring>
+#include <memory>
+
+#include <rapidjson/error/en.h>
+#include <rapidjson/reader.h>
+
+namespace fhir::json {
+
+const rapidjson::Value* Member(const rapidjson::Value& obj, std::string_view name) {
+  if (!obj.IsObject()) return nullptr;
+  auto it = obj.FindMember(rapidjson::StringRef(name.data(), name.size()));
+  return it == obj.MemberEnd() ? nullptr : &it->value;
+}
+
+std::string_view Str(const rapidjson::Value* v) {
+  if (v == nullptr || !v->IsString()) return {};
+  return {v->GetString(), v->GetStringLength()};
+}
+
+const rapidjson::Value* ArrayMember(const rapidjson::Value& obj, std::string_view name) {
+  const rapidjson::Value* v = Member(obj, name);
+  return v != nullptr && v->IsArray() ? v : nullptr;
+}
+
+bool IsTrue(const rapidjson::Value& obj, std::string_view name) {
+  const rapidjson::Value* v = Member(obj, name);
+  return v != nullptr && v->IsBool() && v->GetBool();
+}
+
+bool IsFalse(const rapidjson::Value& obj, std::string_view name) {
+  const rapidjson::Value* v = Member(obj, name);
+  return v != nullptr && v->IsBool() && !v->GetBool();
+}
+
+std::string_view ReferenceId(std::string_view reference, std::string_view type) {
+  // Find the last occurrence of "<type>/" that starts a path segment.
+  size_t pos = std::string_view::npos;
+  size_t search_end = reference.size();
+  while (true) {
+    size_t p = reference.rfind(type, search_end);
+    if (p == std::string_view::npos) break;
+    bool starts_segment = p == 0 || reference[p - 1] == '/';
+    bool followed_by_slash =
+        p + type.size() < reference.size() && reference[p + type.size()] == '/';
+    if (starts_segment && followed_by_slash) {
+      pos = p;
+      break;
+    }
+    if (p == 0) break;
+    search_end = p - 1;
+  }
+  if (pos == std::string_view::npos) return {};
+  std::string_view id = reference.substr(pos + type.size() + 1);
+  size_t slash = id.find('/');
+  if (slash != std::string_view::npos) id = id.substr(0, slash);
+  return id;
+}
+
+std::string_view ParseFailureName(ParseFailure f) {
+  switch (f) {
+    case ParseFailure::kNone:
+      return "none";
+    case ParseFailure::kMalformed:
+      return "malformed-json";
+    case ParseFailure::kInvalidUtf8:
+      return "invalid-utf8";
+    case ParseFailure::kTooDeep:
+      return "too-deep";
+    case ParseFailure::kNulByte:
+      return "nul-byte";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// Forwards SAX events to the document, refusing to go deeper than max_depth.
+struct DepthLimitedHandler {
+  rapidjson::Document& doc;
+  size_t max_depth;
+  size_t depth = 0;
+  bool exceeded = false;
+
+  bool Null() { return doc.Null(); }
+  bool Bool(bool b) { return doc.Bool(b); }
+  bool Int(int i) { return doc.Int(i); }
+  bool Uint(unsigned u) { return doc.Uint(u); }
+  bool Int64(int64_t i) { return doc.Int64(i); }
+  bool Uint64(uint64_t u) { return doc.Uint64(u); }
+  bool Double(double d) { return doc.Double(d); }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) {
+    return doc.RawNumber(s, n, copy);
+  }
+  bool String(const char* s, rapidjson::SizeType n, bool copy) { return doc.String(s, n, copy); }
+  bool Key(const char* s, rapidjson::SizeType n, bool copy) { return doc.Key(s, n, copy); }
+  bool StartObject() { return Enter() && doc.StartObject(); }
+  bool EndObject(rapidjson::SizeType n) {
+    --depth;
+    return doc.EndObject(n);
+  }
+  bool StartArray() { return Enter() && doc.StartArray(); }
+  bool EndArray(rapidjson::SizeType n) {
+    --depth;
+    return doc.EndArray(n);
+  }
+  bool Enter() {
+    if (++depth > max_depth) {
+      exceeded = true;
+      return false;
+    }
+    return true;
+  }
+};
+
+struct InsituGenerator {
+  char* text;
+  size_t max_depth;
+  rapidjson::ParseResult result;
+  bool too_deep = false;
+  bool operator()(rapidjson::Document& doc) {
+    rapidjson::InsituStringStream is(text);
+    rapidjson::Reader reader;
+    DepthLimitedHandler handler{doc, max_depth};
+    result = reader.Parse<LineParser::kFlags>(is, handler);
+    too_deep = handler.exceeded;
+    return !result.IsError();
+  }
+};
+
+}  // namespace
+
+LineParser::LineParser(size_t max_depth)
+    : max_depth_(max_depth),
+      user_buffer_(new char[kUserBufferSize]),
+      pool_(user_buffer_.get(), kUserBufferSize),
+      doc_(&pool_) {}
+
+ParseFailure LineParser::Parse(char* text, size_t len, std::string* error) {
+  doc_.SetNull();
+  pool_.Clear();
+  if (std::memchr(text, '\0', len) != nullptr) {
+    if (error)
+      *error = "NUL byte at offset " +
+               std::to_string(static_cast<const char*>(std::memchr(text, '\0', len)) - text);
+    return ParseFailure::kNulByte;
+  }
+  InsituGenerator gen{text, max_depth_, {}};
+  doc_.Populate(gen);
+  if (!gen.result.IsError()) return ParseFailure::kNone;
+  if (gen.too_deep) {
+    if (error) *error = "nesting deeper than " + std::to_string(max_depth_) + " levels";
+    return ParseFailure::kTooDeep;
+  }
+  if (error) {
+    *error = std::string(rapidjson::GetParseError_En(gen.result.Code())) + " at offset " +
+             std::to_string(gen.result.Offset());
+  }
+  return gen.result.Code() == rapidjson::kParseErrorStringInvalidEncoding
+             ? ParseFailure::kInvalidUtf8
+             : ParseFailure::kMalformed;
+}
+
+}  // namespace fhir::json

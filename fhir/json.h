@@ -1,0 +1,67 @@
+// Small, allocation-free accessors over RapidJSON values, and a line parser that parses one
+// NDJSON line in place with a nesting limit. Every accessor tolerates wrong JSON types: a
+// member of the wrong type reads as absent, so callers never assert on input shape.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <rapidjson/document.h>
+
+#include "fhir/status.h"
+
+namespace fhir::json {
+
+// The member `name` of `obj`, or nullptr when obj is not an object or has no such member.
+const rapidjson::Value* Member(const rapidjson::Value& obj, std::string_view name);
+// The string value, or empty when `v` is null or not a string.
+std::string_view Str(const rapidjson::Value* v);
+// Member string, empty when absent or not a string.
+inline std::string_view StrMember(const rapidjson::Value& obj, std::string_view name) {
+  return Str(Member(obj, name));
+}
+// The member as an array, or nullptr when absent or not an array.
+const rapidjson::Value* ArrayMember(const rapidjson::Value& obj, std::string_view name);
+// True when the member exists and is the boolean `true`.
+bool IsTrue(const rapidjson::Value& obj, std::string_view name);
+// True when the member exists and is the boolean `false`.
+bool IsFalse(const rapidjson::Value& obj, std::string_view name);
+
+// The id in a reference to `type`: the segment after the last "<type>/" in `reference`
+// (relative "Patient/1", absolute "https://x/fhir/Patient/1", versioned
+// ".../Patient/1/_history/2"). Empty when the reference does not name that type or the id is empty.
+std::string_view ReferenceId(std::string_view reference, std::string_view type);
+
+// Why a line could not be parsed; stable names used as skip reasons in summaries.
+enum class ParseFailure { kNone, kMalformed, kInvalidUtf8, kTooDeep, kNulByte };
+std::string_view ParseFailureName(ParseFailure f);
+
+// Parses one JSON text in place (ParseInsitu, UTF-8 validation, iterative parsing, full
+// decimal precision) into a document whose allocator is reused from line to line.
+// Not thread-safe: one parser per thread. The document stays valid until the next Parse and
+// points into the caller's buffer (which must outlive its use).
+class LineParser {
+ public:
+  static constexpr unsigned kFlags =
+      rapidjson::kParseInsituFlag | rapidjson::kParseValidateEncodingFlag |
+      rapidjson::kParseIterativeFlag | rapidjson::kParseFullPrecisionFlag;
+
+  explicit LineParser(size_t max_depth);
+  LineParser(const LineParser&) = delete;
+  LineParser& operator=(const LineParser&) = delete;
+
+  // REQUIRES: text[len] == '\0'. Modifies text. On failure, `error` says what and where.
+  ParseFailure Parse(char* text, size_t len, std::string* error);
+  const rapidjson::Document& document() const { return doc_; }
+
+ private:
+  static constexpr size_t kUserBufferSize = 256 * 1024;
+  size_t max_depth_;
+  std::unique_ptr<char[]> user_buffer_;
+  rapidjson::MemoryPoolAllocator<> pool_;
+  rapidjson::Document doc_;
+};
+
+}  // namespace fhir::json

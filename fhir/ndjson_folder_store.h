@@ -1,0 +1,33 @@
+// A Store over a folder of FHIR NDJSON files (Bulk Data style): <dir>/<Type>.ndjson, one
+// resource per line, streamed and parsed in place one line at a time.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "fhir/store.h"
+
+namespace fhir {
+
+class NdjsonFolderStore : public Store {
+ public:
+  struct Options {
+    size_t max_line_bytes = 16u << 20;
+    size_t max_depth = 64;
+  };
+  NdjsonFolderStore(std::string dir, Options options);
+
+  Status ReadAll(const std::vector<std::string>& types, ResourceVisitor& visitor) override;
+  std::string Describe() const override { return "folder " + dir_; }
+  StoreStats stats() const override { return stats_; }
+  // Types whose file was absent in the last ReadAll.
+  const std::vector<std::string>& missing_files() const { return missing_; }
+
+ private:
+  std::string dir_;
+  Options options_;
+  StoreStats stats_;
+  std::vector<std::string> missing_;
+};
+
+}  // namespace fhir
