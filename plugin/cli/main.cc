@@ -1,0 +1,206 @@
+// The sdoh-bridge command line. Exceptions (programming errors) are caught here and reported
+// as fatal (exit 1); expected failures travel as Status values and become exit codes.
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "plugin/explain_command.h"
+#include "plugin/run_job.h"
+#include "plugin/test_rules_command.h"
+
+#if __has_include("plugin/fhirpath_command.h") && defined(SDOH_WITH_FHIRPATH)
+#include "plugin/fhirpath_command.h"
+#define SDOH_HAS_FHIRPATH 1
+#endif
+
+namespace {
+
+constexpr const char* kUsage = R"(sdoh-bridge — turns social-needs screenings into referrals
+
+Usage: sdoh-bridge <command> [options]
+
+Commands:
+  run          read screenings, flag needs, plan referrals, write out/ (default command)
+  explain      show why a patient was or was not flagged
+  test-rules   run rule fixtures (input resources + expected flags)
+  fhirpath     evaluate a FHIRPath expression against a resource
+  version      print the version
+
+Run 'sdoh-bridge <command> --help' for a command's options.
+Exit codes: 0 done; 1 fatal error; 2 usage or config error; 3 done, some inputs unreadable.
+)";
+
+constexpr const char* kRunUsage =
+    R"(Usage: sdoh-bridge run [--config FILE] [--source DIR|URL] [--out DIR] [--dry-run]
+
+Reads Patient, Questionnaire, QuestionnaireResponse and Observation resources from the source,
+applies the screening rules and writes to the out folder:
+  flags.ndjson                          one line per (patient, need) with evidence and rules
+  ServiceRequest.ndjson Task.ndjson Flag.ndjson   the referral resources it would post
+  summary.json                          counts: read, counted, ignored, skipped, flags, planned
+With --dry-run only flags.ndjson, plan.json and summary.json are written.
+
+Options:
+  --config FILE   config file (default: config/sdoh-bridge.yaml)
+  --source DIR    NDJSON folder (<Type>.ndjson files); overrides the config's source
+  --out DIR       output folder; overrides the config's out
+  --dry-run       evaluate and plan, write nothing but the plan
+  --now DATETIME  the run's clock for authoredOn (default: now)
+Exit codes: 0 done; 1 fatal error; 2 usage or config error; 3 done, some inputs unreadable.
+)";
+
+constexpr const char* kExplainUsage =
+    R"(Usage: sdoh-bridge explain --patient ID [--patient ID ...] [--config FILE] [--source DIR]
+
+Prints, for each patient: every counted, superseded and ignored screening with the reason,
+every rule with its outcome and evidence, and the resulting flags. Ids and codes only.
+)";
+
+constexpr const char* kTestRulesUsage =
+    R"(Usage: sdoh-bridge test-rules [--config FILE] FIXTURE.yaml...
+
+Runs rule fixtures through the same screening and rule stages as 'run' and reports PASS/FAIL
+per case, then 'N passed, N failed'. Exit 0 when all pass, 1 when any fails, 2 on a broken file.
+Fixture format: see README ("Rule fixtures") and tests/rule-fixtures/.
+)";
+
+bool IsHelp(const std::string& a) { return a == "--help" || a == "-h"; }
+
+// Reads "--flag VALUE" or "--flag=VALUE"; advances i. Returns false when the value is missing.
+bool TakeValue(const std::vector<std::string>& args, size_t& i, const std::string& flag,
+               std::string* value) {
+  const std::string& a = args[i];
+  if (a == flag) {
+    if (i + 1 >= args.size()) return false;
+    *value = args[++i];
+    return true;
+  }
+  if (a.rfind(flag + "=", 0) == 0) {
+    *value = a.substr(flag.size() + 1);
+    return true;
+  }
+  return false;
+}
+
+int Usage(const std::string& msg, const char* usage) {
+  std::cerr << "sdoh-bridge: " << msg << "\n\n" << usage;
+  return 2;
+}
+
+int Run(const std::vector<std::string>& args) {
+  sdoh::RunOptions o;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (IsHelp(a)) {
+      std::cout << kRunUsage;
+      return 0;
+    }
+    if (a == "--dry-run") {
+      o.dry_run = true;
+    } else if (a.rfind("--config", 0) == 0) {
+      if (!TakeValue(args, i, "--config", &o.config_path))
+        return Usage("--config needs a file", kRunUsage);
+    } else if (a.rfind("--source", 0) == 0) {
+      if (!TakeValue(args, i, "--source", &o.source))
+        return Usage("--source needs a value", kRunUsage);
+    } else if (a.rfind("--out", 0) == 0) {
+      if (!TakeValue(args, i, "--out", &o.out)) return Usage("--out needs a folder", kRunUsage);
+    } else if (a.rfind("--now", 0) == 0) {
+      if (!TakeValue(args, i, "--now", &o.now)) return Usage("--now needs a dateTime", kRunUsage);
+    } else {
+      return Usage("unknown option '" + a + "'", kRunUsage);
+    }
+  }
+  return sdoh::RunJob(o, std::cout, std::cerr);
+}
+
+int Explain(const std::vector<std::string>& args) {
+  sdoh::ExplainOptions o;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    std::string v;
+    if (IsHelp(a)) {
+      std::cout << kExplainUsage;
+      return 0;
+    }
+    if (a.rfind("--patient", 0) == 0) {
+      if (!TakeValue(args, i, "--patient", &v))
+        return Usage("--patient needs an id", kExplainUsage);
+      if (v.rfind("Patient/", 0) == 0) v = v.substr(8);
+      o.patients.push_back(v);
+    } else if (a.rfind("--config", 0) == 0) {
+      if (!TakeValue(args, i, "--config", &o.config_path))
+        return Usage("--config needs a file", kExplainUsage);
+    } else if (a.rfind("--source", 0) == 0) {
+      if (!TakeValue(args, i, "--source", &o.source))
+        return Usage("--source needs a value", kExplainUsage);
+    } else {
+      return Usage("unknown option '" + a + "'", kExplainUsage);
+    }
+  }
+  if (o.patients.empty()) return Usage("explain needs --patient ID", kExplainUsage);
+  return sdoh::ExplainCommand(o, std::cout, std::cerr);
+}
+
+int TestRules(const std::vector<std::string>& args) {
+  sdoh::TestRulesOptions o;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (IsHelp(a)) {
+      std::cout << kTestRulesUsage;
+      return 0;
+    }
+    if (a.rfind("--config", 0) == 0) {
+      if (!TakeValue(args, i, "--config", &o.config_path))
+        return Usage("--config needs a file", kTestRulesUsage);
+    } else if (a.rfind("--", 0) == 0) {
+      return Usage("unknown option '" + a + "'", kTestRulesUsage);
+    } else {
+      o.files.push_back(a);
+    }
+  }
+  if (o.files.empty()) return Usage("test-rules needs at least one fixture file", kTestRulesUsage);
+  return sdoh::TestRulesCommand(o, std::cout, std::cerr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::string command = "run";
+  if (!args.empty() && args[0].rfind("-", 0) != 0) {
+    command = args[0];
+    args.erase(args.begin());
+  } else if (!args.empty() && IsHelp(args[0])) {
+    std::cout << kUsage;
+    return 0;
+  }
+  try {
+    if (command == "run") return Run(args);
+    if (command == "explain") return Explain(args);
+    if (command == "test-rules") return TestRules(args);
+    if (command == "version" || command == "--version") {
+      std::cout << "sdoh-bridge " << SDOH_BRIDGE_VERSION << "\n";
+      return 0;
+    }
+    if (command == "help") {
+      std::cout << kUsage;
+      return 0;
+    }
+#ifdef SDOH_HAS_FHIRPATH
+    if (command == "fhirpath") return RunFhirpathCommand(args);
+#else
+    if (command == "fhirpath") {
+      std::cerr << "sdoh-bridge: this build has no FHIRPath engine\n";
+      return 1;
+    }
+#endif
+    std::cerr << "sdoh-bridge: unknown command '" << command << "'\n\n" << kUsage;
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "sdoh-bridge: fatal: " << e.what() << "\n";
+    return 1;
+  }
+}

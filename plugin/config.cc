@@ -1,0 +1,153 @@
+#include "plugin/config.h"
+
+#include <filesystem>
+
+#include "plugin/yaml_util.h"
+
+#ifndef SDOH_SOURCE_DIR
+#define SDOH_SOURCE_DIR "."
+#endif
+
+namespace sdoh {
+
+namespace fs = std::filesystem;
+using fhir::Result;
+using fhir::Status;
+
+std::string DefaultConfigPath() {
+  std::error_code ec;
+  if (fs::exists("config/sdoh-bridge.yaml", ec)) return "config/sdoh-bridge.yaml";
+  return std::string(SDOH_SOURCE_DIR) + "/config/sdoh-bridge.yaml";
+}
+
+namespace {
+
+std::string Resolve(const fs::path& base, const std::string& p) {
+  if (p.empty()) return p;
+  if (p.find("://") != std::string::npos) return p;  // a URL
+  fs::path path(p);
+  if (path.is_absolute()) return p;
+  return (base / path).lexically_normal().string();
+}
+
+Result<size_t> SizeValue(const std::string& file, const YAML::Node& n, const std::string& key,
+                         size_t fallback) {
+  if (!n || !n[key]) return fallback;
+  try {
+    long long v = n[key].as<long long>();
+    if (v <= 0) {
+      return Status::InvalidArgument(Where(file, n[key]) + ": '" + key + "' must be positive");
+    }
+    return static_cast<size_t>(v);
+  } catch (const YAML::Exception&) {
+    return Status::InvalidArgument(Where(file, n[key]) + ": '" + key + "' must be an integer");
+  }
+}
+
+}  // namespace
+
+Result<Config> LoadConfig(const std::string& path) {
+  auto doc = LoadYamlFile(path);
+  if (!doc.ok()) return doc.status();
+  const YAML::Node& n = *doc;
+  Config c;
+  c.path = path;
+  if (Status s = CheckKeys(
+          path, n,
+          {"source", "out", "mappings", "rules", "time_zone", "limits", "referrals", "fhir"},
+          "config");
+      !s.ok()) {
+    return s;
+  }
+  fs::path base = fs::absolute(fs::path(path)).parent_path();
+  auto source = RequiredString(path, n, "source");
+  if (!source.ok()) return source.status();
+  c.source = Resolve(base, *source);
+  auto out = RequiredString(path, n, "out");
+  if (!out.ok()) return out.status();
+  c.out = Resolve(base, *out);
+  auto mappings = RequiredString(path, n, "mappings");
+  if (!mappings.ok()) return mappings.status();
+  c.mappings = Resolve(base, *mappings);
+  auto rules = StringList(path, n, "rules", true);
+  if (!rules.ok()) return rules.status();
+  for (const auto& r : *rules) c.rules.push_back(Resolve(base, r));
+  auto tz = OptionalString(path, n, "time_zone", "UTC");
+  if (!tz.ok()) return tz.status();
+  auto parsed_tz = fhir::TimeZone::Parse(*tz);
+  if (!parsed_tz.ok()) {
+    return Status::InvalidArgument(Where(path, n["time_zone"]) + ": " +
+                                   parsed_tz.status().message());
+  }
+  c.time_zone_name = *tz;
+  c.time_zone = *parsed_tz;
+  if (YAML::Node limits = n["limits"]) {
+    if (Status s = CheckKeys(path, limits, {"max_line_bytes", "max_depth"}, "limits"); !s.ok()) {
+      return s;
+    }
+    auto ml = SizeValue(path, limits, "max_line_bytes", c.max_line_bytes);
+    if (!ml.ok()) return ml.status();
+    c.max_line_bytes = *ml;
+    auto md = SizeValue(path, limits, "max_depth", c.max_depth);
+    if (!md.ok()) return md.status();
+    c.max_depth = *md;
+  }
+  // Referral policy. Defaults per the product design; config may override each route.
+  c.routes["social-work"] = {{"ServiceRequest", "Task", "Flag"}, false, "", "", ""};
+  c.routes["transportation"] = {{"ServiceRequest", "Task", "Flag"}, false, "", "", ""};
+  c.routes["interpreter"] = {{"ServiceRequest", "Flag"}, false, "", "", ""};
+  c.routes["none"] = {{"Flag"}, false, "", "", ""};
+  YAML::Node ref = n["referrals"];
+  if (!ref) return Status::InvalidArgument(Where(path, n) + ": missing required key 'referrals'");
+  if (Status s = CheckKeys(path, ref, {"identifier_system", "routes"}, "referrals"); !s.ok()) {
+    return s;
+  }
+  auto sys = RequiredString(path, ref, "identifier_system");
+  if (!sys.ok()) return sys.status();
+  c.identifier_system = *sys;
+  if (YAML::Node routes = ref["routes"]) {
+    if (!routes.IsMap()) {
+      return Status::InvalidArgument(Where(path, routes) + ": 'routes' must be a mapping");
+    }
+    for (const auto& kv : routes) {
+      const std::string name = kv.first.Scalar();
+      auto it = c.routes.find(name);
+      if (it == c.routes.end()) {
+        return Status::InvalidArgument(Where(path, kv.first) + ": unknown route '" + name +
+                                       "' (social-work, transportation, interpreter, none)");
+      }
+      const YAML::Node& r = kv.second;
+      if (Status s = CheckKeys(path, r, {"resources", "review", "requester", "performer", "owner"},
+                               "route '" + name + "'");
+          !s.ok()) {
+        return s;
+      }
+      RouteConfig& rc = it->second;
+      if (r["resources"]) {
+        auto res = StringList(path, r, "resources", true);
+        if (!res.ok()) return res.status();
+        for (const auto& t : *res) {
+          if (t != "ServiceRequest" && t != "Task" && t != "Flag") {
+            return Status::InvalidArgument(Where(path, r["resources"]) + ": resource '" + t +
+                                           "' is not one of ServiceRequest, Task, Flag");
+          }
+        }
+        rc.resources = *res;
+      }
+      if (r["review"]) {
+        try {
+          rc.review = r["review"].as<bool>();
+        } catch (const YAML::Exception&) {
+          return Status::InvalidArgument(Where(path, r["review"]) +
+                                         ": 'review' must be true or false");
+        }
+      }
+      rc.requester = OptionalString(path, r, "requester", "").value();
+      rc.performer = OptionalString(path, r, "performer", "").value();
+      rc.owner = OptionalString(path, r, "owner", "").value();
+    }
+  }
+  return c;
+}
+
+}  // namespace sdoh

@@ -1,0 +1,334 @@
+#include "plugin/referral_planner.h"
+
+#include <algorithm>
+
+#include <openssl/evp.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace sdoh {
+
+namespace {
+
+constexpr const char* kSdohccBase = "http://hl7.org/fhir/us/sdoh-clinicalcare/StructureDefinition/";
+constexpr const char* kUsCoreCategory = "http://hl7.org/fhir/us/core/CodeSystem/us-core-category";
+constexpr const char* kSnomed = "http://snomed.info/sct";
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void Str(Writer& w, const std::string& s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+void Key(Writer& w, const char* k) { w.Key(k); }
+
+void CodingObj(Writer& w, const std::string& system, const std::string& code,
+               const std::string& display) {
+  w.StartObject();
+  Key(w, "system");
+  Str(w, system);
+  Key(w, "code");
+  Str(w, code);
+  if (!display.empty()) {
+    Key(w, "display");
+    Str(w, display);
+  }
+  w.EndObject();
+}
+
+void CodeableConcept(Writer& w, const std::string& system, const std::string& code,
+                     const std::string& display, const std::string& text = "") {
+  w.StartObject();
+  Key(w, "coding");
+  w.StartArray();
+  CodingObj(w, system, code, display);
+  w.EndArray();
+  if (!text.empty()) {
+    Key(w, "text");
+    Str(w, text);
+  }
+  w.EndObject();
+}
+
+void Ref(Writer& w, const std::string& reference) {
+  w.StartObject();
+  Key(w, "reference");
+  Str(w, reference);
+  w.EndObject();
+}
+
+void Identifier(Writer& w, const std::string& system, const std::string& value) {
+  Key(w, "identifier");
+  w.StartArray();
+  w.StartObject();
+  Key(w, "system");
+  Str(w, system);
+  Key(w, "value");
+  Str(w, value);
+  w.EndObject();
+  w.EndArray();
+}
+
+void Meta(Writer& w, const char* profile, bool sensitive) {
+  Key(w, "meta");
+  w.StartObject();
+  if (profile != nullptr) {
+    Key(w, "profile");
+    w.StartArray();
+    Str(w, std::string(kSdohccBase) + profile);
+    w.EndArray();
+  }
+  if (sensitive) {
+    Key(w, "security");
+    w.StartArray();
+    CodingObj(w, "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "R", "restricted");
+    w.EndArray();
+  }
+  w.EndObject();
+}
+
+std::string Date(fhir::InstantMicros t) { return fhir::FormatInstantUtc(t); }
+
+std::string BuildServiceRequest(const NeedFlag& flag, const RouteConfig& route,
+                                const std::string& identifier, const PlanContext& ctx) {
+  const NeedDef& def = *flag.def;
+  const std::string& domain_system = ctx.catalog->domain_system();
+  rapidjson::StringBuffer sb;
+  Writer w(sb);
+  w.StartObject();
+  Key(w, "resourceType");
+  w.String("ServiceRequest");
+  Meta(w, "SDOHCC-ServiceRequest", def.sensitive);
+  Identifier(w, ctx.config->identifier_system, identifier);
+  Key(w, "status");
+  w.String(route.review ? "draft" : "active");
+  Key(w, "intent");
+  w.String(route.review ? "proposal" : "order");
+  Key(w, "category");
+  w.StartArray();
+  CodeableConcept(w, kUsCoreCategory, "sdoh", "SDOH");
+  CodeableConcept(w, kSnomed, "410606002", "Social service procedure");
+  CodeableConcept(w, domain_system, def.domain.code, def.domain.display);
+  w.EndArray();
+  Key(w, "code");
+  if (def.service_unverified || def.service.code.empty()) {
+    w.StartObject();
+    Key(w, "text");
+    Str(w, def.service_text.empty() ? def.name : def.service_text);
+    w.EndObject();
+  } else {
+    CodeableConcept(w, def.service.system, def.service.code, def.service.display);
+  }
+  if (def.sensitive) {
+    Key(w, "orderDetail");
+    w.StartArray();
+    CodeableConcept(w, domain_system, "contacting-subject-prohibited",
+                    "Contacting subject prohibited");
+    w.EndArray();
+  }
+  Key(w, "subject");
+  Ref(w, "Patient/" + flag.patient_id);
+  Key(w, "authoredOn");
+  Str(w, Date(ctx.now));
+  if (!route.requester.empty()) {
+    Key(w, "requester");
+    Ref(w, route.requester);
+  }
+  if (!route.performer.empty()) {
+    Key(w, "performer");
+    w.StartArray();
+    Ref(w, route.performer);
+    w.EndArray();
+  }
+  std::vector<std::string> reasons, supporting;
+  for (const auto& [ref, v] : flag.evidence) {
+    (ref.rfind("Observation/", 0) == 0 ? reasons : supporting).push_back(ref);
+  }
+  if (!reasons.empty()) {
+    Key(w, "reasonReference");
+    w.StartArray();
+    for (const auto& r : reasons) Ref(w, r);
+    w.EndArray();
+  }
+  if (!supporting.empty()) {
+    Key(w, "supportingInfo");
+    w.StartArray();
+    for (const auto& r : supporting) Ref(w, r);
+    w.EndArray();
+  }
+  std::string note = "Referral for " + def.name + " (" + def.domain.display +
+                     ") from social-needs screening. Rule set " + ctx.ruleset_id + " " +
+                     ctx.ruleset_version + ". Why: ";
+  for (size_t i = 0; i < flag.why.size(); ++i) note += (i ? "; " : "") + flag.why[i];
+  note += ".";
+  Key(w, "note");
+  w.StartArray();
+  w.StartObject();
+  Key(w, "text");
+  Str(w, note);
+  w.EndObject();
+  w.EndArray();
+  w.EndObject();
+  return sb.GetString();
+}
+
+std::string BuildTask(const NeedFlag& flag, const RouteConfig& route, const std::string& sr_id,
+                      const PlanContext& ctx) {
+  rapidjson::StringBuffer sb;
+  Writer w(sb);
+  w.StartObject();
+  Key(w, "resourceType");
+  w.String("Task");
+  Meta(w, "SDOHCC-TaskForReferralManagement", flag.def->sensitive);
+  Identifier(w, ctx.config->identifier_system, sr_id + "-task");
+  Key(w, "status");
+  w.String("requested");
+  Key(w, "intent");
+  w.String("order");
+  Key(w, "code");
+  CodeableConcept(w, "http://hl7.org/fhir/CodeSystem/task-code", "fulfill",
+                  "Fulfill the focal request");
+  // The ServiceRequest by its business identifier; a transaction rewrites it to urn:uuid.
+  Key(w, "focus");
+  w.StartObject();
+  Key(w, "type");
+  w.String("ServiceRequest");
+  Key(w, "identifier");
+  w.StartObject();
+  Key(w, "system");
+  Str(w, ctx.config->identifier_system);
+  Key(w, "value");
+  Str(w, sr_id);
+  w.EndObject();
+  w.EndObject();
+  Key(w, "for");
+  Ref(w, "Patient/" + flag.patient_id);
+  Key(w, "authoredOn");
+  Str(w, Date(ctx.now));
+  if (!route.requester.empty()) {
+    Key(w, "requester");
+    Ref(w, route.requester);
+  }
+  if (!route.owner.empty()) {
+    Key(w, "owner");
+    Ref(w, route.owner);
+  }
+  w.EndObject();
+  return sb.GetString();
+}
+
+std::string FlagText(const NeedFlag& flag) {
+  const NeedDef& def = *flag.def;
+  if (flag.need == "interpreter") {
+    if (flag.possible) return def.flag_text_possible;
+    std::string lang = !flag.language_display.empty() ? flag.language_display : flag.language;
+    return lang.empty() ? def.flag_text : def.flag_text + " – " + lang;
+  }
+  return def.flag_text;
+}
+
+std::string BuildFlag(const NeedFlag& flag, const std::string& identifier, const PlanContext& ctx) {
+  const NeedDef& def = *flag.def;
+  rapidjson::StringBuffer sb;
+  Writer w(sb);
+  w.StartObject();
+  Key(w, "resourceType");
+  w.String("Flag");
+  if (def.sensitive) Meta(w, nullptr, true);
+  Identifier(w, ctx.config->identifier_system, identifier);
+  Key(w, "status");
+  w.String("active");
+  Key(w, "category");
+  w.StartArray();
+  if (def.route == "interpreter") {
+    CodeableConcept(w, "http://terminology.hl7.org/CodeSystem/flag-category", "contact",
+                    "Subject Contact");
+  } else {
+    CodeableConcept(w, "http://terminology.hl7.org/CodeSystem/flag-category", "admin",
+                    "Administrative");
+  }
+  w.EndArray();
+  Key(w, "code");
+  CodeableConcept(w, ctx.catalog->domain_system(), def.domain.code,
+                  def.sensitive ? std::string() : def.domain.display, FlagText(flag));
+  Key(w, "subject");
+  Ref(w, "Patient/" + flag.patient_id);
+  if (flag.screened_at) {
+    Key(w, "period");
+    w.StartObject();
+    Key(w, "start");
+    Str(w, Date(*flag.screened_at));
+    w.EndObject();
+  }
+  w.EndObject();
+  return sb.GetString();
+}
+
+}  // namespace
+
+std::string Sha256Hex(const std::string& data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  out.reserve(len * 2);
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
+}
+
+std::string ServiceRequestIdentifier(const NeedFlag& flag) {
+  std::string input = flag.patient_id + "|" + flag.need;
+  for (const auto& [ref, version] : flag.evidence) {  // std::map: sorted by reference
+    input += "|" + ref;
+    if (!version.empty()) input += "/_history/" + version;
+  }
+  return flag.need + "-" + Sha256Hex(input).substr(0, 32);
+}
+
+std::string FlagIdentifier(const std::string& patient_id, const std::string& need) {
+  return need + "-" + patient_id;
+}
+
+ReferralPlan PlanReferral(const NeedFlag& flag, const PatientFacts& facts, const PlanContext& ctx) {
+  ReferralPlan plan;
+  plan.patient_id = flag.patient_id;
+  plan.need = flag.need;
+  plan.route = flag.def->route;
+  if (facts.present && facts.deceased) {
+    plan.not_planned = "patient deceased";
+    return plan;
+  }
+  if (facts.present && !facts.active) {
+    plan.not_planned = "patient inactive";
+    return plan;
+  }
+  auto rit = ctx.config->routes.find(plan.route);
+  if (rit == ctx.config->routes.end()) {
+    plan.not_planned = "no route configured";
+    return plan;
+  }
+  const RouteConfig& route = rit->second;
+  auto wants = [&](const char* t) {
+    return std::find(route.resources.begin(), route.resources.end(), t) != route.resources.end();
+  };
+  bool sr = flag.def->has_service && wants("ServiceRequest");
+  std::string sr_id = ServiceRequestIdentifier(flag);
+  if (sr) {
+    plan.resources.push_back(
+        {"ServiceRequest", sr_id, BuildServiceRequest(flag, route, sr_id, ctx)});
+    if (wants("Task") && !route.review) {
+      plan.resources.push_back({"Task", sr_id + "-task", BuildTask(flag, route, sr_id, ctx)});
+    }
+  }
+  if (wants("Flag")) {
+    std::string fid = FlagIdentifier(flag.patient_id, flag.need);
+    plan.resources.push_back({"Flag", fid, BuildFlag(flag, fid, ctx)});
+  }
+  if (plan.resources.empty()) plan.not_planned = "route " + plan.route + " creates no resources";
+  return plan;
+}
+
+}  // namespace sdoh
