@@ -1,0 +1,307 @@
+// End-to-end tests of the sdoh-bridge binary: the samples against the hand-written expected
+// flags, bad input, exit codes, outputs and their file modes.
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int exit_code = -1;
+  std::string output;
+};
+
+Result RunCli(const std::string& args) {
+  std::string cmd = std::string(SDOH_BRIDGE_BIN) + " " + args + " 2>&1";
+  Result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> Lines(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/sdoh-cli-XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+const std::string kSource = SDOH_SOURCE_DIR;
+
+// Drops the hand-written "why" so lines compare with the program's output.
+std::string WithoutWhy(const std::string& line) {
+  rapidjson::Document d;
+  d.Parse(line.c_str());
+  EXPECT_FALSE(d.HasParseError()) << line;
+  d.RemoveMember("why");
+  std::string out = "{";
+  // Canonical order of keys, as flags.ndjson writes them.
+  const char* keys[] = {"patient", "flag", "route", "certainty", "evidence", "rules", "ruleset"};
+  bool first = true;
+  for (const char* k : keys) {
+    if (!d.HasMember(k)) continue;
+    out += std::string(first ? "" : ",") + "\"" + k + "\":";
+    first = false;
+    const auto& v = d[k];
+    if (v.IsString()) {
+      out += std::string("\"") + v.GetString() + "\"";
+    } else {
+      out += "[";
+      for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
+        out += std::string(i ? "," : "") + "\"" + v[i].GetString() + "\"";
+      }
+      out += "]";
+    }
+  }
+  return out + "}";
+}
+
+TEST(CliTest, SamplesGiveExactlyTheHandWrittenFlags) {
+  TempDir out;
+  Result r =
+      RunCli("run --config " + kSource + "/config/sdoh-bridge.yaml --out " + out.path().string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::vector<std::string> expected;
+  for (const auto& l : Lines(ReadFile(kSource + "/samples/expected-flags.ndjson"))) {
+    expected.push_back(WithoutWhy(l));
+  }
+  std::vector<std::string> actual = Lines(ReadFile(out.path() / "flags.ndjson"));
+  ASSERT_GE(expected.size(), 40u);
+  EXPECT_EQ(actual, expected);  // same lines, same order
+}
+
+TEST(CliTest, RunWritesReferralResourcesAndSummaryWithPrivateModes) {
+  TempDir out;
+  Result r =
+      RunCli("run --config " + kSource + "/config/sdoh-bridge.yaml --out " + out.path().string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* f :
+       {"flags.ndjson", "ServiceRequest.ndjson", "Task.ndjson", "Flag.ndjson", "summary.json"}) {
+    struct stat st {};
+    ASSERT_EQ(stat((out.path() / f).c_str(), &st), 0) << f;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
+  }
+  EXPECT_FALSE(fs::exists(out.path() / "plan.json"));
+  rapidjson::Document summary;
+  summary.Parse(ReadFile(out.path() / "summary.json").c_str());
+  ASSERT_FALSE(summary.HasParseError());
+  EXPECT_EQ(summary["exit_code"].GetInt(), 0);
+  EXPECT_GE(summary["patients"]["read"].GetUint64(), 40u);
+  EXPECT_GT(summary["resources_planned"]["ServiceRequest"].GetUint64(), 0u);
+  // Every ServiceRequest line is a ServiceRequest with a subject.
+  for (const auto& line : Lines(ReadFile(out.path() / "ServiceRequest.ndjson"))) {
+    rapidjson::Document d;
+    d.Parse(line.c_str());
+    ASSERT_FALSE(d.HasParseError());
+    EXPECT_STREQ(d["resourceType"].GetString(), "ServiceRequest");
+    EXPECT_TRUE(d.HasMember("subject"));
+  }
+  EXPECT_THAT(r.output, ::testing::HasSubstr("skipped     0"));
+}
+
+TEST(CliTest, DryRunWritesOnlyFlagsPlanAndSummary) {
+  TempDir out;
+  Result r = RunCli("run --dry-run --config " + kSource + "/config/sdoh-bridge.yaml --out " +
+                    out.path().string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(out.path() / "flags.ndjson"));
+  EXPECT_TRUE(fs::exists(out.path() / "plan.json"));
+  EXPECT_TRUE(fs::exists(out.path() / "summary.json"));
+  EXPECT_FALSE(fs::exists(out.path() / "ServiceRequest.ndjson"));
+  EXPECT_FALSE(fs::exists(out.path() / "Task.ndjson"));
+  rapidjson::Document plan;
+  plan.Parse(ReadFile(out.path() / "plan.json").c_str());
+  ASSERT_FALSE(plan.HasParseError());
+  EXPECT_GT(plan["referrals"].Size(), 0u);
+}
+
+TEST(CliTest, BadInputIsSkippedCountedAndTheRestCompletes) {
+  TempDir src, out;
+  const std::string good_qr =
+      R"({"resourceType":"QuestionnaireResponse","id":"ok","status":"completed","questionnaire":"http://loinc.org/q/88121-9","authored":"2024-05-01","subject":{"reference":"Patient/p1"},"item":[{"linkId":"/88122-7","answer":[{"valueCoding":{"system":"http://loinc.org","code":"LA28397-0"}}]}]})";
+  std::string deep(10000, '[');
+  deep += std::string(10000, ']');
+  std::string huge = R"({"resourceType":"QuestionnaireResponse","id":"huge","text":")" +
+                     std::string(50u << 20, 'x') + "\"}";
+  {
+    std::ofstream f(src.path() / "QuestionnaireResponse.ndjson", std::ios::binary);
+    f << "{not json\n";  // line 1
+    f << R"({"resourceType":"Patient","id":"wrong"})"
+      << "\n";  // line 2
+    f << R"({"resourceType":"QuestionnaireResponse","id":"nosub","status":"completed","questionnaire":"http://loinc.org/q/88121-9","authored":"2024-05-01"})"
+      << "\n";  // line 3
+    f << R"({"resourceType":"QuestionnaireResponse","id":"bad)"
+      << "\xff\xfe"
+      << R"("})"
+      << "\n";             // 4
+    f << huge << "\n";     // line 5
+    f << deep << "\n";     // line 6
+    f << good_qr << "\n";  // line 7
+  }
+  {
+    std::ofstream f(src.path() / "Patient.ndjson");
+    f << R"({"resourceType":"Patient","id":"p1"})"
+      << "\n";
+  }
+  Result r = RunCli("run --config " + kSource + "/config/sdoh-bridge.yaml --source " +
+                    src.path().string() + " --out " + out.path().string());
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  rapidjson::Document summary;
+  summary.Parse(ReadFile(out.path() / "summary.json").c_str());
+  ASSERT_FALSE(summary.HasParseError());
+  const auto& skipped = summary["skipped"];
+  EXPECT_EQ(skipped["malformed-json"].GetUint64(), 1u);
+  EXPECT_EQ(skipped["wrong-resource-type"].GetUint64(), 1u);
+  EXPECT_EQ(skipped["missing-subject"].GetUint64(), 1u);
+  EXPECT_EQ(skipped["invalid-utf8"].GetUint64(), 1u);
+  EXPECT_EQ(skipped["line-too-long"].GetUint64(), 1u);
+  EXPECT_EQ(skipped["too-deep"].GetUint64(), 1u);
+  // Each skip names the file and line.
+  std::vector<std::string> wheres;
+  for (const auto& e : summary["skipped_examples"].GetArray())
+    wheres.push_back(e["where"].GetString());
+  const std::string file = (src.path() / "QuestionnaireResponse.ndjson").string();
+  EXPECT_THAT(wheres, ::testing::UnorderedElementsAre(file + ":1", file + ":2", file + ":3",
+                                                      file + ":4", file + ":5", file + ":6"));
+  // The good line after the bad ones still gave its flag.
+  std::string flags = ReadFile(out.path() / "flags.ndjson");
+  EXPECT_THAT(flags, ::testing::HasSubstr(R"("patient":"Patient/p1","flag":"food")"));
+  // The readable summary says what was skipped; no resource content leaks into it.
+  EXPECT_THAT(r.output, ::testing::HasSubstr("line-too-long"));
+  EXPECT_THAT(r.output, ::testing::Not(::testing::HasSubstr("xxxxxxxx")));
+}
+
+TEST(CliTest, ConfigErrorsExitTwoNamingFileLineAndKey) {
+  TempDir dir;
+  fs::path cfg = dir.path() / "bad.yaml";
+  {
+    std::ofstream f(cfg);
+    f << "source: " << kSource << "/samples\nout: out\nmappings: " << kSource
+      << "/mappings\nrules: [" << kSource << "/config/rules/sdoh-default.yaml]\n"
+      << "referrals:\n  identifier_system: urn:x\n  routs: {}\n";
+  }
+  Result r = RunCli("run --config " + cfg.string());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, ::testing::HasSubstr(cfg.string() + ":7:"));
+  EXPECT_THAT(r.output, ::testing::HasSubstr("routs"));
+
+  fs::path rules = dir.path() / "rules.yaml";
+  {
+    std::ofstream f(rules);
+    f << "ruleset: {id: x, version: '1'}\nrules:\n  - id: r1\n    need: food\n"
+         "    instrument: hvs\n    when: {answer: {question: 99999-9, in: [LA33-6]}}\n";
+  }
+  fs::path cfg2 = dir.path() / "cfg2.yaml";
+  {
+    std::ofstream f(cfg2);
+    f << "source: " << kSource << "/samples\nout: out\nmappings: " << kSource
+      << "/mappings\nrules: [" << rules.string() << "]\nreferrals: {identifier_system: urn:x}\n";
+  }
+  r = RunCli("run --config " + cfg2.string());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, ::testing::HasSubstr(rules.string() + ":6:"));
+  EXPECT_THAT(r.output, ::testing::HasSubstr("99999-9"));
+  EXPECT_EQ(RunCli("run --bogus").exit_code, 2);
+  EXPECT_EQ(RunCli("frobnicate").exit_code, 2);
+}
+
+TEST(CliTest, MissingSourceFolderIsFatal) {
+  TempDir out;
+  Result r =
+      RunCli("run --config " + kSource + "/config/sdoh-bridge.yaml --source /nonexistent/x --out " +
+             out.path().string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, ::testing::HasSubstr("/nonexistent/x"));
+}
+
+TEST(CliTest, HelpOnEveryCommand) {
+  for (const char* c : {"--help", "run --help", "explain --help", "test-rules --help"}) {
+    Result r = RunCli(c);
+    EXPECT_EQ(r.exit_code, 0) << c;
+    EXPECT_THAT(r.output, ::testing::HasSubstr("Usage")) << c;
+  }
+}
+
+TEST(CliTest, ExplainShowsScreeningsRulesAndNoPersonalData) {
+  Result r = RunCli("explain --config " + kSource + "/config/sdoh-bridge.yaml --patient pat11");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, ::testing::HasSubstr("superseded"));
+  EXPECT_THAT(r.output, ::testing::HasSubstr("counted"));
+  EXPECT_THAT(r.output, ::testing::HasSubstr("ahc-hrsn.food"));
+  // No names or birth dates from the sample Patient resource.
+  std::string patients = ReadFile(kSource + "/samples/Patient.ndjson");
+  rapidjson::Document d;
+  for (const auto& line : Lines(patients)) {
+    d.Parse(line.c_str());
+    if (std::string(d["id"].GetString()) != "pat11") continue;
+    if (d.HasMember("birthDate")) {
+      EXPECT_THAT(r.output, ::testing::Not(::testing::HasSubstr(d["birthDate"].GetString())));
+    }
+    if (d.HasMember("name")) {
+      for (const auto& n : d["name"].GetArray()) {
+        if (n.HasMember("family")) {
+          EXPECT_THAT(r.output, ::testing::Not(::testing::HasSubstr(n["family"].GetString())));
+        }
+      }
+    }
+  }
+}
+
+TEST(CliTest, TestRulesRunsFixtures) {
+  Result r = RunCli("test-rules --config " + kSource + "/config/sdoh-bridge.yaml " + kSource +
+                    "/tests/rule-fixtures/default-rules.yaml");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, ::testing::HasSubstr(" passed, 0 failed"));
+  // A fixture that expects the wrong flag fails, and says why.
+  r = RunCli("test-rules --config " + kSource + "/config/sdoh-bridge.yaml " + kSource +
+             "/tests/rule-fixtures/must-fail.yaml");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, ::testing::HasSubstr("FAIL"));
+  EXPECT_THAT(r.output, ::testing::HasSubstr("missing flag"));
+}
+
+}  // namespace
