@@ -21,7 +21,7 @@ Status NdjsonReader::Open() {
     return status_;
   }
   std::setvbuf(file_, nullptr, _IONBF, 0);
-  buf_.resize(options_.chunk_bytes + 1);
+  buf_.resize(options_.chunk_bytes + 1 + kPadding);
   return Status::Ok();
 }
 
@@ -33,10 +33,10 @@ bool NdjsonReader::Fill() {
     end_ -= begin_;
     begin_ = 0;
   }
-  if (buf_.size() - 1 - end_ < options_.chunk_bytes / 2) {
+  if (buf_.size() - 1 - kPadding - end_ < options_.chunk_bytes / 2) {
     buf_.resize(buf_.size() + options_.chunk_bytes);
   }
-  size_t n = std::fread(buf_.data() + end_, 1, buf_.size() - 1 - end_, file_);
+  size_t n = std::fread(buf_.data() + end_, 1, buf_.size() - 1 - kPadding - end_, file_);
   if (n == 0) {
     if (std::ferror(file_)) status_ = Status::IoError(path_ + ": read error");
     eof_ = true;

@@ -39,6 +39,8 @@ class NdjsonReader {
   uint64_t bytes_read() const { return bytes_read_; }
 
  private:
+  // Slack after the data so SIMD scanning of the last line never reads past the allocation.
+  static constexpr size_t kPadding = 64;
   bool Fill();  // reads one more chunk; false at EOF or error
 
   std::string path_;

@@ -372,12 +372,12 @@ const Instrument* Catalog::FindInstrument(std::string_view id) const {
 }
 
 const Instrument* Catalog::InstrumentForPanel(std::string_view loinc) const {
-  auto it = panel_to_instrument_.find(std::string(loinc));
+  auto it = panel_to_instrument_.find(loinc);
   return it == panel_to_instrument_.end() ? nullptr : &instruments_[it->second];
 }
 
 const Form* Catalog::FindForm(std::string_view canonical) const {
-  auto it = forms_.find(std::string(StripCanonicalVersion(canonical)));
+  auto it = forms_.find(StripCanonicalVersion(canonical));
   return it == forms_.end() ? nullptr : &it->second;
 }
 
@@ -405,7 +405,7 @@ const Catalog::LinkMap* Catalog::FindQuestionnaire(std::string_view canonical) c
   std::string_view url = StripCanonicalVersion(canonical);
   std::string_view version;
   if (url.size() < canonical.size()) version = canonical.substr(url.size() + 1);
-  auto it = questionnaires_.find(std::string(url));
+  auto it = questionnaires_.find(url);
   if (it == questionnaires_.end() || it->second.empty()) return nullptr;
   for (const auto& [v, m] : it->second) {
     if (!version.empty() && v == version) return &m;

@@ -19,6 +19,14 @@
 namespace sdoh {
 
 using InstrumentIndex = uint8_t;
+
+// Hash maps keyed by std::string that accept std::string_view lookups without allocating.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+};
+template <typename V>
+using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
 inline constexpr int kMaxInstruments = 63;
 
 struct Score {
@@ -41,8 +49,8 @@ struct Instrument {
 struct Form {
   std::string canonical;
   std::vector<InstrumentIndex> instruments;
-  std::unordered_map<std::string, CodeId> link_ids;  // local linkId → LOINC question (rule 3b)
-  std::string defined_in;                            // mapping file, for messages
+  StringMap<CodeId> link_ids;  // local linkId → LOINC question (rule 3b)
+  std::string defined_in;      // mapping file, for messages
 };
 
 struct Coding {
@@ -95,7 +103,7 @@ class Catalog {
   bool IsQuestion(CodeId question) const;
 
   // Questionnaires (rule 3a): linkId → LOINC item code, by canonical and version.
-  using LinkMap = std::unordered_map<std::string, CodeId>;
+  using LinkMap = StringMap<CodeId>;
   void AddQuestionnaire(std::string_view url, std::string_view version, LinkMap map);
   // The linkId map of the Questionnaire for `canonical` (may carry |version): the exact version
   // when known, else any version of that url; nullptr when none was loaded.
@@ -115,10 +123,10 @@ class Catalog {
 
   CodeTable codes_;
   std::vector<Instrument> instruments_;
-  std::unordered_map<std::string, InstrumentIndex> panel_to_instrument_;
-  std::unordered_map<std::string, Form> forms_;
+  StringMap<InstrumentIndex> panel_to_instrument_;
+  StringMap<Form> forms_;
   std::vector<uint64_t> question_bits_;  // by CodeId: bit i set when instrument i asks it
-  std::unordered_map<std::string, std::vector<std::pair<std::string, LinkMap>>> questionnaires_;
+  StringMap<std::vector<std::pair<std::string, LinkMap>>> questionnaires_;
   std::map<std::string, NeedDef> needs_;
   std::string domain_system_;
   InterpreterSettings interpreter_;

@@ -14,6 +14,10 @@ namespace fs = std::filesystem;
 using fhir::Result;
 using fhir::Status;
 
+bool IsServerSource(const std::string& source) {
+  return source.rfind("http://", 0) == 0 || source.rfind("https://", 0) == 0;
+}
+
 std::string DefaultConfigPath() {
   std::error_code ec;
   if (fs::exists("config/sdoh-bridge.yaml", ec)) return "config/sdoh-bridge.yaml";
@@ -91,6 +95,10 @@ Result<Config> LoadConfig(const std::string& path) {
     auto md = SizeValue(path, limits, "max_depth", c.max_depth);
     if (!md.ok()) return md.status();
     c.max_depth = *md;
+  }
+  if (YAML::Node f = n["fhir"]) {
+    if (!f.IsMap()) return Status::InvalidArgument(Where(path, f) + ": 'fhir' must be a mapping");
+    c.fhir = f;
   }
   // Referral policy. Defaults per the product design; config may override each route.
   c.routes["social-work"] = {{"ServiceRequest", "Task", "Flag"}, false, "", "", ""};

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <yaml-cpp/yaml.h>
+
 #include "fhir/datetime.h"
 #include "fhir/status.h"
 
@@ -32,7 +34,11 @@ struct Config {
   size_t max_depth = 64;
   std::string identifier_system;
   std::map<std::string, RouteConfig> routes;  // by route name
+  YAML::Node fhir;  // the `fhir:` section (FHIR server client settings), may be undefined
 };
+
+// True when `source` names a FHIR server (http:// or https://) rather than a folder.
+bool IsServerSource(const std::string& source);
 
 // The config used when --config is not given: ./config/sdoh-bridge.yaml when it exists,
 // else the one in the source tree the binary was built from.

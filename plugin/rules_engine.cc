@@ -31,6 +31,7 @@ struct Evaluator {
   const Catalog& catalog;
   const PatientRecord& patient;
   const Screening* screening;  // nullptr for patient rules
+  bool detail;                 // build the readable detail (costly; only when it is shown)
 
   std::string Pair(CodeId q, CodeId a) const {
     return std::string(catalog.codes().Name(q)) + "=" + std::string(catalog.codes().Name(a));
@@ -47,13 +48,13 @@ struct Evaluator {
           if (std::binary_search(c.answers.begin(), c.answers.end(), a.answer)) {
             m.value = Tri::kTrue;
             m.sources.push_back(a.source);
-            m.detail.push_back(Pair(a.question, a.answer));
+            if (detail) m.detail.push_back(Pair(a.question, a.answer));
           }
         }
         if (m.value != Tri::kTrue) {
           m.value = answered ? Tri::kFalse : Tri::kUnknown;
           for (const Answer& a : screening->answers) {  // what was answered instead
-            if (a.question == c.question) m.detail.push_back(Pair(a.question, a.answer));
+            if (detail && a.question == c.question) m.detail.push_back(Pair(a.question, a.answer));
           }
         }
         return m;
@@ -65,7 +66,7 @@ struct Evaluator {
         std::vector<std::string> all_detail;
         for (const Condition& child : c.children) {
           Match cm = Eval(child);
-          all_detail.insert(all_detail.end(), cm.detail.begin(), cm.detail.end());
+          if (detail) all_detail.insert(all_detail.end(), cm.detail.begin(), cm.detail.end());
           if (cm.value == Tri::kUnknown) unknown = true;
           if (any && cm.value == Tri::kTrue) {
             decided = true;
@@ -101,7 +102,7 @@ struct Evaluator {
         if (cm.value == Tri::kUnknown) {
           m.value = Tri::kTrue;
           m.sources.push_back(0);  // the screening itself
-          m.detail.push_back("incomplete");
+          if (detail) m.detail.push_back("incomplete");
         }
         return m;
       }
@@ -131,9 +132,11 @@ struct Evaluator {
         } else if (sum > c.above) {
           m.value = Tri::kTrue;
           m.sources = std::move(sources);
-          m.detail.push_back(c.score->name + " score " + std::to_string(sum) + " > " +
-                             std::to_string(c.above));
-        } else {
+          if (detail) {
+            m.detail.push_back(c.score->name + " score " + std::to_string(sum) + " > " +
+                               std::to_string(c.above));
+          }
+        } else if (detail) {
           m.detail.push_back(c.score->name + " score " + std::to_string(sum));
         }
         return m;
@@ -160,9 +163,10 @@ struct Evaluator {
         if (v && c.predicate != PatientPredicate::kInterpreterStated &&
             c.predicate != PatientPredicate::kInterpreterNotNeeded) {
           m.sources.push_back(kPatientSource);
-          m.detail.push_back(c.predicate == PatientPredicate::kInterpreterNeeded
-                                 ? "interpreter needed (Patient extension)"
-                                 : "preferred language " + f.preferred_language);
+          if (detail)
+            m.detail.push_back(c.predicate == PatientPredicate::kInterpreterNeeded
+                                   ? "interpreter needed (Patient extension)"
+                                   : "preferred language " + f.preferred_language);
         }
         return m;
       }
@@ -188,8 +192,10 @@ std::vector<NeedFlag> EvaluatePatient(const Ruleset& rules, const Catalog& catal
   std::map<std::string, NeedFlag> flags;
   const std::string patient_ref = "Patient/" + patient.id;
   auto apply = [&](const Rule& rule, const Screening* s) {
-    Evaluator ev{catalog, patient, s};
-    Match m = ev.Eval(rule.when);
+    Match m = Evaluator{catalog, patient, s, trace != nullptr}.Eval(rule.when);
+    if (m.value != Tri::kTrue && trace == nullptr) return;
+    // A firing rule is evaluated again with its readable detail: the why of the referral.
+    if (trace == nullptr) m = Evaluator{catalog, patient, s, true}.Eval(rule.when);
     std::vector<std::string> evidence;
     std::map<std::string, std::string> versions;
     for (uint32_t src : m.sources) {

@@ -28,8 +28,11 @@ struct Compiler {
                    "a condition is a mapping with exactly one kind (answer, any, all, not, "
                    "score, incomplete, patient)");
     }
-    const std::string kind = n.begin()->first.Scalar();
-    const YAML::Node& body = n.begin()->second;
+    // Copies: yaml-cpp iterators hand out proxies that die with the iterator.
+    const auto first = n.begin();
+    const YAML::Node key = first->first;
+    const YAML::Node body = first->second;
+    const std::string kind = key.Scalar();
     Condition c;
     if (kind == "answer") {
       c.kind = Condition::Kind::kAnswer;
@@ -107,7 +110,7 @@ struct Compiler {
       }
       return c;
     }
-    return Error(n.begin()->first, "unknown condition kind '" + kind + "'");
+    return Error(key, "unknown condition kind '" + kind + "'");
   }
 };
 

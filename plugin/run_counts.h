@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sdoh {
@@ -18,16 +19,20 @@ struct SkipRecord {
 struct RunCounts {
   static constexpr size_t kMaxSkipExamples = 50;
 
-  std::map<std::string, uint64_t> read;     // resources read, by expected type
-  uint64_t screenings_counted = 0;          // winning screenings (per instrument)
-  uint64_t member_observations = 0;         // panel members whose answers were read
-  std::map<std::string, uint64_t> ignored;  // "<Type>: <reason>" → count
-  std::map<std::string, uint64_t> skipped;  // reason → count (bad input)
-  std::vector<SkipRecord> skip_examples;    // the first kMaxSkipExamples skips
-  std::vector<std::string> missing_files;   // optional inputs that were absent
+  std::map<std::string, uint64_t, std::less<>> read;     // resources read, by expected type
+  uint64_t screenings_counted = 0;                       // winning screenings (per instrument)
+  uint64_t member_observations = 0;                      // panel members whose answers were read
+  std::map<std::string, uint64_t, std::less<>> ignored;  // "<Type>: <reason>" → count
+  std::map<std::string, uint64_t, std::less<>> skipped;  // reason → count (bad input)
+  std::vector<SkipRecord> skip_examples;                 // the first kMaxSkipExamples skips
+  std::vector<std::string> missing_files;                // optional inputs that were absent
 
-  void Ignore(const std::string& type, const std::string& reason) {
-    ++ignored[type + ": " + reason];
+  // Counts one ignored resource under "<type>: <reason>"; allocates only for a new key.
+  void Ignore(std::string_view type, std::string_view reason) {
+    key_.assign(type).append(": ").append(reason);
+    auto it = ignored.find(std::string_view(key_));
+    if (it == ignored.end()) it = ignored.emplace(key_, 0).first;
+    ++it->second;
   }
   void Skip(SkipRecord r) {
     ++skipped[r.reason];
@@ -43,6 +48,9 @@ struct RunCounts {
     for (const auto& [k, v] : ignored) n += v;
     return n;
   }
+
+ private:
+  std::string key_;  // scratch for Ignore()
 };
 
 }  // namespace sdoh

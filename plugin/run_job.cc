@@ -1,6 +1,7 @@
 #include "plugin/run_job.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <ostream>
@@ -10,7 +11,10 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "fhir/client/client_factory.h"
+#include "fhir/client/rest_store.h"
 #include "fhir/ndjson_folder_store.h"
+#include "plugin/fhir_section.h"
 #include "plugin/output_file.h"
 #include "plugin/pipeline.h"
 #include "plugin/referral_planner.h"
@@ -42,8 +46,8 @@ struct Tally {
   uint64_t flags = 0;
 };
 
-template <typename W>
-void WriteCounts(W& w, const char* key, const std::map<std::string, uint64_t>& m) {
+template <typename W, typename Map>
+void WriteCounts(W& w, const char* key, const Map& m) {
   w.Key(key);
   w.StartObject();
   for (const auto& [k, v] : m) {
@@ -80,13 +84,35 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
   }
   const std::string run_id = NewRunId(now);
 
-  if (p.config.source.find("://") != std::string::npos) {
-    err << "sdoh-bridge: source " << p.config.source
-        << ": reading from a FHIR server is not available in this build yet; use an NDJSON "
-           "folder\n";
-    return 2;
+  // The store: a FHIR server (REST, paged searches) or an NDJSON folder.
+  std::unique_ptr<fhir::Store> store_owner;
+  fhir::NdjsonFolderStore* folder = nullptr;
+  fhir::client::Client client;
+  if (IsServerSource(p.config.source)) {
+    auto cc = ServerClientConfig(p.config);
+    if (!cc.ok()) {
+      err << "sdoh-bridge: config error: " << cc.status().message() << "\n";
+      return 2;
+    }
+    auto built = fhir::client::BuildClient(*cc);
+    if (!built.ok()) {
+      err << "sdoh-bridge: config error: " << built.error().message << "\n";
+      return 2;
+    }
+    client = std::move(built.value());
+    fhir::client::RestStoreOptions ro;
+    ro.page_size = cc->page_size;
+    ro.max_pages = cc->max_pages;
+    ro.since = options.since;
+    store_owner = std::make_unique<fhir::client::RestStore>(client.fhir.get(), ro);
+  } else {
+    auto f = std::make_unique<fhir::NdjsonFolderStore>(
+        p.config.source,
+        fhir::NdjsonFolderStore::Options{p.config.max_line_bytes, p.config.max_depth});
+    folder = f.get();
+    store_owner = std::move(f);
   }
-  fhir::NdjsonFolderStore store(p.config.source, {p.config.max_line_bytes, p.config.max_depth});
+  fhir::Store& store = *store_owner;
 
   if (fhir::Status s = EnsureDirectory(p.config.out); !s.ok()) {
     err << "sdoh-bridge: " << s.message() << "\n";
@@ -124,13 +150,15 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
   ScreeningOptions sopts;
   sopts.time_zone = p.config.time_zone;
   ScreeningCollector collector(*p.catalog, sopts);
+  const auto t0 = std::chrono::steady_clock::now();
   if (fhir::Status s = store.ReadAll(ScreeningCollector::InputTypes(), collector); !s.ok()) {
     err << "sdoh-bridge: reading " << store.Describe() << " failed: " << s.message() << "\n";
     return 1;
   }
   RunCounts& counts = collector.counts();
-  counts.missing_files = store.missing_files();
+  if (folder != nullptr) counts.missing_files = folder->missing_files();
 
+  const auto t1 = std::chrono::steady_clock::now();
   PlanContext ctx{p.catalog.get(), &p.config, p.ruleset.id(), p.ruleset.version(), now};
   Tally tally;
   bool first_plan = true;
@@ -184,6 +212,12 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
     }
   });
   if (options.dry_run) plan_file.Write("\n]}\n");
+  const auto t2 = std::chrono::steady_clock::now();
+  if (std::getenv("SDOH_TIMING") != nullptr) {
+    auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+    err << "timing: read+normalise " << ms(t1 - t0) << " ms, rules+plan+write " << ms(t2 - t1)
+        << " ms\n";
+  }
 
   const uint64_t skipped = counts.TotalSkipped();
   const int exit_code = skipped > 0 ? 3 : 0;

@@ -12,7 +12,8 @@ struct RunOptions {
   std::string source;       // overrides config `source`
   std::string out;          // overrides config `out`
   bool dry_run = false;
-  std::string now;  // overrides the run's clock (authoredOn), ISO dateTime; for tests
+  std::string now;    // overrides the run's clock (authoredOn), ISO dateTime; for tests
+  std::string since;  // server source: only resources changed since this instant
 };
 
 // Exit codes: 0 done; 1 fatal runtime error; 2 usage or config error; 3 done but some inputs

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstring>
 
 #include "fhir/json.h"
 
@@ -14,13 +15,14 @@ using rapidjson::Value;
 namespace {
 
 constexpr std::string_view kLoinc = "http://loinc.org";
+constexpr uint32_t kNoPatient = 0xFFFFFFFFu;
 
 bool ValidQrStatus(std::string_view s) { return s == "completed" || s == "amended"; }
 bool ValidObsStatus(std::string_view s) {
   return s == "final" || s == "amended" || s == "corrected";
 }
 
-// Status values go into summaries; anything outside the FHIR code list is reported generically
+// Status values go into summaries; anything outside the FHIR code lists is reported generically
 // so that free text never reaches a log.
 std::string StatusToken(std::string_view s) {
   static const char* kKnown[] = {"in-progress", "completed",  "amended",     "entered-in-error",
@@ -33,15 +35,84 @@ std::string StatusToken(std::string_view s) {
   return "status not a known code";
 }
 
-VersionRank RankOf(const Value& r, uint64_t seq, const fhir::TimeZone& tz, std::string* vid) {
+// The top-level members the collector reads, found in one pass over the object.
+struct Top {
+  const Value* meta = nullptr;
+  const Value* status = nullptr;
+  const Value* subject = nullptr;
+  const Value* code = nullptr;
+  const Value* questionnaire = nullptr;
+  const Value* authored = nullptr;
+  const Value* item = nullptr;
+  const Value* effective_dt = nullptr;
+  const Value* effective_period = nullptr;
+  const Value* value_cc = nullptr;
+  const Value* has_member = nullptr;
+  bool has_other_value = false;  // value[x] that is not a CodeableConcept
+
+  explicit Top(const Value& r) {
+    for (const auto& m : r.GetObject()) {
+      std::string_view k(m.name.GetString(), m.name.GetStringLength());
+      switch (k.size()) {
+        case 4:
+          if (k == "meta")
+            meta = &m.value;
+          else if (k == "code")
+            code = &m.value;
+          else if (k == "item")
+            item = &m.value;
+          break;
+        case 6:
+          if (k == "status") status = &m.value;
+          break;
+        case 7:
+          if (k == "subject") subject = &m.value;
+          break;
+        case 8:
+          if (k == "authored") authored = &m.value;
+          break;
+        case 9:
+          if (k == "hasMember") has_member = &m.value;
+          break;
+        case 13:
+          if (k == "questionnaire") questionnaire = &m.value;
+          break;
+        case 15:
+          if (k == "effectivePeriod") effective_period = &m.value;
+          break;
+        case 17:
+          if (k == "effectiveDateTime") effective_dt = &m.value;
+          break;
+        case 20:
+          if (k == "valueCodeableConcept") value_cc = &m.value;
+          break;
+        default:
+          break;
+      }
+      if (k.size() > 5 && k.compare(0, 5, "value") == 0 &&
+          std::isupper(static_cast<unsigned char>(k[5])) && k != "valueCodeableConcept") {
+        has_other_value = true;
+      }
+    }
+  }
+};
+
+// A canonical decimal (no sign, no leading zero): such versionIds are kept as numbers.
+bool CanonicalNumber(std::string_view v, int64_t* out) {
+  if (v.empty() || v.size() > 18 || (v.size() > 1 && v[0] == '0')) return false;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), *out);
+  return ec == std::errc() && p == v.data() + v.size();
+}
+
+VersionRank RankOf(const Value* meta, uint64_t seq, const fhir::TimeZone& tz,
+                   std::string_view* vid) {
   VersionRank rank;
   rank.seq = seq;
-  if (const Value* meta = json::Member(r, "meta")) {
+  if (meta != nullptr && meta->IsObject()) {
     std::string_view v = json::StrMember(*meta, "versionId");
-    if (vid) *vid = std::string(v);
+    if (vid) *vid = v;
     int64_t n = 0;
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (ec == std::errc() && p == v.data() + v.size() && !v.empty()) rank.version = n;
+    if (CanonicalNumber(v, &n)) rank.version = n;
     if (auto t = fhir::ParseFhirDateTime(json::StrMember(*meta, "lastUpdated"), tz)) {
       rank.last_updated = *t;
     }
@@ -49,9 +120,7 @@ VersionRank RankOf(const Value& r, uint64_t seq, const fhir::TimeZone& tz, std::
   return rank;
 }
 
-// The patient id of `subject`, or empty.
-std::string_view SubjectPatient(const Value& r) {
-  const Value* subject = json::Member(r, "subject");
+std::string_view SubjectPatient(const Value* subject) {
   if (subject == nullptr) return {};
   return json::ReferenceId(json::StrMember(*subject, "reference"), "Patient");
 }
@@ -72,16 +141,30 @@ std::string_view FindLoinc(const Value* cc, Pred pred) {
 
 }  // namespace
 
-// A stored non-panel Observation: what a panel needs from its members.
+// A stored non-panel Observation: what a panel needs from its members. Compact, because an
+// export holds several per patient; the rare extras live behind one pointer.
 struct ObservationRecord {
-  std::string subject;
+  struct Extra {
+    std::vector<CodeId> more_answers;
+    std::vector<std::string> members;
+    std::string version_id;  // only when not a canonical number
+  };
+  VersionRank rank;
+  uint32_t subject = kNoPatient;
   CodeId question = kNoCode;
+  CodeId answer = kNoCode;  // first answer, kNoCode when unanswered
   bool valid_status = false;
   bool used = false;
-  std::vector<CodeId> answers;
-  std::vector<std::string> members;
-  std::string version_id;
-  VersionRank rank;
+  std::unique_ptr<Extra> extra;
+
+  Extra& MutableExtra() {
+    if (!extra) extra = std::make_unique<Extra>();
+    return *extra;
+  }
+  std::string VersionId() const {
+    if (extra && !extra->version_id.empty()) return extra->version_id;
+    return rank.version >= 0 ? std::to_string(rank.version) : std::string();
+  }
 };
 
 struct PatientState {
@@ -90,14 +173,19 @@ struct PatientState {
 };
 
 struct ScreeningCollector::State {
-  std::unordered_map<std::string, PatientState> patients;
-  std::unordered_map<std::string, ObservationRecord> observations;
-  // Highest rank of a non-counting version per "Type/id": retracts lower counted versions.
-  std::unordered_map<std::string, VersionRank> tombstones;
+  StringMap<uint32_t> patient_index;
+  std::vector<std::string> patient_ids;
+  std::vector<PatientState> patients;
+  StringMap<ObservationRecord> observations;
+  // Highest rank of a non-counting version, by id: retracts lower counted versions.
+  StringMap<VersionRank> qr_tombstones;
+  StringMap<VersionRank> obs_tombstones;
 };
 
 ScreeningCollector::ScreeningCollector(Catalog& catalog, ScreeningOptions options)
-    : catalog_(catalog), options_(std::move(options)), state_(std::make_unique<State>()) {}
+    : catalog_(catalog), options_(std::move(options)), state_(std::make_unique<State>()) {
+  state_->observations.reserve(1024);
+}
 
 ScreeningCollector::~ScreeningCollector() = default;
 
@@ -107,11 +195,21 @@ const std::vector<std::string>& ScreeningCollector::InputTypes() {
   return kTypes;
 }
 
+uint32_t ScreeningCollector::PatientIndex(std::string_view patient_id) {
+  State& st = *state_;
+  auto it = st.patient_index.find(patient_id);
+  if (it != st.patient_index.end()) return it->second;
+  uint32_t idx = static_cast<uint32_t>(st.patients.size());
+  st.patient_index.emplace(std::string(patient_id), idx);
+  st.patient_ids.emplace_back(patient_id);
+  st.patients.emplace_back();
+  return idx;
+}
+
 void ScreeningCollector::Skip(const fhir::SourceLocation& where, std::string_view type,
                               std::string reason, std::string detail) {
   std::string w = std::string(where.origin) + ":" + std::to_string(where.position);
-  counts_.Skip({w, reason, std::string(type) + ": " + detail});
-  if (!options_.only_patient.empty()) return;  // explain: cannot attribute to a patient
+  counts_.Skip({w, std::move(reason), std::string(type) + ": " + detail});
 }
 
 void ScreeningCollector::Trace(std::string reference, std::string instrument, std::string outcome,
@@ -130,7 +228,9 @@ void ScreeningCollector::OnUnreadable(std::string_view expected_type,
 
 void ScreeningCollector::OnResource(std::string_view expected_type, const Value& resource,
                                     const fhir::SourceLocation& where) {
-  ++counts_.read[std::string(expected_type)];
+  auto read = counts_.read.find(expected_type);
+  if (read == counts_.read.end()) read = counts_.read.emplace(std::string(expected_type), 0).first;
+  ++read->second;
   ++seq_;
   if (!resource.IsObject()) {
     Skip(where, expected_type, "not-an-object", "the line is JSON but not an object");
@@ -148,12 +248,12 @@ void ScreeningCollector::OnResource(std::string_view expected_type, const Value&
     Skip(where, expected_type, "missing-id", "id missing or not a string");
     return;
   }
-  if (type == "Patient") {
-    AddPatient(resource, where);
+  if (type == "Observation") {
+    AddObservation(resource, where);
   } else if (type == "QuestionnaireResponse") {
     AddQuestionnaireResponse(resource, where);
-  } else if (type == "Observation") {
-    AddObservation(resource, where);
+  } else if (type == "Patient") {
+    AddPatient(resource, where);
   } else if (type == "Questionnaire") {
     AddQuestionnaire(resource, where);
   } else {
@@ -191,21 +291,23 @@ void ScreeningCollector::AddQuestionnaire(const Value& r, const fhir::SourceLoca
           }
         }
       }
-      if (!link.empty() && !code.empty())
+      if (!link.empty() && !code.empty()) {
         map.emplace(std::string(link), catalog_.codes().Intern(code));
+      }
       stack.push_back({&item, depth + 1});
     }
   }
   catalog_.AddQuestionnaire(url, json::StrMember(r, "version"), std::move(map));
 }
 
-void ScreeningCollector::AddPatient(const Value& r, const fhir::SourceLocation& where) {
-  (void)where;
+void ScreeningCollector::AddPatient(const Value& r, const fhir::SourceLocation&) {
   std::string_view id = json::StrMember(r, "id");
   if (!Wanted(id)) return;
   PatientFacts f;
   f.present = true;
-  f.rank = RankOf(r, seq_, options_.time_zone, &f.version_id);
+  std::string_view vid;
+  f.rank = RankOf(json::Member(r, "meta"), seq_, options_.time_zone, &vid);
+  f.version_id = std::string(vid);
   f.active = !json::IsFalse(r, "active");
   f.deceased = json::IsTrue(r, "deceasedBoolean") || json::Member(r, "deceasedDateTime") != nullptr;
   const InterpreterSettings& is = catalog_.interpreter();
@@ -250,36 +352,36 @@ void ScreeningCollector::AddPatient(const Value& r, const fhir::SourceLocation& 
       }
     }
   }
-  PatientState& st = state_->patients[std::string(id)];
+  PatientState& st = state_->patients[PatientIndex(id)];
   if (st.facts.present) {
     counts_.Ignore("Patient", "older version of a patient read twice");
     if (f.rank < st.facts.rank) return;
   }
   st.facts = std::move(f);
-  Trace("Patient/" + std::string(id), "patient", "read", "");
 }
 
 void ScreeningCollector::AddQuestionnaireResponse(const Value& r,
                                                   const fhir::SourceLocation& where) {
+  const Top top(r);
   std::string_view id = json::StrMember(r, "id");
-  std::string ref = "QuestionnaireResponse/" + std::string(id);
-  std::string version_id;
-  VersionRank rank = RankOf(r, seq_, options_.time_zone, &version_id);
-  std::string_view patient = SubjectPatient(r);
+  std::string_view vid;
+  VersionRank rank = RankOf(top.meta, seq_, options_.time_zone, &vid);
+  std::string_view patient = SubjectPatient(top.subject);
   auto tombstone = [&](const std::string& reason) {
     counts_.Ignore("QuestionnaireResponse", reason);
-    VersionRank& t = state_->tombstones[ref];
-    t = std::max(t, rank);
-    if (Wanted(patient) && !patient.empty()) Trace(ref, "", "ignored", reason);
+    auto [it, inserted] = state_->qr_tombstones.try_emplace(std::string(id), rank);
+    if (!inserted) it->second = std::max(it->second, rank);
+    if (Wanted(patient) && !patient.empty()) {
+      Trace("QuestionnaireResponse/" + std::string(id), "", "ignored", reason);
+    }
   };
-  std::string_view status = json::StrMember(r, "status");
+  std::string_view status = json::Str(top.status);
   if (!ValidQrStatus(status)) return tombstone(StatusToken(status));
-  std::string_view canonical = json::StrMember(r, "questionnaire");
+  std::string_view canonical = json::Str(top.questionnaire);
   const Form* form = canonical.empty() ? nullptr : catalog_.FindForm(canonical);
   if (form == nullptr) return tombstone("form not mapped to an instrument");
-  const Value* authored_v = json::Member(r, "authored");
-  if (authored_v == nullptr) return tombstone("authored missing");
-  auto authored = fhir::ParseFhirDateTime(json::Str(authored_v), options_.time_zone);
+  if (top.authored == nullptr) return tombstone("authored missing");
+  auto authored = fhir::ParseFhirDateTime(json::Str(top.authored), options_.time_zone);
   if (!authored) {
     Skip(where, "QuestionnaireResponse", "invalid-date", "authored is not a valid dateTime");
     return;
@@ -292,99 +394,132 @@ void ScreeningCollector::AddQuestionnaireResponse(const Value& r,
   if (!Wanted(patient)) return;
 
   const Catalog::LinkMap* qmap = catalog_.FindQuestionnaire(canonical);
-  std::vector<Screening> per_instrument(form->instruments.size());
-  for (size_t i = 0; i < form->instruments.size(); ++i) {
-    Screening& s = per_instrument[i];
-    s.kind = ScreeningKind::kQuestionnaireResponse;
-    s.instrument = form->instruments[i];
-    s.when = *authored;
-    s.id = std::string(id);
-    s.version_id = version_id;
-    s.rank = rank;
-    s.sources.push_back(ref);
-    s.source_versions.push_back(version_id);
-  }
+  const size_t n = form->instruments.size();
+  Screening proto;
+  proto.kind = ScreeningKind::kQuestionnaireResponse;
+  proto.when = *authored;
+  proto.id = std::string(id);
+  proto.version_id = std::string(vid);
+  proto.rank = rank;
+  proto.sources.push_back("QuestionnaireResponse/" + proto.id);
+  proto.source_versions.push_back(proto.version_id);
+  std::vector<Answer> answers;
+  answers.reserve(16);
   CodeTable& codes = catalog_.codes();
   // Iterative walk over item, item.item and answer.item at any depth.
-  std::vector<std::pair<const Value*, size_t>> stack{{&r, 0}};
+  std::vector<std::pair<const Value*, size_t>> stack;
+  if (top.item != nullptr && top.item->IsArray()) {
+    for (const auto& item : top.item->GetArray()) stack.push_back({&item, 1});
+  }
   while (!stack.empty()) {
-    auto [node, depth] = stack.back();
+    auto [item, depth] = stack.back();
     stack.pop_back();
     if (depth > options_.max_item_depth) {
       Skip(where, "QuestionnaireResponse", "too-deep",
            "item nesting deeper than " + std::to_string(options_.max_item_depth));
       return;
     }
-    const Value* items = json::ArrayMember(*node, "item");
-    if (items == nullptr) continue;
-    for (const auto& item : items->GetArray()) {
-      std::string_view link = json::StrMember(item, "linkId");
-      CodeId q = kNoCode;
-      if (qmap != nullptr) {  // (a) the form's Questionnaire
-        auto it = qmap->find(std::string(link));
-        if (it != qmap->end()) q = it->second;
-      }
-      if (q == kNoCode) {  // (b) the local linkId map
-        auto it = form->link_ids.find(std::string(link));
-        if (it != form->link_ids.end()) q = it->second;
-      }
-      if (q == kNoCode) {  // (c) a LOINC-shaped last segment
-        std::string_view last =
-            link.substr(link.rfind('/') == std::string_view::npos ? 0 : link.rfind('/') + 1);
-        if (IsLoincShaped(last)) q = codes.Find(last);
-      }
-      const Value* answers = json::ArrayMember(item, "answer");
-      if (answers != nullptr) {
-        for (const auto& a : answers->GetArray()) {
-          if (q != kNoCode && catalog_.IsQuestion(q)) {
-            CodeId code = kNonLoincAnswer;
-            if (const Value* vc = json::Member(a, "valueCoding")) {
-              if (json::StrMember(*vc, "system") == kLoinc &&
-                  !json::StrMember(*vc, "code").empty()) {
-                code = codes.Intern(json::StrMember(*vc, "code"));
-              }
-            }
-            for (Screening& s : per_instrument) {
-              if (catalog_.HasQuestion(s.instrument, q)) s.answers.push_back({q, code, 0});
-            }
+    if (!item->IsObject()) continue;
+    std::string_view link;
+    const Value* answer_list = nullptr;
+    const Value* children = nullptr;
+    for (const auto& m : item->GetObject()) {
+      std::string_view k(m.name.GetString(), m.name.GetStringLength());
+      if (k == "linkId")
+        link = json::Str(&m.value);
+      else if (k == "answer" && m.value.IsArray())
+        answer_list = &m.value;
+      else if (k == "item" && m.value.IsArray())
+        children = &m.value;
+    }
+    CodeId q = kNoCode;
+    if (qmap != nullptr) {  // (a) the form's Questionnaire
+      auto it = qmap->find(link);
+      if (it != qmap->end()) q = it->second;
+    }
+    if (q == kNoCode && !form->link_ids.empty()) {  // (b) the local linkId map
+      auto it = form->link_ids.find(link);
+      if (it != form->link_ids.end()) q = it->second;
+    }
+    if (q == kNoCode) {  // (c) a LOINC-shaped last segment
+      size_t slash = link.rfind('/');
+      std::string_view last = slash == std::string_view::npos ? link : link.substr(slash + 1);
+      if (IsLoincShaped(last)) q = codes.Find(last);
+    }
+    bool keep = q != kNoCode && catalog_.IsQuestion(q);
+    if (answer_list != nullptr) {
+      for (const auto& a : answer_list->GetArray()) {
+        if (!a.IsObject()) continue;
+        if (keep) {
+          CodeId code = kNonLoincAnswer;
+          if (const Value* vc = json::Member(a, "valueCoding")) {
+            std::string_view c = json::StrMember(*vc, "code");
+            if (!c.empty() && json::StrMember(*vc, "system") == kLoinc) code = codes.Intern(c);
           }
-          if (json::ArrayMember(a, "item") != nullptr) stack.push_back({&a, depth + 1});
+          answers.push_back({q, code, 0});
+        }
+        if (const Value* sub = json::ArrayMember(a, "item")) {
+          for (const auto& child : sub->GetArray()) stack.push_back({&child, depth + 1});
         }
       }
-      stack.push_back({&item, depth + 1});
+    }
+    if (children != nullptr) {
+      for (const auto& child : children->GetArray()) stack.push_back({&child, depth + 1});
     }
   }
-  PatientState& st = state_->patients[std::string(patient)];
-  for (Screening& s : per_instrument) st.candidates.push_back(std::move(s));
+  PatientState& ps = state_->patients[PatientIndex(patient)];
+  for (size_t i = 0; i < n; ++i) {
+    Screening s;
+    if (i + 1 < n) {
+      s = proto;
+    } else {
+      s = std::move(proto);
+    }
+    s.instrument = form->instruments[i];
+    for (const Answer& a : answers) {
+      if (n == 1 || catalog_.HasQuestion(s.instrument, a.question)) s.answers.push_back(a);
+    }
+    ps.candidates.push_back(std::move(s));
+  }
 }
 
 void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocation& where) {
+  const Top top(r);
   std::string_view id = json::StrMember(r, "id");
-  std::string ref = "Observation/" + std::string(id);
-  const Value* code = json::Member(r, "code");
   const Instrument* panel_of = nullptr;
-  FindLoinc(code, [&](std::string_view c) {
+  CodeId q = kNoCode;
+  FindLoinc(top.code, [&](std::string_view c) {
     panel_of = catalog_.InstrumentForPanel(c);
-    return panel_of != nullptr;
+    if (panel_of != nullptr) return true;
+    if (q == kNoCode) {
+      CodeId cid = catalog_.codes().Find(c);
+      if (cid != kNoCode && catalog_.IsQuestion(cid)) q = cid;
+    }
+    return false;
   });
-  std::string_view status = json::StrMember(r, "status");
-  std::string_view patient = SubjectPatient(r);
-  std::string version_id;
-  VersionRank rank = RankOf(r, seq_, options_.time_zone, &version_id);
-  const Value* members = json::ArrayMember(r, "hasMember");
+  const bool has_members = top.has_member != nullptr && top.has_member->IsArray();
+  if (panel_of == nullptr && q == kNoCode && !has_members) {
+    counts_.Ignore("Observation", "not a screening observation");
+    return;
+  }
+  std::string_view status = json::Str(top.status);
+  std::string_view patient = SubjectPatient(top.subject);
+  std::string_view vid;
+  VersionRank rank = RankOf(top.meta, seq_, options_.time_zone, &vid);
 
   if (panel_of != nullptr) {
     auto tombstone = [&](const std::string& reason) {
       counts_.Ignore("Observation", "panel " + reason);
-      VersionRank& t = state_->tombstones[ref];
-      t = std::max(t, rank);
-      if (Wanted(patient) && !patient.empty()) Trace(ref, panel_of->id, "ignored", reason);
+      auto [it, inserted] = state_->obs_tombstones.try_emplace(std::string(id), rank);
+      if (!inserted) it->second = std::max(it->second, rank);
+      if (Wanted(patient) && !patient.empty()) {
+        Trace("Observation/" + std::string(id), panel_of->id, "ignored", reason);
+      }
     };
     if (!ValidObsStatus(status)) return tombstone(StatusToken(status));
-    std::string_view eff = json::StrMember(r, "effectiveDateTime");
-    if (eff.empty()) {
-      if (const Value* period = json::Member(r, "effectivePeriod"))
-        eff = json::StrMember(*period, "start");
+    std::string_view eff = json::Str(top.effective_dt);
+    if (eff.empty() && top.effective_period != nullptr) {
+      eff = json::StrMember(*top.effective_period, "start");
     }
     if (eff.empty()) return tombstone("effective[x] missing");
     auto when = fhir::ParseFhirDateTime(eff, options_.time_zone);
@@ -402,67 +537,62 @@ void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocati
     s.instrument = panel_of->index;
     s.when = *when;
     s.id = std::string(id);
-    s.version_id = version_id;
+    s.version_id = std::string(vid);
     s.rank = rank;
-    s.sources.push_back(ref);
-    s.source_versions.push_back(version_id);
-    if (members != nullptr) {
-      for (const auto& m : members->GetArray()) {
+    s.sources.push_back("Observation/" + s.id);
+    s.source_versions.push_back(s.version_id);
+    if (has_members) {
+      for (const auto& m : top.has_member->GetArray()) {
         std::string_view mid = json::ReferenceId(json::StrMember(m, "reference"), "Observation");
         if (!mid.empty()) s.member_ids.emplace_back(mid);
       }
     }
-    state_->patients[std::string(patient)].candidates.push_back(std::move(s));
+    state_->patients[PatientIndex(patient)].candidates.push_back(std::move(s));
     return;
   }
 
-  // Not a panel: keep it only if it can be a member that matters.
-  CodeId q = kNoCode;
-  FindLoinc(code, [&](std::string_view c) {
-    CodeId id = catalog_.codes().Find(c);
-    if (id != kNoCode && catalog_.IsQuestion(id)) q = id;
-    return q != kNoCode;
-  });
-  if (q == kNoCode && members == nullptr) {
-    counts_.Ignore("Observation", "not a screening observation");
-    return;
-  }
+  // Not a panel, but a possible member that matters.
   if (!Wanted(patient)) return;
   ObservationRecord rec;
-  rec.subject = std::string(patient);
+  rec.subject = patient.empty() ? kNoPatient : PatientIndex(patient);
   rec.question = q;
   rec.valid_status = ValidObsStatus(status);
-  rec.version_id = version_id;
   rec.rank = rank;
-  if (const Value* vcc = json::Member(r, "valueCodeableConcept")) {
+  int64_t unused = 0;
+  if (!vid.empty() && !CanonicalNumber(vid, &unused))
+    rec.MutableExtra().version_id = std::string(vid);
+  auto add_answer = [&rec](CodeId a) {
+    if (rec.answer == kNoCode) {
+      rec.answer = a;
+    } else {
+      rec.MutableExtra().more_answers.push_back(a);
+    }
+  };
+  if (top.value_cc != nullptr) {
     bool any = false;
-    if (const Value* codings = json::ArrayMember(*vcc, "coding")) {
+    if (const Value* codings = json::ArrayMember(*top.value_cc, "coding")) {
       for (const auto& c : codings->GetArray()) {
-        if (json::StrMember(c, "system") == kLoinc && !json::StrMember(c, "code").empty()) {
-          rec.answers.push_back(catalog_.codes().Intern(json::StrMember(c, "code")));
+        std::string_view code = json::StrMember(c, "code");
+        if (!code.empty() && json::StrMember(c, "system") == kLoinc) {
+          add_answer(catalog_.codes().Intern(code));
           any = true;
         }
       }
     }
-    if (!any) rec.answers.push_back(kNonLoincAnswer);
-  } else {
-    for (const char* k :
-         {"valueQuantity", "valueString", "valueBoolean", "valueInteger", "valueRange",
-          "valueRatio", "valueTime", "valueDateTime", "valuePeriod", "valueSampledData"}) {
-      if (json::Member(r, k) != nullptr) {
-        rec.answers.push_back(kNonLoincAnswer);
-        break;
-      }
-    }
+    if (!any) add_answer(kNonLoincAnswer);
+  } else if (top.has_other_value) {
+    add_answer(kNonLoincAnswer);
   }
-  if (members != nullptr) {
-    for (const auto& m : members->GetArray()) {
+  if (has_members) {
+    for (const auto& m : top.has_member->GetArray()) {
       std::string_view mid = json::ReferenceId(json::StrMember(m, "reference"), "Observation");
-      if (!mid.empty()) rec.members.emplace_back(mid);
+      if (!mid.empty()) rec.MutableExtra().members.emplace_back(mid);
     }
   }
-  auto [it, inserted] = state_->observations.try_emplace(std::string(id), std::move(rec));
-  if (!inserted) {
+  auto it = state_->observations.find(id);
+  if (it == state_->observations.end()) {
+    state_->observations.emplace(std::string(id), std::move(rec));
+  } else {
     counts_.Ignore("Observation", "older version read twice");
     if (it->second.rank < rec.rank) it->second = std::move(rec);
   }
@@ -470,52 +600,65 @@ void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocati
 
 void ScreeningCollector::Finish(const std::function<void(PatientRecord&)>& fn) {
   State& st = *state_;
-  std::vector<std::string> ids;
-  ids.reserve(st.patients.size());
-  for (const auto& [id, p] : st.patients) ids.push_back(id);
-  std::sort(ids.begin(), ids.end());
+  std::vector<uint32_t> order(st.patients.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t a, uint32_t b) { return st.patient_ids[a] < st.patient_ids[b]; });
   const auto& instruments = catalog_.instruments();
+  const bool tracing = !options_.only_patient.empty();
+  std::vector<int> best(instruments.size());
+  std::vector<char> drop;
+  std::vector<std::pair<const std::string*, size_t>> queue;
+  std::vector<const std::string*> seen;
 
-  for (const std::string& pid : ids) {
-    PatientState& ps = st.patients[pid];
+  for (uint32_t pidx : order) {
+    PatientState& ps = st.patients[pidx];
+    const std::string& pid = st.patient_ids[pidx];
     PatientRecord rec;
     rec.id = pid;
-    rec.facts = ps.facts;
+    rec.facts = std::move(ps.facts);
     auto& cands = ps.candidates;
     // 1. Versions: a newer non-counting version retracts; of one id keep the highest rank.
-    std::vector<bool> drop(cands.size(), false);
+    drop.assign(cands.size(), 0);
     for (size_t i = 0; i < cands.size(); ++i) {
-      auto t = st.tombstones.find(cands[i].Reference());
-      if (t != st.tombstones.end() && cands[i].rank < t->second) {
-        drop[i] = true;
+      const auto& tombs = cands[i].kind == ScreeningKind::kQuestionnaireResponse
+                              ? st.qr_tombstones
+                              : st.obs_tombstones;
+      if (tombs.empty()) continue;
+      auto t = tombs.find(cands[i].id);
+      if (t != tombs.end() && cands[i].rank < t->second) {
+        drop[i] = 1;
         counts_.Ignore(cands[i].TypeName(), "retracted by a newer version");
-        Trace(cands[i].Reference(), instruments[cands[i].instrument].id, "ignored",
-              "retracted by a newer version (entered-in-error or no longer counting)");
+        if (tracing) {
+          Trace(cands[i].Reference(), instruments[cands[i].instrument].id, "ignored",
+                "retracted by a newer version (entered-in-error or no longer counting)");
+        }
       }
     }
     for (size_t i = 0; i < cands.size(); ++i) {
-      for (size_t j = 0; j < cands.size(); ++j) {
-        if (i == j || drop[i] || drop[j]) continue;
+      for (size_t j = 0; j < cands.size() && !drop[i]; ++j) {
+        if (i == j || drop[j]) continue;
         if (cands[i].instrument == cands[j].instrument && cands[i].kind == cands[j].kind &&
-            cands[i].id == cands[j].id && cands[i].rank < cands[j].rank) {
-          drop[i] = true;
+            cands[i].rank < cands[j].rank && cands[i].id == cands[j].id) {
+          drop[i] = 1;
           counts_.Ignore(cands[i].TypeName(), "older version of the same screening");
         }
       }
     }
     // 2. Newest wins per instrument: latest instant, then greater id byte-wise.
-    std::vector<int> best(instruments.size(), -1);
+    std::fill(best.begin(), best.end(), -1);
     for (size_t i = 0; i < cands.size(); ++i) {
       if (drop[i]) continue;
       int& b = best[cands[i].instrument];
-      if (b < 0 || std::tie(cands[b].when, cands[b].id) < std::tie(cands[i].when, cands[i].id)) {
+      if (b < 0 || cands[b].when < cands[i].when ||
+          (cands[b].when == cands[i].when && cands[b].id < cands[i].id)) {
         b = static_cast<int>(i);
       }
     }
     for (size_t i = 0; i < cands.size(); ++i) {
       if (drop[i] || best[cands[i].instrument] == static_cast<int>(i)) continue;
       counts_.Ignore(cands[i].TypeName(), "superseded by a newer screening");
-      if (!options_.only_patient.empty()) {
+      if (tracing) {
         trace_.push_back({cands[i].Reference(), instruments[cands[i].instrument].id, "superseded",
                           "a newer screening of this instrument counts", cands[i].when, true});
       }
@@ -525,54 +668,62 @@ void ScreeningCollector::Finish(const std::function<void(PatientRecord&)>& fn) {
       if (best[k] < 0) continue;
       Screening s = std::move(cands[best[k]]);
       if (s.kind == ScreeningKind::kObservationPanel) {
-        std::vector<std::pair<std::string, size_t>> queue;
-        for (auto& m : s.member_ids) queue.push_back({m, 1});
-        std::unordered_set<std::string> seen;
+        queue.clear();
+        seen.clear();
+        for (const auto& m : s.member_ids) queue.push_back({&m, 1});
         while (!queue.empty()) {
-          auto [mid, depth] = std::move(queue.back());
+          auto [mid, depth] = queue.back();
           queue.pop_back();
-          if (!seen.insert(mid).second || depth > options_.max_member_depth) continue;
-          auto it = st.observations.find(mid);
-          std::string mref = "Observation/" + mid;
+          if (depth > options_.max_member_depth) continue;
+          if (std::find_if(seen.begin(), seen.end(),
+                           [&](const std::string* x) { return *x == *mid; }) != seen.end()) {
+            continue;
+          }
+          seen.push_back(mid);
+          const char* rejected = nullptr;
+          auto it = st.observations.find(*mid);
           if (it == st.observations.end()) {
-            Trace(mref, instruments[k].id, "ignored", "member not found in the source");
+            rejected = "member not found in the source";
+          } else if (!it->second.valid_status) {
+            rejected = "member status does not count";
+          } else if (it->second.subject != pidx) {
+            rejected = "member belongs to another subject";
+          }
+          if (rejected != nullptr) {
+            if (tracing) Trace("Observation/" + *mid, instruments[k].id, "ignored", rejected);
             continue;
           }
           ObservationRecord& m = it->second;
-          if (!m.valid_status) {
-            Trace(mref, instruments[k].id, "ignored", "member status does not count");
-            continue;
-          }
-          if (m.subject != pid) {
-            Trace(mref, instruments[k].id, "ignored", "member belongs to another subject");
-            continue;
-          }
           if (!m.used) {
             m.used = true;
             ++counts_.member_observations;
           }
-          if (m.question != kNoCode && catalog_.HasQuestion(s.instrument, m.question) &&
-              !m.answers.empty()) {
+          if (m.question != kNoCode && m.answer != kNoCode &&
+              catalog_.HasQuestion(s.instrument, m.question)) {
             uint32_t src = static_cast<uint32_t>(s.sources.size());
-            s.sources.push_back(mref);
-            s.source_versions.push_back(m.version_id);
-            for (CodeId a : m.answers) s.answers.push_back({m.question, a, src});
+            s.sources.push_back("Observation/" + *mid);
+            s.source_versions.push_back(m.VersionId());
+            s.answers.push_back({m.question, m.answer, src});
+            if (m.extra) {
+              for (CodeId a : m.extra->more_answers) s.answers.push_back({m.question, a, src});
+            }
           }
-          Trace(mref, instruments[k].id, "member", "");
-          for (const auto& next : m.members) queue.push_back({next, depth + 1});
+          if (tracing) Trace("Observation/" + *mid, instruments[k].id, "member", "");
+          if (m.extra) {
+            for (const auto& next : m.extra->members) queue.push_back({&next, depth + 1});
+          }
         }
-        s.member_ids.clear();
-        s.member_ids.shrink_to_fit();
       }
       ++counts_.screenings_counted;
-      if (!options_.only_patient.empty()) {
+      if (tracing) {
         trace_.push_back({s.Reference(), instruments[k].id, "counted",
                           "newest counted screening of this instrument", s.when, true});
       }
       rec.counted.push_back(std::move(s));
     }
-    ps.candidates.clear();
-    ps.candidates.shrink_to_fit();
+    // Member ids are resolved; free the patient's state as we go.
+    std::vector<Screening>().swap(cands);
+    for (Screening& s : rec.counted) std::vector<std::string>().swap(s.member_ids);
     fn(rec);
   }
   for (const auto& [id, o] : st.observations) {

@@ -74,6 +74,7 @@ class ScreeningCollector : public fhir::ResourceVisitor {
   bool Wanted(std::string_view patient_id) const {
     return options_.only_patient.empty() || patient_id == options_.only_patient;
   }
+  uint32_t PatientIndex(std::string_view patient_id);
 
   Catalog& catalog_;
   ScreeningOptions options_;

@@ -6,7 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "plugin/check_command.h"
+#include "plugin/config.h"
 #include "plugin/explain_command.h"
+#include "plugin/fhir_section.h"
 #include "plugin/run_job.h"
 #include "plugin/test_rules_command.h"
 
@@ -25,6 +28,7 @@ Commands:
   run          read screenings, flag needs, plan referrals, write out/ (default command)
   explain      show why a patient was or was not flagged
   test-rules   run rule fixtures (input resources + expected flags)
+  check        check the FHIR server: metadata, token, scopes, writeback path
   fhirpath     evaluate a FHIRPath expression against a resource
   version      print the version
 
@@ -48,7 +52,17 @@ Options:
   --out DIR       output folder; overrides the config's out
   --dry-run       evaluate and plan, write nothing but the plan
   --now DATETIME  the run's clock for authoredOn (default: now)
+  --since INSTANT server source: only resources changed since this instant
 Exit codes: 0 done; 1 fatal error; 2 usage or config error; 3 done, some inputs unreadable.
+)";
+
+constexpr const char* kCheckUsage = R"(Usage: sdoh-bridge check [--config FILE] [--source URL]
+
+Validates the config, fetches the server's CapabilityStatement and SMART configuration, obtains
+a token when auth is configured, and prints the scopes granted, what the server supports for
+each resource type sdoh-bridge reads and writes, and which writeback path that allows
+(ServiceRequest + Task + Flag, a subset, or none: dry run).
+Exit codes: 0 reachable; 1 server unreachable or no token; 2 config error.
 )";
 
 constexpr const char* kExplainUsage =
@@ -109,6 +123,9 @@ int Run(const std::vector<std::string>& args) {
       if (!TakeValue(args, i, "--out", &o.out)) return Usage("--out needs a folder", kRunUsage);
     } else if (a.rfind("--now", 0) == 0) {
       if (!TakeValue(args, i, "--now", &o.now)) return Usage("--now needs a dateTime", kRunUsage);
+    } else if (a.rfind("--since", 0) == 0) {
+      if (!TakeValue(args, i, "--since", &o.since))
+        return Usage("--since needs an instant", kRunUsage);
     } else {
       return Usage("unknown option '" + a + "'", kRunUsage);
     }
@@ -142,6 +159,38 @@ int Explain(const std::vector<std::string>& args) {
   }
   if (o.patients.empty()) return Usage("explain needs --patient ID", kExplainUsage);
   return sdoh::ExplainCommand(o, std::cout, std::cerr);
+}
+
+int Check(const std::vector<std::string>& args) {
+  std::string config_path, source;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (IsHelp(a)) {
+      std::cout << kCheckUsage;
+      return 0;
+    }
+    if (a.rfind("--config", 0) == 0) {
+      if (!TakeValue(args, i, "--config", &config_path))
+        return Usage("--config needs a file", kCheckUsage);
+    } else if (a.rfind("--source", 0) == 0) {
+      if (!TakeValue(args, i, "--source", &source))
+        return Usage("--source needs a URL", kCheckUsage);
+    } else {
+      return Usage("unknown option '" + a + "'", kCheckUsage);
+    }
+  }
+  auto config = sdoh::LoadConfig(config_path.empty() ? sdoh::DefaultConfigPath() : config_path);
+  if (!config.ok()) {
+    std::cerr << "sdoh-bridge: config error: " << config.status().message() << "\n";
+    return 2;
+  }
+  if (!source.empty()) config->source = source;
+  auto client = sdoh::ServerClientConfig(*config);
+  if (!client.ok()) {
+    std::cerr << "sdoh-bridge: config error: " << client.status().message() << "\n";
+    return 2;
+  }
+  return sdoh::RunCheckCommand(*client, std::cout, std::cerr);
 }
 
 int TestRules(const std::vector<std::string>& args) {
@@ -181,6 +230,7 @@ int main(int argc, char** argv) {
     if (command == "run") return Run(args);
     if (command == "explain") return Explain(args);
     if (command == "test-rules") return TestRules(args);
+    if (command == "check") return Check(args);
     if (command == "version" || command == "--version") {
       std::cout << "sdoh-bridge " << SDOH_BRIDGE_VERSION << "\n";
       return 0;

@@ -259,7 +259,8 @@ TEST(CliTest, MissingSourceFolderIsFatal) {
 }
 
 TEST(CliTest, HelpOnEveryCommand) {
-  for (const char* c : {"--help", "run --help", "explain --help", "test-rules --help"}) {
+  for (const char* c :
+       {"--help", "run --help", "explain --help", "test-rules --help", "check --help"}) {
     Result r = RunCli(c);
     EXPECT_EQ(r.exit_code, 0) << c;
     EXPECT_THAT(r.output, ::testing::HasSubstr("Usage")) << c;
