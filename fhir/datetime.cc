@@ -1,6 +1,7 @@
 #include "fhir/datetime.h"
 
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <ctime>
 #include <mutex>
@@ -158,6 +159,12 @@ std::optional<InstantMicros> ParseFhirDateTime(std::string_view s, const TimeZon
       hour * 3600 + minute * 60 + (second == 60 ? 59 : second);
   if (!has_offset) offset_seconds = tz.UtcOffsetSecondsAtLocal(local);
   return (local - offset_seconds) * 1000000 + micros;
+}
+
+InstantMicros NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 std::string FormatInstantUtc(InstantMicros t) {

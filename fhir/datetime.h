@@ -40,6 +40,9 @@ std::optional<InstantMicros> ParseFhirDateTime(std::string_view text, const Time
 // Days since 1970-01-01 for a proleptic Gregorian civil date.
 int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d);
 
+// The current time.
+InstantMicros NowMicros();
+
 // "YYYY-MM-DDThh:mm:ssZ" for an instant (seconds precision, UTC).
 std::string FormatInstantUtc(InstantMicros t);
 

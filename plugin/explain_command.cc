@@ -26,6 +26,8 @@ int ExplainCommand(const ExplainOptions& options, std::ostream& out, std::ostrea
     fhir::NdjsonFolderStore store(p.config.source, {p.config.max_line_bytes, p.config.max_depth});
     ScreeningOptions sopts;
     sopts.time_zone = p.config.time_zone;
+    sopts.ruleset = &p.ruleset;
+    sopts.now = fhir::NowMicros();
     sopts.only_patient = pid;
     ScreeningCollector collector(*p.catalog, sopts);
     if (fhir::Status s = store.ReadAll(ScreeningCollector::InputTypes(), collector); !s.ok()) {

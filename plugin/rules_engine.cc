@@ -141,6 +141,18 @@ struct Evaluator {
         }
         return m;
       }
+      case Condition::Kind::kFhirpath: {
+        const std::vector<FhirpathOutcome>& outcomes =
+            screening != nullptr ? screening->fhirpath : patient.facts.fhirpath;
+        m.value = Tri::kUnknown;
+        for (const FhirpathOutcome& o : outcomes) {
+          if (o.index != c.fhirpath) continue;
+          m.value = o.value;
+          if (detail && !o.detail.empty()) m.detail.push_back(o.detail);
+        }
+        if (m.value == Tri::kTrue) m.sources.push_back(screening != nullptr ? 0 : kPatientSource);
+        return m;
+      }
       case Condition::Kind::kPatient: {
         const PatientFacts& f = patient.facts;
         bool v = false;

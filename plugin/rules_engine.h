@@ -15,7 +15,6 @@
 
 namespace sdoh {
 
-enum class Tri : uint8_t { kFalse, kTrue, kUnknown };
 const char* TriName(Tri t);
 
 struct NeedFlag {

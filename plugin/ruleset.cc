@@ -17,6 +17,7 @@ struct Compiler {
   Catalog& catalog;
   const Instrument* instrument;  // nullptr for patient rules
   std::string rule_id;
+  std::vector<FhirpathCondition>* fhirpath;
 
   Status Error(const YAML::Node& n, const std::string& msg) const {
     return Status::InvalidArgument(Where(file, n) + ": rule '" + rule_id + "': " + msg);
@@ -26,7 +27,7 @@ struct Compiler {
     if (!n.IsMap() || n.size() != 1) {
       return Error(n,
                    "a condition is a mapping with exactly one kind (answer, any, all, not, "
-                   "score, incomplete, patient)");
+                   "score, incomplete, patient, fhirpath)");
     }
     // Copies: yaml-cpp iterators hand out proxies that die with the iterator.
     const auto first = n.begin();
@@ -89,6 +90,19 @@ struct Compiler {
       } catch (const YAML::Exception&) {
         return Error(body["above"], "'above' must be an integer");
       }
+      return c;
+    }
+    if (kind == "fhirpath") {
+      c.kind = Condition::Kind::kFhirpath;
+      if (!body.IsScalar()) return Error(body, "'fhirpath' takes an expression string");
+      auto compiled = fhir::fhirpath::Compile(body.Scalar());
+      if (!compiled.ok()) {
+        return Error(body, "FHIRPath syntax error at position " +
+                               std::to_string(compiled.error->position) + ": " +
+                               compiled.error->message);
+      }
+      c.fhirpath = static_cast<uint32_t>(fhirpath->size());
+      fhirpath->push_back({*compiled.expression, instrument ? instrument->index : -1, rule_id});
       return c;
     }
     if (kind == "patient") {
@@ -180,7 +194,7 @@ Result<Ruleset> Ruleset::Load(const std::vector<std::string>& files, Catalog& ca
       if (!r["when"]) {
         return Status::InvalidArgument(Where(file, r) + ": rule '" + rule.id + "' has no 'when'");
       }
-      Compiler compiler{file, catalog, ins, rule.id};
+      Compiler compiler{file, catalog, ins, rule.id, &rs.fhirpath_};
       auto cond = compiler.Compile(r["when"]);
       if (!cond.ok()) return cond.status();
       rule.when = std::move(*cond);

@@ -6,9 +6,11 @@
 #include <string>
 #include <vector>
 
+#include "fhir/fhirpath/engine.h"
 #include "fhir/status.h"
 #include "plugin/catalog.h"
 #include "plugin/code_table.h"
+#include "plugin/screening.h"
 
 namespace sdoh {
 
@@ -20,7 +22,7 @@ enum class PatientPredicate {
 };
 
 struct Condition {
-  enum class Kind { kAnswer, kAny, kAll, kNot, kScore, kIncomplete, kPatient };
+  enum class Kind { kAnswer, kAny, kAll, kNot, kScore, kIncomplete, kPatient, kFhirpath };
   Kind kind = Kind::kAnswer;
   CodeId question = kNoCode;        // kAnswer
   std::vector<CodeId> answers;      // kAnswer: sorted
@@ -28,6 +30,17 @@ struct Condition {
   const Score* score = nullptr;     // kScore
   int above = 0;                    // kScore: true when the sum is greater
   PatientPredicate predicate{};     // kPatient
+  uint32_t fhirpath = 0;            // kFhirpath: index into Ruleset::fhirpath()
+};
+
+// A compiled `fhirpath:` condition. It is evaluated once per resource as the resource is read
+// (the screening's QuestionnaireResponse or panel Observation, or the Patient for patient
+// rules): true when the result is `true` or any non-boolean item, false when `false`, unknown
+// when empty or when evaluation fails.
+struct FhirpathCondition {
+  fhir::fhirpath::Expression expression;
+  int instrument = -1;  // -1: evaluated on the Patient
+  std::string rule_id;
 };
 
 struct Rule {
@@ -49,9 +62,11 @@ class Ruleset {
   // "1.0.0", or the versions of several files joined with '+'.
   const std::string& version() const { return version_; }
   const std::string& id() const { return id_; }
+  const std::vector<FhirpathCondition>& fhirpath() const { return fhirpath_; }
 
  private:
   std::vector<Rule> rules_;
+  std::vector<FhirpathCondition> fhirpath_;
   std::string version_;
   std::string id_;
 };

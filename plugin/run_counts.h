@@ -26,6 +26,7 @@ struct RunCounts {
   std::map<std::string, uint64_t, std::less<>> skipped;  // reason → count (bad input)
   std::vector<SkipRecord> skip_examples;                 // the first kMaxSkipExamples skips
   std::vector<std::string> missing_files;                // optional inputs that were absent
+  std::map<std::string, uint64_t, std::less<>> rule_errors;  // "rule <id>: ..." → count
 
   // Counts one ignored resource under "<type>: <reason>"; allocates only for a new key.
   void Ignore(std::string_view type, std::string_view reason) {

@@ -26,6 +26,17 @@ struct VersionRank {
 
 enum class ScreeningKind : uint8_t { kQuestionnaireResponse, kObservationPanel };
 
+// Three-valued logic of rule conditions: unknown when the answers needed are missing.
+enum class Tri : uint8_t { kFalse, kTrue, kUnknown };
+
+// The outcome of one `fhirpath:` rule condition, evaluated when the resource was read
+// (resources are not kept): index into Ruleset::fhirpath(), value, and what matched.
+struct FhirpathOutcome {
+  uint32_t index = 0;
+  Tri value = Tri::kUnknown;
+  std::string detail;
+};
+
 // Answer::source indexes Screening::sources; 0 is the screening resource itself.
 struct Answer {
   CodeId question = kNoCode;
@@ -38,14 +49,21 @@ struct Screening {
   InstrumentIndex instrument = 0;
   fhir::InstantMicros when = 0;
   std::string id;
-  std::string version_id;  // meta.versionId as written (may be empty)
+  // meta.versionId when it is not a canonical number (a number lives in rank.version).
+  std::string odd_version_id;
   VersionRank rank;
   std::vector<Answer> answers;
-  // References ("Observation/<id>") and their meta.versionId, [0] = this screening.
+  // References ("Observation/<id>") and their meta.versionId, [0] = this screening. Filled by
+  // the collector for counted screenings only (candidates stay small until then).
   std::vector<std::string> sources;
   std::vector<std::string> source_versions;
-  std::vector<std::string> member_ids;  // panels: direct hasMember ids, resolved at Finish()
+  std::string member_ids;  // panels: direct hasMember ids, '\n'-separated, resolved at Finish()
+  std::vector<FhirpathOutcome> fhirpath;  // outcomes of the instrument's fhirpath conditions
 
+  std::string VersionId() const {
+    if (!odd_version_id.empty()) return odd_version_id;
+    return rank.version >= 0 ? std::to_string(rank.version) : std::string();
+  }
   const char* TypeName() const {
     return kind == ScreeningKind::kQuestionnaireResponse ? "QuestionnaireResponse" : "Observation";
   }
@@ -64,6 +82,7 @@ struct PatientFacts {
   std::string preferred_language_display;
   std::string version_id;
   VersionRank rank;
+  std::vector<FhirpathOutcome> fhirpath;  // outcomes of patient-rule fhirpath conditions
 };
 
 // One patient with the screenings that count (at most one per instrument, newest wins).

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <cstring>
+#include <deque>
 
 #include "fhir/json.h"
 
@@ -175,7 +177,7 @@ struct PatientState {
 struct ScreeningCollector::State {
   StringMap<uint32_t> patient_index;
   std::vector<std::string> patient_ids;
-  std::vector<PatientState> patients;
+  std::deque<PatientState> patients;  // chunked: no reallocation peaks as it grows
   StringMap<ObservationRecord> observations;
   // Highest rank of a non-counting version, by id: retracts lower counted versions.
   StringMap<VersionRank> qr_tombstones;
@@ -204,6 +206,48 @@ uint32_t ScreeningCollector::PatientIndex(std::string_view patient_id) {
   st.patient_ids.emplace_back(patient_id);
   st.patients.emplace_back();
   return idx;
+}
+
+void ScreeningCollector::EvaluateFhirpath(const Value& resource, int instrument,
+                                          std::vector<FhirpathOutcome>* out) {
+  if (options_.ruleset == nullptr) return;
+  const auto& conditions = options_.ruleset->fhirpath();
+  for (size_t i = 0; i < conditions.size(); ++i) {
+    const FhirpathCondition& c = conditions[i];
+    if (c.instrument != instrument) continue;
+    fhir::fhirpath::EvalContext ctx;
+    ctx.now = std::chrono::system_clock::time_point(std::chrono::microseconds(options_.now));
+    ctx.utc_offset_minutes =
+        static_cast<int>(options_.time_zone.UtcOffsetSecondsAtLocal(options_.now / 1000000) / 60);
+    fhir::fhirpath::EvalResult r = fhir::fhirpath::Evaluate(c.expression, resource, ctx);
+    FhirpathOutcome o;
+    o.index = static_cast<uint32_t>(i);
+    if (!r.ok()) {
+      // The engine's message is not shown: it may quote data from the resource.
+      ++counts_.rule_errors["rule " + c.rule_id + ": FHIRPath evaluation error"];
+      o.value = Tri::kUnknown;
+    } else if (r.items.empty()) {
+      o.value = Tri::kUnknown;
+    } else if (r.items.size() == 1 && r.items[0].kind() == fhir::fhirpath::ValueKind::kBoolean) {
+      o.value = r.items[0].boolean() ? Tri::kTrue : Tri::kFalse;
+    } else {
+      o.value = Tri::kTrue;
+      // The matched nodes: codes of matched Codings, else how many nodes matched.
+      std::string codes;
+      for (const auto& item : r.items) {
+        const Value* node = item.node();
+        std::string_view code =
+            node != nullptr ? json::StrMember(*node, "code") : std::string_view();
+        if (!code.empty() && codes.size() < 200) {
+          codes += (codes.empty() ? "" : " ") + std::string(code);
+        }
+      }
+      o.detail = "fhirpath matched " + std::to_string(r.items.size()) + " node(s)" +
+                 (codes.empty() ? "" : ": " + codes);
+    }
+    if (o.value == Tri::kTrue && o.detail.empty()) o.detail = "fhirpath true";
+    out->push_back(std::move(o));
+  }
 }
 
 void ScreeningCollector::Skip(const fhir::SourceLocation& where, std::string_view type,
@@ -328,6 +372,7 @@ void ScreeningCollector::AddPatient(const Value& r, const fhir::SourceLocation&)
       }
     }
   }
+  EvaluateFhirpath(r, -1, &f.fhirpath);
   f.interpreter = yes ? InterpreterStatement::kNeeded
                       : (no ? InterpreterStatement::kNotNeeded : InterpreterStatement::kNone);
   if (const Value* comms = json::ArrayMember(r, "communication")) {
@@ -399,10 +444,9 @@ void ScreeningCollector::AddQuestionnaireResponse(const Value& r,
   proto.kind = ScreeningKind::kQuestionnaireResponse;
   proto.when = *authored;
   proto.id = std::string(id);
-  proto.version_id = std::string(vid);
   proto.rank = rank;
-  proto.sources.push_back("QuestionnaireResponse/" + proto.id);
-  proto.source_versions.push_back(proto.version_id);
+  int64_t numeric = 0;
+  if (!vid.empty() && !CanonicalNumber(vid, &numeric)) proto.odd_version_id = std::string(vid);
   std::vector<Answer> answers;
   answers.reserve(16);
   CodeTable& codes = catalog_.codes();
@@ -476,9 +520,11 @@ void ScreeningCollector::AddQuestionnaireResponse(const Value& r,
       s = std::move(proto);
     }
     s.instrument = form->instruments[i];
+    EvaluateFhirpath(r, s.instrument, &s.fhirpath);
     for (const Answer& a : answers) {
       if (n == 1 || catalog_.HasQuestion(s.instrument, a.question)) s.answers.push_back(a);
     }
+    s.answers.shrink_to_fit();
     ps.candidates.push_back(std::move(s));
   }
 }
@@ -537,16 +583,18 @@ void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocati
     s.instrument = panel_of->index;
     s.when = *when;
     s.id = std::string(id);
-    s.version_id = std::string(vid);
     s.rank = rank;
-    s.sources.push_back("Observation/" + s.id);
-    s.source_versions.push_back(s.version_id);
+    int64_t numeric = 0;
+    if (!vid.empty() && !CanonicalNumber(vid, &numeric)) s.odd_version_id = std::string(vid);
     if (has_members) {
       for (const auto& m : top.has_member->GetArray()) {
         std::string_view mid = json::ReferenceId(json::StrMember(m, "reference"), "Observation");
-        if (!mid.empty()) s.member_ids.emplace_back(mid);
+        if (mid.empty() || mid.find('\n') != std::string_view::npos) continue;
+        if (!s.member_ids.empty()) s.member_ids += '\n';
+        s.member_ids.append(mid);
       }
     }
+    EvaluateFhirpath(r, s.instrument, &s.fhirpath);
     state_->patients[PatientIndex(patient)].candidates.push_back(std::move(s));
     return;
   }
@@ -608,8 +656,8 @@ void ScreeningCollector::Finish(const std::function<void(PatientRecord&)>& fn) {
   const bool tracing = !options_.only_patient.empty();
   std::vector<int> best(instruments.size());
   std::vector<char> drop;
-  std::vector<std::pair<const std::string*, size_t>> queue;
-  std::vector<const std::string*> seen;
+  std::vector<std::pair<std::string_view, size_t>> queue;
+  std::vector<std::string_view> seen;
 
   for (uint32_t pidx : order) {
     PatientState& ps = st.patients[pidx];
@@ -667,19 +715,24 @@ void ScreeningCollector::Finish(const std::function<void(PatientRecord&)>& fn) {
     for (size_t k = 0; k < instruments.size(); ++k) {
       if (best[k] < 0) continue;
       Screening s = std::move(cands[best[k]]);
+      s.sources.push_back(s.Reference());
+      s.source_versions.push_back(s.VersionId());
       if (s.kind == ScreeningKind::kObservationPanel) {
         queue.clear();
         seen.clear();
-        for (const auto& m : s.member_ids) queue.push_back({&m, 1});
+        std::string_view packed = s.member_ids;
+        while (!packed.empty()) {
+          size_t nl = packed.find('\n');
+          queue.push_back({packed.substr(0, nl), 1});
+          packed = nl == std::string_view::npos ? std::string_view() : packed.substr(nl + 1);
+        }
         while (!queue.empty()) {
-          auto [mid, depth] = queue.back();
+          auto [mid_view, depth] = queue.back();
           queue.pop_back();
           if (depth > options_.max_member_depth) continue;
-          if (std::find_if(seen.begin(), seen.end(),
-                           [&](const std::string* x) { return *x == *mid; }) != seen.end()) {
-            continue;
-          }
-          seen.push_back(mid);
+          if (std::find(seen.begin(), seen.end(), mid_view) != seen.end()) continue;
+          seen.push_back(mid_view);
+          const std::string_view* mid = &mid_view;
           const char* rejected = nullptr;
           auto it = st.observations.find(*mid);
           if (it == st.observations.end()) {
@@ -690,7 +743,8 @@ void ScreeningCollector::Finish(const std::function<void(PatientRecord&)>& fn) {
             rejected = "member belongs to another subject";
           }
           if (rejected != nullptr) {
-            if (tracing) Trace("Observation/" + *mid, instruments[k].id, "ignored", rejected);
+            if (tracing)
+              Trace("Observation/" + std::string(*mid), instruments[k].id, "ignored", rejected);
             continue;
           }
           ObservationRecord& m = it->second;
@@ -701,16 +755,16 @@ void ScreeningCollector::Finish(const std::function<void(PatientRecord&)>& fn) {
           if (m.question != kNoCode && m.answer != kNoCode &&
               catalog_.HasQuestion(s.instrument, m.question)) {
             uint32_t src = static_cast<uint32_t>(s.sources.size());
-            s.sources.push_back("Observation/" + *mid);
+            s.sources.push_back("Observation/" + std::string(*mid));
             s.source_versions.push_back(m.VersionId());
             s.answers.push_back({m.question, m.answer, src});
             if (m.extra) {
               for (CodeId a : m.extra->more_answers) s.answers.push_back({m.question, a, src});
             }
           }
-          if (tracing) Trace("Observation/" + *mid, instruments[k].id, "member", "");
+          if (tracing) Trace("Observation/" + std::string(*mid), instruments[k].id, "member", "");
           if (m.extra) {
-            for (const auto& next : m.extra->members) queue.push_back({&next, depth + 1});
+            for (const auto& next : m.extra->members) queue.push_back({next, depth + 1});
           }
         }
       }
@@ -723,7 +777,7 @@ void ScreeningCollector::Finish(const std::function<void(PatientRecord&)>& fn) {
     }
     // Member ids are resolved; free the patient's state as we go.
     std::vector<Screening>().swap(cands);
-    for (Screening& s : rec.counted) std::vector<std::string>().swap(s.member_ids);
+    for (Screening& s : rec.counted) std::string().swap(s.member_ids);
     fn(rec);
   }
   for (const auto& [id, o] : st.observations) {

@@ -19,6 +19,7 @@
 #include "fhir/datetime.h"
 #include "fhir/store.h"
 #include "plugin/catalog.h"
+#include "plugin/ruleset.h"
 #include "plugin/run_counts.h"
 #include "plugin/screening.h"
 
@@ -26,9 +27,11 @@ namespace sdoh {
 
 struct ScreeningOptions {
   fhir::TimeZone time_zone = fhir::TimeZone::Utc();
-  size_t max_item_depth = 32;   // QR item nesting beyond this is skipped as too-deep
-  size_t max_member_depth = 8;  // hasMember chains beyond this are not followed
-  std::string only_patient;     // when set, keep state for this patient only (explain)
+  size_t max_item_depth = 32;        // QR item nesting beyond this is skipped as too-deep
+  size_t max_member_depth = 8;       // hasMember chains beyond this are not followed
+  std::string only_patient;          // when set, keep state for this patient only (explain)
+  const Ruleset* ruleset = nullptr;  // its fhirpath conditions are evaluated as resources are read
+  fhir::InstantMicros now = 0;       // evaluation time for FHIRPath now()/today()
 };
 
 // One line of the explain trace: what happened to a resource of the patient and why.
@@ -75,6 +78,8 @@ class ScreeningCollector : public fhir::ResourceVisitor {
     return options_.only_patient.empty() || patient_id == options_.only_patient;
   }
   uint32_t PatientIndex(std::string_view patient_id);
+  void EvaluateFhirpath(const rapidjson::Value& resource, int instrument,
+                        std::vector<FhirpathOutcome>* out);
 
   Catalog& catalog_;
   ScreeningOptions options_;

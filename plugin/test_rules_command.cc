@@ -95,6 +95,8 @@ int TestRulesCommand(const TestRulesOptions& options, std::ostream& out, std::os
       // Feed the case's resources through the same stages as `run`.
       ScreeningOptions sopts;
       sopts.time_zone = p.config.time_zone;
+      sopts.ruleset = &p.ruleset;
+      sopts.now = fhir::NowMicros();
       ScreeningCollector collector(*p.catalog, sopts);
       YAML::Node resources = c["resources"];
       std::vector<std::pair<int, YAML::Node>> ordered;  // Questionnaires first, as in `run`

@@ -127,6 +127,8 @@ class Harness {
     Outcome out;
     ScreeningOptions o;
     o.time_zone = tz;
+    o.ruleset = &pipeline_->ruleset;
+    o.now = fhir::NowMicros();
     ScreeningCollector c(*pipeline_->catalog, o);
     // Questionnaires first, as the stores read them.
     std::vector<std::string> ordered;
