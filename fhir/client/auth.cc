@@ -97,6 +97,9 @@ ClientResult<std::string> OAuthTokenProvider::Authorization() {
     if (token_.empty() && last_error_) return *last_error_;
   }
   renewing_ = true;
+  // The server starts a token's lifetime when it receives the request, so counting from when
+  // it was sent (not when the answer arrived) never overestimates how long the token lives.
+  const auto requested_at = transport_->clock().Now();
   lock.unlock();
   std::string scope;
   std::chrono::seconds lifetime{0};
@@ -110,9 +113,12 @@ ClientResult<std::string> OAuthTokenProvider::Authorization() {
     ++renewals_;
     token_ = fetched.value();
     scope_ = scope.empty() ? options_.scope : scope;
-    // Renew ahead of expiry: a fifth of the lifetime, at most max_renew_margin.
-    auto margin = std::min<std::chrono::seconds>(lifetime / 5, options_.max_renew_margin);
-    expires_at_ = now + lifetime;
+    // Renew ahead of expiry: a fifth of the lifetime, at most max_renew_margin. In
+    // milliseconds: whole seconds made the margin 0 for tokens living under 5 s.
+    auto margin = std::min<std::chrono::milliseconds>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(lifetime) / 5,
+        options_.max_renew_margin);
+    expires_at_ = requested_at + lifetime;
     renew_at_ = expires_at_ - margin;
     last_error_.reset();
     out = "Bearer " + token_;

@@ -22,6 +22,11 @@ struct HttpRequest {
   std::string url;
   Headers headers;   // e.g. {"Accept", "application/fhir+json"}; names as given
   std::string body;  // sent for POST/PUT/PATCH
+  // The transport must not send it twice on its own: it goes on a fresh connection, because
+  // libcurl silently re-sends a request whose reused keep-alive connection closes before any
+  // response byte, and for a plain POST create that is a second resource. RetryingTransport
+  // sets it for RequestKind::kUnsafeCreate.
+  bool at_most_once = false;
 };
 
 struct HttpResponse {

@@ -141,6 +141,7 @@ ClientResult<HttpResponse> RetryingTransport::Execute(
     request.headers.emplace_back("X-Request-Id", RandomHexId());  // same id on every attempt
   }
   const std::string request_id(FindHeader(request.headers, "X-Request-Id"));
+  if (kind == RequestKind::kUnsafeCreate) request.at_most_once = true;
   const auto start = clock_->Now();
   std::chrono::milliseconds waited{0};
   for (int attempt = 1;; ++attempt) {
