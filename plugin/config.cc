@@ -56,10 +56,10 @@ Result<Config> LoadConfig(const std::string& path) {
   const YAML::Node& n = *doc;
   Config c;
   c.path = path;
-  if (Status s = CheckKeys(
-          path, n,
-          {"source", "out", "mappings", "rules", "time_zone", "limits", "referrals", "fhir"},
-          "config");
+  if (Status s = CheckKeys(path, n,
+                           {"source", "out", "mappings", "rules", "time_zone", "limits",
+                            "referrals", "fhir", "writeback"},
+                           "config");
       !s.ok()) {
     return s;
   }
@@ -95,6 +95,46 @@ Result<Config> LoadConfig(const std::string& path) {
     auto md = SizeValue(path, limits, "max_depth", c.max_depth);
     if (!md.ok()) return md.status();
     c.max_depth = *md;
+  }
+  if (YAML::Node wb = n["writeback"]) {
+    if (Status s = CheckKeys(path, wb,
+                             {"ledger", "batch_size", "suppression_days", "audit_log",
+                              "audit_retention_days", "sync_overlap_seconds", "lock_wait_seconds"},
+                             "writeback");
+        !s.ok()) {
+      return s;
+    }
+    WritebackConfig& w = c.writeback;
+    auto ledger = OptionalString(path, wb, "ledger", "");
+    if (!ledger.ok()) return ledger.status();
+    w.ledger = Resolve(base, *ledger);
+    auto audit = OptionalString(path, wb, "audit_log", "");
+    if (!audit.ok()) return audit.status();
+    w.audit_log = Resolve(base, *audit);
+    struct IntKey {
+      const char* key;
+      int* value;
+      bool zero_ok;
+    };
+    for (IntKey k : {IntKey{"batch_size", &w.batch_size, false},
+                     IntKey{"suppression_days", &w.suppression_days, true},
+                     IntKey{"audit_retention_days", &w.audit_retention_days, false},
+                     IntKey{"sync_overlap_seconds", &w.sync_overlap_seconds, true},
+                     IntKey{"lock_wait_seconds", &w.lock_wait_seconds, true}}) {
+      if (!wb[k.key]) continue;
+      long long v = 0;
+      try {
+        v = wb[k.key].as<long long>();
+      } catch (const YAML::Exception&) {
+        return Status::InvalidArgument(Where(path, wb[k.key]) + ": '" + k.key +
+                                       "' must be an integer");
+      }
+      if (v < (k.zero_ok ? 0 : 1) || v > 1000000) {
+        return Status::InvalidArgument(Where(path, wb[k.key]) + ": '" + k.key + "' must be " +
+                                       (k.zero_ok ? "0 or more" : "positive"));
+      }
+      *k.value = static_cast<int>(v);
+    }
   }
   if (YAML::Node f = n["fhir"]) {
     if (!f.IsMap()) return Status::InvalidArgument(Where(path, f) + ": 'fhir' must be a mapping");

@@ -22,6 +22,17 @@ struct RouteConfig {
   std::string owner;  // Task.owner
 };
 
+// Writeback to a FHIR server (issue 5): ledger, batching, suppression policy, audit, sync.
+struct WritebackConfig {
+  std::string ledger;              // SQLite ledger; empty: <out>/ledger.sqlite
+  int batch_size = 8;              // conditional entries per transaction Bundle
+  int suppression_days = 30;       // re-refer after a closed referral only after this many days
+  std::string audit_log;           // JSON lines; empty: <out>/audit.jsonl
+  int audit_retention_days = 90;   // older audit lines are dropped when the log is opened
+  int sync_overlap_seconds = 300;  // the incremental cursor is moved back by this much
+  int lock_wait_seconds = 0;       // a second process waits this long for the ledger lock
+};
+
 struct Config {
   std::string path;                // the config file
   std::string source;              // folder of NDJSON, or a FHIR base URL
@@ -34,6 +45,7 @@ struct Config {
   size_t max_depth = 64;
   std::string identifier_system;
   std::map<std::string, RouteConfig> routes;  // by route name
+  WritebackConfig writeback;
   YAML::Node fhir;  // the `fhir:` section (FHIR server client settings), may be undefined
 };
 

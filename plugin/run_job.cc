@@ -87,7 +87,13 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
   // The store: a FHIR server (REST, paged searches) or an NDJSON folder.
   std::unique_ptr<fhir::Store> store_owner;
   fhir::NdjsonFolderStore* folder = nullptr;
+  fhir::client::RestStore* rest = nullptr;
   fhir::client::Client client;
+  std::unique_ptr<Writeback> writeback;
+  if (fhir::Status s = EnsureDirectory(p.config.out); !s.ok()) {
+    err << "sdoh-bridge: " << s.message() << "\n";
+    return 1;
+  }
   if (IsServerSource(p.config.source)) {
     auto cc = ServerClientConfig(p.config);
     if (!cc.ok()) {
@@ -104,7 +110,23 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
     ro.page_size = cc->page_size;
     ro.max_pages = cc->max_pages;
     ro.since = options.since;
-    store_owner = std::make_unique<fhir::client::RestStore>(client.fhir.get(), ro);
+    if (options.writeback != nullptr) {
+      WritebackContext wctx{&p.config, p.catalog.get(), client.fhir.get(), run_id,
+                            now,       options.dry_run, options.since,     options.full};
+      auto wb = options.writeback(wctx);
+      if (!wb.ok()) {
+        err << "sdoh-bridge: " << wb.status().message() << "\n";
+        return 1;
+      }
+      writeback = std::move(*wb);
+      if (fhir::Status s = writeback->Begin(&ro.since); !s.ok()) {
+        err << "sdoh-bridge: " << s.message() << "\n";
+        return s.code() == fhir::Status::Code::kFailedPrecondition ? 4 : 1;
+      }
+    }
+    auto rs = std::make_unique<fhir::client::RestStore>(client.fhir.get(), ro);
+    rest = rs.get();
+    store_owner = std::move(rs);
   } else {
     auto f = std::make_unique<fhir::NdjsonFolderStore>(
         p.config.source,
@@ -114,10 +136,6 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
   }
   fhir::Store& store = *store_owner;
 
-  if (fhir::Status s = EnsureDirectory(p.config.out); !s.ok()) {
-    err << "sdoh-bridge: " << s.message() << "\n";
-    return 1;
-  }
   namespace fs = std::filesystem;
   auto out_path = [&](const char* name) { return (fs::path(p.config.out) / name).string(); };
   OutputFile flags_file(out_path("flags.ndjson"));
@@ -149,6 +167,8 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
 
   ScreeningOptions sopts;
   sopts.time_zone = p.config.time_zone;
+  sopts.ruleset = &p.ruleset;
+  sopts.now = now;
   ScreeningCollector collector(*p.catalog, sopts);
   const auto t0 = std::chrono::steady_clock::now();
   if (fhir::Status s = store.ReadAll(ScreeningCollector::InputTypes(), collector); !s.ok()) {
@@ -167,6 +187,8 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
     if (!rec.counted.empty()) ++tally.patients_screened;
     std::vector<NeedFlag> flags = EvaluatePatient(p.ruleset, *p.catalog, rec);
     if (!flags.empty()) ++tally.patients_flagged;
+    PatientPass pass;
+    pass.patient_id = rec.id;
     for (const NeedFlag& f : flags) {
       ++tally.flags;
       ++tally.flags_by_need[f.need];
@@ -209,9 +231,24 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
         plan_file.Write(sb.GetString());
         first_plan = false;
       }
+      if (writeback) {
+        pass.flags.push_back(f);
+        pass.plans.push_back(std::move(plan));
+      }
     }
+    if (writeback) writeback->AddPatient(std::move(pass));
   });
-  if (options.dry_run) plan_file.Write("\n]}\n");
+  int writeback_code = 0;
+  bool plan_closed = false;
+  if (writeback) {
+    std::string members;
+    writeback_code = writeback->Finish(rest->first_page_server_time(), &members, out, err);
+    if (options.dry_run && !members.empty()) {
+      plan_file.Write("\n],\n" + members + "}\n");
+      plan_closed = true;
+    }
+  }
+  if (options.dry_run && !plan_closed) plan_file.Write("\n]}\n");
   const auto t2 = std::chrono::steady_clock::now();
   if (std::getenv("SDOH_TIMING") != nullptr) {
     auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
@@ -220,7 +257,7 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
   }
 
   const uint64_t skipped = counts.TotalSkipped();
-  const int exit_code = skipped > 0 ? 3 : 0;
+  const int exit_code = writeback_code != 0 ? 1 : skipped > 0 ? 3 : 0;
 
   // summary.json
   rapidjson::StringBuffer sb;
@@ -263,6 +300,7 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
   w.EndObject();
   WriteCounts(w, "ignored", counts.ignored);
   WriteCounts(w, "skipped", counts.skipped);
+  WriteCounts(w, "rule_errors", counts.rule_errors);
   w.Key("skipped_examples");
   w.StartArray();
   for (const SkipRecord& s : counts.skip_examples) {
@@ -339,6 +377,7 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
   }
   for (const auto& m : counts.missing_files)
     out << "  note        no " << m << ".ndjson in the source\n";
+  for (const auto& [k, v] : counts.rule_errors) out << "  rule error  " << v << "  " << k << "\n";
   out << "  out         " << p.config.out << "\n";
   return exit_code;
 }

@@ -10,12 +10,14 @@
 #include "plugin/config.h"
 #include "plugin/explain_command.h"
 #include "plugin/fhir_section.h"
+#include "plugin/fhirpath_command.h"
 #include "plugin/run_job.h"
 #include "plugin/test_rules_command.h"
 
-#if __has_include("plugin/fhirpath_command.h") && defined(SDOH_WITH_FHIRPATH)
-#include "plugin/fhirpath_command.h"
-#define SDOH_HAS_FHIRPATH 1
+#if __has_include("plugin/writeback/server_writeback.h") && defined(SDOH_WITH_WRITEBACK)
+#include "plugin/writeback/revoke_command.h"
+#include "plugin/writeback/server_writeback.h"
+#define SDOH_HAS_WRITEBACK 1
 #endif
 
 namespace {
@@ -29,6 +31,7 @@ Commands:
   explain      show why a patient was or was not flagged
   test-rules   run rule fixtures (input resources + expected flags)
   check        check the FHIR server: metadata, token, scopes, writeback path
+  revoke       undo what one run wrote to the FHIR server (from the ledger)
   fhirpath     evaluate a FHIRPath expression against a resource
   version      print the version
 
@@ -45,6 +48,12 @@ applies the screening rules and writes to the out folder:
   ServiceRequest.ndjson Task.ndjson Flag.ndjson   the referral resources it would post
   summary.json                          counts: read, counted, ignored, skipped, flags, planned
 With --dry-run only flags.ndjson, plan.json and summary.json are written.
+With a FHIR server as the source the referrals are written back to it, exactly once: transaction
+Bundles of conditional creates, a SQLite ledger (out/ledger.sqlite), suppression policy, Flag
+updates, retractions, an audit log (out/audit.jsonl); --dry-run reads and decides, writes nothing
+to the server and puts new referrals, already open, suppressed, flag changes and retractions in
+plan.json. The next pass reads only what changed since the last successful one (cursor in the
+ledger) unless --full or --since.
 
 Options:
   --config FILE   config file (default: config/sdoh-bridge.yaml)
@@ -53,7 +62,18 @@ Options:
   --dry-run       evaluate and plan, write nothing but the plan
   --now DATETIME  the run's clock for authoredOn (default: now)
   --since INSTANT server source: only resources changed since this instant
-Exit codes: 0 done; 1 fatal error; 2 usage or config error; 3 done, some inputs unreadable.
+  --full          server source: read everything, ignoring the ledger's cursor
+Exit codes: 0 done; 1 fatal error or a failed write; 2 usage or config error; 3 done, some
+inputs unreadable; 4 another run holds the ledger (nothing done).
+)";
+
+constexpr const char* kRevokeUsage =
+    R"(Usage: sdoh-bridge revoke --run RUN_ID [--config FILE] [--source URL] [--out DIR]
+
+Undoes everything the run RUN_ID wrote to the FHIR server, as recorded in the ledger: its
+ServiceRequests become revoked, its Tasks cancelled, its Flags entered-in-error (PUT with
+If-Match). Every change goes to the audit log.
+Exit codes: 0 done; 1 a write failed or the run is unknown; 2 config error; 4 ledger busy.
 )";
 
 constexpr const char* kCheckUsage = R"(Usage: sdoh-bridge check [--config FILE] [--source URL]
@@ -113,6 +133,8 @@ int Run(const std::vector<std::string>& args) {
     }
     if (a == "--dry-run") {
       o.dry_run = true;
+    } else if (a == "--full") {
+      o.full = true;
     } else if (a.rfind("--config", 0) == 0) {
       if (!TakeValue(args, i, "--config", &o.config_path))
         return Usage("--config needs a file", kRunUsage);
@@ -130,7 +152,44 @@ int Run(const std::vector<std::string>& args) {
       return Usage("unknown option '" + a + "'", kRunUsage);
     }
   }
+  if (o.full && !o.since.empty()) return Usage("--full and --since exclude each other", kRunUsage);
+#ifdef SDOH_HAS_WRITEBACK
+  o.writeback = &sdoh::writeback::MakeServerWriteback;
+#endif
   return sdoh::RunJob(o, std::cout, std::cerr);
+}
+
+int Revoke(const std::vector<std::string>& args) {
+#ifdef SDOH_HAS_WRITEBACK
+  sdoh::writeback::RevokeOptions o;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (IsHelp(a)) {
+      std::cout << kRevokeUsage;
+      return 0;
+    }
+    if (a.rfind("--run", 0) == 0) {
+      if (!TakeValue(args, i, "--run", &o.run_id))
+        return Usage("--run needs a run id", kRevokeUsage);
+    } else if (a.rfind("--config", 0) == 0) {
+      if (!TakeValue(args, i, "--config", &o.config_path))
+        return Usage("--config needs a file", kRevokeUsage);
+    } else if (a.rfind("--source", 0) == 0) {
+      if (!TakeValue(args, i, "--source", &o.source))
+        return Usage("--source needs a URL", kRevokeUsage);
+    } else if (a.rfind("--out", 0) == 0) {
+      if (!TakeValue(args, i, "--out", &o.out)) return Usage("--out needs a folder", kRevokeUsage);
+    } else {
+      return Usage("unknown option '" + a + "'", kRevokeUsage);
+    }
+  }
+  if (o.run_id.empty()) return Usage("revoke needs --run RUN_ID", kRevokeUsage);
+  return sdoh::writeback::RevokeCommand(o, std::cout, std::cerr);
+#else
+  (void)args;
+  std::cerr << "sdoh-bridge: this build has no writeback\n";
+  return 1;
+#endif
 }
 
 int Explain(const std::vector<std::string>& args) {
@@ -231,6 +290,7 @@ int main(int argc, char** argv) {
     if (command == "explain") return Explain(args);
     if (command == "test-rules") return TestRules(args);
     if (command == "check") return Check(args);
+    if (command == "revoke") return Revoke(args);
     if (command == "version" || command == "--version") {
       std::cout << "sdoh-bridge " << SDOH_BRIDGE_VERSION << "\n";
       return 0;
@@ -239,14 +299,7 @@ int main(int argc, char** argv) {
       std::cout << kUsage;
       return 0;
     }
-#ifdef SDOH_HAS_FHIRPATH
-    if (command == "fhirpath") return RunFhirpathCommand(args);
-#else
-    if (command == "fhirpath") {
-      std::cerr << "sdoh-bridge: this build has no FHIRPath engine\n";
-      return 1;
-    }
-#endif
+    if (command == "fhirpath") return sdoh::RunFhirpathCommand(args);
     std::cerr << "sdoh-bridge: unknown command '" << command << "'\n\n" << kUsage;
     return 2;
   } catch (const std::exception& e) {

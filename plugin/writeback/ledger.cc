@@ -1,0 +1,178 @@
+#include "plugin/writeback/ledger.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include <sqlite3.h>
+
+namespace sdoh::writeback {
+
+namespace {
+
+std::string Col(sqlite3_stmt* st, int i) {
+  const unsigned char* t = sqlite3_column_text(st, i);
+  return t == nullptr ? std::string() : reinterpret_cast<const char*>(t);
+}
+
+void Bind(sqlite3_stmt* st, int i, const std::string& v) {
+  sqlite3_bind_text(st, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &st_, nullptr); }
+  ~Stmt() { sqlite3_finalize(st_); }
+  sqlite3_stmt* get() const { return st_; }
+  bool ok() const { return st_ != nullptr; }
+
+ private:
+  sqlite3_stmt* st_ = nullptr;
+};
+
+constexpr const char* kSchema = R"(
+CREATE TABLE IF NOT EXISTS resources(
+  type TEXT NOT NULL, identifier TEXT NOT NULL, patient TEXT NOT NULL, need TEXT NOT NULL,
+  state TEXT NOT NULL, server_id TEXT NOT NULL DEFAULT '', version TEXT NOT NULL DEFAULT '',
+  run_id TEXT NOT NULL, updated TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  PRIMARY KEY(type, identifier));
+CREATE INDEX IF NOT EXISTS resources_run ON resources(run_id);
+CREATE INDEX IF NOT EXISTS resources_state ON resources(state);
+CREATE TABLE IF NOT EXISTS cursors(
+  type TEXT PRIMARY KEY, value TEXT NOT NULL, run_id TEXT NOT NULL,
+  updated TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));
+)";
+
+}  // namespace
+
+Ledger::~Ledger() {
+  if (db_ != nullptr) sqlite3_close(db_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
+
+fhir::Status Ledger::Open(const std::string& path, int lock_wait_seconds) {
+  path_ = path;
+  const std::string lock_path = path + ".lock";
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd_ < 0) return fhir::Status::IoError("cannot open ledger lock " + lock_path);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(lock_wait_seconds);
+  while (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::close(lock_fd_);
+      lock_fd_ = -1;
+      return fhir::Status::FailedPrecondition(
+          "another sdoh-bridge run holds the ledger " + path + " (lock " + lock_path +
+          "); nothing was done — run again when it has finished");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  // The database and its -wal/-shm files are created 0600 (umask), and re-chmodded.
+  mode_t old = ::umask(077);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  fhir::Status s =
+      rc == SQLITE_OK
+          ? fhir::Status::Ok()
+          : fhir::Status::IoError("cannot open ledger " + path + ": " + sqlite3_errstr(rc));
+  if (s.ok()) s = Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
+  if (s.ok()) sqlite3_busy_timeout(db_, 5000);
+  if (s.ok()) s = Exec(kSchema);
+  ::umask(old);
+  for (const char* suffix : {"", "-wal", "-shm"}) ::chmod((path + suffix).c_str(), 0600);
+  return s;
+}
+
+fhir::Status Ledger::Exec(const char* sql) {
+  char* msg = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+    std::string m = msg != nullptr ? msg : "unknown error";
+    sqlite3_free(msg);
+    return fhir::Status::IoError("ledger " + path_ + ": " + m);
+  }
+  return fhir::Status::Ok();
+}
+
+fhir::Status Ledger::Begin() { return Exec("BEGIN IMMEDIATE"); }
+fhir::Status Ledger::Commit() { return Exec("COMMIT"); }
+
+fhir::Status Ledger::Upsert(const LedgerRow& r) {
+  Stmt st(db_,
+          "INSERT INTO resources(type, identifier, patient, need, state, server_id, version, "
+          "run_id) VALUES(?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(type, identifier) DO UPDATE SET "
+          "patient=?3, need=?4, state=?5, server_id=?6, version=?7, run_id=?8, "
+          "updated=strftime('%Y-%m-%dT%H:%M:%fZ','now')");
+  if (!st.ok()) return fhir::Status::IoError("ledger " + path_ + ": " + sqlite3_errmsg(db_));
+  Bind(st.get(), 1, r.type);
+  Bind(st.get(), 2, r.identifier);
+  Bind(st.get(), 3, r.patient);
+  Bind(st.get(), 4, r.need);
+  Bind(st.get(), 5, r.state);
+  Bind(st.get(), 6, r.server_id);
+  Bind(st.get(), 7, r.version);
+  Bind(st.get(), 8, r.run_id);
+  if (sqlite3_step(st.get()) != SQLITE_DONE) {
+    return fhir::Status::IoError("ledger " + path_ + ": " + sqlite3_errmsg(db_));
+  }
+  return fhir::Status::Ok();
+}
+
+std::vector<LedgerRow> Ledger::Select(const char* where, const std::string& arg) {
+  std::string sql =
+      "SELECT type, identifier, patient, need, state, server_id, version, run_id FROM resources "
+      "WHERE ";
+  sql += where;
+  sql += " ORDER BY type, identifier";
+  Stmt st(db_, sql.c_str());
+  std::vector<LedgerRow> out;
+  if (!st.ok()) return out;
+  Bind(st.get(), 1, arg);
+  while (sqlite3_step(st.get()) == SQLITE_ROW) {
+    out.push_back({Col(st.get(), 0), Col(st.get(), 1), Col(st.get(), 2), Col(st.get(), 3),
+                   Col(st.get(), 4), Col(st.get(), 5), Col(st.get(), 6), Col(st.get(), 7)});
+  }
+  return out;
+}
+
+std::optional<LedgerRow> Ledger::Find(const std::string& type, const std::string& identifier) {
+  for (LedgerRow& r : Select("identifier = ?1", identifier)) {
+    if (r.type == type) return std::move(r);
+  }
+  return std::nullopt;
+}
+
+std::vector<LedgerRow> Ledger::InState(const std::string& state) {
+  return Select("state = ?1", state);
+}
+
+std::vector<LedgerRow> Ledger::ForRun(const std::string& run_id) {
+  return Select("run_id = ?1", run_id);
+}
+
+std::string Ledger::Cursor(const std::string& type) {
+  Stmt st(db_, "SELECT value FROM cursors WHERE type = ?1");
+  if (!st.ok()) return "";
+  Bind(st.get(), 1, type);
+  return sqlite3_step(st.get()) == SQLITE_ROW ? Col(st.get(), 0) : std::string();
+}
+
+fhir::Status Ledger::SetCursor(const std::string& type, const std::string& value,
+                               const std::string& run_id) {
+  Stmt st(db_,
+          "INSERT INTO cursors(type, value, run_id) VALUES(?1,?2,?3) ON CONFLICT(type) DO "
+          "UPDATE SET value=?2, run_id=?3, updated=strftime('%Y-%m-%dT%H:%M:%fZ','now')");
+  if (!st.ok()) return fhir::Status::IoError("ledger " + path_ + ": " + sqlite3_errmsg(db_));
+  Bind(st.get(), 1, type);
+  Bind(st.get(), 2, value);
+  Bind(st.get(), 3, run_id);
+  if (sqlite3_step(st.get()) != SQLITE_DONE) {
+    return fhir::Status::IoError("ledger " + path_ + ": " + sqlite3_errmsg(db_));
+  }
+  return fhir::Status::Ok();
+}
+
+}  // namespace sdoh::writeback

@@ -1,0 +1,599 @@
+// Writeback against the real FHIR test server (tests/fhir-server): exactly once across reruns,
+// crashes at named failpoints, random kill -9, two processes at once; suppression, Flag
+// deactivation, retraction, revoke, dry run; the audit log holds no names or birth dates.
+// Each test starts its own server (PORT=0) and loads the samples; each stays under 30 s.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "fhir/client/client_factory.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+const std::string kSource = SDOH_SOURCE_DIR;
+const std::string kSystem = "urn:sdoh-bridge:referral";
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> Lines(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
+std::string ToJson(const rapidjson::Value& v) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  v.Accept(w);
+  return sb.GetString();
+}
+
+std::string Iso(std::chrono::system_clock::time_point t) {
+  std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&tt));
+  return buf;
+}
+std::string fhir_now() { return Iso(std::chrono::system_clock::now()); }
+std::string Shift(int days) {
+  return Iso(std::chrono::system_clock::now() + std::chrono::hours(24 * days));
+}
+// The sample QuestionnaireResponse with this id, as shipped.
+std::string OriginalQr(const std::string& id) {
+  for (const std::string& l : Lines(ReadFile(kSource + "/samples/QuestionnaireResponse.ndjson"))) {
+    if (l.find("\"id\":\"" + id + "\"") != std::string::npos) return l;
+  }
+  return "";
+}
+
+class Server {
+ public:
+  bool Start(std::string* why) {
+    fs::path dir = kSource + "/tests/fhir-server";
+    if (!fs::exists(dir / "node_modules")) {
+      *why = "run `npm ci` in " + dir.string() + " (scripts/test.sh does)";
+      return false;
+    }
+    static int n = 0;
+    port_file_ = fs::temp_directory_path() /
+                 ("sdoh-wb-port-" + std::to_string(getpid()) + "-" + std::to_string(n++));
+    fs::remove(port_file_);
+    pid_ = fork();
+    if (pid_ == 0) {
+      setenv("PORT", "0", 1);
+      setenv("PORT_FILE", port_file_.c_str(), 1);
+      setenv("VALIDATE", "0", 1);
+      std::string script = (dir / "server.mjs").string();
+      execlp("node", "node", script.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    for (int i = 0; i < 300 && !fs::exists(port_file_); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (!fs::exists(port_file_)) {
+      *why = "the FHIR test server did not start";
+      return false;
+    }
+    std::string port = ReadFile(port_file_);
+    while (!port.empty() && (port.back() == '\n' || port.back() == ' ')) port.pop_back();
+    base_url_ = "http://127.0.0.1:" + port + "/fhir";
+    return true;
+  }
+  ~Server() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      waitpid(pid_, nullptr, 0);
+    }
+    std::error_code ec;
+    fs::remove(port_file_, ec);
+  }
+  const std::string& base_url() const { return base_url_; }
+
+ private:
+  pid_t pid_ = -1;
+  fs::path port_file_;
+  std::string base_url_;
+};
+
+struct Found {
+  std::string id, version, status, identifier, focus, json;
+};
+
+class WritebackServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (!server_.Start(&why)) GTEST_SKIP() << why;
+    fhir::client::ClientConfig cc;
+    cc.base_url = server_.base_url();
+    auto client = fhir::client::BuildClient(cc);
+    ASSERT_TRUE(client.ok()) << client.error().message;
+    client_ = std::move(client.value());
+    out_ = fs::temp_directory_path() /
+           ("sdoh-wb-out-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(out_);
+    fs::create_directories(out_);
+    LoadSamples();
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(out_, ec);
+  }
+
+  // The samples, in transaction Bundles of PUTs (their ids kept).
+  void LoadSamples() {
+    for (const char* type : {"Questionnaire", "Patient", "QuestionnaireResponse", "Observation"}) {
+      std::vector<std::string> lines = Lines(ReadFile(kSource + "/samples/" + type + ".ndjson"));
+      for (size_t i = 0; i < lines.size(); i += 40) {
+        std::string bundle = R"({"resourceType":"Bundle","type":"transaction","entry":[)";
+        for (size_t k = i; k < lines.size() && k < i + 40; ++k) {
+          rapidjson::Document d;
+          d.Parse(lines[k].c_str());
+          ASSERT_FALSE(d.HasParseError());
+          bundle += (k == i ? "" : ",") + std::string(R"({"resource":)") + lines[k] +
+                    R"(,"request":{"method":"PUT","url":")" + type + "/" + d["id"].GetString() +
+                    "\"}}";
+        }
+        bundle += "]}";
+        auto r = client_.fhir->Transaction(bundle);
+        ASSERT_TRUE(r.ok()) << type << ": " << r.error().ToString();
+      }
+    }
+  }
+
+  int Run(const std::string& args, std::string* output = nullptr, const std::string& env = "") {
+    std::string cmd = env + " " + std::string(SDOH_BRIDGE_BIN) + " " + args + " 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    std::string text;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
+    int status = pclose(p);
+    if (output) *output = text;
+    last_output_ = text;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  std::string RunArgs(const std::string& extra = "") {
+    return "run --config " + (config_.empty() ? kSource + "/config/sdoh-bridge.yaml" : config_) +
+           " --source " + server_.base_url() + " --out " + out_.string() + " " + extra;
+  }
+  // A copy of the default config with a writeback section.
+  void UseConfig(const std::string& writeback_yaml) {
+    std::string text = ReadFile(kSource + "/config/sdoh-bridge.yaml");
+    for (const char* rel : {": ../samples", ": ../out", ": ../mappings", "- rules/"}) {
+      std::string r(rel);
+      std::string abs = r.substr(0, 2) + (r[2] == '.' ? kSource + "/" + r.substr(5)
+                                                      : kSource + "/config/" + r.substr(2));
+      text.replace(text.find(r), r.size(), abs);
+    }
+    text.resize(text.find("\nwriteback:") + 1);  // replaced by the test's own section
+    config_ = (out_ / "cfg.yaml").string();
+    std::ofstream(config_) << text << "writeback:\n" << writeback_yaml;
+  }
+
+  std::vector<Found> All(const std::string& type) {
+    std::vector<Found> out;
+    auto pager = client_.fhir->Pages(type, {{"_count", "1000"}});
+    while (true) {
+      auto more = pager.Next();
+      EXPECT_TRUE(more.ok()) << more.error().ToString();
+      if (!more.ok() || !more.value()) break;
+      if (!pager.page().HasMember("entry")) continue;
+      for (const auto& e : pager.page()["entry"].GetArray()) {
+        const auto& r = e["resource"];
+        Found f{r["id"].GetString(),
+                r["meta"]["versionId"].GetString(),
+                r["status"].GetString(),
+                "",
+                "",
+                ToJson(r)};
+        if (r.HasMember("identifier")) {
+          for (const auto& id : r["identifier"].GetArray()) {
+            if (id.HasMember("system") && id["system"].GetString() == kSystem) {
+              f.identifier = id["value"].GetString();
+            }
+          }
+        }
+        if (r.HasMember("focus") && r["focus"].HasMember("reference")) {
+          f.focus = r["focus"]["reference"].GetString();
+        }
+        out.push_back(std::move(f));
+      }
+    }
+    return out;
+  }
+  // identifier → live (not entered-in-error) resources with it.
+  std::map<std::string, std::vector<Found>> Live(const std::string& type) {
+    std::map<std::string, std::vector<Found>> m;
+    for (Found& f : All(type)) {
+      if (!f.identifier.empty() && f.status != "entered-in-error") {
+        m[f.identifier].push_back(std::move(f));
+      }
+    }
+    return m;
+  }
+  // (type/id → version) of everything ours, to prove a run wrote nothing.
+  std::map<std::string, std::string> Snapshot() {
+    std::map<std::string, std::string> s;
+    for (const char* t : {"ServiceRequest", "Task", "Flag"}) {
+      for (const Found& f : All(t)) s[std::string(t) + "/" + f.id] = f.version;
+    }
+    return s;
+  }
+  // The identifiers the run planned (its NDJSON outputs).
+  std::set<std::string> Planned(const std::string& type) {
+    std::set<std::string> ids;
+    for (const auto& l : Lines(ReadFile(out_ / (type + ".ndjson")))) {
+      rapidjson::Document d;
+      d.Parse(l.c_str());
+      ids.insert(d["identifier"][0]["value"].GetString());
+    }
+    return ids;
+  }
+  // Exactly the planned resources, each once, every Task's focus on its ServiceRequest.
+  void ExpectExactlyOnce() {
+    for (const char* t : {"ServiceRequest", "Task", "Flag"}) {
+      auto live = Live(t);
+      std::set<std::string> have;
+      for (const auto& [id, list] : live) {
+        EXPECT_EQ(list.size(), 1u) << t << " " << id << " duplicated";
+        have.insert(id);
+      }
+      EXPECT_EQ(have, Planned(t)) << t;
+    }
+    std::map<std::string, std::string> sr_by_identifier;
+    for (const auto& [id, list] : Live("ServiceRequest")) {
+      sr_by_identifier[id] = "ServiceRequest/" + list[0].id;
+    }
+    for (const auto& [id, list] : Live("Task")) {
+      std::string sr = id.substr(0, id.size() - 5);
+      EXPECT_EQ(list[0].focus, sr_by_identifier[sr]) << id;
+    }
+  }
+  std::string RunId() {
+    rapidjson::Document d;
+    d.Parse(ReadFile(out_ / "summary.json").c_str());
+    return d["run"].GetString();
+  }
+  const Found* ByIdentifier(const std::vector<Found>& v, const std::string& prefix,
+                            const std::string& status = "") {
+    for (const Found& f : v) {
+      if (f.identifier.rfind(prefix, 0) == 0 && (status.empty() || f.status == status)) return &f;
+    }
+    return nullptr;
+  }
+
+  Server server_;
+  fhir::client::Client client_;
+  fs::path out_;
+  std::string config_;
+  std::string last_output_;
+};
+
+TEST_F(WritebackServerTest, SecondRunOnTheSameDataWritesNothing) {
+  ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
+  ExpectExactlyOnce();
+  EXPECT_GT(Planned("ServiceRequest").size(), 20u);
+  auto before = Snapshot();
+  ASSERT_EQ(Run(RunArgs()), 0) << last_output_;  // incremental (cursor)
+  EXPECT_NE(last_output_.find("incremental pass"), std::string::npos) << last_output_;
+  EXPECT_EQ(Snapshot(), before);
+  ASSERT_EQ(Run(RunArgs("--full")), 0) << last_output_;
+  EXPECT_EQ(Snapshot(), before);
+  EXPECT_NE(last_output_.find("0 transaction(s)"), std::string::npos) << last_output_;
+}
+
+TEST_F(WritebackServerTest, ARejectedTransactionIsSplitAndRetriedSmaller) {
+  // The server rejects transactions of more than 8 conditional entries.
+  UseConfig("  batch_size: 30\n");
+  ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
+  EXPECT_NE(last_output_.find("transactions split"), std::string::npos) << last_output_;
+  EXPECT_NE(ReadFile(out_ / "audit.jsonl").find("\"action\":\"split\""), std::string::npos);
+  ExpectExactlyOnce();
+}
+
+TEST_F(WritebackServerTest, DryRunWritesNothingAndPlansEverything) {
+  ASSERT_EQ(Run(RunArgs("--dry-run")), 0) << last_output_;
+  EXPECT_TRUE(Snapshot().empty());
+  EXPECT_FALSE(fs::exists(out_ / "ledger.sqlite"));
+  rapidjson::Document plan;
+  plan.Parse(ReadFile(out_ / "plan.json").c_str());
+  ASSERT_FALSE(plan.HasParseError()) << ReadFile(out_ / "plan.json");
+  for (const char* k : {"referrals", "new_referrals", "already_open", "suppressed",
+                        "flags_to_update", "retractions"}) {
+    EXPECT_TRUE(plan.HasMember(k)) << k;
+  }
+  EXPECT_GT(plan["new_referrals"].Size(), 20u);
+  EXPECT_NE(last_output_.find("new referrals"), std::string::npos);
+  // After a real run, the dry run reports them as already open.
+  ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
+  ASSERT_EQ(Run(RunArgs("--dry-run --full")), 0) << last_output_;
+  plan.Parse(ReadFile(out_ / "plan.json").c_str());
+  EXPECT_EQ(plan["new_referrals"].Size(), 0u);
+  EXPECT_GT(plan["already_open"].Size(), 20u);
+}
+
+TEST_F(WritebackServerTest, CrashAtEachFailpointThenRerunLeavesExactlyThePlan) {
+  for (const char* fp : {"after-commit-before-ledger", "between-batches"}) {
+    SCOPED_TRACE(fp);
+    ASSERT_EQ(Run(RunArgs("--full"), nullptr, std::string("SDOH_FAILPOINT=") + fp), 86)
+        << last_output_;
+  }
+  // A sent-but-unconfirmed batch in the ledger, then a crash while reconciling it.
+  ASSERT_EQ(Run(RunArgs("--full"), nullptr, "SDOH_FAILPOINT=after-commit-before-ledger"), 86);
+  ASSERT_EQ(Run(RunArgs("--full"), nullptr, "SDOH_FAILPOINT=during-reconcile"), 86) << last_output_;
+  ASSERT_EQ(Run(RunArgs("--full")), 0) << last_output_;
+  ExpectExactlyOnce();
+  auto before = Snapshot();
+  ASSERT_EQ(Run(RunArgs("--full")), 0) << last_output_;
+  EXPECT_EQ(Snapshot(), before);
+}
+
+void KillTrials(WritebackServerTest* t, int trials, const std::string& args,
+                const std::function<int(const std::string&)>& run,
+                const std::function<void()>& check) {
+  std::mt19937 rng(12345);
+  for (int i = 0; i < trials; ++i) {
+    std::string cmd = std::string(SDOH_BRIDGE_BIN) + " " + args + " >/dev/null 2>&1";
+    pid_t pid = fork();
+    if (pid == 0) {
+      execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 + rng() % 1500));
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+  (void)t;
+  EXPECT_EQ(run(args), 0);
+  check();
+}
+
+TEST_F(WritebackServerTest, RandomKillNineTrials) {
+  KillTrials(
+      this, 5, RunArgs("--full"), [&](const std::string& a) { return Run(a); },
+      [&] { ExpectExactlyOnce(); });
+}
+
+TEST_F(WritebackServerTest, SlowRandomKillNineTwentyTrials) {
+  KillTrials(
+      this, 20, RunArgs("--full"), [&](const std::string& a) { return Run(a); },
+      [&] { ExpectExactlyOnce(); });
+}
+
+TEST_F(WritebackServerTest, TwoProcessesAtOnceOneWaitsOrExitsAndNoDuplicates) {
+  std::string cmd = std::string(SDOH_BRIDGE_BIN) + " " + RunArgs("--full");
+  std::string a_out = (out_ / "a.txt").string(), b_out = (out_ / "b.txt").string();
+  std::string both = "(" + cmd + " >" + a_out + " 2>&1; echo $? >>" + a_out + ") & (" + cmd + " >" +
+                     b_out + " 2>&1; echo $? >>" + b_out + ") & wait";
+  ASSERT_EQ(std::system(both.c_str()), 0);
+  auto last = [](const std::string& text) {
+    auto lines = Lines(text);
+    return lines.empty() ? std::string() : lines.back();
+  };
+  std::string ca = last(ReadFile(a_out)), cb = last(ReadFile(b_out));
+  EXPECT_TRUE((ca == "0" && (cb == "0" || cb == "4")) || (cb == "0" && ca == "4"))
+      << ReadFile(a_out) << ReadFile(b_out);
+  if (ca == "4" || cb == "4") {
+    EXPECT_NE((ReadFile(a_out) + ReadFile(b_out)).find("another sdoh-bridge run holds"),
+              std::string::npos);
+  }
+  ExpectExactlyOnce();
+}
+
+TEST_F(WritebackServerTest, OpenReferralBySomeoneElseSuppresses) {
+  // Someone else's open food referral for pat04 (another identifier system, no Task).
+  auto r = client_.fhir->Create("ServiceRequest", R"({"resourceType":"ServiceRequest",
+      "identifier":[{"system":"urn:other-app","value":"x1"}],"status":"active","intent":"order",
+      "category":[{"coding":[{"system":"http://hl7.org/fhir/us/sdoh-clinicalcare/CodeSystem/SDOHCC-CodeSystemTemporaryCodes","code":"food-insecurity"}]}],
+      "code":{"text":"Food pantry"},"subject":{"reference":"Patient/pat04"}})");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
+  auto srs = All("ServiceRequest");
+  for (const Found& f : srs) {
+    EXPECT_FALSE(f.identifier.rfind("food-", 0) == 0 &&
+                 f.json.find("Patient/pat04") != std::string::npos)
+        << "a second open food referral for pat04";
+  }
+  EXPECT_NE(ReadFile(out_ / "audit.jsonl").find("open-referral ServiceRequest/"),
+            std::string::npos);
+  // Its Flag is still written.
+  EXPECT_EQ(Live("Flag").count("food-pat04"), 1u);
+}
+
+TEST_F(WritebackServerTest, RejectedTenDaysAgoWithANewerScreeningFollowsThePolicy) {
+  // pat03's food referral is written, then rejected; pat03 is rescreened positive (a new QR).
+  ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
+  auto tasks = All("Task");
+  const Found* task = ByIdentifier(tasks, "food-");
+  for (const Found& t : tasks) {
+    if (t.identifier.rfind("food-", 0) == 0 && t.json.find("Patient/pat03") != std::string::npos)
+      task = &t;
+  }
+  ASSERT_NE(task, nullptr);
+  auto rej =
+      client_.fhir->Update("Task", task->id,
+                           R"({"resourceType":"Task","id":")" + task->id +
+                               R"(","status":"rejected","intent":"order","focus":{"reference":")" +
+                               task->focus + R"("},"for":{"reference":"Patient/pat03"}})",
+                           task->version);
+  ASSERT_TRUE(rej.ok()) << rej.error().ToString();
+  // The SR is completed by its performer.
+  auto srs = All("ServiceRequest");
+  std::string sr_id = task->focus.substr(task->focus.find('/') + 1);
+  for (const Found& f : srs) {
+    if (f.id == sr_id) {
+      rapidjson::Document d;
+      d.Parse(f.json.c_str());
+      d["status"].SetString("completed");
+      ASSERT_TRUE(client_.fhir->Update("ServiceRequest", f.id, ToJson(d), f.version).ok());
+    }
+  }
+  std::string qr = Lines(ReadFile(kSource + "/samples/QuestionnaireResponse.ndjson"))[0];
+  for (const std::string& l : Lines(ReadFile(kSource + "/samples/QuestionnaireResponse.ndjson"))) {
+    if (l.find("\"id\":\"p03-hvs\"") != std::string::npos) qr = l;
+  }
+  rapidjson::Document d;
+  d.Parse(qr.c_str());
+  d["id"].SetString("p03-hvs-rescreen");
+  const std::string today = fhir_now();
+  d["authored"].SetString(today.c_str(), d.GetAllocator());
+  ASSERT_TRUE(client_.fhir->Update("QuestionnaireResponse", "p03-hvs-rescreen", ToJson(d)).ok());
+  // Ten days later: inside 30 days → suppressed.
+  const std::string later = Shift(10);
+  ASSERT_EQ(Run(RunArgs("--full --now " + later)), 0) << last_output_;
+  auto open_food_pat03 = [&] {
+    int n = 0;
+    for (const Found& f : All("ServiceRequest")) {
+      if (f.identifier.rfind("food-", 0) == 0 && f.status == "active" &&
+          f.json.find("Patient/pat03") != std::string::npos)
+        ++n;
+    }
+    return n;
+  };
+  EXPECT_EQ(open_food_pat03(), 0);
+  EXPECT_NE(ReadFile(out_ / "audit.jsonl").find("less than 30 days"), std::string::npos);
+  // With suppression_days 5, the newer positive screening re-refers.
+  UseConfig("  suppression_days: 5\n");
+  ASSERT_EQ(Run(RunArgs("--full --now " + later)), 0) << last_output_;
+  EXPECT_EQ(open_food_pat03(), 1);
+}
+
+TEST_F(WritebackServerTest, NegativeRescreenDeactivatesTheFlagWithoutASecondOne) {
+  ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
+  ASSERT_EQ(Live("Flag").count("food-pat03"), 1u);
+  std::string qr;
+  for (const std::string& l : Lines(ReadFile(kSource + "/samples/QuestionnaireResponse.ndjson"))) {
+    if (l.find("\"id\":\"p03-hvs\"") != std::string::npos) qr = l;
+  }
+  // Both HVS answers "Never true" (LA28398-8).
+  for (size_t pos; (pos = qr.find("LA6729-3")) != std::string::npos;)
+    qr.replace(pos, 8, "LA28398-8");
+  ASSERT_TRUE(client_.fhir->Update("QuestionnaireResponse", "p03-hvs", qr).ok());
+  ASSERT_EQ(Run(RunArgs("--full")), 0) << last_output_;
+  auto flags = Live("Flag");
+  ASSERT_EQ(flags.count("food-pat03"), 1u);
+  ASSERT_EQ(flags["food-pat03"].size(), 1u);
+  EXPECT_EQ(flags["food-pat03"][0].status, "inactive");
+  // A positive rescreen reactivates the same Flag (PUT with If-Match), never a second one.
+  ASSERT_TRUE(client_.fhir->Update("QuestionnaireResponse", "p03-hvs", OriginalQr("p03-hvs")).ok());
+  ASSERT_EQ(Run(RunArgs("--full")), 0) << last_output_;
+  flags = Live("Flag");
+  ASSERT_EQ(flags["food-pat03"].size(), 1u);
+  EXPECT_EQ(flags["food-pat03"][0].status, "active");
+}
+
+TEST_F(WritebackServerTest, EnteredInErrorScreeningRetractsWhatItAloneJustified) {
+  ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
+  std::string qr = OriginalQr("p03-hvs");
+  qr.replace(qr.find("\"status\":\"completed\""), 20, "\"status\":\"entered-in-error\"");
+  ASSERT_TRUE(client_.fhir->Update("QuestionnaireResponse", "p03-hvs", qr).ok());
+  ASSERT_EQ(Run(RunArgs("--full")), 0) << last_output_;
+  int revoked = 0, cancelled = 0;
+  for (const Found& f : All("ServiceRequest")) {
+    if (f.json.find("Patient/pat03") != std::string::npos && f.identifier.rfind("food-", 0) == 0) {
+      EXPECT_EQ(f.status, "revoked");
+      ++revoked;
+    }
+  }
+  for (const Found& f : All("Task")) {
+    if (f.json.find("Patient/pat03") != std::string::npos && f.identifier.rfind("food-", 0) == 0) {
+      EXPECT_EQ(f.status, "cancelled");
+      ++cancelled;
+    }
+  }
+  EXPECT_EQ(revoked, 1);
+  EXPECT_EQ(cancelled, 1);
+  for (const Found& f : All("Flag")) {
+    if (f.identifier == "food-pat03") {
+      EXPECT_EQ(f.status, "entered-in-error");
+    }
+  }
+  // Other patients untouched; a rerun writes nothing.
+  auto before = Snapshot();
+  ASSERT_EQ(Run(RunArgs("--full")), 0) << last_output_;
+  EXPECT_EQ(Snapshot(), before);
+}
+
+TEST_F(WritebackServerTest, RevokeUndoesEverythingOneRunWrote) {
+  ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
+  const std::string run_id = RunId();
+  std::string out;
+  ASSERT_EQ(
+      Run("revoke --run " + run_id + " --source " + server_.base_url() + " --out " + out_.string(),
+          &out),
+      0)
+      << out;
+  for (const Found& f : All("ServiceRequest")) EXPECT_EQ(f.status, "revoked") << f.id;
+  for (const Found& f : All("Task")) EXPECT_EQ(f.status, "cancelled") << f.id;
+  for (const Found& f : All("Flag")) EXPECT_EQ(f.status, "entered-in-error") << f.id;
+  EXPECT_NE(
+      Run("revoke --run no-such-run --source " + server_.base_url() + " --out " + out_.string()),
+      0);
+}
+
+TEST_F(WritebackServerTest, AuditLogAndLedgerHoldNoNamesOrBirthDates) {
+  ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
+  std::string audit = ReadFile(out_ / "audit.jsonl");
+  std::string ledger = ReadFile(out_ / "ledger.sqlite") + ReadFile(out_ / "ledger.sqlite-wal");
+  ASSERT_FALSE(audit.empty());
+  EXPECT_NE(audit.find("\"http_status\":201"), std::string::npos);
+  int checked = 0;
+  for (const std::string& l : Lines(ReadFile(kSource + "/samples/Patient.ndjson"))) {
+    rapidjson::Document p;
+    p.Parse(l.c_str());
+    std::vector<std::string> secrets;
+    if (p.HasMember("birthDate")) secrets.push_back(p["birthDate"].GetString());
+    if (p.HasMember("name")) {
+      for (const auto& n : p["name"].GetArray()) {
+        if (n.HasMember("family")) secrets.push_back(n["family"].GetString());
+        if (n.HasMember("given")) {
+          for (const auto& g : n["given"].GetArray()) secrets.push_back(g.GetString());
+        }
+      }
+    }
+    for (const std::string& s : secrets) {
+      if (s.size() < 3) continue;
+      ++checked;
+      EXPECT_EQ(audit.find(s), std::string::npos) << "audit log holds '" << s << "'";
+      EXPECT_EQ(ledger.find(s), std::string::npos) << "ledger holds '" << s << "'";
+    }
+  }
+  EXPECT_GT(checked, 100);
+  for (const char* f : {"audit.jsonl", "ledger.sqlite"}) {
+    EXPECT_EQ(fs::status(out_ / f).permissions() & fs::perms::all,
+              fs::perms::owner_read | fs::perms::owner_write)
+        << f;
+  }
+}
+
+}  // namespace
