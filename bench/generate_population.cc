@@ -98,12 +98,12 @@ int main(int argc, char** argv) {
     return v;
   };
   const std::vector<std::string> food =
-      pool({{"LA28397-0", 1}, {"LA6729-3", 1}, {"LA28398-8", 18}});
+      pool({{"LA28397-0", 1}, {"LA6729-3", 1}, {"LA28398-8", 60}});
   const std::vector<std::string> living =
-      pool({{"LA31993-1", 18}, {"LA31994-9", 1}, {"LA31995-6", 1}});
+      pool({{"LA31993-1", 36}, {"LA31994-9", 1}, {"LA31995-6", 1}});
   const std::vector<std::string> problems =
-      pool({{"LA9-3", 18}, {"LA31996-4", 1}, {"LA28580-1", 1}});
-  const std::vector<std::string> yesno = pool({{"LA32-8", 19}, {"LA33-6", 1}});
+      pool({{"LA9-3", 36}, {"LA31996-4", 1}, {"LA28580-1", 1}});
+  const std::vector<std::string> yesno = pool({{"LA32-8", 29}, {"LA33-6", 1}});
   const std::vector<std::string> hits = pool(
       {{"LA6270-8", 14}, {"LA10066-1", 3}, {"LA10082-8", 1}, {"LA16644-9", 1}, {"LA6482-9", 1}});
   uint64_t screenings = 0;
@@ -171,25 +171,25 @@ int main(int argc, char** argv) {
           std::string groups =
               R"({"linkId":"/93043-8","text":"Personal Characteristics","item":[)" +
               Item("/93043-8/54899-0", "What language are you most comfortable speaking?",
-                   {rng() % 4 ? "LA43-5" : "LA30188-9"}) +
+                   {rng() % 8 ? "LA43-5" : "LA30188-9"}) +
               R"(]},{"linkId":"/93042-0","text":"Family and Home","item":[)" +
               Item("/93042-0/71802-3", "What is your housing situation today?",
-                   {rng() % 6 ? "LA30189-7" : "LA30190-5"}) +
+                   {rng() % 15 ? "LA30189-7" : "LA30190-5"}) +
               "," +
               Item("/93042-0/93033-9", "Are you worried about losing your housing?",
                    {Pick(rng, yesno)}) +
               R"(]},{"linkId":"/93041-2","text":"Money and Resources","item":[)" +
               Item("/93041-2/93031-3",
                    "In the past year, have you or any family members been unable to get",
-                   {rng() % 12 ? "LA30126-9" : "LA30125-1",
-                    rng() % 15 ? "LA30127-7" : "LA30124-4"}) +
+                   {rng() % 20 ? "LA30126-9" : "LA30125-1",
+                    rng() % 25 ? "LA30127-7" : "LA30124-4"}) +
               "," +
               Item("/93041-2/93030-5", "Has lack of transportation kept you from",
-                   {rng() % 5 ? "LA32-8" : "LA30133-5"}) +
+                   {rng() % 20 ? "LA32-8" : "LA30133-5"}) +
               R"(]},{"linkId":"/93039-6","text":"Optional Additional Questions","item":[)" +
               Item("/93039-6/93026-3",
                    "Do you feel physically and emotionally safe where you currently live?",
-                   {rng() % 8 ? "LA33-6" : "LA32-8"}) +
+                   {rng() % 20 ? "LA33-6" : "LA32-8"}) +
               "]}";
           qr.Line(
               R"({"resourceType":"QuestionnaireResponse","id":")" + id +
