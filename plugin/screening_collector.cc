@@ -176,7 +176,7 @@ struct PatientState {
 
 struct ScreeningCollector::State {
   StringMap<uint32_t> patient_index;
-  std::vector<std::string> patient_ids;
+  std::vector<const std::string*> patient_ids;  // keys of patient_index (nodes are stable)
   std::deque<PatientState> patients;  // chunked: no reallocation peaks as it grows
   StringMap<ObservationRecord> observations;
   // Highest rank of a non-counting version, by id: retracts lower counted versions.
@@ -199,12 +199,17 @@ const std::vector<std::string>& ScreeningCollector::InputTypes() {
 
 uint32_t ScreeningCollector::PatientIndex(std::string_view patient_id) {
   State& st = *state_;
+  // A patient's resources often come together (panel members, rescreens): try the last one.
+  if (last_patient_ < st.patients.size() && *st.patient_ids[last_patient_] == patient_id) {
+    return last_patient_;
+  }
   auto it = st.patient_index.find(patient_id);
-  if (it != st.patient_index.end()) return it->second;
+  if (it != st.patient_index.end()) return last_patient_ = it->second;
   uint32_t idx = static_cast<uint32_t>(st.patients.size());
-  st.patient_index.emplace(std::string(patient_id), idx);
-  st.patient_ids.emplace_back(patient_id);
+  auto inserted = st.patient_index.emplace(std::string(patient_id), idx).first;
+  st.patient_ids.push_back(&inserted->first);
   st.patients.emplace_back();
+  last_patient_ = idx;
   return idx;
 }
 
@@ -272,9 +277,14 @@ void ScreeningCollector::OnUnreadable(std::string_view expected_type,
 
 void ScreeningCollector::OnResource(std::string_view expected_type, const Value& resource,
                                     const fhir::SourceLocation& where) {
-  auto read = counts_.read.find(expected_type);
-  if (read == counts_.read.end()) read = counts_.read.emplace(std::string(expected_type), 0).first;
-  ++read->second;
+  // The read counter of the type, cached: stores read one type at a time.
+  if (read_counter_ == nullptr || read_type_ != expected_type) {
+    auto it = counts_.read.find(expected_type);
+    if (it == counts_.read.end()) it = counts_.read.emplace(std::string(expected_type), 0).first;
+    read_counter_ = &it->second;
+    read_type_ = it->first;
+  }
+  ++*read_counter_;
   ++seq_;
   if (!resource.IsObject()) {
     Skip(where, expected_type, "not-an-object", "the line is JSON but not an object");
@@ -447,11 +457,12 @@ void ScreeningCollector::AddQuestionnaireResponse(const Value& r,
   proto.rank = rank;
   int64_t numeric = 0;
   if (!vid.empty() && !CanonicalNumber(vid, &numeric)) proto.odd_version_id = std::string(vid);
-  std::vector<Answer> answers;
-  answers.reserve(16);
+  std::vector<Answer>& answers = scratch_answers_;
+  answers.clear();
   CodeTable& codes = catalog_.codes();
   // Iterative walk over item, item.item and answer.item at any depth.
-  std::vector<std::pair<const Value*, size_t>> stack;
+  auto& stack = scratch_items_;
+  stack.clear();
   if (top.item != nullptr && top.item->IsArray()) {
     for (const auto& item : top.item->GetArray()) stack.push_back({&item, 1});
   }
@@ -651,7 +662,7 @@ void ScreeningCollector::Finish(const std::function<void(PatientRecord&)>& fn) {
   std::vector<uint32_t> order(st.patients.size());
   for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(),
-            [&](uint32_t a, uint32_t b) { return st.patient_ids[a] < st.patient_ids[b]; });
+            [&](uint32_t a, uint32_t b) { return *st.patient_ids[a] < *st.patient_ids[b]; });
   const auto& instruments = catalog_.instruments();
   const bool tracing = !options_.only_patient.empty();
   std::vector<int> best(instruments.size());
@@ -661,7 +672,7 @@ void ScreeningCollector::Finish(const std::function<void(PatientRecord&)>& fn) {
 
   for (uint32_t pidx : order) {
     PatientState& ps = st.patients[pidx];
-    const std::string& pid = st.patient_ids[pidx];
+    const std::string& pid = *st.patient_ids[pidx];
     PatientRecord rec;
     rec.id = pid;
     rec.facts = std::move(ps.facts);

@@ -87,6 +87,11 @@ class ScreeningCollector : public fhir::ResourceVisitor {
   std::vector<TraceEvent> trace_;
   std::unique_ptr<State> state_;
   uint64_t seq_ = 0;
+  uint32_t last_patient_ = 0xFFFFFFFFu;
+  uint64_t* read_counter_ = nullptr;
+  std::string_view read_type_;
+  std::vector<Answer> scratch_answers_;
+  std::vector<std::pair<const rapidjson::Value*, size_t>> scratch_items_;
 };
 
 }  // namespace sdoh
