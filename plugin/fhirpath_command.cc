@@ -15,6 +15,7 @@
 #include <rapidjson/writer.h>
 
 #include "fhir/fhirpath/engine.h"
+#include "fhir/fhirpath/model.h"
 
 namespace sdoh {
 namespace {
@@ -47,25 +48,74 @@ exit status: 0 success, 1 evaluation error or unreadable resource, 2 syntax erro
 command line
 )";
 
-// Writes a JSON value without recursion (resources may be nested arbitrarily deep).
-void WriteJson(const rapidjson::Value& root, rapidjson::Writer<rapidjson::StringBuffer>* w) {
+// True for FHIR types whose JSON form is a number (integer, decimal and their subtypes).
+bool IsNumericType(const fhir::fhirpath::model::TypeInfo* t) {
+  for (int guard = 0; t && guard < 4; ++guard, t = t->base_info) {
+    if (t->name == "integer" || t->name == "decimal") return true;
+  }
+  return false;
+}
+
+bool LooksNumeric(const rapidjson::Value& v) {
+  if (!v.IsString() || v.GetStringLength() == 0) return false;
+  for (rapidjson::SizeType i = 0; i < v.GetStringLength(); ++i) {
+    char c = v.GetString()[i];
+    if (!((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The FHIR type of member `key` of an object of type `t` (choice suffixes resolved).
+const fhir::fhirpath::model::TypeInfo* MemberType(const fhir::fhirpath::model::TypeInfo* t,
+                                                  std::string_view key) {
+  namespace model = fhir::fhirpath::model;
+  if (!t) return nullptr;
+  if (const model::ElementInfo* e = model::FindElement(t, key)) return e->type_info;
+  for (size_t cut = 1; cut < key.size(); ++cut) {
+    if (key[cut] < 'A' || key[cut] > 'Z') continue;
+    const model::ElementInfo* e = model::FindElement(t, key.substr(0, cut));
+    if (e && e->IsChoice()) return model::FindType(model::ChoiceSuffixType(key.substr(cut)));
+  }
+  return nullptr;
+}
+
+// Writes a resource node as FHIR JSON without recursion (resources may be nested
+// arbitrarily deep). Resources are parsed with kParseNumbersAsStringsFlag, so numbers are
+// strings in the DOM; elements the R4 model types as integer/decimal are written back as
+// JSON numbers with their original digits.
+void WriteJson(const rapidjson::Value& root, const fhir::fhirpath::model::TypeInfo* root_type,
+               rapidjson::Writer<rapidjson::StringBuffer>* w) {
+  namespace model = fhir::fhirpath::model;
   struct Frame {
     const rapidjson::Value* v;
+    const model::TypeInfo* type;  // object type, or element type of an array
     rapidjson::SizeType next;
   };
   std::vector<Frame> stack;
-  auto open = [&](const rapidjson::Value& v) {
+  auto open = [&](const rapidjson::Value& v, const model::TypeInfo* type) {
     switch (v.GetType()) {
-      case rapidjson::kObjectType:
+      case rapidjson::kObjectType: {
+        auto rt = v.FindMember("resourceType");
+        if (rt != v.MemberEnd() && rt->value.IsString()) {
+          type =
+              model::FindType(std::string_view(rt->value.GetString(), rt->value.GetStringLength()));
+        }
         w->StartObject();
-        stack.push_back({&v, 0});
+        stack.push_back({&v, type, 0});
         break;
+      }
       case rapidjson::kArrayType:
         w->StartArray();
-        stack.push_back({&v, 0});
+        stack.push_back({&v, type, 0});
         break;
       case rapidjson::kStringType:
-        w->String(v.GetString(), v.GetStringLength());
+        if (IsNumericType(type) && LooksNumeric(v)) {
+          w->RawValue(v.GetString(), v.GetStringLength(), rapidjson::kNumberType);
+        } else {
+          w->String(v.GetString(), v.GetStringLength());
+        }
         break;
       case rapidjson::kNullType:
         w->Null();
@@ -87,7 +137,7 @@ void WriteJson(const rapidjson::Value& root, rapidjson::Writer<rapidjson::String
         break;
     }
   };
-  open(root);
+  open(root, root_type);
   while (!stack.empty()) {
     Frame& f = stack.back();
     if (f.v->IsObject()) {
@@ -97,15 +147,18 @@ void WriteJson(const rapidjson::Value& root, rapidjson::Writer<rapidjson::String
         continue;
       }
       auto m = f.v->MemberBegin() + f.next++;
+      std::string_view key(m->name.GetString(), m->name.GetStringLength());
+      const model::TypeInfo* type = MemberType(f.type, key);
       w->Key(m->name.GetString(), m->name.GetStringLength());
-      open(m->value);
+      open(m->value, type);
     } else {
       if (f.next == f.v->Size()) {
         w->EndArray();
         stack.pop_back();
         continue;
       }
-      open((*f.v)[f.next++]);
+      const model::TypeInfo* type = f.type;
+      open((*f.v)[f.next++], type);
     }
   }
 }
@@ -159,7 +212,7 @@ void WriteItem(const fp::Item& item, rapidjson::Writer<rapidjson::StringBuffer>*
       break;
     case fp::ValueKind::kObject:
       if (item.node()) {
-        WriteJson(*item.node(), w);
+        WriteJson(*item.node(), item.type_info(), w);
       } else {
         w->Null();
       }
@@ -167,7 +220,7 @@ void WriteItem(const fp::Item& item, rapidjson::Writer<rapidjson::StringBuffer>*
   }
   if (item.extension_node()) {
     w->Key("extension");
-    WriteJson(*item.extension_node(), w);
+    WriteJson(*item.extension_node(), fhir::fhirpath::model::FindType("Element"), w);
   }
   w->EndObject();
 }

@@ -43,6 +43,14 @@ TEST(FhirpathCommandTest, PrintsTypedValues) {
             "{\"type\":\"dateTime\",\"value\":\"2016-03-28\"}]\n");
 }
 
+TEST(FhirpathCommandTest, ElementsPrintAsFhirJsonWithNumbers) {
+  std::string path = WriteTemp(R"({"resourceType": "Observation", "status": "final",
+    "valueQuantity": {"value": 1.50, "unit": "kg"}})");
+  CommandRun r = RunCommand({"value", path});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "[{\"type\":\"Quantity\",\"value\":{\"value\":1.50,\"unit\":\"kg\"}}]\n");
+}
+
 TEST(FhirpathCommandTest, ComputedValuesWithoutResource) {
   CommandRun r = RunCommand({"1 + 1 | true | 1.50 | @2024-01-01 | 4 days | 1.5 'mg'"});
   EXPECT_EQ(r.code, 0) << r.err;
