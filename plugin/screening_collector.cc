@@ -648,9 +648,10 @@ void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocati
       if (!mid.empty()) rec.MutableExtra().members.emplace_back(mid);
     }
   }
-  auto it = state_->observations.find(id);
-  if (it == state_->observations.end()) {
-    state_->observations.emplace(std::string(id), std::move(rec));
+  // One probe: the key is built anyway for a new record (the common case).
+  auto [it, inserted] = state_->observations.try_emplace(std::string(id));
+  if (inserted) {
+    it->second = std::move(rec);
   } else {
     counts_.Ignore("Observation", "older version read twice");
     if (it->second.rank < rec.rank) it->second = std::move(rec);
