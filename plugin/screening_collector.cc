@@ -177,7 +177,7 @@ struct PatientState {
 struct ScreeningCollector::State {
   StringMap<uint32_t> patient_index;
   std::vector<const std::string*> patient_ids;  // keys of patient_index (nodes are stable)
-  std::deque<PatientState> patients;  // chunked: no reallocation peaks as it grows
+  std::deque<PatientState> patients;            // chunked: no reallocation peaks as it grows
   StringMap<ObservationRecord> observations;
   // Highest rank of a non-counting version, by id: retracts lower counted versions.
   StringMap<VersionRank> qr_tombstones;

@@ -24,7 +24,8 @@ echo "== sanitizer build (ASan + UBSan): unit and CLI tests"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSDOH_SANITIZE=ON \
   -DSDOH_BUILD_BENCH=OFF >/dev/null
 cmake --build build-asan -j "$jobs" --target unit_tests cli_tests client_unit_tests client_config_tests writeback_unit_tests \
-  fhirpath_tests fhirpath_command_tests fhirpath_conformance sdoh-bridge
+  fhirpath_tests fhirpath_command_tests fhirpath_conformance report_tests service_unit_tests \
+  sdoh-bridge
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan -j "$jobs" --output-on-failure -L 'unit|cli' --timeout 900 | tee "$log"
 total=$((total + $(count)))

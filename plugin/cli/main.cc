@@ -11,7 +11,9 @@
 #include "plugin/explain_command.h"
 #include "plugin/fhir_section.h"
 #include "plugin/fhirpath_command.h"
+#include "plugin/report/report_command.h"
 #include "plugin/run_job.h"
+#include "plugin/service/serve_command.h"
 #include "plugin/test_rules_command.h"
 
 #if __has_include("plugin/writeback/server_writeback.h") && defined(SDOH_WITH_WRITEBACK)
@@ -31,6 +33,8 @@ Commands:
   explain      show why a patient was or was not flagged
   test-rules   run rule fixtures (input resources + expected flags)
   check        check the FHIR server: metadata, token, scopes, writeback path
+  serve        HTTP service: CDS Hooks patient-view cards, health, readiness, metrics
+  report       equity report: screening, positivity and referral by stratum (HTML, JSON, CSV)
   revoke       undo what one run wrote to the FHIR server (from the ledger)
   fhirpath     evaluate a FHIRPath expression against a resource
   version      print the version
@@ -290,6 +294,8 @@ int main(int argc, char** argv) {
     if (command == "explain") return Explain(args);
     if (command == "test-rules") return TestRules(args);
     if (command == "check") return Check(args);
+    if (command == "serve") return sdoh::service::RunServeCommand(args);
+    if (command == "report") return sdoh::RunReportCommand(args);
     if (command == "revoke") return Revoke(args);
     if (command == "version" || command == "--version") {
       std::cout << "sdoh-bridge " << SDOH_BRIDGE_VERSION << "\n";

@@ -1,0 +1,273 @@
+#include "plugin/report/report_command.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+
+#include "fhir/datetime.h"
+#include "fhir/ndjson_folder_store.h"
+#include "plugin/config.h"
+#include "plugin/output_file.h"
+#include "plugin/pipeline.h"
+#include "plugin/report/demographics.h"
+#include "plugin/report/period_end_filter.h"
+#include "plugin/report/report_model.h"
+#include "plugin/report/report_writers.h"
+#include "plugin/rules_engine.h"
+#include "plugin/screening_collector.h"
+
+namespace sdoh {
+
+namespace {
+
+using report::CivilDate;
+
+constexpr const char* kUsage =
+    "usage: sdoh-bridge report [--config FILE] [--source DIR] [--out DIR]\n"
+    "                          [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--min-cell N]\n"
+    "\n"
+    "Writes report.html (self-contained: inline CSS and SVG, no scripts or links),\n"
+    "report.json and report-<table>.csv to the out folder: screening coverage (active, living\n"
+    "patients with a counted screening dated in the period, of all active, living patients),\n"
+    "positive rate per need, coverage by preferred language, race, ethnicity, gender, age band,\n"
+    "ZIP3 and insurance, and interpreter need vs referral, with 95% Wilson intervals.\n"
+    "\n"
+    "  --from, --to   the period, inclusive, on screening date (default: the 12 months up to\n"
+    "                 --to; --to defaults to today, UTC)\n"
+    "  --min-cell N   counts from 1 to N-1 are suppressed, with complementary suppression\n"
+    "                 (default 11)\n";
+
+CivilDate CivilFromDays(int64_t z) {  // H. Hinnant, "chrono-compatible date algorithms"
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  const int m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  return {static_cast<int>(yoe + era * 400 + (m <= 2 ? 1 : 0)), m, d};
+}
+
+int64_t Days(const CivilDate& c) {
+  return fhir::DaysFromCivil(c.year, static_cast<unsigned>(c.month), static_cast<unsigned>(c.day));
+}
+
+std::string Format(const CivilDate& c) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", c.year, c.month, c.day);
+  return buf;
+}
+
+std::optional<CivilDate> ParseDate(const std::string& s) {
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return std::nullopt;
+  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
+    if (s[i] < '0' || s[i] > '9') return std::nullopt;
+  }
+  CivilDate c{std::atoi(s.substr(0, 4).c_str()), std::atoi(s.substr(5, 2).c_str()),
+              std::atoi(s.substr(8, 2).c_str())};
+  if (c.month < 1 || c.month > 12 || c.day < 1 || c.day > 31) return std::nullopt;
+  CivilDate round = CivilFromDays(Days(c));
+  if (round.year != c.year || round.month != c.month || round.day != c.day) return std::nullopt;
+  return c;
+}
+
+// The newest counted answer to PRAPARE 76437-3 (primary insurance), or "not recorded".
+std::string Insurance(const PatientRecord& rec, const Catalog& catalog) {
+  const CodeId question = catalog.codes().Find("76437-3");
+  if (question == kNoCode) return "not recorded";
+  std::string best = "not recorded";
+  fhir::InstantMicros best_when = 0;
+  bool found = false;
+  for (const Screening& s : rec.counted) {
+    for (const Answer& a : s.answers) {
+      if (a.question != question || a.answer == kNoCode) continue;
+      if (found && s.when < best_when) continue;
+      best = a.answer == kNonLoincAnswer ? "other (not a LOINC answer)"
+                                         : std::string(catalog.codes().Name(a.answer));
+      best_when = s.when;
+      found = true;
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+int RunReportCommand(const std::vector<std::string>& args) {
+  return RunReportCommand(args, std::cout, std::cerr);
+}
+
+int RunReportCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  std::string config_path, source, out_dir, from_arg, to_arg;
+  int64_t min_cell = 11;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      out << kUsage;
+      return 0;
+    }
+    auto value = [&](std::string* dst) {
+      if (i + 1 >= args.size()) return false;
+      *dst = args[++i];
+      return true;
+    };
+    std::string min_cell_arg;
+    bool ok = true;
+    if (a == "--config") {
+      ok = value(&config_path);
+    } else if (a == "--source") {
+      ok = value(&source);
+    } else if (a == "--out") {
+      ok = value(&out_dir);
+    } else if (a == "--from") {
+      ok = value(&from_arg);
+    } else if (a == "--to") {
+      ok = value(&to_arg);
+    } else if (a == "--min-cell") {
+      ok = value(&min_cell_arg);
+      char* end = nullptr;
+      long long n = ok ? std::strtoll(min_cell_arg.c_str(), &end, 10) : 0;
+      if (!ok || min_cell_arg.empty() || *end != '\0' || n < 1) {
+        err << "sdoh-bridge report: --min-cell needs a whole number >= 1\n" << kUsage;
+        return 2;
+      }
+      min_cell = n;
+    } else {
+      err << "sdoh-bridge report: unknown argument '" << a << "'\n" << kUsage;
+      return 2;
+    }
+    if (!ok) {
+      err << "sdoh-bridge report: " << a << " needs a value\n" << kUsage;
+      return 2;
+    }
+  }
+
+  CivilDate to = CivilFromDays(fhir::NowMicros() / 86'400'000'000);
+  if (!to_arg.empty()) {
+    auto d = ParseDate(to_arg);
+    if (!d) {
+      err << "sdoh-bridge report: --to must be a date YYYY-MM-DD, got '" << to_arg << "'\n";
+      return 2;
+    }
+    to = *d;
+  }
+  CivilDate from;
+  if (!from_arg.empty()) {
+    auto d = ParseDate(from_arg);
+    if (!d) {
+      err << "sdoh-bridge report: --from must be a date YYYY-MM-DD, got '" << from_arg << "'\n";
+      return 2;
+    }
+    from = *d;
+  } else {
+    CivilDate year_before{to.year - 1, to.month, to.day};
+    if (year_before.month == 2 && year_before.day == 29 && !ParseDate(Format(year_before))) {
+      year_before.day = 28;
+    }
+    from = CivilFromDays(Days(year_before) + 1);
+  }
+  if (Days(from) > Days(to)) {
+    err << "sdoh-bridge report: --from " << Format(from) << " is after --to " << Format(to) << "\n";
+    return 2;
+  }
+
+  auto pipeline = LoadPipeline(config_path.empty() ? DefaultConfigPath() : config_path);
+  if (!pipeline.ok()) {
+    err << "sdoh-bridge: config error: " << pipeline.status().message() << "\n";
+    return 2;
+  }
+  Pipeline& p = *pipeline;
+  if (!source.empty()) p.config.source = source;
+  if (!out_dir.empty()) p.config.out = out_dir;
+  if (IsServerSource(p.config.source)) {
+    err << "sdoh-bridge report: the report reads an NDJSON folder; '" << p.config.source
+        << "' is a server\n";
+    return 2;
+  }
+  if (std::error_code ec; !std::filesystem::is_directory(p.config.source, ec)) {
+    err << "sdoh-bridge report: source '" << p.config.source << "' is not a folder\n";
+    return 2;
+  }
+  // The period in instants: [start of `from`, start of the day after `to`) in the time zone.
+  auto start = fhir::ParseFhirDateTime(Format(from), p.config.time_zone);
+  auto end = fhir::ParseFhirDateTime(Format(CivilFromDays(Days(to) + 1)), p.config.time_zone);
+  if (!start || !end) {
+    err << "sdoh-bridge report: cannot place the period in time zone " << p.config.time_zone_name
+        << "\n";
+    return 2;
+  }
+
+  fhir::NdjsonFolderStore store(p.config.source, fhir::NdjsonFolderStore::Options{
+                                                     p.config.max_line_bytes, p.config.max_depth});
+  ScreeningOptions sopts;
+  sopts.time_zone = p.config.time_zone;
+  sopts.ruleset = &p.ruleset;
+  sopts.now = fhir::NowMicros();
+  ScreeningCollector collector(*p.catalog, sopts);
+  report::PeriodEndFilter as_of_end(collector, *p.catalog, p.config.time_zone, *end);
+  report::DemographicsTap tap(as_of_end);
+  if (fhir::Status s = store.ReadAll(ScreeningCollector::InputTypes(), tap); !s.ok()) {
+    err << "sdoh-bridge: reading " << store.Describe() << " failed: " << s.message() << "\n";
+    return 1;
+  }
+
+  std::vector<report::PatientRow> rows;
+  collector.Finish([&](PatientRecord& rec) {
+    if (!rec.facts.present) return;  // screenings without a Patient resource are not counted
+    report::PatientRow row;
+    row.active_living = rec.facts.active && !rec.facts.deceased;
+    if (auto it = tap.by_patient().find(rec.id); it != tap.by_patient().end()) {
+      row.demographics = it->second;
+    }
+    row.insurance = Insurance(rec, *p.catalog);
+    PatientRecord in_period;
+    in_period.id = rec.id;
+    in_period.facts = rec.facts;
+    for (const Screening& s : rec.counted) {
+      if (s.when >= *start && s.when < *end) in_period.counted.push_back(s);
+    }
+    row.screened = !in_period.counted.empty();
+    for (const NeedFlag& f : EvaluatePatient(p.ruleset, *p.catalog, in_period)) {
+      row.positive_needs.insert(f.need);
+      if (f.def != nullptr && f.def->route == "interpreter") row.interpreter_need = true;
+    }
+    rows.push_back(std::move(row));
+  });
+
+  report::ReportOptions ro;
+  ro.from = Format(from);
+  ro.to = Format(to);
+  ro.period_end = to;
+  ro.min_cell = min_cell;
+  for (const auto& [name, def] : p.catalog->needs()) ro.needs.push_back(name);
+  report::Report rep = report::BuildReport(rows, ro);
+
+  std::vector<std::pair<std::string, std::string>> files = report::RenderCsv(rep);
+  files.emplace(files.begin(), "report.json", report::RenderJson(rep));
+  files.emplace(files.begin(), "report.html", report::RenderHtml(rep));
+  if (fhir::Status s = EnsureDirectory(p.config.out); !s.ok()) {
+    err << "sdoh-bridge: " << s.message() << "\n";
+    return 1;
+  }
+  for (const auto& [name, content] : files) {
+    OutputFile f((std::filesystem::path(p.config.out) / name).string());
+    fhir::Status s = f.Open();
+    if (s.ok()) {
+      f.Write(content);
+      s = f.Commit();
+    }
+    if (!s.ok()) {
+      err << "sdoh-bridge: " << s.message() << "\n";
+      return 1;
+    }
+  }
+  out << "report " << ro.from << " to " << ro.to << ": " << rows.size()
+      << " patients read; wrote report.html, report.json and " << files.size() - 2
+      << " CSV tables to " << p.config.out << "\n";
+  return 0;
+}
+
+}  // namespace sdoh

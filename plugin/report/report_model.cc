@@ -1,0 +1,222 @@
+#include "plugin/report/report_model.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <map>
+
+namespace sdoh::report {
+
+namespace {
+
+constexpr const char* kAll = "All patients";
+
+Cell Count(int64_t value, std::string shared = "") {
+  Cell c;
+  c.value = value;
+  c.shared = std::move(shared);
+  return c;
+}
+
+// A stratified table: rows = strata + the "All patients" margin; columns = screened, not
+// screened, patients. Relations: each row sums; each column over the strata sums to the margin.
+// The margin's counts are the overall ones (shared keys), published in several tables.
+ReportTable StrataTable(const std::string& id, const std::string& title,
+                        const std::string& row_header, const std::vector<PatientRow>& patients,
+                        const std::function<std::string(const PatientRow&)>& stratum,
+                        const std::vector<std::string>& order = {}) {
+  std::map<std::string, std::pair<int64_t, int64_t>> counts;  // stratum → (screened, not)
+  for (const PatientRow& p : patients) {
+    if (!p.active_living) continue;
+    auto& c = counts[stratum(p)];
+    (p.screened ? c.first : c.second)++;
+  }
+  ReportTable t;
+  t.id = id;
+  t.title = title;
+  t.row_header = row_header;
+  t.caption = "Screening coverage by " + row_header +
+              ": active, living patients screened in the period, of all active, living patients";
+  t.columns = {"Screened", "Not screened", "Patients"};
+  for (const std::string& o : order) {
+    if (counts.count(o) != 0) t.rows.push_back(o);
+  }
+  for (const auto& [k, v] : counts) {
+    if (std::find(t.rows.begin(), t.rows.end(), k) == t.rows.end()) t.rows.push_back(k);
+  }
+  int64_t screened = 0, not_screened = 0;
+  for (const std::string& r : t.rows) {
+    auto [s, u] = counts[r];
+    screened += s;
+    not_screened += u;
+    t.counts.cells.push_back({Count(s), Count(u), Count(s + u)});
+  }
+  const size_t strata = t.rows.size();
+  t.rows.push_back(kAll);
+  t.counts.cells.push_back({Count(screened, "screened"), Count(not_screened, "not-screened"),
+                            Count(screened + not_screened, "patients")});
+  for (size_t r = 0; r <= strata; ++r) t.counts.relations.push_back({{{r, 0}, {r, 1}}, {r, 2}});
+  for (size_t c = 0; c < 3; ++c) {
+    Relation rel;
+    for (size_t r = 0; r < strata; ++r) rel.parts.push_back({r, c});
+    rel.total = {strata, c};
+    t.counts.relations.push_back(rel);
+  }
+  t.rate_numerator = 0;
+  t.rate_denominator = 2;
+  t.rate_label = "Coverage";
+  return t;
+}
+
+}  // namespace
+
+std::optional<RowRate> RateOf(const ReportTable& t, size_t row) {
+  const Cell& num = t.counts.cells[row][t.rate_numerator];
+  const Cell& den = t.counts.cells[row][t.rate_denominator];
+  if (num.suppressed() || den.suppressed() || den.value <= 0) return std::nullopt;
+  return RowRate{static_cast<double>(num.value) / static_cast<double>(den.value),
+                 WilsonInterval(num.value, den.value)};
+}
+
+bool TooFewToCompare(const ReportTable& t, size_t row, int64_t min_compare) {
+  const Cell& den = t.counts.cells[row][t.rate_denominator];
+  return !den.suppressed() && den.value < min_compare;
+}
+
+std::string AgeBand(const std::string& birth_date, const CivilDate& at) {
+  int y = 0, m = 1, d = 1;
+  if (birth_date.size() < 4 || std::sscanf(birth_date.c_str(), "%4d", &y) != 1) return "unknown";
+  if (birth_date.size() >= 7) std::sscanf(birth_date.c_str() + 5, "%2d", &m);
+  if (birth_date.size() >= 10) std::sscanf(birth_date.c_str() + 8, "%2d", &d);
+  int age = at.year - y;
+  if (at.month < m || (at.month == m && at.day < d)) --age;
+  if (age < 0) return "unknown";
+  if (age < 18) return "0-17";
+  if (age < 45) return "18-44";
+  if (age < 65) return "45-64";
+  return "65+";
+}
+
+Report BuildReport(const std::vector<PatientRow>& patients, const ReportOptions& options) {
+  Report report;
+  report.options = options;
+  report.denominator =
+      "All active, living patients in the source (Patient.active not false, no deceased "
+      "date or flag), whether or not they were screened";
+
+  int64_t screened = 0, not_screened = 0;
+  for (const PatientRow& p : patients) {
+    if (p.active_living) (p.screened ? screened : not_screened)++;
+  }
+
+  ReportTable coverage;
+  coverage.id = "coverage";
+  coverage.title = "Screening coverage";
+  coverage.caption =
+      "Active, living patients with a counted screening dated in the period, of all active, "
+      "living patients";
+  coverage.row_header = "Population";
+  coverage.rows = {kAll};
+  coverage.columns = {"Screened", "Not screened", "Patients"};
+  coverage.counts.cells = {{Count(screened, "screened"), Count(not_screened, "not-screened"),
+                            Count(screened + not_screened, "patients")}};
+  coverage.counts.relations = {{{{0, 0}, {0, 1}}, {0, 2}}};
+  coverage.rate_numerator = 0;
+  coverage.rate_denominator = 2;
+  coverage.rate_label = "Coverage";
+  report.tables.push_back(coverage);
+
+  // Positive rate per need, among patients screened in the period. Needs overlap, so only
+  // rows sum (positive + not positive = screened).
+  ReportTable positive;
+  positive.id = "positive";
+  positive.title = "Positive rate per need";
+  positive.caption =
+      "Active, living patients screened in the period whose in-period screenings (or Patient "
+      "data) flag the need, of all active, living patients screened in the period";
+  positive.row_header = "Need";
+  positive.columns = {"Positive", "Not positive", "Screened"};
+  for (size_t i = 0; i < options.needs.size(); ++i) {
+    const std::string& need = options.needs[i];
+    int64_t pos = 0;
+    for (const PatientRow& p : patients) {
+      if (p.active_living && p.screened && p.positive_needs.count(need) != 0) ++pos;
+    }
+    positive.rows.push_back(need);
+    positive.counts.cells.push_back(
+        {Count(pos), Count(screened - pos), Count(screened, "screened")});
+    positive.counts.relations.push_back({{{i, 0}, {i, 1}}, {i, 2}});
+  }
+  positive.rate_numerator = 0;
+  positive.rate_denominator = 2;
+  positive.rate_label = "Positive rate";
+  report.tables.push_back(positive);
+
+  const CivilDate end = options.period_end;
+  report.tables.push_back(StrataTable("language", "Coverage by preferred language",
+                                      "preferred language", patients,
+                                      [](const PatientRow& p) { return p.demographics.language; }));
+  report.tables.push_back(StrataTable("race", "Coverage by race", "race (OMB)", patients,
+                                      [](const PatientRow& p) { return p.demographics.race; }));
+  report.tables.push_back(
+      StrataTable("ethnicity", "Coverage by ethnicity", "ethnicity (OMB)", patients,
+                  [](const PatientRow& p) { return p.demographics.ethnicity; }));
+  report.tables.push_back(StrataTable("gender", "Coverage by administrative gender",
+                                      "administrative gender", patients,
+                                      [](const PatientRow& p) { return p.demographics.gender; }));
+  report.tables.push_back(
+      StrataTable("age", "Coverage by age band at the period's end", "age band", patients,
+                  [end](const PatientRow& p) { return AgeBand(p.demographics.birth_date, end); },
+                  {"0-17", "18-44", "45-64", "65+", "unknown"}));
+  report.tables.push_back(StrataTable("zip3", "Coverage by ZIP3", "ZIP3", patients,
+                                      [](const PatientRow& p) { return p.demographics.zip3; }));
+  report.tables.push_back(StrataTable("insurance", "Coverage by insurance (PRAPARE 76437-3)",
+                                      "insurance", patients,
+                                      [](const PatientRow& p) { return p.insurance; }));
+
+  // Interpreter need vs referral, by preferred language, over every patient with a Patient
+  // resource: a referral is planned only for active, living patients.
+  ReportTable interp;
+  interp.id = "interpreter";
+  interp.title = "Interpreter need and interpreter referral";
+  interp.caption =
+      "Patients with an interpreter need flag, and those of them a referral is planned for "
+      "(active, living), by preferred language";
+  interp.row_header = "preferred language";
+  interp.columns = {"Referral planned", "Need, no referral (inactive or deceased)",
+                    "Interpreter need"};
+  std::map<std::string, std::pair<int64_t, int64_t>> by_lang;
+  for (const PatientRow& p : patients) {
+    if (!p.interpreter_need) continue;
+    auto& c = by_lang[p.demographics.language];
+    (p.active_living ? c.first : c.second)++;
+  }
+  int64_t referred = 0, unreferred = 0;
+  for (const auto& [lang, c] : by_lang) {
+    interp.rows.push_back(lang);
+    interp.counts.cells.push_back({Count(c.first), Count(c.second), Count(c.first + c.second)});
+    referred += c.first;
+    unreferred += c.second;
+  }
+  const size_t langs = interp.rows.size();
+  interp.rows.push_back(kAll);
+  interp.counts.cells.push_back({Count(referred), Count(unreferred), Count(referred + unreferred)});
+  for (size_t r = 0; r <= langs; ++r) interp.counts.relations.push_back({{{r, 0}, {r, 1}}, {r, 2}});
+  for (size_t c = 0; c < 3; ++c) {
+    Relation rel;
+    for (size_t r = 0; r < langs; ++r) rel.parts.push_back({r, c});
+    rel.total = {langs, c};
+    interp.counts.relations.push_back(rel);
+  }
+  interp.rate_numerator = 0;
+  interp.rate_denominator = 2;
+  interp.rate_label = "Referred";
+  report.tables.push_back(interp);
+
+  std::vector<CountTable*> all;
+  for (ReportTable& t : report.tables) all.push_back(&t.counts);
+  Suppress(all, options.min_cell);
+  return report;
+}
+
+}  // namespace sdoh::report

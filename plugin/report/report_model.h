@@ -1,0 +1,76 @@
+// The report's numbers (pure): one row per patient in, suppressed tables out. No ids, no
+// names: a PatientRow carries only what the report counts and stratifies by.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "plugin/report/demographics.h"
+#include "plugin/report/suppression.h"
+#include "plugin/report/wilson.h"
+
+namespace sdoh::report {
+
+// One patient that has a Patient resource, as the report sees it.
+struct PatientRow {
+  bool active_living = true;             // active and not deceased
+  bool screened = false;                 // a counted screening dated in the period
+  std::set<std::string> positive_needs;  // needs flagged from in-period screenings
+  bool interpreter_need = false;         // a flag with route interpreter
+  Demographics demographics;
+  std::string insurance = "not recorded";  // PRAPARE 76437-3 answer code
+};
+
+struct CivilDate {
+  int year = 0;
+  int month = 1;
+  int day = 1;
+};
+
+struct ReportOptions {
+  std::string from;  // YYYY-MM-DD, first day of the period
+  std::string to;    // YYYY-MM-DD, last day of the period (inclusive)
+  CivilDate period_end;
+  int64_t min_cell = 11;           // counts 1 .. min_cell-1 are suppressed
+  int64_t min_compare = 30;        // strata with fewer patients are "too few to compare"
+  std::vector<std::string> needs;  // rows of the positive-rate table, in order
+};
+
+struct ReportTable {
+  std::string id;  // file suffix and JSON key: report-<id>.csv
+  std::string title;
+  std::string caption;
+  std::string row_header;
+  std::vector<std::string> rows;
+  std::vector<std::string> columns;
+  CountTable counts;
+  // The rate of each row: counts[row][rate_numerator] / counts[row][rate_denominator].
+  size_t rate_numerator = 0;
+  size_t rate_denominator = 0;
+  std::string rate_label;
+};
+
+// A row's rate, when it may be shown (neither count suppressed, denominator > 0).
+struct RowRate {
+  double rate = 0;
+  Interval ci;
+};
+std::optional<RowRate> RateOf(const ReportTable& t, size_t row);
+// "too few to compare" when the row's denominator is published and below min_compare.
+bool TooFewToCompare(const ReportTable& t, size_t row, int64_t min_compare);
+
+struct Report {
+  ReportOptions options;
+  std::string denominator;  // the coverage denominator, in words
+  std::vector<ReportTable> tables;
+};
+
+// "0-17", "18-44", "45-64", "65+" at `at`; "unknown" when birth_date is not a date.
+std::string AgeBand(const std::string& birth_date, const CivilDate& at);
+
+Report BuildReport(const std::vector<PatientRow>& patients, const ReportOptions& options);
+
+}  // namespace sdoh::report

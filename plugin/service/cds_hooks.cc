@@ -1,0 +1,339 @@
+#include "plugin/service/cds_hooks.h"
+
+#include <openssl/rand.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cstdio>
+#include <set>
+
+#include "plugin/referral_planner.h"
+#include "plugin/screening_collector.h"
+
+namespace sdoh::service {
+
+namespace {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void Str(Writer& w, const char* key, const std::string& value) {
+  w.Key(key);
+  w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+std::string ErrorJson(const std::string& message) {
+  rapidjson::StringBuffer sb;
+  Writer w(sb);
+  w.StartObject();
+  Str(w, "error", message);
+  w.EndObject();
+  return sb.GetString();
+}
+
+std::string Uuid() {
+  unsigned char b[16];
+  if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("RAND_bytes failed");
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+  char out[37];
+  std::snprintf(out, sizeof out,
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+                b[15]);
+  return out;
+}
+
+std::string GetStr(const rapidjson::Value& v, const char* name) {
+  if (!v.IsObject()) return {};
+  auto it = v.FindMember(name);
+  return it != v.MemberEnd() && it->value.IsString() ? it->value.GetString() : std::string();
+}
+
+// A prefetch value counts only when it is the resource (or Bundle) asked for; an absent key,
+// null or an OperationOutcome means the client could not satisfy it.
+const rapidjson::Value* Prefetched(const rapidjson::Value& prefetch, const char* key,
+                                   const char* type) {
+  auto it = prefetch.FindMember(key);
+  if (it == prefetch.MemberEnd() || !it->value.IsObject()) return nullptr;
+  if (GetStr(it->value, "resourceType") != type) return nullptr;
+  return &it->value;
+}
+
+template <typename Fn>
+void ForEachEntry(const rapidjson::Value& bundle, Fn fn) {
+  auto it = bundle.FindMember("entry");
+  if (it == bundle.MemberEnd() || !it->value.IsArray()) return;
+  for (const auto& e : it->value.GetArray()) {
+    if (!e.IsObject()) continue;
+    auto r = e.FindMember("resource");
+    if (r != e.MemberEnd() && r->value.IsObject()) fn(r->value);
+  }
+}
+
+// SDOHCC domain codes of the patient's open (draft / active / on-hold) ServiceRequests.
+std::set<std::string> OpenReferralDomains(const rapidjson::Value& bundle) {
+  std::set<std::string> out;
+  ForEachEntry(bundle, [&](const rapidjson::Value& r) {
+    if (GetStr(r, "resourceType") != "ServiceRequest") return;
+    std::string status = GetStr(r, "status");
+    if (status != "draft" && status != "active" && status != "on-hold") return;
+    auto cat = r.FindMember("category");
+    if (cat == r.MemberEnd() || !cat->value.IsArray()) return;
+    for (const auto& cc : cat->value.GetArray()) {
+      if (!cc.IsObject() || !cc.HasMember("coding") || !cc["coding"].IsArray()) continue;
+      for (const auto& c : cc["coding"].GetArray()) {
+        out.insert(GetStr(c, "system") + "|" + GetStr(c, "code"));
+      }
+    }
+  });
+  return out;
+}
+
+bool Warning(const std::string& need) {
+  return need == "interpersonal-safety" || need.rfind("housing-", 0) == 0;
+}
+
+std::string RouteLabel(const std::string& route) {
+  if (route == "social-work") return "social work";
+  if (route == "transportation") return "transportation services";
+  if (route == "interpreter") return "interpreter services";
+  return "";
+}
+
+void WriteCard(Writer& w, const Pipeline& p, const NeedFlag& flag, const ReferralPlan& plan,
+               bool already_open) {
+  const NeedDef* def = flag.def;
+  std::string route = def ? def->route : plan.route;
+  w.StartObject();
+  Str(w, "uuid", Uuid());
+  // No names or free text in the summary: the need, its certainty and the route.
+  std::string summary = "Social need: " + flag.need + (flag.possible ? " (possible)" : "");
+  if (!RouteLabel(route).empty()) summary += " - consider referral to " + RouteLabel(route);
+  if (summary.size() > 139) summary.resize(139);
+  Str(w, "summary", summary);
+  Str(w, "indicator", Warning(flag.need) ? "warning" : "info");
+  w.Key("source");
+  w.StartObject();
+  Str(w, "label", "sdoh-bridge rules " + p.ruleset.id() + " " + p.ruleset.version());
+  w.EndObject();
+
+  std::string detail = "**Need:** " + flag.need + " (" +
+                       (flag.possible ? "possible" : "confirmed") + ")\n\n**Evidence**\n\n";
+  for (const auto& [ref, version] : flag.evidence) {
+    detail += "- " + ref + (version.empty() ? "" : " (version " + version + ")") + "\n";
+  }
+  detail += "\n**Rules**\n\n";
+  for (const auto& r : flag.rules) detail += "- `" + r + "`\n";
+  detail += "\n**Why**\n\n";
+  for (const auto& y : flag.why) detail += "- " + y + "\n";
+
+  const PlannedResource* sr = nullptr;
+  for (const auto& r : plan.resources) {
+    if (r.type == "ServiceRequest") sr = &r;
+  }
+  if (already_open && sr) {
+    detail +=
+        "\nAn open referral (ServiceRequest) for this domain already exists; no new "
+        "referral is suggested.\n";
+  } else if (!sr) {
+    detail += "\nNo referral is suggested: " +
+              (plan.not_planned.empty() ? std::string("the route creates no ServiceRequest")
+                                        : plan.not_planned) +
+              ".\n";
+  }
+  Str(w, "detail", detail);
+
+  if (sr && !already_open) {
+    w.Key("suggestions");
+    w.StartArray();
+    w.StartObject();
+    std::string what = def && !def->service_text.empty()
+                           ? def->service_text
+                           : (def ? def->service.display : std::string());
+    Str(w, "label", "Create referral" + (what.empty() ? std::string() : ": " + what));
+    Str(w, "uuid", Uuid());
+    w.Key("isRecommended");
+    w.Bool(!flag.possible);
+    w.Key("actions");
+    w.StartArray();
+    w.StartObject();
+    Str(w, "type", "create");
+    Str(w, "description", "Create ServiceRequest " + sr->identifier);
+    w.Key("resource");
+    w.RawValue(sr->json.data(), sr->json.size(), rapidjson::kObjectType);
+    w.EndObject();
+    w.EndArray();
+    w.EndObject();
+    w.EndArray();
+    Str(w, "selectionBehavior", "at-most-one");
+    w.Key("overrideReasons");
+    w.StartArray();
+    const std::pair<const char*, const char*> reasons[] = {
+        {"patient-declined", "Patient declined referral"},
+        {"already-addressed", "Need already addressed elsewhere"},
+        {"not-clinically-appropriate", "Not appropriate at this time"}};
+    for (const auto& [code, display] : reasons) {
+      w.StartObject();
+      Str(w, "system", "urn:sdoh-bridge:cds-override-reason");
+      Str(w, "code", code);
+      Str(w, "display", display);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+  w.EndObject();
+}
+
+}  // namespace
+
+std::string DiscoveryJson(const std::string& service_id) {
+  rapidjson::StringBuffer sb;
+  Writer w(sb);
+  w.StartObject();
+  w.Key("services");
+  w.StartArray();
+  w.StartObject();
+  Str(w, "hook", "patient-view");
+  Str(w, "id", service_id);
+  Str(w, "title", "SDOH needs and referrals");
+  Str(w, "description",
+      "Flags social needs from completed SDOH screenings (AHC HRSN, Hunger Vital Sign, PRAPARE) "
+      "and suggests an SDOH Clinical Care referral for each, with its evidence.");
+  w.Key("prefetch");
+  w.StartObject();
+  Str(w, "patient", "Patient/{{context.patientId}}");
+  Str(w, "qr", "QuestionnaireResponse?subject=Patient/{{context.patientId}}");
+  Str(w, "obs",
+      "Observation?subject=Patient/{{context.patientId}}&code=http://loinc.org|96777-8,"
+      "http://loinc.org|97023-6,http://loinc.org|88121-9,http://loinc.org|93025-5"
+      "&_include=Observation:has-member");
+  Str(w, "openReferrals",
+      "ServiceRequest?subject=Patient/{{context.patientId}}&status=draft,active,on-hold");
+  w.EndObject();
+  Str(w, "usageRequirements",
+      "All four prefetch keys are required; the service does not query fhirServer itself.");
+  w.EndObject();
+  w.EndArray();
+  w.EndObject();
+  return sb.GetString();
+}
+
+CdsResult EvaluatePatientView(const Pipeline& p, const std::string& body, fhir::InstantMicros now) {
+  rapidjson::Document doc;
+  doc.Parse(body.c_str(), body.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    return {400, ErrorJson("request body: expected a JSON object"), {}};
+  }
+  if (GetStr(doc, "hook") != "patient-view") {
+    return {400, ErrorJson("request body: `hook` must be patient-view"), {}};
+  }
+  auto ctx_it = doc.FindMember("context");
+  std::string patient_id =
+      ctx_it != doc.MemberEnd() ? GetStr(ctx_it->value, "patientId") : std::string();
+  if (patient_id.empty()) return {400, ErrorJson("context.patientId is required"), {}};
+
+  auto pre_it = doc.FindMember("prefetch");
+  const rapidjson::Value* patient = nullptr;
+  const rapidjson::Value* qr = nullptr;
+  const rapidjson::Value* obs = nullptr;
+  const rapidjson::Value* open = nullptr;
+  if (pre_it != doc.MemberEnd() && pre_it->value.IsObject()) {
+    patient = Prefetched(pre_it->value, "patient", "Patient");
+    qr = Prefetched(pre_it->value, "qr", "Bundle");
+    obs = Prefetched(pre_it->value, "obs", "Bundle");
+    open = Prefetched(pre_it->value, "openReferrals", "Bundle");
+  }
+  if (!patient || !qr || !obs || !open) {
+    // CDS Hooks: the service fetches what is missing via fhirServer or answers 412. Fetching is
+    // not implemented in this build, so a missing key is 412 with or without fhirServer.
+    std::string m = doc.HasMember("fhirServer")
+                        ? "prefetch incomplete (patient, qr, obs, openReferrals required); "
+                          "this service does not query fhirServer"
+                        : "prefetch incomplete (patient, qr, obs, openReferrals required) and "
+                          "no fhirServer";
+    return {412, ErrorJson(m), {}};
+  }
+  if (GetStr(*patient, "id") != patient_id) {
+    return {400, ErrorJson("prefetch.patient: id does not match context.patientId"), {}};
+  }
+
+  ScreeningOptions sopts;
+  sopts.time_zone = p.config.time_zone;
+  sopts.ruleset = &p.ruleset;
+  sopts.now = now;
+  sopts.only_patient = patient_id;
+  ScreeningCollector collector(*p.catalog, sopts);
+  // Feed in the collector's type order (Questionnaires first: they resolve QR linkIds).
+  for (const std::string& type : ScreeningCollector::InputTypes()) {
+    uint64_t position = 0;
+    if (type == "Patient") {
+      collector.OnResource(type, *patient, fhir::SourceLocation{"prefetch.patient", 1});
+      continue;
+    }
+    for (const auto& [key, bundle] :
+         {std::pair{"prefetch.qr", qr}, std::pair{"prefetch.obs", obs}}) {
+      ForEachEntry(*bundle, [&](const rapidjson::Value& r) {
+        ++position;
+        if (GetStr(r, "resourceType") == type) {
+          collector.OnResource(type, r, fhir::SourceLocation{key, position});
+        }
+      });
+    }
+  }
+  std::vector<NeedFlag> flags;
+  PatientFacts facts;
+  collector.Finish([&](PatientRecord& rec) {
+    if (rec.id != patient_id) return;
+    facts = rec.facts;
+    flags = EvaluatePatient(p.ruleset, *p.catalog, rec);
+  });
+
+  std::set<std::string> open_domains = OpenReferralDomains(*open);
+  PlanContext pctx{p.catalog.get(), &p.config, p.ruleset.id(), p.ruleset.version(), now};
+  CdsResult result;
+  rapidjson::StringBuffer sb;
+  Writer w(sb);
+  w.StartObject();
+  w.Key("cards");
+  w.StartArray();
+  for (const NeedFlag& f : flags) {
+    ReferralPlan plan = PlanReferral(f, facts, pctx);
+    bool already_open = f.def && !f.def->domain.code.empty() &&
+                        (open_domains.count(f.def->domain.system + "|" + f.def->domain.code) ||
+                         open_domains.count("|" + f.def->domain.code));
+    WriteCard(w, p, f, plan, already_open);
+    result.needs.push_back(f.need);
+  }
+  w.EndArray();
+  w.EndObject();
+  result.body = sb.GetString();
+  return result;
+}
+
+fhir::Result<std::vector<std::string>> FeedbackOutcomes(const std::string& body) {
+  rapidjson::Document doc;
+  doc.Parse(body.c_str(), body.size());
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("feedback") ||
+      !doc["feedback"].IsArray()) {
+    return fhir::Status::InvalidArgument("feedback body: expected {\"feedback\": [...]}");
+  }
+  std::vector<std::string> out;
+  size_t i = 0;
+  for (const auto& f : doc["feedback"].GetArray()) {
+    std::string outcome = GetStr(f, "outcome");
+    if (outcome != "accepted" && outcome != "overridden") {
+      return fhir::Status::InvalidArgument("feedback[" + std::to_string(i) +
+                                           "].outcome: expected accepted or overridden");
+    }
+    if (GetStr(f, "card").empty()) {
+      return fhir::Status::InvalidArgument("feedback[" + std::to_string(i) +
+                                           "].card: the card uuid is required");
+    }
+    out.push_back(outcome);
+    ++i;
+  }
+  return out;
+}
+
+}  // namespace sdoh::service

@@ -1,0 +1,213 @@
+#include "plugin/service/http_server.h"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <mutex>
+#include <set>
+
+namespace sdoh::service {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+class Session;
+
+// What sessions share with the server: options, handler, the stop flag and the live set.
+struct Shared {
+  HttpServerOptions options;
+  HttpHandler handler;
+  std::atomic<bool> stopping{false};
+  std::mutex mu;
+  std::set<std::shared_ptr<Session>> sessions;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, std::shared_ptr<Shared> shared)
+      : stream_(std::move(socket)), shared_(std::move(shared)) {}
+
+  void Run() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->DoRead(); });
+  }
+
+  // On the server's stop: an idle connection (waiting for a request) is closed now; a busy one
+  // closes after its response is written.
+  void OnServerStop() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (!self->busy_) self->DoClose();
+    });
+  }
+
+ private:
+  void DoRead() {
+    if (shared_->stopping) return DoClose();
+    parser_.emplace();
+    parser_->body_limit(shared_->options.body_limit);
+    parser_->header_limit(16 * 1024);
+    stream_.expires_after(shared_->options.read_timeout);
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
+  }
+
+  void OnRead(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      HttpResponse r{413, "application/json", R"({"error":"request body too large"})", ""};
+      return Write(r, false);
+    }
+    if (ec) return DoClose();  // end_of_stream, timeout, reset, stop
+    busy_ = true;
+    const auto& req = parser_->get();
+    HttpRequest in;
+    in.method = std::string(req.method_string());
+    in.target = std::string(req.target());
+    in.authorization = std::string(req[http::field::authorization]);
+    in.body = req.body();
+    beast::error_code ep_ec;
+    auto ep = stream_.socket().remote_endpoint(ep_ec);
+    in.from_loopback = !ep_ec && ep.address().is_loopback();
+    HttpResponse out;
+    try {
+      out = shared_->handler(in);
+    } catch (const std::exception&) {
+      out = HttpResponse{500, "application/json", R"({"error":"internal error"})", ""};
+    }
+    Write(out, req.keep_alive());
+  }
+
+  void Write(const HttpResponse& r, bool keep_alive) {
+    busy_ = true;
+    res_ = {};
+    res_.version(11);
+    res_.result(static_cast<http::status>(r.status));
+    res_.set(http::field::server, "sdoh-bridge");
+    res_.set(http::field::content_type, r.content_type);
+    res_.set(http::field::cache_control, "no-store");
+    if (!r.www_authenticate.empty()) res_.set(http::field::www_authenticate, r.www_authenticate);
+    res_.body() = r.body;
+    res_.keep_alive(keep_alive && !shared_->stopping);
+    res_.prepare_payload();
+    stream_.expires_after(shared_->options.write_timeout);
+    http::async_write(
+        stream_, res_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnWrite(ec); });
+  }
+
+  void OnWrite(beast::error_code ec) {
+    busy_ = false;
+    if (ec || !res_.keep_alive() || shared_->stopping) return DoClose();
+    DoRead();
+  }
+
+  void DoClose() {
+    if (closed_) return;
+    closed_ = true;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.cancel();
+    stream_.close();
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    shared_->sessions.erase(shared_from_this());
+  }
+
+  beast::tcp_stream stream_;
+  std::shared_ptr<Shared> shared_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> res_;
+  bool busy_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  net::io_context ioc;
+  std::optional<tcp::acceptor> acceptor;
+  std::shared_ptr<Shared> shared = std::make_shared<Shared>();
+  std::vector<std::thread> threads;
+  std::once_flag stop_once;
+
+  void DoAccept() {
+    acceptor->async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
+      if (ec) {
+        if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
+      } else if (!shared->stopping) {
+        auto session = std::make_shared<Session>(std::move(s), shared);
+        {
+          std::lock_guard<std::mutex> lock(shared->mu);
+          shared->sessions.insert(session);
+        }
+        session->Run();
+      }
+      if (!shared->stopping) DoAccept();
+    });
+  }
+};
+
+HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->shared->options = std::move(options);
+  impl_->shared->handler = std::move(handler);
+}
+
+HttpServer::~HttpServer() {
+  Stop();
+  Wait();
+}
+
+fhir::Status HttpServer::Start() {
+  const HttpServerOptions& o = impl_->shared->options;
+  std::string where = o.host + ":" + std::to_string(o.port);
+  beast::error_code ec;
+  auto address = net::ip::make_address(o.host, ec);
+  if (ec) return fhir::Status::InvalidArgument("listen " + where + ": not an IP address");
+  tcp::endpoint ep(address, o.port);
+  impl_->acceptor.emplace(net::make_strand(impl_->ioc));
+  impl_->acceptor->open(ep.protocol(), ec);
+  if (!ec) impl_->acceptor->set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) impl_->acceptor->bind(ep, ec);
+  if (!ec) impl_->acceptor->listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return fhir::Status::IoError("listen " + where + ": " + ec.message());
+  port_ = impl_->acceptor->local_endpoint().port();
+  impl_->DoAccept();
+  int n = o.threads > 0 ? o.threads : 1;
+  for (int i = 0; i < n; ++i) impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+  return fhir::Status::Ok();
+}
+
+void HttpServer::Stop() {
+  std::call_once(impl_->stop_once, [this] {
+    impl_->shared->stopping = true;
+    if (!impl_->acceptor) return;
+    // On the acceptor's strand: the accept handler touches the acceptor too.
+    net::post(impl_->acceptor->get_executor(), [this] {
+      beast::error_code ec;
+      impl_->acceptor->close(ec);
+      std::vector<std::shared_ptr<Session>> live;
+      {
+        std::lock_guard<std::mutex> lock(impl_->shared->mu);
+        live.assign(impl_->shared->sessions.begin(), impl_->shared->sessions.end());
+      }
+      for (auto& s : live) s->OnServerStop();
+    });
+  });
+}
+
+void HttpServer::Wait() {
+  for (auto& t : impl_->threads) {
+    if (t.joinable()) t.join();
+  }
+  impl_->threads.clear();
+}
+
+}  // namespace sdoh::service

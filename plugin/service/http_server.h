@@ -1,0 +1,67 @@
+// The HTTP/1.1 edge of `serve`, in the shape of Beast's advanced_server example: an async
+// acceptor, one session per connection with its own strand, a timeout on every read and write,
+// a request body limit, keep-alive, and a graceful stop (stop accepting, close idle
+// connections, let in-flight requests finish). The handler runs on an io_context thread, so it
+// must not block (the CDS evaluation is pure and fast).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fhir/status.h"
+
+namespace sdoh::service {
+
+struct HttpRequest {
+  std::string method;
+  std::string target;  // path and query as sent
+  std::string authorization;
+  std::string body;
+  bool from_loopback = false;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::string www_authenticate;  // set on 401
+};
+
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;  // 0: an ephemeral port (see HttpServer::port())
+  int threads = 2;
+  size_t body_limit = 4u << 20;
+  std::chrono::seconds read_timeout{30};  // whole request, and idle keep-alive wait
+  std::chrono::seconds write_timeout{30};
+};
+
+class HttpServer {
+ public:
+  HttpServer(HttpServerOptions options, HttpHandler handler);
+  ~HttpServer();  // Stop() then Wait()
+
+  // Binds, listens and starts the threads. Error names host:port.
+  fhir::Status Start();
+  uint16_t port() const { return port_; }
+  // Stops accepting and closes idle connections; requests being handled finish and their
+  // responses are written. Returns at once; safe from any thread, more than once.
+  void Stop();
+  // Blocks until every connection is closed and the threads have ended.
+  void Wait();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  uint16_t port_ = 0;
+};
+
+}  // namespace sdoh::service

@@ -1,0 +1,488 @@
+// `serve` end to end: a real Beast server on an ephemeral loopback port, a real Beast HTTP
+// client. Discovery, patient-view on prefetch built from samples/ (cards = expected flags),
+// 412 without prefetch, health/ready/metrics, feedback, the EHR JWT checks, graceful stop.
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <fstream>
+#include <future>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "fhir/client/jwt.h"
+#include "plugin/pipeline.h"
+#include "plugin/referral_planner.h"
+#include "plugin/service/cds_hooks.h"
+#include "plugin/service/http_server.h"
+#include "plugin/service/jwt_verifier.h"
+#include "plugin/service/serve_command.h"
+#include "plugin/service/service_app.h"
+#include "tests/client/key_util.h"
+
+namespace sdoh::service {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using fhir::client::Base64UrlEncode;
+using fhir::client::JwsAlg;
+using fhir::client::SigningKey;
+
+const std::string kBase = "https://sdoh.example.test";
+const std::string kIssuer = "https://ehr.example.test";
+const std::string kServicePath = std::string("/cds-services/") + kPatientViewServiceId;
+
+struct Reply {
+  int status = 0;
+  std::string body;
+  bool keep_alive = true;
+};
+
+Reply Fetch(uint16_t port, http::verb verb, const std::string& target, const std::string& body = "",
+            const std::string& auth = "") {
+  net::io_context ioc;
+  net::ip::tcp::resolver resolver(ioc);
+  beast::tcp_stream stream(ioc);
+  stream.connect(resolver.resolve("127.0.0.1", std::to_string(port)));
+  http::request<http::string_body> req{verb, target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  if (!auth.empty()) req.set(http::field::authorization, auth);
+  if (!body.empty()) req.set(http::field::content_type, "application/json");
+  req.body() = body;
+  req.prepare_payload();
+  http::write(stream, req);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(stream, buffer, res);
+  beast::error_code ec;
+  stream.socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
+  return Reply{static_cast<int>(res.result_int()), res.body(), res.keep_alive()};
+}
+
+rapidjson::Document Parse(const std::string& s) {
+  rapidjson::Document d;
+  d.Parse(s.c_str());
+  return d;
+}
+
+std::vector<std::string> ReadLines(const std::string& file) {
+  std::ifstream in(std::string(SDOH_SOURCE_DIR) + "/samples/" + file);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
+// The prefetch an EHR would send for `patient_id`, from samples/: its Patient, its
+// QuestionnaireResponses (plus the Questionnaires) and its Observations, no open referrals.
+std::string HookBody(const std::string& patient_id, const std::string& open_referrals = "") {
+  std::string patient, qr, obs;
+  auto add = [](std::string* bundle, const std::string& line) {
+    *bundle += (bundle->empty() ? "" : ",") + std::string("{\"resource\":") + line + "}";
+  };
+  for (const auto& line : ReadLines("Patient.ndjson")) {
+    if (Parse(line)["id"].GetString() == patient_id) patient = line;
+  }
+  for (const auto& line : ReadLines("Questionnaire.ndjson")) add(&qr, line);
+  const std::string subject = "\"subject\":{\"reference\":\"Patient/" + patient_id + "\"";
+  for (const auto& line : ReadLines("QuestionnaireResponse.ndjson")) {
+    if (line.find(subject) != std::string::npos) add(&qr, line);
+  }
+  for (const auto& line : ReadLines("Observation.ndjson")) {
+    if (line.find(subject) != std::string::npos) add(&obs, line);
+  }
+  auto bundle = [](const std::string& entries) {
+    return R"({"resourceType":"Bundle","type":"searchset","entry":[)" + entries + "]}";
+  };
+  return R"({"hook":"patient-view","hookInstance":"d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",)"
+         R"("context":{"userId":"Practitioner/example","patientId":")" +
+         patient_id + R"("},"prefetch":{"patient":)" + patient + ",\"qr\":" + bundle(qr) +
+         ",\"obs\":" + bundle(obs) + ",\"openReferrals\":" + bundle(open_referrals) + "}}";
+}
+
+std::set<std::string> ExpectedNeeds(const std::string& patient_id) {
+  std::set<std::string> out;
+  for (const auto& line : ReadLines("expected-flags.ndjson")) {
+    auto d = Parse(line);
+    if (d["patient"].GetString() == "Patient/" + patient_id) out.insert(d["flag"].GetString());
+  }
+  return out;
+}
+
+// need → the ServiceRequest identifier the batch writeback gives that expected flag (samples
+// carry no meta.versionId, so the evidence references are the whole input of the hash).
+std::map<std::string, std::string> ExpectedIdentifiers(const std::string& patient_id) {
+  std::map<std::string, std::string> out;
+  for (const auto& line : ReadLines("expected-flags.ndjson")) {
+    auto d = Parse(line);
+    if (d["patient"].GetString() != "Patient/" + patient_id) continue;
+    NeedFlag flag;
+    flag.patient_id = patient_id;
+    flag.need = d["flag"].GetString();
+    for (const auto& e : d["evidence"].GetArray()) flag.evidence[e.GetString()] = "";
+    out[flag.need] = ServiceRequestIdentifier(flag);
+  }
+  return out;
+}
+
+std::shared_ptr<const Pipeline> LoadSamplePipeline() {
+  auto p = LoadPipeline(DefaultConfigPath());
+  EXPECT_TRUE(p.ok()) << p.status().message();
+  return std::make_shared<const Pipeline>(std::move(*p));
+}
+
+int64_t Now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Token(const std::string& header, const std::string& claims, const SigningKey* key) {
+  std::string signing_input = Base64UrlEncode(header) + "." + Base64UrlEncode(claims);
+  std::string sig = key ? key->Sign(signing_input).value() : std::string("sig");
+  return signing_input + "." + Base64UrlEncode(sig);
+}
+
+std::string Claims(const std::string& aud, int64_t exp, const std::string& jti) {
+  return R"({"iss":")" + kIssuer + R"(","aud":")" + aud + R"(","exp":)" + std::to_string(exp) +
+         R"(,"iat":)" + std::to_string(Now()) + R"(,"jti":")" + jti + R"("})";
+}
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { pipeline_ = LoadSamplePipeline(); }
+  static void TearDownTestSuite() { pipeline_.reset(); }
+
+  void StartServer(ServiceSettings settings) {
+    app_ = std::make_shared<ServiceApp>(pipeline_, std::move(settings));
+    HttpServerOptions o;
+    o.host = "127.0.0.1";
+    o.port = 0;
+    auto app = app_;
+    server_ =
+        std::make_unique<HttpServer>(o, [app](const HttpRequest& r) { return app->Handle(r); });
+    ASSERT_TRUE(server_->Start().ok());
+    port_ = server_->port();
+  }
+  void TearDown() override { server_.reset(); }
+
+  static std::shared_ptr<const Pipeline> pipeline_;
+  std::shared_ptr<ServiceApp> app_;
+  std::unique_ptr<HttpServer> server_;
+  uint16_t port_ = 0;
+};
+std::shared_ptr<const Pipeline> ServiceTest::pipeline_;
+
+class NoAuthServiceTest : public ServiceTest {
+ protected:
+  void SetUp() override {
+    ServiceSettings s;
+    s.no_auth = true;
+    StartServer(std::move(s));
+  }
+};
+
+TEST_F(NoAuthServiceTest, HealthReadyAndMetrics) {
+  Reply h = Fetch(port_, http::verb::get, "/healthz");
+  EXPECT_EQ(h.status, 200);
+  EXPECT_EQ(h.body, R"({"status":"ok"})");
+  EXPECT_EQ(Fetch(port_, http::verb::get, "/readyz").status, 200);
+  Reply m = Fetch(port_, http::verb::get, "/metrics");
+  ASSERT_EQ(m.status, 200);
+  EXPECT_NE(m.body.find(R"(sdoh_http_requests_total{path="/healthz",status="200"} 1)"),
+            std::string::npos)
+      << m.body;
+  EXPECT_NE(m.body.find("# TYPE sdoh_http_request_duration_seconds histogram"), std::string::npos);
+  EXPECT_NE(m.body.find("sdoh_http_request_duration_seconds_count 2"), std::string::npos);
+}
+
+TEST_F(NoAuthServiceTest, MetricsNeedTheTokenWhenOneIsConfigured) {
+  server_.reset();
+  ServiceSettings s;
+  s.no_auth = true;
+  s.metrics_token = "t0ken";
+  StartServer(std::move(s));
+  EXPECT_EQ(Fetch(port_, http::verb::get, "/metrics").status, 403);
+  EXPECT_EQ(Fetch(port_, http::verb::get, "/metrics", "", "Bearer t0ken").status, 200);
+}
+
+TEST_F(NoAuthServiceTest, DiscoveryListsPatientViewWithPrefetch) {
+  Reply r = Fetch(port_, http::verb::get, "/cds-services");
+  ASSERT_EQ(r.status, 200);
+  auto d = Parse(r.body);
+  ASSERT_TRUE(d.IsObject());
+  ASSERT_EQ(d["services"].Size(), 1u);
+  const auto& svc = d["services"][0];
+  EXPECT_STREQ(svc["hook"].GetString(), "patient-view");
+  EXPECT_STREQ(svc["id"].GetString(), kPatientViewServiceId);
+  EXPECT_STREQ(svc["prefetch"]["patient"].GetString(), "Patient/{{context.patientId}}");
+  EXPECT_STREQ(svc["prefetch"]["qr"].GetString(),
+               "QuestionnaireResponse?subject=Patient/{{context.patientId}}");
+  EXPECT_STREQ(svc["prefetch"]["obs"].GetString(),
+               "Observation?subject=Patient/{{context.patientId}}&code=http://loinc.org|96777-8,"
+               "http://loinc.org|97023-6,http://loinc.org|88121-9,http://loinc.org|93025-5"
+               "&_include=Observation:has-member");
+  EXPECT_STREQ(svc["prefetch"]["openReferrals"].GetString(),
+               "ServiceRequest?subject=Patient/{{context.patientId}}&status=draft,active,on-hold");
+}
+
+void ExpectCardsMatch(const std::string& patient_id, const Reply& r) {
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto d = Parse(r.body);
+  ASSERT_TRUE(d.IsObject() && d["cards"].IsArray()) << r.body;
+  std::set<std::string> needs;
+  int suggestions = 0;
+  for (const auto& card : d["cards"].GetArray()) {
+    std::string summary = card["summary"].GetString();
+    EXPECT_LT(summary.size(), 140u);
+    const std::string prefix = "Social need: ";
+    ASSERT_EQ(summary.rfind(prefix, 0), 0u) << summary;
+    std::string need =
+        summary.substr(prefix.size(), summary.find_first_of(" ", prefix.size()) - prefix.size());
+    needs.insert(need);
+    EXPECT_TRUE(card.HasMember("uuid"));
+    EXPECT_TRUE(card["source"].HasMember("label"));
+    std::string indicator = card["indicator"].GetString();
+    bool warn = need == "interpersonal-safety" || need.rfind("housing-", 0) == 0;
+    EXPECT_EQ(indicator, warn ? "warning" : "info") << need;
+    std::string detail = card["detail"].GetString();
+    EXPECT_TRUE(detail.find("- QuestionnaireResponse/") != std::string::npos ||
+                detail.find("- Observation/") != std::string::npos)
+        << detail;
+    EXPECT_NE(detail.find("**Why**"), std::string::npos);
+    if (card.HasMember("suggestions")) {
+      EXPECT_STREQ(card["selectionBehavior"].GetString(), "at-most-one");
+      EXPECT_TRUE(card["overrideReasons"].IsArray());
+      const auto& action = card["suggestions"][0]["actions"][0];
+      EXPECT_STREQ(action["type"].GetString(), "create");
+      const auto& sr = action["resource"];
+      EXPECT_STREQ(sr["resourceType"].GetString(), "ServiceRequest");
+      std::string id = sr["identifier"][0]["value"].GetString();
+      EXPECT_EQ(id, ExpectedIdentifiers(patient_id)[need]) << need;
+      ++suggestions;
+    }
+  }
+  EXPECT_EQ(needs, ExpectedNeeds(patient_id)) << r.body;
+  EXPECT_GT(suggestions, 0);
+}
+
+TEST_F(NoAuthServiceTest, PatientViewCardsEqualExpectedFlagsPat01) {
+  ExpectCardsMatch("pat01", Fetch(port_, http::verb::post, kServicePath, HookBody("pat01")));
+}
+
+TEST_F(NoAuthServiceTest, PatientViewCardsEqualExpectedFlagsPat05) {
+  ExpectCardsMatch("pat05", Fetch(port_, http::verb::post, kServicePath, HookBody("pat05")));
+}
+
+TEST_F(NoAuthServiceTest, OpenReferralOfTheSameDomainSuppressesTheSuggestion) {
+  auto first = Parse(Fetch(port_, http::verb::post, kServicePath, HookBody("pat01")).body);
+  ASSERT_GT(first["cards"].Size(), 0u);
+  const auto& card = first["cards"][0];
+  ASSERT_TRUE(card.HasMember("suggestions"));
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  card["suggestions"][0]["actions"][0]["resource"].Accept(w);
+  std::string open = std::string("{\"resource\":") + sb.GetString() + "}";
+  auto second = Parse(Fetch(port_, http::verb::post, kServicePath, HookBody("pat01", open)).body);
+  ASSERT_EQ(second["cards"].Size(), first["cards"].Size());
+  EXPECT_FALSE(second["cards"][0].HasMember("suggestions"));
+  EXPECT_NE(std::string(second["cards"][0]["detail"].GetString()).find("open referral"),
+            std::string::npos);
+}
+
+TEST_F(NoAuthServiceTest, SuggestedServiceRequestIdentifierIsDeterministic) {
+  auto a = Parse(Fetch(port_, http::verb::post, kServicePath, HookBody("pat05")).body);
+  auto b = Parse(Fetch(port_, http::verb::post, kServicePath, HookBody("pat05")).body);
+  ASSERT_GT(a["cards"].Size(), 0u);
+  for (rapidjson::SizeType i = 0; i < a["cards"].Size(); ++i) {
+    if (!a["cards"][i].HasMember("suggestions")) continue;
+    EXPECT_STREQ(a["cards"][i]["suggestions"][0]["actions"][0]["resource"]["identifier"][0]["value"]
+                     .GetString(),
+                 b["cards"][i]["suggestions"][0]["actions"][0]["resource"]["identifier"][0]["value"]
+                     .GetString());
+  }
+}
+
+TEST_F(NoAuthServiceTest, MissingPrefetchWithoutFhirServerIs412) {
+  std::string body = R"({"hook":"patient-view","hookInstance":"x",)"
+                     R"("context":{"userId":"Practitioner/1","patientId":"pat01"}})";
+  EXPECT_EQ(Fetch(port_, http::verb::post, kServicePath, body).status, 412);
+}
+
+TEST_F(NoAuthServiceTest, FeedbackIsCounted) {
+  std::string fb = R"({"feedback":[{"card":"c1","outcome":"accepted"},)"
+                   R"({"card":"c2","outcome":"overridden"}]})";
+  EXPECT_EQ(Fetch(port_, http::verb::post, kServicePath + "/feedback", fb).status, 200);
+  EXPECT_EQ(Fetch(port_, http::verb::post, kServicePath + "/feedback", "{}").status, 400);
+  Fetch(port_, http::verb::post, kServicePath, HookBody("pat01"));
+  std::string m = Fetch(port_, http::verb::get, "/metrics").body;
+  EXPECT_NE(m.find(R"(sdoh_cds_feedback_total{outcome="accepted"} 1)"), std::string::npos) << m;
+  EXPECT_NE(m.find(R"(sdoh_cds_feedback_total{outcome="overridden"} 1)"), std::string::npos);
+  EXPECT_NE(m.find(R"(sdoh_cds_cards_total{need="food"} 1)"), std::string::npos) << m;
+}
+
+class AuthServiceTest : public ServiceTest {
+ protected:
+  void SetUp() override {
+    auto rsa = SigningKey::FromPem(fhir::client::testing::GeneratePrivateKeyPem(JwsAlg::kRS384),
+                                   JwsAlg::kRS384, "rsa-1");
+    auto ec = SigningKey::FromPem(fhir::client::testing::GeneratePrivateKeyPem(JwsAlg::kES384),
+                                  JwsAlg::kES384, "ec-1");
+    ASSERT_TRUE(rsa.ok() && ec.ok());
+    rsa_ = std::make_unique<SigningKey>(rsa.value());
+    ec_ = std::make_unique<SigningKey>(ec.value());
+    auto rsa_jwk = PublicJwkFromPem(rsa_->PublicKeyPem(), "rsa-1", "RS384");
+    auto ec_jwk = PublicJwkFromPem(ec_->PublicKeyPem(), "ec-1", "ES384");
+    ASSERT_TRUE(rsa_jwk.ok() && ec_jwk.ok());
+    JwtPolicy policy;
+    policy.allowed_issuers = {kIssuer};
+    auto verifier = JwtVerifier::FromJwks("{\"keys\":[" + *rsa_jwk + "," + *ec_jwk + "]}", policy);
+    ASSERT_TRUE(verifier.ok()) << verifier.status().message();
+    ServiceSettings s;
+    s.public_base_url = kBase;
+    s.verifier = *verifier;
+    StartServer(std::move(s));
+  }
+
+  int Discover(const std::string& token) {
+    return Fetch(port_, http::verb::get, "/cds-services", "", "Bearer " + token).status;
+  }
+  // 401, and refused for `reason` (the metrics label), not for some other defect of the token.
+  void ExpectRejected(const std::string& token, const std::string& reason) {
+    EXPECT_EQ(Discover(token), 401);
+    std::string m = Fetch(port_, http::verb::get, "/metrics").body;
+    EXPECT_NE(m.find("sdoh_jwt_rejections_total{reason=\"" + reason + "\"} 1"), std::string::npos)
+        << m;
+  }
+  std::string Good(const SigningKey& key, const std::string& jti) {
+    return Token(std::string(R"({"alg":")") + std::string(fhir::client::JwsAlgName(key.alg())) +
+                     R"(","kid":")" + key.kid() + R"(","typ":"JWT"})",
+                 Claims(kBase + "/cds-services", Now() + 300, jti), &key);
+  }
+
+  std::unique_ptr<SigningKey> rsa_, ec_;
+};
+
+TEST_F(AuthServiceTest, ValidRs384AndEs384Accepted) {
+  EXPECT_EQ(Discover(Good(*rsa_, "j-rsa")), 200);
+  EXPECT_EQ(Discover(Good(*ec_, "j-ec")), 200);
+  std::string service_aud = kBase + kServicePath;
+  std::string t = Token(R"({"alg":"ES384","kid":"ec-1","typ":"JWT"})",
+                        Claims(service_aud, Now() + 300, "j-call"), ec_.get());
+  EXPECT_EQ(Fetch(port_, http::verb::post, kServicePath, HookBody("pat01"), "Bearer " + t).status,
+            200);
+}
+
+TEST_F(AuthServiceTest, NoTokenIs401) {
+  EXPECT_EQ(Fetch(port_, http::verb::get, "/cds-services").status, 401);
+  EXPECT_EQ(Fetch(port_, http::verb::post, kServicePath, HookBody("pat01")).status, 401);
+}
+
+TEST_F(AuthServiceTest, ExpiredIs401) {
+  ExpectRejected(Token(R"({"alg":"RS384","kid":"rsa-1","typ":"JWT"})",
+                       Claims(kBase + "/cds-services", Now() - 3600, "j1"), rsa_.get()),
+                 "exp");
+}
+
+TEST_F(AuthServiceTest, WrongAudienceIs401) {
+  ExpectRejected(Token(R"({"alg":"RS384","kid":"rsa-1","typ":"JWT"})",
+                       Claims("https://other.example/cds-services", Now() + 300, "j2"), rsa_.get()),
+                 "aud");
+}
+
+TEST_F(AuthServiceTest, UnknownKidIs401) {
+  ExpectRejected(Token(R"({"alg":"RS384","kid":"nope","typ":"JWT"})",
+                       Claims(kBase + "/cds-services", Now() + 300, "j3"), rsa_.get()),
+                 "kid");
+}
+
+TEST_F(AuthServiceTest, AlgNoneIs401) {
+  std::string claims = Claims(kBase + "/cds-services", Now() + 300, "j4");
+  std::string unsigned_token = Base64UrlEncode(R"({"alg":"none","kid":"rsa-1","typ":"JWT"})") +
+                               "." + Base64UrlEncode(claims) + ".";
+  ExpectRejected(unsigned_token, "alg");
+}
+
+TEST_F(AuthServiceTest, Hs256Is401) {
+  ExpectRejected(Token(R"({"alg":"HS256","kid":"rsa-1","typ":"JWT"})",
+                       Claims(kBase + "/cds-services", Now() + 300, "j5"), nullptr),
+                 "alg");
+}
+
+TEST_F(AuthServiceTest, ReplayedJtiIs401AndCounted) {
+  std::string t = Good(*rsa_, "j-replay");
+  EXPECT_EQ(Discover(t), 200);
+  EXPECT_EQ(Discover(t), 401);
+  std::string m = Fetch(port_, http::verb::get, "/metrics").body;
+  EXPECT_NE(m.find(R"(sdoh_jwt_rejections_total{reason="jti"} 1)"), std::string::npos) << m;
+}
+
+TEST_F(AuthServiceTest, TamperedSignatureIs401) {
+  std::string t = Good(*ec_, "j-tamper");
+  t[t.size() - 3] = t[t.size() - 3] == 'A' ? 'B' : 'A';
+  ExpectRejected(t, "signature");
+}
+
+// Stop while a request is being handled: the response is still written (Connection: close),
+// then the server ends and refuses new connections.
+TEST(HttpServerDrainTest, StopFinishesInFlightRequest) {
+  std::promise<void> entered, release;
+  auto release_future = release.get_future().share();
+  HttpServerOptions o;
+  o.port = 0;
+  HttpServer server(o, [&](const HttpRequest&) {
+    entered.set_value();
+    release_future.wait();
+    return HttpResponse{200, "text/plain", "done", ""};
+  });
+  ASSERT_TRUE(server.Start().ok());
+  uint16_t port = server.port();
+  auto client =
+      std::async(std::launch::async, [port] { return Fetch(port, http::verb::get, "/slow"); });
+  entered.get_future().wait();
+  server.Stop();
+  release.set_value();
+  Reply r = client.get();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "done");
+  EXPECT_FALSE(r.keep_alive);
+  server.Wait();
+  EXPECT_THROW(Fetch(port, http::verb::get, "/healthz"), boost::system::system_error);
+}
+
+}  // namespace
+}  // namespace sdoh::service
+
+namespace sdoh::service {
+namespace {
+
+// The real command: serve on an ephemeral port, answer /healthz, then SIGTERM → exit code 0.
+TEST(ServeCommandSignalTest, SigtermStopsTheServeCommand) {
+  std::promise<uint16_t> listening;
+  auto port_future = listening.get_future();
+  auto run = std::async(std::launch::async, [&] {
+    return RunServeCommand({"--no-auth", "--listen", "127.0.0.1:0"},
+                           [&](uint16_t port) { listening.set_value(port); });
+  });
+  uint16_t port = port_future.get();
+  EXPECT_EQ(Fetch(port, http::verb::get, "/healthz").status, 200);
+  ASSERT_EQ(::kill(::getpid(), SIGTERM), 0);
+  EXPECT_EQ(run.get(), 0);
+}
+
+}  // namespace
+}  // namespace sdoh::service
