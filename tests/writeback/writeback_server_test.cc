@@ -25,6 +25,7 @@
 #include <rapidjson/writer.h>
 
 #include "fhir/client/client_factory.h"
+#include "tests/support/test_support.h"
 
 namespace {
 
@@ -32,22 +33,8 @@ namespace fs = std::filesystem;
 const std::string kSource = SDOH_SOURCE_DIR;
 const std::string kSystem = "urn:sdoh-bridge:referral";
 
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::vector<std::string> Lines(const std::string& s) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty()) out.push_back(line);
-  }
-  return out;
-}
+using sdoh::test::Lines;
+using sdoh::test::ReadFile;
 
 std::string ToJson(const rapidjson::Value& v) {
   rapidjson::StringBuffer sb;
@@ -74,53 +61,10 @@ std::string OriginalQr(const std::string& id) {
   return "";
 }
 
-class Server {
+// The real FHIR test server (tests/support/test_support.h).
+class Server : public sdoh::test::FhirServerProcess {
  public:
-  bool Start(std::string* why) {
-    fs::path dir = kSource + "/tests/fhir-server";
-    if (!fs::exists(dir / "node_modules")) {
-      *why = "run `npm ci` in " + dir.string() + " (scripts/test.sh does)";
-      return false;
-    }
-    static int n = 0;
-    port_file_ = fs::temp_directory_path() /
-                 ("sdoh-wb-port-" + std::to_string(getpid()) + "-" + std::to_string(n++));
-    fs::remove(port_file_);
-    pid_ = fork();
-    if (pid_ == 0) {
-      setenv("PORT", "0", 1);
-      setenv("PORT_FILE", port_file_.c_str(), 1);
-      setenv("VALIDATE", "0", 1);
-      std::string script = (dir / "server.mjs").string();
-      execlp("node", "node", script.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    for (int i = 0; i < 300 && !fs::exists(port_file_); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    if (!fs::exists(port_file_)) {
-      *why = "the FHIR test server did not start";
-      return false;
-    }
-    std::string port = ReadFile(port_file_);
-    while (!port.empty() && (port.back() == '\n' || port.back() == ' ')) port.pop_back();
-    base_url_ = "http://127.0.0.1:" + port + "/fhir";
-    return true;
-  }
-  ~Server() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      waitpid(pid_, nullptr, 0);
-    }
-    std::error_code ec;
-    fs::remove(port_file_, ec);
-  }
-  const std::string& base_url() const { return base_url_; }
-
- private:
-  pid_t pid_ = -1;
-  fs::path port_file_;
-  std::string base_url_;
+  Server() : FhirServerProcess(kSource) {}
 };
 
 struct Found {

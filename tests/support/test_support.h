@@ -1,0 +1,116 @@
+// Helpers shared by the end-to-end tests: files, lines, running the CLI, and the real FHIR test
+// server (tests/fhir-server, Medplum on Node) started on a free loopback port.
+#pragma once
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace sdoh::test {
+
+inline std::string ReadFile(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Non-empty lines.
+inline std::vector<std::string> Lines(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
+struct CliResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+// Runs `<binary> <args>` through the shell and collects its output.
+inline CliResult RunBinary(const std::string& binary, const std::string& args) {
+  CliResult r;
+  std::string cmd = binary + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+// The FHIR test server on a free loopback port (PORT=0, PORT_FILE), stopped with SIGTERM when
+// destroyed. Validation is off: one sample carries a zone-less time on purpose.
+class FhirServerProcess {
+ public:
+  explicit FhirServerProcess(std::string source_dir) : source_dir_(std::move(source_dir)) {}
+  FhirServerProcess(const FhirServerProcess&) = delete;
+  FhirServerProcess& operator=(const FhirServerProcess&) = delete;
+
+  // False with `why` when the server cannot run here (npm ci not done, node missing).
+  bool Start(std::string* why) {
+    namespace fs = std::filesystem;
+    fs::path dir = fs::path(source_dir_) / "tests/fhir-server";
+    if (!fs::exists(dir / "node_modules")) {
+      *why = "run `npm ci` in " + dir.string() + " (scripts/test.sh does)";
+      return false;
+    }
+    static int n = 0;
+    port_file_ = fs::temp_directory_path() /
+                 ("sdoh-fhir-port-" + std::to_string(getpid()) + "-" + std::to_string(n++));
+    fs::remove(port_file_);
+    pid_ = fork();
+    if (pid_ == 0) {
+      setenv("PORT", "0", 1);
+      setenv("PORT_FILE", port_file_.c_str(), 1);
+      setenv("VALIDATE", "0", 1);
+      std::string script = (dir / "server.mjs").string();
+      execlp("node", "node", script.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    for (int i = 0; i < 600 && !fs::exists(port_file_); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (!fs::exists(port_file_)) {
+      *why = "the FHIR test server did not start";
+      return false;
+    }
+    std::string port = ReadFile(port_file_);
+    while (!port.empty() && (port.back() == '\n' || port.back() == ' ')) port.pop_back();
+    base_url_ = "http://127.0.0.1:" + port + "/fhir";
+    return true;
+  }
+  ~FhirServerProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      waitpid(pid_, nullptr, 0);
+    }
+    std::error_code ec;
+    std::filesystem::remove(port_file_, ec);
+  }
+  const std::string& base_url() const { return base_url_; }
+
+ private:
+  std::string source_dir_;
+  pid_t pid_ = -1;
+  std::filesystem::path port_file_;
+  std::string base_url_;
+};
+
+}  // namespace sdoh::test
