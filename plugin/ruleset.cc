@@ -140,6 +140,10 @@ Result<Ruleset> Ruleset::Load(const std::vector<std::string>& files, Catalog& ca
     const YAML::Node& root = *doc;
     if (Status s = CheckKeys(file, root, {"ruleset", "rules"}, "rule file"); !s.ok()) return s;
     YAML::Node meta = root["ruleset"];
+    if (!meta.IsDefined() || !meta.IsMap()) {
+      return Status::InvalidArgument(Where(file, root) +
+                                     ": a rule file needs 'ruleset: {id: ..., version: ...}'");
+    }
     auto rid = RequiredString(file, meta, "id");
     if (!rid.ok()) return rid.status();
     auto version = RequiredString(file, meta, "version");

@@ -7,6 +7,7 @@
 namespace sdoh {
 
 std::string Where(const std::string& file, const YAML::Node& node) {
+  if (!node.IsDefined()) return file;  // an invalid node throws on Mark()
   YAML::Mark m = node.Mark();
   if (m.is_null()) return file;
   return file + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
@@ -25,7 +26,12 @@ fhir::Result<YAML::Node> LoadYamlFile(const std::string& path) {
 
 fhir::Result<std::string> RequiredString(const std::string& file, const YAML::Node& map,
                                          const std::string& key) {
-  if (!map.IsMap()) return fhir::Status::InvalidArgument(Where(file, map) + ": expected a mapping");
+  // IsDefined() first: a missing key read from a const node is an invalid node, and every
+  // other accessor of an invalid node throws.
+  if (!map.IsDefined() || !map.IsMap()) {
+    return fhir::Status::InvalidArgument(file + ": missing mapping with required key '" + key +
+                                         "'");
+  }
   YAML::Node v = map[key];
   if (!v) {
     return fhir::Status::InvalidArgument(Where(file, map) + ": missing required key '" + key + "'");
@@ -38,7 +44,7 @@ fhir::Result<std::string> RequiredString(const std::string& file, const YAML::No
 
 fhir::Result<std::string> OptionalString(const std::string& file, const YAML::Node& map,
                                          const std::string& key, const std::string& fallback) {
-  if (!map.IsMap()) return fallback;
+  if (!map.IsDefined() || !map.IsMap()) return fallback;
   YAML::Node v = map[key];
   if (!v || v.IsNull()) return fallback;
   if (!v.IsScalar()) {
@@ -50,7 +56,7 @@ fhir::Result<std::string> OptionalString(const std::string& file, const YAML::No
 fhir::Result<std::vector<std::string>> StringList(const std::string& file, const YAML::Node& map,
                                                   const std::string& key, bool required) {
   std::vector<std::string> out;
-  YAML::Node v = map.IsMap() ? map[key] : YAML::Node();
+  YAML::Node v = map.IsDefined() && map.IsMap() ? map[key] : YAML::Node();
   if (!v || v.IsNull()) {
     if (required) {
       return fhir::Status::InvalidArgument(Where(file, map) + ": missing required key '" + key +
@@ -77,7 +83,7 @@ fhir::Result<std::vector<std::string>> StringList(const std::string& file, const
 
 fhir::Status CheckKeys(const std::string& file, const YAML::Node& map,
                        const std::vector<std::string>& allowed, const std::string& what) {
-  if (!map.IsMap()) {
+  if (!map.IsDefined() || !map.IsMap()) {
     return fhir::Status::InvalidArgument(Where(file, map) + ": " + what + " must be a mapping");
   }
   for (const auto& kv : map) {

@@ -271,9 +271,9 @@ CdsResult EvaluatePatientView(const Pipeline& p, const std::string& body, fhir::
       collector.OnResource(type, *patient, fhir::SourceLocation{"prefetch.patient", 1});
       continue;
     }
-    for (const auto& [key, bundle] :
-         {std::pair{"prefetch.qr", qr}, std::pair{"prefetch.obs", obs}}) {
-      ForEachEntry(*bundle, [&](const rapidjson::Value& r) {
+    for (const auto& source : {std::pair{"prefetch.qr", qr}, std::pair{"prefetch.obs", obs}}) {
+      const char* key = source.first;  // a named copy: lambdas cannot capture bindings (C++17)
+      ForEachEntry(*source.second, [&](const rapidjson::Value& r) {
         ++position;
         if (GetStr(r, "resourceType") == type) {
           collector.OnResource(type, r, fhir::SourceLocation{key, position});

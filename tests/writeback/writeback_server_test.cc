@@ -49,7 +49,6 @@ std::string Iso(std::chrono::system_clock::time_point t) {
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&tt));
   return buf;
 }
-std::string fhir_now() { return Iso(std::chrono::system_clock::now()); }
 std::string Shift(int days) {
   return Iso(std::chrono::system_clock::now() + std::chrono::hours(24 * days));
 }
@@ -409,7 +408,9 @@ TEST_F(WritebackServerTest, RejectedTenDaysAgoWithANewerScreeningFollowsThePolic
   rapidjson::Document d;
   d.Parse(qr.c_str());
   d["id"].SetString("p03-hvs-rescreen");
-  const std::string today = fhir_now();
+  // A minute ahead: clearly newer than the referral's closure (its server lastUpdated carries
+  // milliseconds; a seconds-precision "now" could fall just before it).
+  const std::string today = Iso(std::chrono::system_clock::now() + std::chrono::seconds(60));
   d["authored"].SetString(today.c_str(), d.GetAllocator());
   ASSERT_TRUE(client_.fhir->Update("QuestionnaireResponse", "p03-hvs-rescreen", ToJson(d)).ok());
   // Ten days later: inside 30 days → suppressed.
