@@ -68,6 +68,8 @@ int HexValue(char c) {
   return -1;
 }
 
+}  // namespace
+
 void AppendUtf8(uint32_t cp, std::string* out) {
   if (cp < 0x80) {
     out->push_back(static_cast<char>(cp));
@@ -85,8 +87,6 @@ void AppendUtf8(uint32_t cp, std::string* out) {
     out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
   }
 }
-
-}  // namespace
 
 std::optional<std::string> Encode(std::string_view s, std::string_view format) {
   if (format == "base64") return Base64(s, false);
