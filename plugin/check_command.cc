@@ -5,6 +5,7 @@
 
 #include "fhir/client/fhir_client.h"
 #include "fhir/json.h"
+#include "plugin/writeback_path.h"
 
 namespace sdoh {
 namespace {
@@ -35,31 +36,6 @@ const std::vector<Need>& WriteNeeds() {
 }
 
 }  // namespace
-
-bool ScopeGrants(const std::string& scopes, const std::string& type, char letter) {
-  std::istringstream in(scopes);
-  std::string scope;
-  while (in >> scope) {
-    size_t slash = scope.find('/');
-    size_t dot = scope.find('.', slash == std::string::npos ? 0 : slash);
-    if (slash == std::string::npos || dot == std::string::npos) continue;
-    std::string context = scope.substr(0, slash);
-    if (context != "system") continue;  // a backend service acts with system/ scopes
-    std::string t = scope.substr(slash + 1, dot - slash - 1);
-    std::string perms = scope.substr(dot + 1);
-    size_t q = perms.find('?');  // v2 query restrictions narrow, but still grant the type
-    if (q != std::string::npos) perms = perms.substr(0, q);
-    if (t != "*" && t != type) continue;
-    if (perms == "*") return true;
-    if (perms == "read" && (letter == 'r' || letter == 's')) return true;
-    if (perms == "write" && (letter == 'c' || letter == 'u' || letter == 'd')) return true;
-    if (perms.find_first_not_of("cruds") == std::string::npos &&
-        perms.find(letter) != std::string::npos) {
-      return true;
-    }
-  }
-  return false;
-}
 
 int RunCheckCommand(const fhir::client::ClientConfig& config, std::ostream& out,
                     std::ostream& err) {
@@ -127,22 +103,13 @@ int RunCheckCommand(const fhir::client::ClientConfig& config, std::ostream& out,
     reads_ok = reads_ok && all;
   }
   out << "Write (referral writeback):\n";
-  std::vector<std::string> writable;
   for (const Need& need : WriteNeeds()) {
     bool all = false;
     report(need, &all);
-    if (all) writable.push_back(need.type);
   }
-  out << "Writeback path: ";
-  if (writable.size() == WriteNeeds().size()) {
-    out << "ServiceRequest+Task+Flag\n";
-  } else if (!writable.empty()) {
-    std::string joined;
-    for (const std::string& t : writable) joined += (joined.empty() ? "" : "+") + t;
-    out << "subset: " << joined << " only\n";
-  } else {
-    out << "none: dry run (no resources will be written)\n";
-  }
+  // The same computation `run` follows (plugin/writeback_path.h).
+  WritebackPath path = ComputeWritebackPath(statement, scopes_known ? scopes : "");
+  out << "Writeback path: " << path.Describe() << "\n";
   if (!reads_ok) out << "Warning: some reads needed for screening are not available\n";
   return 0;
 }

@@ -9,15 +9,12 @@
 #include <string>
 
 #include "fhir/client/client_factory.h"
+#include "plugin/writeback_path.h"  // ScopeGrants
 
 namespace sdoh {
 
 // 0: server reachable (and token obtained when auth is configured); 1 otherwise.
 // A server that cannot take writes is not a failure: the report says "dry run".
 int RunCheckCommand(const fhir::client::ClientConfig& config, std::ostream& out, std::ostream& err);
-
-// Whether SMART scopes (space-separated; v1 "system/Task.write", v2 "system/Task.cru",
-// wildcards "system/*.*") grant `letter` (c, r, u, d, s) on `type`.
-bool ScopeGrants(const std::string& scopes, const std::string& type, char letter);
 
 }  // namespace sdoh

@@ -110,6 +110,7 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
     ro.page_size = cc->page_size;
     ro.max_pages = cc->max_pages;
     ro.since = options.since;
+    ro.refetch_changed_patients = true;  // an incremental pass re-reads changed patients whole
     if (options.writeback != nullptr) {
       WritebackContext wctx{&p.config, p.catalog.get(), client.fhir.get(), run_id,
                             now,       options.dry_run, options.since,     options.full};
@@ -121,6 +122,10 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
       writeback = std::move(*wb);
       if (fhir::Status s = writeback->Begin(&ro.since); !s.ok()) {
         err << "sdoh-bridge: " << s.message() << "\n";
+        if (s.code() == fhir::Status::Code::kInvalidArgument) {
+          err << "sdoh-bridge: config error in " << config_path << "\n";
+          return 2;
+        }
         return s.code() == fhir::Status::Code::kFailedPrecondition ? 4 : 1;
       }
     }

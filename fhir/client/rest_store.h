@@ -1,5 +1,14 @@
 // fhir::Store over a FHIR server: for each type, a paged search
 // (GET [base]/Type?_count=N[&_lastUpdated=ge<since>]) whose entries go to the visitor.
+//
+// Incremental with `refetch_changed_patients`: a resource changed since `since` says only that
+// its patient must be looked at again — newest-wins, retraction and "no longer positive" need
+// all of that patient's screenings. So the changed resources are read first only to collect
+// their patients; then every such patient is read in full (Patient?_id=…,
+// QuestionnaireResponse?subject=…, Observation?subject=…, a few patients per search) and only
+// that goes to the visitor. A changed member Observation brings back its panel this way too
+// (a panel only counts with members of the same subject). A changed resource whose patient
+// cannot be told goes to the visitor as it is (it is then counted as skipped or ignored there).
 #pragma once
 
 #include <memory>
@@ -16,6 +25,8 @@ struct RestStoreOptions {
   int max_pages = 10000;  // per type; more is an error, never a silent truncation
   std::string since;      // FHIR instant; empty: everything. Not applied to Questionnaire.
   std::vector<std::string> types_without_since = {"Questionnaire"};
+  bool refetch_changed_patients = false;  // see above; only with `since`
+  int patients_per_search = 40;
 };
 
 class RestStore : public fhir::Store {
@@ -32,12 +43,26 @@ class RestStore : public fhir::Store {
   // The server's time of the first page read (Bundle.meta.lastUpdated, else the Date header):
   // the watermark to use as the next `since`.
   const std::string& first_page_server_time() const { return first_page_server_time_; }
+  // Incremental refetch: how many patients had a changed resource (and were read in full).
+  uint64_t changed_patients() const { return changed_patients_; }
+
+  // The patient id a screening or Patient resource belongs to ("" when it cannot be told):
+  // Patient.id, else subject.reference as "Patient/<id>", a full URL ending so, or with
+  // "/_history/<v>". Ids outside the FHIR id grammar give "".
+  static std::string PatientOf(std::string_view type, const rapidjson::Value& resource);
 
  private:
   FhirClient* client_;
   RestStoreOptions options_;
+  // Pages of one search, every entry's resource to `on_resource` (outcome entries skipped,
+  // entries without a resource reported to `visitor`).
+  template <typename OnResource>
+  Status ReadSearch(const std::string& type, Params params, ResourceVisitor& visitor,
+                    OnResource&& on_resource);
+
   StoreStats stats_;
   std::string first_page_server_time_;
+  uint64_t changed_patients_ = 0;
 };
 
 }  // namespace fhir::client

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <set>
 
@@ -16,6 +17,7 @@
 #include "plugin/writeback/ledger.h"
 #include "plugin/writeback/referral_policy.h"
 #include "plugin/writeback/transaction_bundle.h"
+#include "plugin/writeback_path.h"
 
 namespace sdoh::writeback {
 
@@ -113,6 +115,7 @@ class ServerWriteback : public Writeback {
     if (error_lines_.size() < 50) error_lines_.push_back(line);
   }
   bool Writes() const { return !ctx_.dry_run && !aborted_; }
+  bool MayWrite(const std::string& type) const { return path_.Allows(type); }
 
   WritebackContext ctx_;
   const Config& cfg_;
@@ -120,6 +123,11 @@ class ServerWriteback : public Writeback {
   Ledger ledger_;
   AuditLog audit_;
   bool incremental_ = false;
+  // What the server lets us write (its CapabilityStatement and granted scopes), as `check`
+  // reports it. None: the pass is a dry run.
+  WritebackPath path_ = {{"ServiceRequest", "Task", "Flag"}};
+  std::string path_note_;
+  bool forced_dry_run_ = false;
   bool aborted_ = false;  // an uncertain write failure: stop writing; the next run reconciles
   int batches_sent_ = 0;
   std::vector<WriteGroup> pending_;
@@ -131,6 +139,33 @@ class ServerWriteback : public Writeback {
 };
 
 fhir::Status ServerWriteback::Begin(std::string* since) {
+  // SDOHCC Task for referral management: requester 1..1. Nothing is written without one.
+  for (const auto& [name, route] : cfg_.routes) {
+    for (const std::string& type : route.resources) {
+      if (type == "Task" && route.requester.empty()) {
+        return fhir::Status::InvalidArgument(
+            "referrals.routes." + name +
+            ".requester: the route writes a Task, and an SDOHCC Task needs a requester "
+            "(Task.requester 1..1); set it in the config");
+      }
+    }
+  }
+  if (!ctx_.dry_run) {
+    // Follow the writeback path `check` reports.
+    auto cs = ctx_.client->Capabilities();
+    if (cs.ok() && cs->body) {
+      path_ = ComputeWritebackPath(*cs->body, ctx_.client->auth().GrantedScope());
+      if (!path_.all()) path_note_ = "server allows " + path_.Describe();
+    } else {
+      path_note_ = "CapabilityStatement not readable (" +
+                   (cs.ok() ? std::string("no body") : cs.error().ToString()) +
+                   "): writing as configured";
+    }
+    if (path_.none()) {
+      ctx_.dry_run = true;
+      forced_dry_run_ = true;
+    }
+  }
   if (!ctx_.dry_run) {
     if (fhir::Status s = ledger_.Open(LedgerPath(cfg_), cfg_.writeback.lock_wait_seconds);
         !s.ok()) {
@@ -178,11 +213,22 @@ fhir::Status ServerWriteback::Begin(std::string* since) {
   if (!ctx_.since.empty()) {
     *since = ctx_.since;
   } else if (!ctx_.full && !ctx_.dry_run) {
-    std::string cursor = ledger_.Cursor("QuestionnaireResponse");
-    auto t = fhir::ParseFhirDateTime(cursor, fhir::TimeZone::Utc());
-    if (t) {
+    // One cursor per synced type; the pass starts from the oldest, and a type that has none
+    // yet (never fully synced) makes it a full pass.
+    std::optional<fhir::InstantMicros> oldest;
+    bool all = true;
+    for (const char* type : kSyncTypes) {
+      auto t = fhir::ParseFhirDateTime(ledger_.Cursor(type), fhir::TimeZone::Utc());
+      if (!t) {
+        all = false;
+        break;
+      }
+      if (!oldest || *t < *oldest) oldest = *t;
+    }
+    if (all && oldest) {
       *since = fhir::FormatInstantUtc(
-          *t - static_cast<fhir::InstantMicros>(cfg_.writeback.sync_overlap_seconds) * 1000000);
+          *oldest -
+          static_cast<fhir::InstantMicros>(cfg_.writeback.sync_overlap_seconds) * 1000000);
     }
   }
   incremental_ = !since->empty();
@@ -253,6 +299,21 @@ void ServerWriteback::AddPatient(PatientPass pass) {
       if (r.type == "ServiceRequest") sr = &r;
       if (r.type == "Task") task = &r;
       if (r.type == "Flag") flag_res = &r;
+    }
+    // Types the server does not let us write are left out (a Task needs its ServiceRequest).
+    if (!forced_dry_run_) {
+      if (sr != nullptr && !MayWrite("ServiceRequest")) {
+        ++counts_["not written (server does not allow ServiceRequest)"];
+        sr = nullptr;
+      }
+      if (task != nullptr && (!MayWrite("Task") || !MayWrite("ServiceRequest"))) {
+        ++counts_["not written (server does not allow Task)"];
+        task = nullptr;
+      }
+      if (flag_res != nullptr && !MayWrite("Flag")) {
+        ++counts_["not written (server does not allow Flag)"];
+        flag_res = nullptr;
+      }
     }
     if (sr != nullptr) {
       ReferralQuery q{
@@ -333,9 +394,10 @@ void ServerWriteback::AddPatient(PatientPass pass) {
     }
   }
 
-  // Needs no longer positive for this patient. In an incremental pass the patient's other
-  // screenings were not read, so absence proves nothing: skipped there (use --full).
-  if (!incremental_) {
+  // Needs no longer positive for this patient. Every patient seen here was read in full (an
+  // incremental pass re-reads each changed patient whole: fhir/client/rest_store.h), so a need
+  // missing from `positive` is really no longer positive.
+  {
     std::map<std::string, std::vector<const ServerResource*>> open_by_need;
     for (const ServerResource& sr : v.srs) {
       std::string need = NeedOfServiceRequest(sr.identifier);
@@ -349,9 +411,13 @@ void ServerWriteback::AddPatient(PatientPass pass) {
       bool evidence_retracted = false;
       for (const ServerResource* sr : srs) {
         for (const std::string& ref : sr->evidence) {
+          // Entered in error, or deleted from the server (410 Gone; a `--full` pass is how a
+          // deletion is noticed): what it alone justified is retracted.
           auto r = ctx_.client->Get(ref);
           if (r.ok() && r->body &&
               fhir::json::StrMember(*r->body, "status") == "entered-in-error") {
+            evidence_retracted = true;
+          } else if (!r.ok() && r.error().http_status == 410) {
             evidence_retracted = true;
           }
         }
@@ -422,6 +488,10 @@ void ServerWriteback::Retract(const std::string& patient, const std::string& nee
 }
 
 bool ServerWriteback::Put(const ServerResource& r, const std::string& json, AuditEvent ev) {
+  if (!MayWrite(r.type)) {  // the server's writeback path leaves this type out
+    ++counts_["not updated (server does not allow " + r.type + ")"];
+    return true;
+  }
   auto res = ctx_.client->Update(r.type, r.id, json, r.version);
   ev.server_id = r.Reference();
   if (!res.ok()) {
@@ -581,7 +651,10 @@ int ServerWriteback::Finish(const std::string& server_time, std::string* plan_me
                     ",\n\"suppressed\":" + suppressed_.Json() +
                     ",\n\"flags_to_update\":" + flags_.Json() +
                     ",\n\"retractions\":" + retractions_.Json() + "\n";
-    out << "  plan (dry run, nothing written to the server)\n";
+    out << "  plan (dry run, nothing written to the server"
+        << (forced_dry_run_ ? ": the server allows no referral writes, see `sdoh-bridge check`"
+                            : "")
+        << ")\n";
     out << "      new referrals  " << new_referrals_.size() << "\n";
     out << "      already open   " << already_open_.size() << "\n";
     out << "      suppressed     " << suppressed_.size() << "\n";
@@ -591,6 +664,7 @@ int ServerWriteback::Finish(const std::string& server_time, std::string* plan_me
   } else {
     out << "  writeback   " << (incremental_ ? "incremental" : "full") << " pass, " << batches_sent_
         << " transaction(s)\n";
+    if (!path_note_.empty()) out << "      note  " << path_note_ << "\n";
     for (const auto& [k, v] : counts_) out << "      " << k << "  " << v << "\n";
     out << "      suppressed  " << suppressed_.size() << "\n";
     out << "      duplicates  " << duplicates_.size() << " found and marked entered-in-error\n";

@@ -62,6 +62,10 @@ std::string_view FaultName(Fault f) {
       return "malformed-json";
     case Fault::kNextLinkTo:
       return "next-link";
+    case Fault::kDeliverTwice:
+      return "deliver-twice";
+    case Fault::kRespondWith:
+      return "respond-with";
   }
   return "?";
 }
@@ -446,6 +450,53 @@ void FaultProxy::Serve(std::shared_ptr<Connection> c) {
         res.set(http::field::content_type, "application/fhir+json");
         res.body() = R"({"resourceType":"Bundle","type":"searchset","entry":[{"resource":)";
         keep = reply(std::move(res), forwarded);
+        break;
+      }
+      case Fault::kDeliverTwice: {
+        // The same request on two upstream connections at once (a double delivery by a
+        // network middlebox or a retrying gateway); the client sees the first answer.
+        HttpResponse first, second;
+        std::string error1, error2;
+        bool ok2 = false;
+        Connection other;
+        Request twin_request = req;
+        if (cue.twin_without_conditions) {
+          rapidjson::Document bundle;
+          bundle.Parse(req.body().c_str());
+          if (!bundle.HasParseError() && bundle.IsObject() && bundle.HasMember("entry") &&
+              bundle["entry"].IsArray()) {
+            for (auto& e : bundle["entry"].GetArray()) {
+              if (e.IsObject() && e.HasMember("request") && e["request"].IsObject()) {
+                e["request"].RemoveMember("ifNoneExist");
+              }
+            }
+            rapidjson::StringBuffer sb;
+            rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+            bundle.Accept(w);
+            twin_request.body() = sb.GetString();
+          }
+        }
+        std::thread twin(
+            [&] { ok2 = other.Exchange(options_.upstream_port, twin_request, &second, &error2); });
+        forwarded = c->Exchange(options_.upstream_port, req, &first, &error1);
+        twin.join();
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          SeenRequest copy = seen_[index];
+          copy.forwarded = ok2;
+          copy.status = ok2 ? second.result_int() : 0;
+          copy.fault = "deliver-twice (second copy)";
+          seen_.push_back(std::move(copy));
+        }
+        if (!forwarded) first = Outcome(502, req.version(), "transient", error1);
+        keep = reply(std::move(first), forwarded);
+        break;
+      }
+      case Fault::kRespondWith: {
+        HttpResponse res{static_cast<http::status>(cue.respond_status), req.version()};
+        res.set(http::field::content_type, "application/fhir+json");
+        res.body() = cue.respond_body;
+        keep = reply(std::move(res), false);
         break;
       }
       case Fault::kNextLinkTo: {

@@ -34,6 +34,8 @@ enum class Fault {
   kTruncate,       // headers with a Content-Length larger than the body sent, then close
   kMalformedJson,  // 200, application/fhir+json, a body that is not JSON
   kNextLinkTo,     // forward, then point the Bundle's `next` link at `other_origin`
+  kDeliverTwice,   // send the request to the server twice at once; answer with one response
+  kRespondWith,    // answer `respond_status` with `respond_body` (FHIR JSON); never forwarded
 };
 
 struct Cue {
@@ -47,6 +49,11 @@ struct Cue {
   std::string retry_after;  // Retry-After value for 429/503; empty: no header
   std::chrono::milliseconds stall{5000};
   std::string other_origin;  // kNextLinkTo: e.g. "http://localhost:1234"
+  // kDeliverTwice: the second copy's transaction entries lose `request.ifNoneExist`, like a
+  // server whose conditional-create check raced and let a duplicate through.
+  bool twin_without_conditions = false;
+  int respond_status = 200;  // kRespondWith
+  std::string respond_body;  // kRespondWith
 };
 
 // One request as the proxy received it.

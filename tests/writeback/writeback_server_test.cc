@@ -25,6 +25,7 @@
 #include <rapidjson/writer.h>
 
 #include "fhir/client/client_factory.h"
+#include "tests/client/fault_proxy.h"
 #include "tests/support/test_support.h"
 
 namespace {
@@ -55,6 +56,14 @@ std::string Shift(int days) {
 // The sample QuestionnaireResponse with this id, as shipped.
 std::string OriginalQr(const std::string& id) {
   for (const std::string& l : Lines(ReadFile(kSource + "/samples/QuestionnaireResponse.ndjson"))) {
+    if (l.find("\"id\":\"" + id + "\"") != std::string::npos) return l;
+  }
+  return "";
+}
+
+// The sample Observation with this id, as shipped.
+std::string OriginalObservation(const std::string& id) {
+  for (const std::string& l : Lines(ReadFile(kSource + "/samples/Observation.ndjson"))) {
     if (l.find("\"id\":\"" + id + "\"") != std::string::npos) return l;
   }
   return "";
@@ -235,6 +244,39 @@ class WritebackServerTest : public ::testing::Test {
     return nullptr;
   }
 
+  // A fault proxy in front of the server (tests/client/fault_proxy.h); `run` then reads and
+  // writes through it.
+  fhir::client::testing::FaultProxy& Proxy() {
+    if (!proxy_) {
+      const std::string& b = server_.base_url();  // http://127.0.0.1:N/fhir
+      size_t colon = b.rfind(':');
+      uint16_t port = static_cast<uint16_t>(std::stoi(b.substr(colon + 1)));
+      proxy_ = std::make_unique<fhir::client::testing::FaultProxy>(
+          fhir::client::testing::FaultProxyOptions{port, 0});
+    }
+    return *proxy_;
+  }
+  std::string ProxyRunArgs(const std::string& extra = "") {
+    return "run --config " + (config_.empty() ? kSource + "/config/sdoh-bridge.yaml" : config_) +
+           " --source " + Proxy().origin() + "/fhir --out " + out_.string() + " " + extra;
+  }
+  // A fault on the first transaction the run sends; then a clean rerun: exactly the plan.
+  void FaultOnATransactionThenRerun(fhir::client::testing::Cue cue) {
+    ASSERT_TRUE(Proxy().error().empty()) << Proxy().error();
+    cue.method = "POST";
+    Proxy().AddCue(cue);
+    Run(ProxyRunArgs());  // may fail (exit 1): an uncertain write stops the pass
+    const std::string first = last_output_;
+    EXPECT_GE(Proxy().Count("POST", "/fhir"), 1) << first;
+    Proxy().ClearCues();
+    ASSERT_EQ(Run(ProxyRunArgs()), 0) << first << "\n--- rerun ---\n" << last_output_;
+    ExpectExactlyOnce();
+    auto before = Snapshot();
+    ASSERT_EQ(Run(ProxyRunArgs("--full")), 0) << last_output_;
+    EXPECT_EQ(Snapshot(), before);
+  }
+
+  std::unique_ptr<fhir::client::testing::FaultProxy> proxy_;
   Server server_;
   fhir::client::Client client_;
   fs::path out_;
@@ -487,6 +529,265 @@ TEST_F(WritebackServerTest, EnteredInErrorScreeningRetractsWhatItAloneJustified)
   auto before = Snapshot();
   ASSERT_EQ(Run(RunArgs("--full")), 0) << last_output_;
   EXPECT_EQ(Snapshot(), before);
+}
+
+// Incremental sync (no --full): the second run starts from the ledger's cursor, sees only what
+// changed, and re-reads each changed patient whole — so a negative rescreen deactivates the Flag
+// there too, and nothing else is touched.
+TEST_F(WritebackServerTest, IncrementalPassRereadsARescreenedPatientWhole) {
+  // No overlap window: the second pass sees exactly the one change made after the first.
+  UseConfig("  sync_overlap_seconds: 0\n");
+  // The cursor is the server's time in whole seconds: let the loading end in an earlier second.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
+  ASSERT_EQ(Live("Flag").count("food-pat03"), 1u);
+  auto before = Snapshot();
+  std::string qr = OriginalQr("p03-hvs");
+  for (size_t pos; (pos = qr.find("LA6729-3")) != std::string::npos;)
+    qr.replace(pos, 8, "LA28398-8");
+  ASSERT_TRUE(client_.fhir->Update("QuestionnaireResponse", "p03-hvs", qr).ok());
+  std::string out;
+  ASSERT_EQ(Run(RunArgs(), &out), 0) << out;
+  EXPECT_NE(out.find("incremental pass"), std::string::npos) << out;
+  EXPECT_NE(out.find("1 changed patients read in full"), std::string::npos) << out;
+  auto flags = Live("Flag");
+  ASSERT_EQ(flags["food-pat03"].size(), 1u);
+  EXPECT_EQ(flags["food-pat03"][0].status, "inactive");
+  // Only that Flag changed: every other resource of ours keeps its version.
+  auto after = Snapshot();
+  ASSERT_EQ(after.size(), before.size());
+  int changed = 0;
+  for (const auto& [ref, version] : after) changed += before[ref] != version;
+  EXPECT_EQ(changed, 1);
+}
+
+// A changed member Observation leads back to its panel: p06's PRAPARE housing answer (a member
+// two levels down the panel) turns from "Yes" to "No"; only the member changed on the server.
+TEST_F(WritebackServerTest, IncrementalPassFollowsAChangedMemberToItsPanel) {
+  ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
+  ASSERT_EQ(Live("Flag").count("housing-instability-pat06"), 1u);
+  std::string obs = OriginalObservation("p06-prapare-93033-9");
+  ASSERT_NE(obs.find("LA33-6"), std::string::npos);
+  obs.replace(obs.find("LA33-6"), 6, "LA32-8");
+  obs.replace(obs.find("\"display\":\"Yes\""), 15, "\"display\":\"No\"");
+  ASSERT_TRUE(client_.fhir->Update("Observation", "p06-prapare-93033-9", obs).ok());
+  std::string out;
+  ASSERT_EQ(Run(RunArgs(), &out), 0) << out;
+  EXPECT_NE(out.find("incremental pass"), std::string::npos) << out;
+  auto flags = Live("Flag");
+  ASSERT_EQ(flags["housing-instability-pat06"].size(), 1u);
+  EXPECT_EQ(flags["housing-instability-pat06"][0].status, "inactive");
+  // The panel's other needs are still read (from the re-read panel) and stay active.
+  ASSERT_EQ(flags["food-pat06"].size(), 1u);
+  EXPECT_EQ(flags["food-pat06"][0].status, "active");
+  // flags.ndjson of the incremental pass: p06's remaining needs, no housing.
+  std::string flags_out = ReadFile(out_ / "flags.ndjson");
+  EXPECT_NE(flags_out.find("\"Patient/pat06\",\"flag\":\"food\""), std::string::npos);
+  EXPECT_EQ(flags_out.find("\"Patient/pat06\",\"flag\":\"housing-instability\""),
+            std::string::npos);
+}
+
+// Retraction without --full: the screening turned entered-in-error is a change like any other.
+TEST_F(WritebackServerTest, IncrementalPassRetractsAnEnteredInErrorScreening) {
+  ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
+  std::string qr = OriginalQr("p03-hvs");
+  qr.replace(qr.find("\"status\":\"completed\""), 20, "\"status\":\"entered-in-error\"");
+  ASSERT_TRUE(client_.fhir->Update("QuestionnaireResponse", "p03-hvs", qr).ok());
+  std::string out;
+  ASSERT_EQ(Run(RunArgs(), &out), 0) << out;
+  EXPECT_NE(out.find("incremental pass"), std::string::npos) << out;
+  int revoked = 0;
+  for (const Found& f : All("ServiceRequest")) {
+    if (f.identifier.rfind("food-", 0) == 0 && f.json.find("Patient/pat03") != std::string::npos) {
+      EXPECT_EQ(f.status, "revoked");
+      ++revoked;
+    }
+  }
+  EXPECT_EQ(revoked, 1) << out;
+  for (const Found& f : All("Flag")) {
+    if (f.identifier == "food-pat03") {
+      EXPECT_EQ(f.status, "entered-in-error");
+    }
+  }
+}
+
+// Faults in the middle of a transaction (the client issue's proxy): the server may or may not
+// have committed it; nothing is lost and nothing is duplicated.
+TEST_F(WritebackServerTest, A503AfterTheServerCommittedLosesNothingAndDuplicatesNothing) {
+  fhir::client::testing::Cue cue;
+  cue.fault = fhir::client::testing::Fault::kStatus503;
+  cue.forward_first = true;
+  FaultOnATransactionThenRerun(cue);
+}
+TEST_F(WritebackServerTest, A429BeforeTheServerSawItLosesNothingAndDuplicatesNothing) {
+  fhir::client::testing::Cue cue;
+  cue.fault = fhir::client::testing::Fault::kStatus429;
+  cue.retry_after = "0";
+  cue.times = 2;
+  FaultOnATransactionThenRerun(cue);
+}
+TEST_F(WritebackServerTest, AResetAfterTheServerCommittedLosesNothingAndDuplicatesNothing) {
+  fhir::client::testing::Cue cue;
+  cue.fault = fhir::client::testing::Fault::kReset;
+  cue.forward_first = true;
+  FaultOnATransactionThenRerun(cue);
+}
+TEST_F(WritebackServerTest, AResetBeforeTheServerSawItLosesNothingAndDuplicatesNothing) {
+  fhir::client::testing::Cue cue;
+  cue.fault = fhir::client::testing::Fault::kReset;
+  FaultOnATransactionThenRerun(cue);
+}
+
+// The race: every transaction reaches the server twice at once (two conditional creates of the
+// same identifiers in flight together). Whatever the server lets through, the run's
+// search-after-write leaves exactly one live resource per identifier.
+TEST_F(WritebackServerTest, ATransactionDeliveredTwiceConcurrentlyLeavesOne) {
+  ASSERT_TRUE(Proxy().error().empty()) << Proxy().error();
+  fhir::client::testing::Cue cue;
+  cue.fault = fhir::client::testing::Fault::kDeliverTwice;
+  cue.method = "POST";
+  cue.times = 1000;
+  Proxy().AddCue(cue);
+  std::string out;
+  int code = Run(ProxyRunArgs(), &out);
+  int doubled = 0;
+  for (const auto& r : Proxy().Seen()) doubled += r.fault == "deliver-twice (second copy)";
+  EXPECT_GE(doubled, 1) << out;
+  Proxy().ClearCues();
+  if (code != 0) {
+    ASSERT_EQ(Run(ProxyRunArgs()), 0) << out << "\n--- rerun ---\n" << last_output_;
+  }
+  ExpectExactlyOnce();
+  auto before = Snapshot();
+  ASSERT_EQ(Run(ProxyRunArgs("--full")), 0) << last_output_;
+  EXPECT_EQ(Snapshot(), before);
+}
+
+// The same race where the server's conditional create loses it: the second copy creates every
+// resource again (its If-None-Exist dropped). The run's search by identifier after writing
+// finds the duplicates, keeps the oldest and marks the rest entered-in-error.
+TEST_F(WritebackServerTest, DuplicatesTheServerLetThroughAreFoundAndMarked) {
+  ASSERT_TRUE(Proxy().error().empty()) << Proxy().error();
+  fhir::client::testing::Cue cue;
+  cue.fault = fhir::client::testing::Fault::kDeliverTwice;
+  cue.method = "POST";
+  cue.times = 1;
+  cue.twin_without_conditions = true;
+  Proxy().AddCue(cue);
+  std::string out;
+  ASSERT_EQ(Run(ProxyRunArgs(), &out), 0) << out;
+  // The first transaction's resources exist twice on the server; one of each is live.
+  int marked = 0;
+  for (const char* t : {"ServiceRequest", "Task", "Flag"}) {
+    for (const Found& f : All(t)) marked += f.status == "entered-in-error";
+  }
+  EXPECT_GE(marked, 1) << out;
+  EXPECT_EQ(out.find("duplicates  0 found"), std::string::npos) << out;
+  ExpectExactlyOnce();
+  auto before = Snapshot();
+  ASSERT_EQ(Run(ProxyRunArgs("--full")), 0) << last_output_;
+  EXPECT_EQ(Snapshot(), before);
+}
+
+// `run` follows the writeback path `check` reports: a CapabilityStatement without Task means
+// ServiceRequests and Flags but no Task; one without any of the three means a dry run.
+std::string Capabilities(const std::vector<std::string>& types) {
+  std::string rest =
+      R"({"resourceType":"CapabilityStatement","status":"active","kind":"instance",)"
+      R"("fhirVersion":"4.0.1","format":["json"],"rest":[{"mode":"server","resource":[)";
+  bool first = true;
+  for (const std::string& t :
+       {std::string("Patient"), std::string("Observation"), std::string("QuestionnaireResponse"),
+        std::string("Questionnaire")}) {
+    rest += std::string(first ? "" : ",") + R"({"type":")" + t +
+            R"(","interaction":[{"code":"read"},{"code":"search-type"}]})";
+    first = false;
+  }
+  for (const std::string& t : types) {
+    rest += R"(,{"type":")" + t +
+            R"(","interaction":[{"code":"read"},{"code":"create"},{"code":"update"},)"
+            R"({"code":"search-type"}]})";
+  }
+  return rest + "]}]}";
+}
+TEST_F(WritebackServerTest, RunFollowsTheServersWritebackPathWithoutTask) {
+  ASSERT_TRUE(Proxy().error().empty()) << Proxy().error();
+  fhir::client::testing::Cue cue;
+  cue.fault = fhir::client::testing::Fault::kRespondWith;
+  cue.method = "GET";
+  cue.path_contains = "/metadata";
+  cue.times = 1000;
+  cue.respond_body = Capabilities({"ServiceRequest", "Flag"});
+  Proxy().AddCue(cue);
+  std::string out;
+  ASSERT_EQ(Run(ProxyRunArgs(), &out), 0) << out;
+  EXPECT_NE(out.find("server allows subset: ServiceRequest+Flag only"), std::string::npos) << out;
+  EXPECT_EQ(All("Task").size(), 0u);
+  EXPECT_EQ(Live("ServiceRequest").size(), Planned("ServiceRequest").size());
+  EXPECT_EQ(Live("Flag").size(), Planned("Flag").size());
+  EXPECT_GT(Live("ServiceRequest").size(), 20u);
+}
+TEST_F(WritebackServerTest, RunIsADryRunWhenTheServerAllowsNoReferralWrites) {
+  ASSERT_TRUE(Proxy().error().empty()) << Proxy().error();
+  fhir::client::testing::Cue cue;
+  cue.fault = fhir::client::testing::Fault::kRespondWith;
+  cue.method = "GET";
+  cue.path_contains = "/metadata";
+  cue.times = 1000;
+  cue.respond_body = Capabilities({});
+  Proxy().AddCue(cue);
+  std::string out;
+  ASSERT_EQ(Run(ProxyRunArgs(), &out), 0) << out;
+  EXPECT_NE(out.find("the server allows no referral writes"), std::string::npos) << out;
+  EXPECT_EQ(Proxy().Count("POST", "/fhir"), 0);
+  EXPECT_EQ(Proxy().Count("PUT", "/fhir"), 0);
+  EXPECT_TRUE(Snapshot().empty());
+}
+
+// An SDOHCC Task needs a requester: a route that writes Tasks without one is a config error
+// (exit 2, naming the key) and nothing is written.
+TEST_F(WritebackServerTest, ATaskRouteWithoutARequesterIsAConfigError) {
+  UseConfig("  batch_size: 8\n");
+  std::string text = ReadFile(config_);
+  // The first route in the file is social-work: drop its requester line.
+  const std::string line = "      requester: Organization/sdoh-bridge-clinic\n";
+  size_t at = text.find(line);
+  ASSERT_NE(at, std::string::npos);
+  ASSERT_LT(at, text.find("transportation:"));
+  text.erase(at, line.size());
+  std::ofstream(config_) << text;
+  std::string out;
+  EXPECT_EQ(Run(RunArgs(), &out), 2) << out;
+  EXPECT_NE(out.find("referrals.routes.social-work.requester"), std::string::npos) << out;
+  EXPECT_TRUE(Snapshot().empty());
+}
+
+// A screening deleted from the server is invisible to an incremental pass; a --full pass
+// notices it (its evidence answers 410 Gone) and retracts what it alone justified.
+TEST_F(WritebackServerTest, AFullPassFindsADeletedScreeningAndRetracts) {
+  ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
+  std::string cmd = "curl -s -o /dev/null -w '%{http_code}' -X DELETE " + server_.base_url() +
+                    "/QuestionnaireResponse/p03-hvs";
+  FILE* p = popen(cmd.c_str(), "r");
+  char code[8] = {0};
+  size_t n = fread(code, 1, sizeof code - 1, p);
+  pclose(p);
+  ASSERT_GT(n, 0u);
+  ASSERT_EQ(code[0], '2') << code;
+  ASSERT_EQ(Run(RunArgs("--full")), 0) << last_output_;
+  int revoked = 0;
+  for (const Found& f : All("ServiceRequest")) {
+    if (f.identifier.rfind("food-", 0) == 0 && f.json.find("Patient/pat03") != std::string::npos) {
+      EXPECT_EQ(f.status, "revoked");
+      ++revoked;
+    }
+  }
+  EXPECT_EQ(revoked, 1) << last_output_;
+  for (const Found& f : All("Flag")) {
+    if (f.identifier == "food-pat03") {
+      EXPECT_EQ(f.status, "entered-in-error");
+    }
+  }
 }
 
 TEST_F(WritebackServerTest, RevokeUndoesEverythingOneRunWrote) {
