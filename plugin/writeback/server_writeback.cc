@@ -109,7 +109,10 @@ class ServerWriteback : public Writeback {
   void CheckDuplicates(const WriteGroup& g, const WriteEntry& e, LedgerRow* row);
   bool Put(const ServerResource& r, const std::string& json, AuditEvent ev);
   void Retract(const std::string& patient, const std::string& need, const View& v,
-               const std::vector<const ServerResource*>& srs);
+               const std::vector<const ServerResource*>& srs, const std::string& reason);
+  // Whether this ServiceRequest of ours was written under a rule-set version the admin withdrew
+  // (writeback.withdrawn_rulesets), read from its note ("Rule set <id> <version>.").
+  bool UnderWithdrawnRuleset(const ServerResource& sr) const;
   void Error(const std::string& line) {
     ++errors_;
     if (error_lines_.size() < 50) error_lines_.push_back(line);
@@ -405,7 +408,7 @@ void ServerWriteback::AddPatient(PatientPass pass) {
         open_by_need[need].push_back(&sr);
       }
     }
-    std::set<std::string> retracted;
+    std::map<std::string, std::string> retracted;  // need -> reason
     for (const auto& [need, srs] : open_by_need) {
       // Retraction: its evidence includes a screening now entered-in-error.
       bool evidence_retracted = false;
@@ -423,8 +426,19 @@ void ServerWriteback::AddPatient(PatientPass pass) {
         }
       }
       if (evidence_retracted) {
-        retracted.insert(need);
-        Retract(pid, need, v, srs);
+        retracted[need] = "screening-entered-in-error";
+        Retract(pid, need, v, srs, retracted[need]);
+        continue;
+      }
+      // A withdrawn rule-set version: the current rules no longer find this need, so the
+      // referrals written under the withdrawn version are what alone justified it.
+      std::vector<const ServerResource*> withdrawn;
+      for (const ServerResource* sr : srs) {
+        if (UnderWithdrawnRuleset(*sr)) withdrawn.push_back(sr);
+      }
+      if (!withdrawn.empty()) {
+        retracted[need] = "ruleset-withdrawn";
+        Retract(pid, need, v, withdrawn, retracted[need]);
       }
     }
     const std::string suffix = "-" + pid;
@@ -440,8 +454,8 @@ void ServerWriteback::AddPatient(PatientPass pass) {
                           {"action", "entered-in-error"}});
         if (Writes()) {
           Put(f, WithStatus(f.json, "entered-in-error"),
-              {"retract", "flag-entered-in-error", "Flag", f.identifier, pid, need,
-               "screening-entered-in-error", 0, 0, "", "", ""});
+              {"retract", "flag-entered-in-error", "Flag", f.identifier, pid, need, retracted[need],
+               0, 0, "", "", ""});
         }
       } else if (f.status == "active") {
         flags_.Add({{"patient", "Patient/" + pid},
@@ -460,8 +474,32 @@ void ServerWriteback::AddPatient(PatientPass pass) {
   if (pending_entries_ >= static_cast<size_t>(cfg_.writeback.batch_size)) Flush(false);
 }
 
+bool ServerWriteback::UnderWithdrawnRuleset(const ServerResource& sr) const {
+  if (cfg_.writeback.withdrawn_rulesets.empty()) return false;
+  rapidjson::Document d;
+  d.Parse(sr.json.c_str());
+  if (d.HasParseError()) return false;
+  const rapidjson::Value* notes = fhir::json::ArrayMember(d, "note");
+  if (notes == nullptr) return false;
+  for (const rapidjson::Value& n : notes->GetArray()) {
+    std::string_view text = fhir::json::StrMember(n, "text");
+    size_t at = text.find("Rule set ");
+    if (at == std::string_view::npos) continue;
+    std::string_view rest = text.substr(at + 9);
+    size_t end = rest.find(". ");
+    std::string id_version(rest.substr(0, end));  // "<ruleset id> <version>"
+    size_t space = id_version.rfind(' ');
+    std::string version = space == std::string::npos ? id_version : id_version.substr(space + 1);
+    for (const std::string& w : cfg_.writeback.withdrawn_rulesets) {
+      if (w == id_version || w == version) return true;
+    }
+  }
+  return false;
+}
+
 void ServerWriteback::Retract(const std::string& patient, const std::string& need, const View& v,
-                              const std::vector<const ServerResource*>& srs) {
+                              const std::vector<const ServerResource*>& srs,
+                              const std::string& reason) {
   for (const ServerResource* sr : srs) {
     retractions_.Add({{"patient", "Patient/" + patient},
                       {"need", need},
@@ -469,8 +507,8 @@ void ServerWriteback::Retract(const std::string& patient, const std::string& nee
                       {"action", "revoked"}});
     if (Writes()) {
       Put(*sr, WithStatus(sr->json, "revoked"),
-          {"retract", "revoke", "ServiceRequest", sr->identifier, patient, need,
-           "screening-entered-in-error", 0, 0, "", "", ""});
+          {"retract", "revoke", "ServiceRequest", sr->identifier, patient, need, reason, 0, 0, "",
+           "", ""});
     }
     for (const ServerResource& t : v.tasks) {
       if (t.focus != sr->Reference() || !IsOpenTask(t.status)) continue;
@@ -480,8 +518,7 @@ void ServerWriteback::Retract(const std::string& patient, const std::string& nee
                         {"action", "cancelled"}});
       if (Writes()) {
         Put(t, WithStatus(t.json, "cancelled"),
-            {"retract", "cancel", "Task", t.identifier, patient, need, "screening-entered-in-error",
-             0, 0, "", "", ""});
+            {"retract", "cancel", "Task", t.identifier, patient, need, reason, 0, 0, "", "", ""});
       }
     }
   }

@@ -790,6 +790,53 @@ TEST_F(WritebackServerTest, AFullPassFindsADeletedScreeningAndRetracts) {
   }
 }
 
+// The admin withdraws rule-set version 1.0.0 (writeback.withdrawn_rulesets) and ships 1.1.0,
+// whose AHC utilities rule no longer counts "Yes" (only "Already shut off"). A pass revokes the
+// utilities referrals 1.0.0 alone justified; every other referral stands.
+TEST_F(WritebackServerTest, AWithdrawnRulesetVersionRetractsWhatItAloneJustified) {
+  ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
+  std::set<std::string> utilities_before;
+  for (const auto& [id, list] : Live("ServiceRequest")) {
+    if (id.rfind("utilities-", 0) == 0) utilities_before.insert(list[0].id);
+  }
+  ASSERT_FALSE(utilities_before.empty());
+  std::string rules = ReadFile(kSource + "/config/rules/sdoh-default.yaml");
+  const std::string old_version = "version: \"1.0.0\"";
+  ASSERT_NE(rules.find(old_version), std::string::npos);
+  rules.replace(rules.find(old_version), old_version.size(), "version: \"1.1.0\"");
+  const std::string old_when = "question: 96779-4, in: [LA33-6, LA32002-0]";
+  ASSERT_NE(rules.find(old_when), std::string::npos);
+  rules.replace(rules.find(old_when), old_when.size(), "question: 96779-4, in: [LA32002-0]");
+  const std::string rules_path = (out_ / "rules-1.1.0.yaml").string();
+  std::ofstream(rules_path) << rules;
+  UseConfig("  withdrawn_rulesets: [\"1.0.0\"]\n");
+  std::string text = ReadFile(config_);
+  const std::string default_rules = kSource + "/config/rules/sdoh-default.yaml";
+  ASSERT_NE(text.find(default_rules), std::string::npos) << text;
+  text.replace(text.find(default_rules), default_rules.size(), rules_path);
+  std::ofstream(config_) << text;
+  // The ledger and cursor of the first run live in out_ too: a --full pass re-reads everyone.
+  ASSERT_EQ(Run(RunArgs("--full")), 0) << last_output_;
+  int revoked = 0, active_other = 0;
+  for (const Found& f : All("ServiceRequest")) {
+    if (f.identifier.rfind("utilities-", 0) == 0) {
+      revoked += f.status == "revoked";
+    } else {
+      EXPECT_EQ(f.status, "active") << f.identifier;
+      ++active_other;
+    }
+  }
+  EXPECT_GE(revoked, 1) << last_output_;
+  EXPECT_GT(active_other, 20);
+  for (const Found& t : All("Task")) {
+    if (t.identifier.rfind("utilities-", 0) == 0 && t.status != "requested") {
+      EXPECT_EQ(t.status, "cancelled") << t.identifier;
+    }
+  }
+  std::string audit = ReadFile(out_ / "audit.jsonl");
+  EXPECT_NE(audit.find("\"reason\":\"ruleset-withdrawn\""), std::string::npos);
+}
+
 TEST_F(WritebackServerTest, RevokeUndoesEverythingOneRunWrote) {
   ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
   const std::string run_id = RunId();
