@@ -1,18 +1,26 @@
 #include "plugin/report/report_command.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <map>
+#include <memory>
 #include <optional>
+#include <set>
 
+#include "fhir/client/client_factory.h"
+#include "fhir/client/rest_store.h"
 #include "fhir/datetime.h"
 #include "fhir/ndjson_folder_store.h"
 #include "plugin/config.h"
+#include "plugin/fhir_section.h"
 #include "plugin/output_file.h"
 #include "plugin/pipeline.h"
 #include "plugin/report/demographics.h"
 #include "plugin/report/period_end_filter.h"
+#include "plugin/report/referral_status.h"
 #include "plugin/report/report_model.h"
 #include "plugin/report/report_writers.h"
 #include "plugin/rules_engine.h"
@@ -25,7 +33,7 @@ namespace {
 using report::CivilDate;
 
 constexpr const char* kUsage =
-    "usage: sdoh-bridge report [--config FILE] [--source DIR] [--out DIR]\n"
+    "usage: sdoh-bridge report [--config FILE] [--source DIR|URL] [--out DIR]\n"
     "                          [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--min-cell N]\n"
     "\n"
     "Writes report.html (self-contained: inline CSS and SVG, no scripts or links),\n"
@@ -33,6 +41,11 @@ constexpr const char* kUsage =
     "patients with a counted screening dated in the period, of all active, living patients),\n"
     "positive rate per need, coverage by preferred language, race, ethnicity, gender, age band,\n"
     "ZIP3 and insurance, and interpreter need vs referral, with 95% Wilson intervals.\n"
+    "With a FHIR server as the source (--source URL or `source:`; the `fhir:` section\n"
+    "configures the client), also the referrals sdoh-bridge made (ServiceRequests and Tasks\n"
+    "under referrals.identifier_system, authored in the period): open, accepted, completed,\n"
+    "rejected, cancelled and median days open per need and stratum, and interpreter need vs\n"
+    "an interpreter referral on the server.\n"
     "\n"
     "  --from, --to   the period, inclusive, on screening date (default: the 12 months up to\n"
     "                 --to; --to defaults to today, UTC)\n"
@@ -182,12 +195,8 @@ int RunReportCommand(const std::vector<std::string>& args, std::ostream& out, st
   Pipeline& p = *pipeline;
   if (!source.empty()) p.config.source = source;
   if (!out_dir.empty()) p.config.out = out_dir;
-  if (IsServerSource(p.config.source)) {
-    err << "sdoh-bridge report: the report reads an NDJSON folder; '" << p.config.source
-        << "' is a server\n";
-    return 2;
-  }
-  if (std::error_code ec; !std::filesystem::is_directory(p.config.source, ec)) {
+  const bool server = IsServerSource(p.config.source);
+  if (std::error_code ec; !server && !std::filesystem::is_directory(p.config.source, ec)) {
     err << "sdoh-bridge report: source '" << p.config.source << "' is not a folder\n";
     return 2;
   }
@@ -200,18 +209,55 @@ int RunReportCommand(const std::vector<std::string>& args, std::ostream& out, st
     return 2;
   }
 
-  fhir::NdjsonFolderStore store(p.config.source, fhir::NdjsonFolderStore::Options{
-                                                     p.config.max_line_bytes, p.config.max_depth});
+  // The store: an NDJSON folder, or a FHIR server through the same REST client as `run`.
+  std::unique_ptr<fhir::Store> store;
+  fhir::client::Client client;
+  if (server) {
+    auto cc = ServerClientConfig(p.config);
+    if (!cc.ok()) {
+      err << "sdoh-bridge: config error: " << cc.status().message() << "\n";
+      return 2;
+    }
+    auto built = fhir::client::BuildClient(*cc);
+    if (!built.ok()) {
+      err << "sdoh-bridge: config error: " << built.error().message << "\n";
+      return 2;
+    }
+    client = std::move(built.value());
+    fhir::client::RestStoreOptions ro;
+    ro.page_size = cc->page_size;
+    ro.max_pages = cc->max_pages;
+    store = std::make_unique<fhir::client::RestStore>(client.fhir.get(), ro);
+  } else {
+    store = std::make_unique<fhir::NdjsonFolderStore>(
+        p.config.source,
+        fhir::NdjsonFolderStore::Options{p.config.max_line_bytes, p.config.max_depth});
+  }
+  const fhir::InstantMicros now = fhir::NowMicros();
   ScreeningOptions sopts;
   sopts.time_zone = p.config.time_zone;
   sopts.ruleset = &p.ruleset;
-  sopts.now = fhir::NowMicros();
+  sopts.now = now;
   ScreeningCollector collector(*p.catalog, sopts);
   report::PeriodEndFilter as_of_end(collector, *p.catalog, p.config.time_zone, *end);
   report::DemographicsTap tap(as_of_end);
-  if (fhir::Status s = store.ReadAll(ScreeningCollector::InputTypes(), tap); !s.ok()) {
-    err << "sdoh-bridge: reading " << store.Describe() << " failed: " << s.message() << "\n";
+  if (fhir::Status s = store->ReadAll(ScreeningCollector::InputTypes(), tap); !s.ok()) {
+    err << "sdoh-bridge: reading " << store->Describe() << " failed: " << s.message() << "\n";
     return 1;
+  }
+  // Referral status: what the server holds now. Open referrals count as open until the end of
+  // the period, or until now when the period has not ended.
+  report::ReferralReader referrals(p.config.identifier_system, p.config.time_zone);
+  const fhir::InstantMicros as_of = std::min(now, *end);
+  std::map<std::string, std::vector<report::ReferralRow>> referrals_by_patient;
+  std::set<std::string> interpreter_referred;
+  if (server) {
+    if (fhir::Status s = store->ReadAll({"ServiceRequest", "Task"}, referrals); !s.ok()) {
+      err << "sdoh-bridge: reading " << store->Describe() << " failed: " << s.message() << "\n";
+      return 1;
+    }
+    referrals_by_patient = referrals.ByPatient(*start, *end, as_of);
+    interpreter_referred = referrals.WithInterpreterReferral();
   }
 
   std::vector<report::PatientRow> rows;
@@ -223,6 +269,10 @@ int RunReportCommand(const std::vector<std::string>& args, std::ostream& out, st
       row.demographics = it->second;
     }
     row.insurance = Insurance(rec, *p.catalog);
+    if (auto it = referrals_by_patient.find(rec.id); it != referrals_by_patient.end()) {
+      row.referrals = std::move(it->second);
+    }
+    row.interpreter_referral = interpreter_referred.count(rec.id) != 0;
     PatientRecord in_period;
     in_period.id = rec.id;
     in_period.facts = rec.facts;
@@ -242,6 +292,8 @@ int RunReportCommand(const std::vector<std::string>& args, std::ostream& out, st
   ro.to = Format(to);
   ro.period_end = to;
   ro.min_cell = min_cell;
+  ro.referrals = server;
+  ro.referrals_as_of = fhir::FormatInstantUtc(as_of);
   for (const auto& [name, def] : p.catalog->needs()) ro.needs.push_back(name);
   report::Report rep = report::BuildReport(rows, ro);
 

@@ -1,7 +1,8 @@
 // `sdoh-bridge report`: screening coverage, positive rates per need and strata over a
 // reporting period, written as report.html, report.json and report-<table>.csv in the out
-// folder. The report carries no names or ids, and every count from 1 to min-cell - 1 is
-// suppressed (with complementary suppression).
+// folder. With a FHIR server as the source it also reports the status of the referrals
+// sdoh-bridge wrote there (ServiceRequests and Tasks). The report carries no names or ids, and
+// every count from 1 to min-cell - 1 is suppressed (with complementary suppression).
 #pragma once
 
 #include <iosfwd>

@@ -68,7 +68,100 @@ ReportTable StrataTable(const std::string& id, const std::string& title,
   return t;
 }
 
+// Referral status counts: rows = `labels` in order of first use (after `order`) + the "All
+// referrals" margin; columns = the five statuses and their total; the median of days open per
+// row. Each referral is in one row, so columns sum to the margin, whose counts are shared with
+// every other referral table's margin.
+ReportTable ReferralTable(const std::string& id, const std::string& title,
+                          const std::string& row_header,
+                          const std::vector<std::pair<std::string, const ReferralRow*>>& referrals,
+                          const std::vector<std::string>& order) {
+  constexpr size_t kStatuses = 5;
+  std::map<std::string, std::vector<const ReferralRow*>> by_row;
+  for (const auto& [label, r] : referrals) by_row[label].push_back(r);
+  ReportTable t;
+  t.id = id;
+  t.title = title;
+  t.row_header = row_header;
+  t.caption = "Referrals sdoh-bridge made (ServiceRequests authored in the period) by " +
+              row_header +
+              ", by the status of their Task (else of the ServiceRequest) on the server; days "
+              "open run from authoring to the last change of a closed referral, or to the "
+              "report's as-of time";
+  t.columns = {"Open",     "Accepted or in progress", "Completed",
+               "Rejected", "Cancelled or revoked",    "Referrals"};
+  for (const std::string& o : order) {
+    if (by_row.count(o) != 0) t.rows.push_back(o);
+  }
+  for (const auto& [k, v] : by_row) {
+    if (std::find(t.rows.begin(), t.rows.end(), k) == t.rows.end()) t.rows.push_back(k);
+  }
+  auto median = [](std::vector<int64_t> days) -> std::optional<double> {
+    if (days.empty()) return std::nullopt;
+    std::sort(days.begin(), days.end());
+    const size_t n = days.size();
+    return n % 2 == 1
+               ? static_cast<double>(days[n / 2])
+               : (static_cast<double>(days[n / 2 - 1]) + static_cast<double>(days[n / 2])) / 2;
+  };
+  std::vector<int64_t> totals(kStatuses, 0);
+  std::vector<int64_t> all_days;
+  for (const std::string& row : t.rows) {
+    std::vector<int64_t> n(kStatuses, 0);
+    std::vector<int64_t> days;
+    for (const ReferralRow* r : by_row[row]) {
+      ++n[static_cast<size_t>(r->status)];
+      days.push_back(r->days_open);
+    }
+    std::vector<Cell> cells;
+    int64_t sum = 0;
+    for (size_t c = 0; c < kStatuses; ++c) {
+      cells.push_back(Count(n[c]));
+      totals[c] += n[c];
+      sum += n[c];
+    }
+    cells.push_back(Count(sum));
+    t.counts.cells.push_back(std::move(cells));
+    t.median_days_open.push_back(median(days));
+    all_days.insert(all_days.end(), days.begin(), days.end());
+  }
+  const size_t strata = t.rows.size();
+  t.rows.push_back("All referrals");
+  std::vector<Cell> margin;
+  int64_t sum = 0;
+  for (size_t c = 0; c < kStatuses; ++c) {
+    margin.push_back(Count(totals[c], "referrals-" + std::to_string(c)));
+    sum += totals[c];
+  }
+  margin.push_back(Count(sum, "referrals"));
+  t.counts.cells.push_back(std::move(margin));
+  t.median_days_open.push_back(median(all_days));
+  for (size_t r = 0; r <= strata; ++r) {
+    Relation rel;
+    for (size_t c = 0; c < kStatuses; ++c) rel.parts.push_back({r, c});
+    rel.total = {r, kStatuses};
+    t.counts.relations.push_back(rel);
+  }
+  for (size_t c = 0; c <= kStatuses; ++c) {
+    Relation rel;
+    for (size_t r = 0; r < strata; ++r) rel.parts.push_back({r, c});
+    rel.total = {strata, c};
+    t.counts.relations.push_back(rel);
+  }
+  t.rate_numerator = 2;
+  t.rate_denominator = kStatuses;
+  t.rate_label = "Share completed";
+  return t;
+}
+
 }  // namespace
+
+std::optional<double> MedianDaysOpen(const ReportTable& t, size_t row) {
+  if (row >= t.median_days_open.size()) return std::nullopt;
+  const Cell& total = t.counts.cells[row].back();
+  if (total.suppressed() || total.value <= 0) return std::nullopt;
+  return t.median_days_open[row];
+}
 
 std::optional<RowRate> RateOf(const ReportTable& t, size_t row) {
   const Cell& num = t.counts.cells[row][t.rate_numerator];
@@ -96,6 +189,116 @@ std::string AgeBand(const std::string& birth_date, const CivilDate& at) {
   if (age < 65) return "45-64";
   return "65+";
 }
+
+namespace {
+
+// With a server source: referral status by need and by each stratum, and interpreter need vs
+// an interpreter referral on the server (the same patients as the interpreter table, whose
+// per-language totals it shares).
+void AddReferralTables(Report& report, const std::vector<PatientRow>& patients) {
+  const ReportOptions& options = report.options;
+  using Labelled = std::vector<std::pair<std::string, const ReferralRow*>>;
+  Labelled by_need;
+  for (const PatientRow& p : patients) {
+    for (const ReferralRow& r : p.referrals) by_need.emplace_back(r.need, &r);
+  }
+  report.tables.push_back(
+      ReferralTable("referrals", "Referral status per need", "need", by_need, options.needs));
+  const CivilDate end = options.period_end;
+  struct Dimension {
+    const char* id;
+    const char* title;
+    const char* header;
+    std::function<std::string(const PatientRow&)> stratum;
+    std::vector<std::string> order;
+  };
+  const std::vector<Dimension> dims = {
+      {"referrals-language",
+       "Referral status by preferred language",
+       "preferred language",
+       [](const PatientRow& p) { return p.demographics.language; },
+       {}},
+      {"referrals-race",
+       "Referral status by race",
+       "race (OMB)",
+       [](const PatientRow& p) { return p.demographics.race; },
+       {}},
+      {"referrals-ethnicity",
+       "Referral status by ethnicity",
+       "ethnicity (OMB)",
+       [](const PatientRow& p) { return p.demographics.ethnicity; },
+       {}},
+      {"referrals-gender",
+       "Referral status by administrative gender",
+       "administrative gender",
+       [](const PatientRow& p) { return p.demographics.gender; },
+       {}},
+      {"referrals-age",
+       "Referral status by age band at the period's end",
+       "age band",
+       [end](const PatientRow& p) { return AgeBand(p.demographics.birth_date, end); },
+       {"0-17", "18-44", "45-64", "65+", "unknown"}},
+      {"referrals-zip3",
+       "Referral status by ZIP3",
+       "ZIP3",
+       [](const PatientRow& p) { return p.demographics.zip3; },
+       {}},
+      {"referrals-insurance",
+       "Referral status by insurance (PRAPARE 76437-3)",
+       "insurance",
+       [](const PatientRow& p) { return p.insurance; },
+       {}},
+  };
+  for (const Dimension& d : dims) {
+    Labelled rows;
+    for (const PatientRow& p : patients) {
+      const std::string label = d.stratum(p);
+      for (const ReferralRow& r : p.referrals) rows.emplace_back(label, &r);
+    }
+    report.tables.push_back(ReferralTable(d.id, d.title, d.header, rows, d.order));
+  }
+
+  ReportTable t;
+  t.id = "interpreter-referrals";
+  t.title = "Interpreter need and interpreter referral on the server";
+  t.caption =
+      "Patients with an interpreter need flag, and those of them with an interpreter "
+      "ServiceRequest from sdoh-bridge on the server (not revoked or entered in error, any "
+      "date), by preferred language";
+  t.row_header = "preferred language";
+  t.columns = {"Interpreter referral", "No interpreter referral", "Interpreter need"};
+  std::map<std::string, std::pair<int64_t, int64_t>> by_lang;
+  for (const PatientRow& p : patients) {
+    if (!p.interpreter_need) continue;
+    auto& c = by_lang[p.demographics.language];
+    (p.interpreter_referral ? c.first : c.second)++;
+  }
+  int64_t with = 0, without = 0;
+  for (const auto& [lang, c] : by_lang) {
+    t.rows.push_back(lang);
+    t.counts.cells.push_back(
+        {Count(c.first), Count(c.second), Count(c.first + c.second, "interpreter-need-" + lang)});
+    with += c.first;
+    without += c.second;
+  }
+  const size_t langs = t.rows.size();
+  t.rows.push_back(kAll);
+  t.counts.cells.push_back(
+      {Count(with), Count(without), Count(with + without, "interpreter-need")});
+  for (size_t r = 0; r <= langs; ++r) t.counts.relations.push_back({{{r, 0}, {r, 1}}, {r, 2}});
+  for (size_t c = 0; c < 3; ++c) {
+    Relation rel;
+    for (size_t r = 0; r < langs; ++r) rel.parts.push_back({r, c});
+    rel.total = {langs, c};
+    t.counts.relations.push_back(rel);
+  }
+  t.rate_numerator = 0;
+  t.rate_denominator = 2;
+  t.rate_label = "Referred";
+  report.tables.push_back(t);
+}
+
+}  // namespace
 
 Report BuildReport(const std::vector<PatientRow>& patients, const ReportOptions& options) {
   Report report;
@@ -194,13 +397,15 @@ Report BuildReport(const std::vector<PatientRow>& patients, const ReportOptions&
   int64_t referred = 0, unreferred = 0;
   for (const auto& [lang, c] : by_lang) {
     interp.rows.push_back(lang);
-    interp.counts.cells.push_back({Count(c.first), Count(c.second), Count(c.first + c.second)});
+    interp.counts.cells.push_back(
+        {Count(c.first), Count(c.second), Count(c.first + c.second, "interpreter-need-" + lang)});
     referred += c.first;
     unreferred += c.second;
   }
   const size_t langs = interp.rows.size();
   interp.rows.push_back(kAll);
-  interp.counts.cells.push_back({Count(referred), Count(unreferred), Count(referred + unreferred)});
+  interp.counts.cells.push_back(
+      {Count(referred), Count(unreferred), Count(referred + unreferred, "interpreter-need")});
   for (size_t r = 0; r <= langs; ++r) interp.counts.relations.push_back({{{r, 0}, {r, 1}}, {r, 2}});
   for (size_t c = 0; c < 3; ++c) {
     Relation rel;
@@ -212,6 +417,8 @@ Report BuildReport(const std::vector<PatientRow>& patients, const ReportOptions&
   interp.rate_denominator = 2;
   interp.rate_label = "Referred";
   report.tables.push_back(interp);
+
+  if (options.referrals) AddReferralTables(report, patients);
 
   std::vector<CountTable*> all;
   for (ReportTable& t : report.tables) all.push_back(&t.counts);

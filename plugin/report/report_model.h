@@ -14,6 +14,16 @@
 
 namespace sdoh::report {
 
+// How a referral stands (plugin/report/referral_status.h maps FHIR statuses onto these).
+enum class ReferralStatus : uint8_t { kOpen, kAccepted, kCompleted, kRejected, kCancelled };
+
+// One referral sdoh-bridge made, read from a FHIR server: no ids, only what the report counts.
+struct ReferralRow {
+  std::string need;
+  ReferralStatus status = ReferralStatus::kOpen;
+  int64_t days_open = 0;  // whole days from authoredOn to its close, or to the report's as-of
+};
+
 // One patient that has a Patient resource, as the report sees it.
 struct PatientRow {
   bool active_living = true;             // active and not deceased
@@ -22,6 +32,10 @@ struct PatientRow {
   bool interpreter_need = false;         // a flag with route interpreter
   Demographics demographics;
   std::string insurance = "not recorded";  // PRAPARE 76437-3 answer code
+  // With a server source only: the patient's referrals authored in the period, and whether a
+  // live interpreter ServiceRequest exists.
+  std::vector<ReferralRow> referrals;
+  bool interpreter_referral = false;
 };
 
 struct CivilDate {
@@ -37,6 +51,8 @@ struct ReportOptions {
   int64_t min_cell = 11;           // counts 1 .. min_cell-1 are suppressed
   int64_t min_compare = 30;        // strata with fewer patients are "too few to compare"
   std::vector<std::string> needs;  // rows of the positive-rate table, in order
+  bool referrals = false;          // the source is a server: add the referral-status tables
+  std::string referrals_as_of;     // FHIR instant until which open referrals count as open
 };
 
 struct ReportTable {
@@ -51,6 +67,9 @@ struct ReportTable {
   size_t rate_numerator = 0;
   size_t rate_denominator = 0;
   std::string rate_label;
+  // Referral tables: the median of days open per row, published only when the row's total
+  // (the last column) is published and not zero. Empty for other tables.
+  std::vector<std::optional<double>> median_days_open;
 };
 
 // A row's rate, when it may be shown (neither count suppressed, denominator > 0).
@@ -61,6 +80,9 @@ struct RowRate {
 std::optional<RowRate> RateOf(const ReportTable& t, size_t row);
 // "too few to compare" when the row's denominator is published and below min_compare.
 bool TooFewToCompare(const ReportTable& t, size_t row, int64_t min_compare);
+
+// The median of a row's days open, when it may be shown.
+std::optional<double> MedianDaysOpen(const ReportTable& t, size_t row);
 
 struct Report {
   ReportOptions options;

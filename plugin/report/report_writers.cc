@@ -55,9 +55,17 @@ std::string Note(const ReportTable& t, size_t row, const Report& r) {
   return TooFewToCompare(t, row, r.options.min_compare) ? kTooFew : "";
 }
 
+// A referral table's median days open as shown: the number, "suppressed" with the row's total,
+// "—" when the row has no referrals.
+std::string MedianText(const ReportTable& t, size_t row) {
+  if (auto m = MedianDaysOpen(t, row)) return Days(*m);
+  return t.counts.cells[row].back().suppressed() ? "suppressed" : "—";
+}
+
 std::string Svg(const ReportTable& t, const Report& r, size_t index) {
-  const int label_w = 220, bar_w = 360, row_h = 26, top = 8;
-  const int height = top * 2 + row_h * static_cast<int>(t.rows.size());
+  const int label_w = 220, bar_w = 360, row_h = 26, top = 8, scale_h = 20;
+  const int rows_bottom = top + row_h * static_cast<int>(t.rows.size());
+  const int height = rows_bottom + top + scale_h;
   const int width = label_w + bar_w + 150;
   std::string id = "chart-" + std::to_string(index);
   std::string s = "<svg role=\"img\" aria-labelledby=\"" + id + "\" width=\"" +
@@ -65,8 +73,18 @@ std::string Svg(const ReportTable& t, const Report& r, size_t index) {
                   "\" viewBox=\"0 0 " + std::to_string(width) + " " + std::to_string(height) +
                   "\"><title id=\"" + id + "\">" + Html(t.title) + ": " + Html(t.rate_label) +
                   " per row; the numbers are in the table below</title>";
+  // The scale: gridlines at 50% and 100%, labelled 0%, 50%, 100% under the bars.
+  for (int tick = 0; tick <= 2; ++tick) {
+    const std::string x = std::to_string(label_w + bar_w * tick / 2);
+    if (tick > 0) {
+      s += "<line x1=\"" + x + "\" y1=\"0\" x2=\"" + x + "\" y2=\"" +
+           std::to_string(rows_bottom + 4) + "\" class=\"grid\"/>";
+    }
+    s += "<text x=\"" + x + "\" y=\"" + std::to_string(rows_bottom + scale_h) +
+         "\" text-anchor=\"middle\" class=\"muted\">" + std::to_string(tick * 50) + "%</text>";
+  }
   s += "<line x1=\"" + std::to_string(label_w) + "\" y1=\"0\" x2=\"" + std::to_string(label_w) +
-       "\" y2=\"" + std::to_string(height) + "\" class=\"axis\"/>";
+       "\" y2=\"" + std::to_string(rows_bottom + 4) + "\" class=\"axis\"/>";
   for (size_t i = 0; i < t.rows.size(); ++i) {
     const int y = top + row_h * static_cast<int>(i);
     s += "<text x=\"" + std::to_string(label_w - 6) + "\" y=\"" + std::to_string(y + 17) +
@@ -99,7 +117,9 @@ std::string HtmlTable(const ReportTable& t, const Report& r) {
   for (const std::string& c : t.columns) s += "<th scope=\"col\">" + Html(c) + "</th>";
   s += "<th scope=\"col\">" + Html(t.rate_label) +
        "</th><th scope=\"col\">95% CI (Wilson)</th>"
-       "<th scope=\"col\">Note</th></tr></thead><tbody>";
+       "";
+  if (!t.median_days_open.empty()) s += "<th scope=\"col\">Median days open</th>";
+  s += "<th scope=\"col\">Note</th></tr></thead><tbody>";
   for (size_t i = 0; i < t.rows.size(); ++i) {
     s += "<tr><th scope=\"row\">" + Html(t.rows[i]) + "</th>";
     for (const Cell& c : t.counts.cells[i]) {
@@ -112,6 +132,7 @@ std::string HtmlTable(const ReportTable& t, const Report& r) {
     } else {
       s += "<td>suppressed</td><td>suppressed</td>";
     }
+    if (!t.median_days_open.empty()) s += "<td>" + MedianText(t, i) + "</td>";
     s += "<td>" + Note(t, i, r) + "</td></tr>";
   }
   return s + "</tbody></table>";
@@ -119,11 +140,12 @@ std::string HtmlTable(const ReportTable& t, const Report& r) {
 
 constexpr const char* kCss =
     "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;"
-    "color:#1b1b1b}table{border-collapse:collapse;margin:1rem 0 2rem}caption{text-align:left;"
-    "font-weight:600;padding:.3rem 0}th,td{border:1px solid #999;padding:.25rem .5rem;"
-    "text-align:right}th[scope=row],thead th:first-child{text-align:left}svg text{font-size:13px;"
+    "color:#1b1b1b}table{border-collapse:collapse;margin:1rem 0 2rem;font-size:.875rem}"
+    "caption{text-align:left;font-weight:600;padding:.3rem 0;font-size:1rem}th,td{border:1px "
+    "solid #999;padding:.2rem .4rem;text-align:right}"
+    "th[scope=row],thead th:first-child{text-align:left}svg text{font-size:13px;"
     "fill:#1b1b1b}.bar{fill:#1f5f99}.bar.few{fill:#8aa9c6}.ci{stroke:#000;stroke-width:2}"
-    ".axis{stroke:#666}.muted{fill:#555}";
+    ".axis{stroke:#666}.grid{stroke:#bbb;stroke-dasharray:3 3}.muted{fill:#555}";
 
 }  // namespace
 
@@ -139,6 +161,13 @@ std::string CellText(const Cell& cell, int64_t min_cell) {
   return std::to_string(cell.value);
 }
 
+std::string Days(double d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf,
+                d == static_cast<double>(static_cast<int64_t>(d)) ? "%.0f" : "%.1f", d);
+  return buf;
+}
+
 std::string Percent(double p) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f", p * 100.0);
@@ -150,22 +179,36 @@ std::string RenderHtml(const Report& r) {
   std::string s =
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Social-needs "
       "screening report " +
-      Html(r.options.from) + " to " + Html(r.options.to) + "</title><style>" + kCss +
-      "</style></head><body><h1>Social-needs screening report</h1>";
+      Html(r.options.from) + " to " + Html(r.options.to) +
+      "</title><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><style>" +
+      kCss + "</style></head><body><main><h1>Social-needs screening report</h1>";
   s += "<p>Reporting period: screenings dated " + Html(r.options.from) + " to " +
        Html(r.options.to) + " (inclusive).</p>";
   s += "<p><strong>Denominator:</strong> " + Html(r.denominator) + ".</p>";
-  s += "<p>Counts from 1 to " + std::to_string(r.options.min_cell - 1) + " are shown as &lt;" + mc +
-       "; other counts marked <em>suppressed</em> are hidden so that a small count cannot be "
-       "worked out from totals or from another table. Rates and intervals of suppressed counts "
-       "are suppressed. Intervals are 95% Wilson score intervals. Rows with fewer than " +
+  if (r.options.referrals) {
+    s += "<p><strong>Referrals:</strong> the ServiceRequests (and their Tasks) sdoh-bridge wrote "
+         "to the FHIR server, authored in the period, with their status on the server when this "
+         "report was made; days open are counted up to " +
+         Html(r.options.referrals_as_of) + " at most.</p>";
+  }
+  if (r.options.min_cell > 1) {
+    s += "<p>Counts from 1 to " + std::to_string(r.options.min_cell - 1) + " are shown as &lt;" +
+         mc +
+         "; other counts marked <em>suppressed</em> are hidden so that a small count cannot be "
+         "worked out from totals or from another table. Rates and intervals of suppressed counts "
+         "are suppressed. ";
+  } else {
+    s += "<p>No count is suppressed in this report (minimum cell size 1): do not share it "
+         "beyond those allowed to see small counts. ";
+  }
+  s += "Intervals are 95% Wilson score intervals. Rows with fewer than " +
        std::to_string(r.options.min_compare) +
        " patients in the denominator are marked “too few to compare” (lighter bars, *).</p>";
   for (size_t i = 0; i < r.tables.size(); ++i) {
     const ReportTable& t = r.tables[i];
     s += "<section><h2>" + Html(t.title) + "</h2>" + Svg(t, r, i) + HtmlTable(t, r) + "</section>";
   }
-  return s + "</body></html>\n";
+  return s + "</main></body></html>\n";
 }
 
 std::string RenderJson(const Report& r) {
@@ -190,6 +233,10 @@ std::string RenderJson(const Report& r) {
   w.Int64(r.options.min_cell);
   w.Key("min_compare");
   w.Int64(r.options.min_compare);
+  if (r.options.referrals) {
+    w.Key("referrals_as_of");
+    w.String(r.options.referrals_as_of.c_str());
+  }
   w.Key("tables");
   w.StartArray();
   for (const ReportTable& t : r.tables) {
@@ -231,6 +278,11 @@ std::string RenderJson(const Report& r) {
       rate ? raw(Percent(rate->ci.low)) : (void)w.Null();
       w.Key("ci_high_percent");
       rate ? raw(Percent(rate->ci.high)) : (void)w.Null();
+      if (!t.median_days_open.empty()) {
+        w.Key("median_days_open");
+        auto m = MedianDaysOpen(t, i);
+        m ? raw(Days(*m)) : (void)w.Null();
+      }
       w.Key("note");
       w.String(Note(t, i, r).c_str());
       w.EndObject();
@@ -248,7 +300,9 @@ std::vector<std::pair<std::string, std::string>> RenderCsv(const Report& r) {
   for (const ReportTable& t : r.tables) {
     std::string s = Csv(t.row_header);
     for (const std::string& c : t.columns) s += "," + Csv(c);
-    s += "," + Csv(t.rate_label + " %") + ",CI low %,CI high %,Note\r\n";
+    s += "," + Csv(t.rate_label + " %") + ",CI low %,CI high %";
+    if (!t.median_days_open.empty()) s += ",Median days open";
+    s += ",Note\r\n";
     for (size_t i = 0; i < t.rows.size(); ++i) {
       s += Csv(t.rows[i]);
       for (const Cell& c : t.counts.cells[i]) s += "," + Csv(CellText(c, r.options.min_cell));
@@ -258,6 +312,7 @@ std::vector<std::pair<std::string, std::string>> RenderCsv(const Report& r) {
       } else {
         s += ",suppressed,suppressed,suppressed";
       }
+      if (!t.median_days_open.empty()) s += "," + MedianText(t, i);
       s += "," + Csv(Note(t, i, r)) + "\r\n";
     }
     files.emplace_back("report-" + t.id + ".csv", std::move(s));

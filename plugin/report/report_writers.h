@@ -15,6 +15,8 @@ namespace sdoh::report {
 std::string CellText(const Cell& cell, int64_t min_cell);
 // A proportion as a percentage with one decimal, without the sign: 0.4123 → "41.2".
 std::string Percent(double p);
+// Days as a whole number, or with one decimal for a half day (a median of two): 12, 12.5.
+std::string Days(double d);
 
 std::string RenderHtml(const Report& report);
 std::string RenderJson(const Report& report);

@@ -6,7 +6,11 @@
 // changes, (a) a count suppressed in one table is suppressed wherever the same shared key
 // appears, and (b) every relation `parts == total` with exactly one suppressed member gets a
 // second one (the smallest non-zero published part, else the total, else a zero part), so no
-// suppressed count equals a published total minus published counts. Pure; no I/O.
+// suppressed count equals a published total minus published counts. Then an exact audit: all
+// relations of all tables are solved as an attacker would (Gauss-Jordan over the suppressed
+// cells, shared keys as one unknown); while any suppressed count is still determined, one more
+// cell beside it is hidden and (a) and (b) run again. Linear inference only: bounds (a hidden
+// count is 1..min_cell-1 or a non-negative integer) are not used. Pure; no I/O.
 #pragma once
 
 #include <cstdint>

@@ -1,18 +1,25 @@
-// Helpers for the report tests: read report.json back, and try to recover suppressed counts
-// from everything published (row and column totals, the same count in other tables).
+// Helpers for the report tests: read report.json back, try to recover suppressed counts from
+// everything published (row and column totals, the same count in other tables), and check that
+// report.html and the CSV files show exactly the numbers of report.json.
 #pragma once
 
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
 namespace sdoh::report::testing {
+
+using Strings = std::vector<std::string>;
 
 inline std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -54,12 +61,15 @@ inline std::vector<std::string> Counts(const rapidjson::Document& doc, const std
 }
 
 // What an attacker holding report.json can derive. Every table's rows read
-// [part, part, total]; stratified tables (every table with an "All patients" row that is not
-// the coverage table) also have columns summing to that row; and the overall counts
-// (screened, not screened, patients) are the same quantities wherever they appear. Unknowns
-// are the suppressed cells (shared quantities merged); published cells are constants. Gaussian
-// elimination then tells which unknowns are determined. Returns "table/row/column" of each
-// suppressed cell that can be recovered (empty: none), and counts the unknowns in *unknowns.
+// [part, ..., part, total]; stratified tables (all but coverage and positive, whose last row is
+// the margin: "All patients" or "All referrals") also have columns summing to that row. The
+// same quantity published in several tables is one unknown: the overall counts (screened, not
+// screened, patients) of the coverage, positive and strata tables; the margins of the referral
+// tables (one per status and the total); the interpreter-need totals per language of the two
+// interpreter tables. Unknowns are the suppressed cells; published cells are constants.
+// Gaussian elimination then tells which unknowns are determined. Returns "table/row/column" of
+// each suppressed cell that can be recovered (empty: none), and counts the unknowns in
+// *unknowns.
 inline std::vector<std::string> RecoverableCells(const rapidjson::Document& doc,
                                                  int* unknowns = nullptr) {
   struct Term {
@@ -81,15 +91,22 @@ inline std::vector<std::string> RecoverableCells(const rapidjson::Document& doc,
   for (const auto& t : doc["tables"].GetArray()) {
     const std::string id = t["id"].GetString();
     const bool margins = id != "coverage" && id != "positive";
-    const bool overall = id != "interpreter";
+    const bool referral = id.rfind("referrals", 0) == 0;
+    const bool interpreter = id == "interpreter" || id == "interpreter-referrals";
+    const rapidjson::SizeType last_row = t["rows"].Size() - 1;
     std::vector<std::vector<Term>> grid;
-    for (const auto& r : t["rows"].GetArray()) {
+    for (rapidjson::SizeType ri = 0; ri < t["rows"].Size(); ++ri) {
+      const auto& r = t["rows"][ri];
       const std::string label = r["label"].GetString();
-      const bool all = label == "All patients";
+      const bool all = margins ? ri == last_row : label == "All patients";
       std::vector<Term> row;
       for (rapidjson::SizeType c = 0; c < r["counts"].Size(); ++c) {
         std::string shared;
-        if (overall && (all || (id == "positive" && c == 2))) {
+        if (referral) {
+          if (all) shared = "referrals-" + std::to_string(c);
+        } else if (interpreter) {
+          if (c == 2) shared = "interpreter-need-" + label;
+        } else if (all || (id == "positive" && c == 2)) {
           shared = (id == "positive" || c == 0) ? "screened" : c == 1 ? "not-screened" : "patients";
         }
         row.push_back(term(r["counts"][c], id + "/" + label + "/" + std::to_string(c), shared));
@@ -152,6 +169,130 @@ inline std::vector<std::string> RecoverableCells(const rapidjson::Document& doc,
     if (nonzero == 1) recovered.push_back(names[var]);
   }
   return recovered;
+}
+
+// The text of each <td>/<th scope=row> of each table in the HTML, row by row.
+inline std::vector<std::vector<Strings>> HtmlTables(const std::string& html) {
+  std::vector<std::vector<Strings>> tables;
+  const std::regex table_re("<table>([\\s\\S]*?)</table>");
+  const std::regex row_re("<tr>([\\s\\S]*?)</tr>");
+  const std::regex cell_re("<t[dh][^>]*>([\\s\\S]*?)</t[dh]>");
+  for (std::sregex_iterator t(html.begin(), html.end(), table_re), end; t != end; ++t) {
+    std::vector<Strings> rows;
+    const std::string body = (*t)[1];
+    for (std::sregex_iterator r(body.begin(), body.end(), row_re); r != end; ++r) {
+      Strings cells;
+      const std::string row = (*r)[1];
+      for (std::sregex_iterator c(row.begin(), row.end(), cell_re); c != end; ++c) {
+        cells.push_back((*c)[1]);
+      }
+      rows.push_back(cells);
+    }
+    tables.push_back(rows);
+  }
+  return tables;
+}
+
+inline std::string Unescape(std::string s) {
+  for (auto [from, to] : {std::pair<std::string, std::string>{"&lt;", "<"},
+                          {"&gt;", ">"},
+                          {"&quot;", "\""},
+                          {"&#39;", "'"},
+                          {"&amp;", "&"}}) {
+    for (size_t p; (p = s.find(from)) != std::string::npos;) s.replace(p, from.size(), to);
+  }
+  return s;
+}
+
+inline std::string Pct(const rapidjson::Value& v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", v.GetDouble());
+  return buf;
+}
+
+// A referral table row's median days open as shown: the number, else "suppressed" when the
+// row's total is, else "—" (no referrals).
+inline std::string MedianText(const rapidjson::Value& row) {
+  const rapidjson::Value& m = row["median_days_open"];
+  if (!m.IsNull()) {
+    char buf[32];
+    const double d = m.GetDouble();
+    std::snprintf(buf, sizeof buf,
+                  d == static_cast<double>(static_cast<long long>(d)) ? "%.0f" : "%.1f", d);
+    return buf;
+  }
+  const rapidjson::Value& counts = row["counts"];
+  return counts[counts.Size() - 1].IsString() ? "suppressed" : "—";
+}
+
+// What report.json says a table row shows: label, counts, rate, interval, [median days open,]
+// note.
+inline Strings JsonRow(const rapidjson::Value& row) {
+  Strings s = {row["label"].GetString()};
+  for (const std::string& c : report::testing::RowCounts(row)) s.push_back(c);
+  if (row["rate_percent"].IsNull()) {
+    s.push_back("suppressed");
+    s.push_back("suppressed");
+  } else {
+    s.push_back(Pct(row["rate_percent"]) + "%");
+    s.push_back(Pct(row["ci_low_percent"]) + "–" + Pct(row["ci_high_percent"]) + "%");
+  }
+  if (row.HasMember("median_days_open")) s.push_back(MedianText(row));
+  s.push_back(row["note"].GetString());
+  return s;
+}
+
+inline void CheckFilesAgree(const std::filesystem::path& out) {
+  const std::string html = ReadFile((out / "report.html").string());
+  rapidjson::Document doc;
+  doc.Parse(ReadFile((out / "report.json").string()).c_str());
+  ASSERT_FALSE(doc.HasParseError());
+  // Self-contained: no scripts, no links, no external resources.
+  for (const char* banned : {"<script", "http:", "https:", "src=", "href=", "url(", "@import",
+                             "<link", "<iframe", "<object", "onload", "onclick"}) {
+    EXPECT_EQ(html.find(banned), std::string::npos) << banned;
+  }
+  const size_t n = doc["tables"].Size();
+  auto count = [&html](const std::string& needle) {
+    size_t k = 0;
+    for (size_t p = html.find(needle); p != std::string::npos; p = html.find(needle, p + 1)) ++k;
+    return k;
+  };
+  EXPECT_EQ(count("<svg"), n);
+  EXPECT_EQ(count("<table>"), n);
+  EXPECT_EQ(count("<caption>"), n);
+  auto tables = HtmlTables(html);
+  ASSERT_EQ(tables.size(), n);
+  for (rapidjson::SizeType t = 0; t < n; ++t) {
+    const rapidjson::Value& jt = doc["tables"][t];
+    const std::string id = jt["id"].GetString();
+    ASSERT_EQ(tables[t].size(), jt["rows"].Size() + 1) << id;  // + header row
+    std::string csv = ReadFile((out / ("report-" + id + ".csv")).string());
+    std::istringstream csv_lines(csv);
+    std::string line;
+    std::getline(csv_lines, line);  // header
+    for (rapidjson::SizeType r = 0; r < jt["rows"].Size(); ++r) {
+      Strings expected = JsonRow(jt["rows"][r]);
+      Strings shown;
+      for (const std::string& c : tables[t][r + 1]) shown.push_back(Unescape(c));
+      EXPECT_EQ(shown, expected) << id << " row " << r;
+      // CSV: the same counts and rates (interval split in two columns, no % sign).
+      std::getline(csv_lines, line);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      const rapidjson::Value& jr = jt["rows"][r];
+      std::string want = expected[0];
+      for (const std::string& c : RowCounts(jr)) want += "," + c;
+      if (jr["rate_percent"].IsNull()) {
+        want += ",suppressed,suppressed,suppressed";
+      } else {
+        want += "," + Pct(jr["rate_percent"]) + "," + Pct(jr["ci_low_percent"]) + "," +
+                Pct(jr["ci_high_percent"]);
+      }
+      if (jr.HasMember("median_days_open")) want += "," + MedianText(jr);
+      want += "," + expected.back();
+      EXPECT_EQ(line, want) << id;
+    }
+  }
 }
 
 }  // namespace sdoh::report::testing

@@ -106,6 +106,106 @@ TEST(SuppressionTest, NoSuppressedCountCanBeRecoveredFromThePublishedTables) {
   EXPECT_GT(reports_with_suppression, 30);  // the attack had something to attack
 }
 
+PatientRow WithReferrals(PatientRow p, std::mt19937& rng) {
+  static const char* kNeeds[] = {"food", "housing-instability", "interpreter"};
+  for (unsigned k = rng() % 3; k > 0; --k) {
+    ReferralRow r;
+    r.need = kNeeds[rng() % 3];
+    const unsigned s = rng() % 10;  // mostly open
+    r.status = s < 5   ? ReferralStatus::kOpen
+               : s < 7 ? ReferralStatus::kAccepted
+               : s < 8 ? ReferralStatus::kCompleted
+               : s < 9 ? ReferralStatus::kRejected
+                       : ReferralStatus::kCancelled;
+    r.days_open = static_cast<int64_t>(rng() % 200);
+    p.referrals.push_back(r);
+  }
+  p.interpreter_referral = p.interpreter_need && rng() % 3 != 0;
+  return p;
+}
+
+ReportOptions ReferralOptions() {
+  ReportOptions o;
+  o.from = "2024-01-01";
+  o.to = "2024-12-31";
+  o.period_end = {2024, 12, 31};
+  o.needs = {"food", "housing-instability", "interpreter"};
+  o.referrals = true;
+  o.referrals_as_of = "2025-01-01T00:00:00Z";
+  return o;
+}
+
+// With the referral tables (a server source): six columns per row, margins shared by eight
+// tables, interpreter totals shared by two; still nothing can be solved back.
+TEST(SuppressionTest, NoSuppressedReferralCountCanBeRecovered) {
+  std::mt19937 rng(11);
+  int reports_with_suppression = 0;
+  for (int round = 0; round < 40; ++round) {
+    std::vector<PatientRow> rows;
+    const int n = 5 + static_cast<int>(rng() % 300);
+    for (int i = 0; i < n; ++i) rows.push_back(WithReferrals(Random(rng), rng));
+    Report r = BuildReport(rows, ReferralOptions());
+    rapidjson::Document doc;
+    doc.Parse(RenderJson(r).c_str());
+    ASSERT_FALSE(doc.HasParseError());
+    int unknowns = 0;
+    std::vector<std::string> recovered = testing::RecoverableCells(doc, &unknowns);
+    EXPECT_TRUE(recovered.empty()) << "round " << round << ": " << recovered.front();
+    if (unknowns > 0) ++reports_with_suppression;
+    // A median is shown only with its row's published, non-zero total.
+    for (const auto& t : doc["tables"].GetArray()) {
+      for (const auto& row : t["rows"].GetArray()) {
+        if (!row.HasMember("median_days_open") || row["median_days_open"].IsNull()) continue;
+        const auto& total = row["counts"][row["counts"].Size() - 1];
+        EXPECT_TRUE(total.IsInt64() && total.GetInt64() > 0) << t["id"].GetString();
+      }
+    }
+  }
+  EXPECT_GT(reports_with_suppression, 20);
+}
+
+// Found by the attack on the samples' referrals by language: every row of small strata holds
+// one non-zero status except one, so (sum of their totals) - (sum of their open counts) gave
+// that row's hidden "cancelled" count, although each row and column had two hidden cells.
+TEST(SuppressionTest, RowsAndColumnsTogetherCannotPinAHiddenCount) {
+  struct Stratum {
+    const char* language;
+    std::vector<ReferralStatus> statuses;
+  };
+  using S = ReferralStatus;
+  auto n = [](int k, S s) { return std::vector<S>(static_cast<size_t>(k), s); };
+  auto cat = [](std::vector<std::vector<S>> parts) {
+    std::vector<S> out;
+    for (auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+    return out;
+  };
+  const std::vector<Stratum> strata = {
+      {"ar", n(1, S::kOpen)},
+      {"en", cat({n(14, S::kOpen), n(2, S::kAccepted), n(3, S::kCompleted), n(1, S::kRejected)})},
+      {"es", cat({n(2, S::kOpen), n(1, S::kCancelled)})},
+      {"es-MX", n(1, S::kOpen)},
+      {"unknown", cat({n(16, S::kOpen), n(2, S::kAccepted), n(2, S::kCompleted), n(1, S::kRejected),
+                       n(1, S::kCancelled)})},
+      {"vi", n(1, S::kOpen)},
+      {"zh", n(1, S::kOpen)},
+  };
+  std::vector<PatientRow> rows;
+  for (const Stratum& st : strata) {
+    for (S status : st.statuses) {
+      PatientRow p;
+      p.demographics.language = st.language;
+      p.referrals.push_back(ReferralRow{"food", status, 10});
+      rows.push_back(p);
+    }
+  }
+  Report r = BuildReport(rows, ReferralOptions());
+  rapidjson::Document doc;
+  doc.Parse(RenderJson(r).c_str());
+  ASSERT_FALSE(doc.HasParseError());
+  EXPECT_EQ(testing::RecoverableCells(doc), std::vector<std::string>{});
+  EXPECT_EQ(testing::Counts(doc, "referrals-language", "es")[4], "<11");
+}
+
 // The attack itself works: with the complementary suppression removed it recovers cells.
 TEST(SuppressionTest, TheAttackRecoversCellsWithoutComplementarySuppression) {
   std::vector<PatientRow> rows;

@@ -1,0 +1,144 @@
+#include "plugin/report/referral_status.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "fhir/json.h"
+
+namespace sdoh::report {
+
+namespace {
+
+constexpr int64_t kMicrosPerDay = 86'400'000'000;
+constexpr std::string_view kTaskSuffix = "-task";
+
+// The value of the first identifier under `system`, or "".
+std::string_view IdentifierValue(const rapidjson::Value& resource, std::string_view system) {
+  const rapidjson::Value* ids = fhir::json::ArrayMember(resource, "identifier");
+  if (ids == nullptr) return {};
+  for (const auto& id : ids->GetArray()) {
+    if (id.IsObject() && fhir::json::StrMember(id, "system") == system) {
+      return fhir::json::StrMember(id, "value");
+    }
+  }
+  return {};
+}
+
+std::string PatientOf(const rapidjson::Value& resource, const char* member) {
+  const rapidjson::Value* ref = fhir::json::Member(resource, member);
+  if (ref == nullptr || !ref->IsObject()) return {};
+  return std::string(fhir::json::ReferenceId(fhir::json::StrMember(*ref, "reference"), "Patient"));
+}
+
+std::optional<fhir::InstantMicros> When(std::string_view text, const fhir::TimeZone& tz) {
+  if (text.empty()) return std::nullopt;
+  return fhir::ParseFhirDateTime(text, tz);
+}
+
+bool Closed(ReferralStatus s) {
+  return s == ReferralStatus::kCompleted || s == ReferralStatus::kRejected ||
+         s == ReferralStatus::kCancelled;
+}
+
+}  // namespace
+
+std::string NeedOfIdentifier(std::string_view value) {
+  if (value.size() > kTaskSuffix.size() &&
+      value.substr(value.size() - kTaskSuffix.size()) == kTaskSuffix) {
+    value.remove_suffix(kTaskSuffix.size());
+  }
+  constexpr size_t kHex = 32;
+  if (value.size() < kHex + 2 || value[value.size() - kHex - 1] != '-') return {};
+  for (char c : value.substr(value.size() - kHex)) {
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return {};
+  }
+  return std::string(value.substr(0, value.size() - kHex - 1));
+}
+
+std::optional<ReferralStatus> StatusOfTask(std::string_view s) {
+  if (s == "draft" || s == "requested" || s == "received" || s == "ready" || s == "on-hold") {
+    return ReferralStatus::kOpen;
+  }
+  if (s == "accepted" || s == "in-progress") return ReferralStatus::kAccepted;
+  if (s == "completed") return ReferralStatus::kCompleted;
+  if (s == "rejected") return ReferralStatus::kRejected;
+  if (s == "cancelled" || s == "failed") return ReferralStatus::kCancelled;
+  return std::nullopt;
+}
+
+std::optional<ReferralStatus> StatusOfServiceRequest(std::string_view s) {
+  if (s == "draft" || s == "active" || s == "on-hold") return ReferralStatus::kOpen;
+  if (s == "completed") return ReferralStatus::kCompleted;
+  if (s == "revoked") return ReferralStatus::kCancelled;
+  return std::nullopt;
+}
+
+void ReferralReader::OnResource(std::string_view, const rapidjson::Value& resource,
+                                const fhir::SourceLocation&) {
+  if (!resource.IsObject()) return;
+  const std::string_view type = fhir::json::StrMember(resource, "resourceType");
+  const bool task = type == "Task";
+  if (!task && type != "ServiceRequest") return;
+  std::string value(IdentifierValue(resource, system_));
+  if (NeedOfIdentifier(value).empty()) return;  // not one of ours
+  if (task) {
+    if (value.size() <= kTaskSuffix.size() ||
+        value.compare(value.size() - kTaskSuffix.size(), kTaskSuffix.size(), kTaskSuffix) != 0) {
+      return;
+    }
+    value.resize(value.size() - kTaskSuffix.size());
+  }
+  Resource r;
+  r.status = std::string(fhir::json::StrMember(resource, "status"));
+  if (r.status == "entered-in-error") return;  // a duplicate or a retraction: not a referral
+  r.patient = PatientOf(resource, task ? "for" : "subject");
+  r.authored = When(fhir::json::StrMember(resource, "authoredOn"), tz_);
+  if (task) r.changed = When(fhir::json::StrMember(resource, "lastModified"), tz_);
+  if (!r.changed) {
+    if (const rapidjson::Value* meta = fhir::json::Member(resource, "meta");
+        meta != nullptr && meta->IsObject()) {
+      r.changed = When(fhir::json::StrMember(*meta, "lastUpdated"), tz_);
+    }
+  }
+  // Writeback keeps one live resource per identifier; should a server hold two, the first read
+  // counts, so each referral is counted once.
+  (task ? tasks_ : requests_).try_emplace(std::move(value), std::move(r));
+}
+
+std::map<std::string, std::vector<ReferralRow>> ReferralReader::ByPatient(
+    fhir::InstantMicros start, fhir::InstantMicros end, fhir::InstantMicros as_of) const {
+  std::map<std::string, std::vector<ReferralRow>> out;
+  for (const auto& [value, sr] : requests_) {
+    if (sr.patient.empty() || !sr.authored || *sr.authored < start || *sr.authored >= end) continue;
+    const Resource* source = &sr;
+    std::optional<ReferralStatus> status;
+    if (auto t = tasks_.find(value); t != tasks_.end()) {
+      status = StatusOfTask(t->second.status);
+      if (status) source = &t->second;
+    }
+    if (!status) status = StatusOfServiceRequest(sr.status);
+    if (!status) continue;
+    ReferralRow row;
+    row.need = NeedOfIdentifier(value);
+    row.status = *status;
+    fhir::InstantMicros until = as_of;
+    // A referral closed after `as_of` was still open then.
+    if (Closed(*status) && source->changed) until = std::min(*source->changed, as_of);
+    const fhir::InstantMicros opened = source->authored ? *source->authored : *sr.authored;
+    row.days_open = until > opened ? (until - opened) / kMicrosPerDay : 0;
+    out[sr.patient].push_back(std::move(row));
+  }
+  return out;
+}
+
+std::set<std::string> ReferralReader::WithInterpreterReferral() const {
+  std::set<std::string> out;
+  for (const auto& [value, sr] : requests_) {
+    if (sr.patient.empty() || NeedOfIdentifier(value) != "interpreter") continue;
+    if (sr.status == "revoked") continue;
+    if (StatusOfServiceRequest(sr.status)) out.insert(sr.patient);
+  }
+  return out;
+}
+
+}  // namespace sdoh::report

@@ -1,0 +1,75 @@
+// The referrals sdoh-bridge made, as a FHIR server holds them now: ServiceRequests and Tasks
+// with an identifier under `referrals.identifier_system` (README "Identity": ServiceRequest
+// `<need>-<hex>`, its Task the same value + `-task`), read by a ResourceVisitor, then turned
+// into one status per referral (the Task's when it has a live one, else the ServiceRequest's)
+// and the days it has been open. Ids and patient references stay in here and in the report
+// command's join; the report model sees only need, status and days.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fhir/datetime.h"
+#include "fhir/store.h"
+#include "plugin/report/report_model.h"
+
+namespace sdoh::report {
+
+// The need of a referral identifier `<need>-<32 hex digits>` (a Task's ends in `-task`), or ""
+// when the value does not have that shape.
+std::string NeedOfIdentifier(std::string_view value);
+
+// Task.status → report status: draft, requested, received, ready, on-hold → open; accepted,
+// in-progress → accepted; completed; rejected; cancelled, failed → cancelled. entered-in-error
+// and anything else: none (the Task is not counted).
+std::optional<ReferralStatus> StatusOfTask(std::string_view status);
+// ServiceRequest.status (used when there is no live Task, e.g. the interpreter route): draft,
+// active, on-hold → open; completed; revoked → cancelled; else none.
+std::optional<ReferralStatus> StatusOfServiceRequest(std::string_view status);
+
+class ReferralReader : public fhir::ResourceVisitor {
+ public:
+  // REQUIRES: identifier_system non-empty.
+  ReferralReader(std::string identifier_system, fhir::TimeZone tz)
+      : system_(std::move(identifier_system)), tz_(std::move(tz)) {}
+
+  void OnResource(std::string_view expected_type, const rapidjson::Value& resource,
+                  const fhir::SourceLocation& where) override;
+  void OnUnreadable(std::string_view, const fhir::SourceLocation&, std::string_view,
+                    const std::string&) override {
+    ++unreadable_;
+  }
+
+  // The referrals authored in [start, end), by patient id, with their status now. A referral
+  // still open (or accepted) has been open until `as_of`; a closed one until its last change
+  // (Task.lastModified, else meta.lastUpdated) or `as_of`, whichever is first. Days are whole
+  // days, rounded down.
+  std::map<std::string, std::vector<ReferralRow>> ByPatient(fhir::InstantMicros start,
+                                                            fhir::InstantMicros end,
+                                                            fhir::InstantMicros as_of) const;
+  // Patients with a live interpreter ServiceRequest (not revoked or entered-in-error), at any
+  // date.
+  std::set<std::string> WithInterpreterReferral() const;
+
+  uint64_t unreadable() const { return unreadable_; }
+
+ private:
+  struct Resource {
+    std::string status;
+    std::string patient;  // the id in subject / for
+    std::optional<fhir::InstantMicros> authored;
+    std::optional<fhir::InstantMicros> changed;  // Task.lastModified, else meta.lastUpdated
+  };
+  std::string system_;
+  fhir::TimeZone tz_;
+  std::map<std::string, Resource> requests_;  // by identifier value
+  std::map<std::string, Resource> tasks_;     // by the ServiceRequest's identifier value
+  uint64_t unreadable_ = 0;
+};
+
+}  // namespace sdoh::report

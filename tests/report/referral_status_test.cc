@@ -1,0 +1,129 @@
+// ReferralReader (plugin/report/referral_status.h): which ServiceRequests and Tasks are
+// sdoh-bridge's, the status a referral gets, days open, the period, and interpreter referrals.
+#include "plugin/report/referral_status.h"
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+namespace sdoh::report {
+namespace {
+
+const std::string kSystem = "urn:sdoh-bridge:referral";
+const std::string kHex = "0123456789abcdef0123456789abcdef";
+
+// The identifier's hex digits, one set per patient ("p1" → "1123…"), as distinct referrals have.
+std::string Hex(const std::string& patient) { return patient.back() + kHex.substr(1); }
+
+fhir::InstantMicros At(const std::string& when) {
+  return *fhir::ParseFhirDateTime(when, fhir::TimeZone::Utc());
+}
+
+void Feed(ReferralReader& reader, const std::string& json) {
+  rapidjson::Document d;
+  d.Parse(json.c_str());
+  ASSERT_FALSE(d.HasParseError()) << json;
+  reader.OnResource(d["resourceType"].GetString(), d, fhir::SourceLocation{"test", 1});
+}
+
+std::string Sr(const std::string& need, const std::string& patient, const std::string& status,
+               const std::string& system = kSystem, const std::string& authored = "2025-01-15") {
+  return R"({"resourceType":"ServiceRequest","id":"sr-)" + need + patient +
+         R"(","identifier":[{"system":")" + system + R"(","value":")" + need + "-" + Hex(patient) +
+         R"("}],"status":")" + status + R"(","subject":{"reference":"Patient/)" + patient +
+         R"("},"authoredOn":")" + authored + R"(","meta":{"lastUpdated":"2025-03-01T00:00:00Z"}})";
+}
+
+std::string Task(const std::string& need, const std::string& patient, const std::string& status,
+                 const std::string& last_modified) {
+  std::string s =
+      R"({"resourceType":"Task","id":"t-)" + need + patient + R"(","identifier":[{"system":")" +
+      kSystem + R"(","value":")" + need + "-" + Hex(patient) + R"(-task"}],"status":")" + status +
+      R"(","for":{"reference":"Patient/)" + patient + R"("},"authoredOn":"2025-01-15T00:00:00Z")";
+  if (!last_modified.empty()) s += R"(,"lastModified":")" + last_modified + "\"";
+  return s + R"(,"meta":{"lastUpdated":"2025-02-01T00:00:00Z"}})";
+}
+
+TEST(ReferralStatusTest, NeedOfIdentifier) {
+  EXPECT_EQ(NeedOfIdentifier("food-" + kHex), "food");
+  EXPECT_EQ(NeedOfIdentifier("housing-instability-" + kHex), "housing-instability");
+  EXPECT_EQ(NeedOfIdentifier("housing-instability-" + kHex + "-task"), "housing-instability");
+  EXPECT_EQ(NeedOfIdentifier("food-pat01"), "");  // a Flag's identifier
+  EXPECT_EQ(NeedOfIdentifier("food-" + kHex.substr(1)), "");
+  EXPECT_EQ(NeedOfIdentifier("food-" + kHex.substr(1) + "g"), "");
+  EXPECT_EQ(NeedOfIdentifier(kHex), "");
+}
+
+TEST(ReferralStatusTest, StatusMaps) {
+  for (const char* s : {"draft", "requested", "received", "ready", "on-hold"}) {
+    EXPECT_EQ(StatusOfTask(s), ReferralStatus::kOpen) << s;
+  }
+  EXPECT_EQ(StatusOfTask("accepted"), ReferralStatus::kAccepted);
+  EXPECT_EQ(StatusOfTask("in-progress"), ReferralStatus::kAccepted);
+  EXPECT_EQ(StatusOfTask("completed"), ReferralStatus::kCompleted);
+  EXPECT_EQ(StatusOfTask("rejected"), ReferralStatus::kRejected);
+  EXPECT_EQ(StatusOfTask("cancelled"), ReferralStatus::kCancelled);
+  EXPECT_EQ(StatusOfTask("failed"), ReferralStatus::kCancelled);
+  EXPECT_EQ(StatusOfTask("entered-in-error"), std::nullopt);
+  EXPECT_EQ(StatusOfServiceRequest("active"), ReferralStatus::kOpen);
+  EXPECT_EQ(StatusOfServiceRequest("draft"), ReferralStatus::kOpen);
+  EXPECT_EQ(StatusOfServiceRequest("completed"), ReferralStatus::kCompleted);
+  EXPECT_EQ(StatusOfServiceRequest("revoked"), ReferralStatus::kCancelled);
+  EXPECT_EQ(StatusOfServiceRequest("entered-in-error"), std::nullopt);
+}
+
+TEST(ReferralStatusTest, TaskStatusWinsDaysOpenAndPeriod) {
+  ReferralReader reader(kSystem, fhir::TimeZone::Utc());
+  // p1 food: Task completed 10 days after authoring.
+  Feed(reader, Sr("food", "p1", "active"));
+  Feed(reader, Task("food", "p1", "completed", "2025-01-25T06:00:00Z"));
+  // p1 utilities: Task accepted: open until as-of.
+  Feed(reader, Sr("utilities", "p1", "active"));
+  Feed(reader, Task("utilities", "p1", "accepted", ""));
+  // p2 transportation: Task rejected without lastModified: meta.lastUpdated (17 days).
+  Feed(reader, Sr("transportation", "p2", "active"));
+  Feed(reader, Task("transportation", "p2", "rejected", ""));
+  // p2 food: the Task entered in error: the ServiceRequest's status counts (completed, closed
+  // by its meta.lastUpdated 2025-03-01: 45 days).
+  Feed(reader, Sr("food", "p2", "completed"));
+  Feed(reader, Task("food", "p2", "entered-in-error", ""));
+  // p3 interpreter: no Task; revoked. p4 interpreter: active.
+  Feed(reader, Sr("interpreter", "p3", "revoked"));
+  Feed(reader, Sr("interpreter", "p4", "active"));
+  // Not ours: another system; an entered-in-error ServiceRequest; one authored before the
+  // period; a Flag.
+  Feed(reader, Sr("food", "p5", "active", "urn:other"));
+  Feed(reader, Sr("housing-quality", "p5", "entered-in-error"));
+  Feed(reader, Sr("utilities", "p5", "active", kSystem, "2024-12-31T23:59:59Z"));
+  Feed(reader,
+       R"({"resourceType":"Flag","identifier":[{"system":")" + kSystem +
+           R"(","value":"food-p5"}],"status":"active","subject":{"reference":"Patient/p5"}})");
+
+  const auto by = reader.ByPatient(At("2025-01-01"), At("2025-07-01"), At("2025-02-14"));
+  ASSERT_EQ(by.count("p5"), 0u);
+  ASSERT_EQ(by.at("p1").size(), 2u);
+  EXPECT_EQ(by.at("p1")[0].need, "food");
+  EXPECT_EQ(by.at("p1")[0].status, ReferralStatus::kCompleted);
+  EXPECT_EQ(by.at("p1")[0].days_open, 10);
+  EXPECT_EQ(by.at("p1")[1].need, "utilities");
+  EXPECT_EQ(by.at("p1")[1].status, ReferralStatus::kAccepted);
+  EXPECT_EQ(by.at("p1")[1].days_open, 30);  // to as-of 2025-02-14
+  ASSERT_EQ(by.at("p2").size(), 2u);
+  EXPECT_EQ(by.at("p2")[0].need, "food");
+  EXPECT_EQ(by.at("p2")[0].status, ReferralStatus::kCompleted);
+  EXPECT_EQ(by.at("p2")[0].days_open, 30);  // closed 2025-03-01, after as-of: capped
+  EXPECT_EQ(by.at("p2")[1].status, ReferralStatus::kRejected);
+  EXPECT_EQ(by.at("p2")[1].days_open, 17);
+  ASSERT_EQ(by.at("p3").size(), 1u);
+  EXPECT_EQ(by.at("p3")[0].status, ReferralStatus::kCancelled);
+  EXPECT_EQ(by.at("p4")[0].status, ReferralStatus::kOpen);
+  EXPECT_EQ(reader.WithInterpreterReferral(), (std::set<std::string>{"p4"}));
+  // A period that ends before the referrals: none.
+  EXPECT_TRUE(reader.ByPatient(At("2024-01-01"), At("2025-01-01"), At("2025-01-01")).count("p1") ==
+              0);
+}
+
+}  // namespace
+}  // namespace sdoh::report
