@@ -6,7 +6,8 @@
 //      process, for wall time and peak RSS (wait4 rusage).
 // Rounds alternate and the best of each is kept; only the same-run ratio is meaningful.
 //
-// Usage: run_benchmark [--patients N] [--dir DIR] [--rounds R]
+// Usage: run_benchmark [--patients N] [--dir DIR] [--rounds R] [--bin SDOH_BRIDGE]
+// (--bin: another sdoh-bridge build, e.g. to compare before/after under the same load)
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -131,6 +132,7 @@ uint64_t CountScreenings(const std::string& summary_path) {
 int main(int argc, char** argv) {
   long patients = 100000;
   std::string dir;
+  std::string bin_override;
   int rounds = 2;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
@@ -140,9 +142,12 @@ int main(int argc, char** argv) {
       dir = argv[i + 1];
     else if (a == "--rounds")
       rounds = std::atoi(argv[i + 1]);
+    else if (a == "--bin")
+      bin_override = argv[i + 1];
   }
   if (dir.empty()) dir = "/tmp/sdoh-bench-" + std::to_string(patients);
-  const std::string gen = SDOH_GENERATOR_BIN, bin = SDOH_BRIDGE_BIN;
+  const std::string gen = SDOH_GENERATOR_BIN;
+  const std::string bin = bin_override.empty() ? SDOH_BRIDGE_BIN : bin_override;
   const std::string config = std::string(SDOH_SOURCE_DIR) + "/config/sdoh-bridge.yaml";
   if (!fs::exists(dir + "/Patient.ndjson")) {
     std::printf("generating %ld patients into %s ...\n", patients, dir.c_str());

@@ -3,15 +3,25 @@
 #include <cstring>
 #include <memory>
 
+#include <rapidjson/encodedstream.h>
 #include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
 namespace fhir::json {
 
 const rapidjson::Value* Member(const rapidjson::Value& obj, std::string_view name) {
   if (!obj.IsObject()) return nullptr;
-  auto it = obj.FindMember(rapidjson::StringRef(name.data(), name.size()));
-  return it == obj.MemberEnd() ? nullptr : &it->value;
+  // FindMember without building a temporary Value; length and first byte before memcmp.
+  for (const auto& m : obj.GetObject()) {
+    if (m.name.GetStringLength() == name.size() && !name.empty() &&
+        m.name.GetString()[0] == name[0] &&
+        std::memcmp(m.name.GetString(), name.data(), name.size()) == 0) {
+      return &m.value;
+    }
+    if (name.empty() && m.name.GetStringLength() == 0) return &m.value;
+  }
+  return nullptr;
 }
 
 std::string_view Str(const rapidjson::Value* v) {
@@ -35,24 +45,20 @@ bool IsFalse(const rapidjson::Value& obj, std::string_view name) {
 }
 
 std::string_view ReferenceId(std::string_view reference, std::string_view type) {
-  // Find the last occurrence of "<type>/" that starts a path segment.
+  // The last "<type>/" that starts a path segment: walk the '/' separators from the right and
+  // test the segment before each (one memchr-like scan instead of a substring search).
+  const size_t n = type.size();
   size_t pos = std::string_view::npos;
-  size_t search_end = reference.size();
-  while (true) {
-    size_t p = reference.rfind(type, search_end);
-    if (p == std::string_view::npos) break;
-    bool starts_segment = p == 0 || reference[p - 1] == '/';
-    bool followed_by_slash =
-        p + type.size() < reference.size() && reference[p + type.size()] == '/';
-    if (starts_segment && followed_by_slash) {
+  for (size_t slash = reference.size(); slash-- > 0;) {
+    if (reference[slash] != '/' || slash < n) continue;
+    const size_t p = slash - n;
+    if ((p == 0 || reference[p - 1] == '/') && reference.compare(p, n, type) == 0) {
       pos = p;
       break;
     }
-    if (p == 0) break;
-    search_end = p - 1;
   }
   if (pos == std::string_view::npos) return {};
-  std::string_view id = reference.substr(pos + type.size() + 1);
+  std::string_view id = reference.substr(pos + n + 1);
   size_t slash = id.find('/');
   if (slash != std::string_view::npos) id = id.substr(0, slash);
   return id;
@@ -129,7 +135,51 @@ struct InsituGenerator {
   }
 };
 
+struct StringGenerator {
+  std::string_view text;
+  size_t max_depth;
+  rapidjson::ParseResult result;
+  bool too_deep = false;
+  bool operator()(rapidjson::Document& doc) {
+    rapidjson::MemoryStream ms(text.data(), text.size());
+    rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
+    rapidjson::Reader reader;
+    DepthLimitedHandler handler{doc, max_depth};
+    // Not kParseFullPrecisionFlag: RapidJSON 1.1's full-precision strtod calls
+    // __builtin_clzll(0) for a zero significand with a large exponent ("0e92"; undefined
+    // behaviour, found by fuzz_fhir_response and fuzz_cds_request). Normal precision is within
+    // 3 ULP only past 15 significant digits.
+    constexpr unsigned kFlags =
+        rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
+    result = reader.Parse<kFlags>(is, handler);
+    too_deep = handler.exceeded;
+    return !result.IsError();
+  }
+};
+
+ParseFailure Describe(const rapidjson::ParseResult& result, bool too_deep, size_t max_depth,
+                      std::string* error) {
+  if (!result.IsError()) return ParseFailure::kNone;
+  if (too_deep) {
+    if (error) *error = "nesting deeper than " + std::to_string(max_depth) + " levels";
+    return ParseFailure::kTooDeep;
+  }
+  if (error) {
+    *error = std::string(rapidjson::GetParseError_En(result.Code())) + " at offset " +
+             std::to_string(result.Offset());
+  }
+  return result.Code() == rapidjson::kParseErrorStringInvalidEncoding ? ParseFailure::kInvalidUtf8
+                                                                      : ParseFailure::kMalformed;
+}
+
 }  // namespace
+
+ParseFailure ParseDocument(std::string_view text, size_t max_depth, rapidjson::Document* doc,
+                           std::string* error) {
+  StringGenerator gen{text, max_depth, {}};
+  doc->Populate(gen);
+  return Describe(gen.result, gen.too_deep, max_depth, error);
+}
 
 LineParser::LineParser(size_t max_depth)
     : max_depth_(max_depth),

@@ -64,4 +64,16 @@ class LineParser {
   rapidjson::Document doc_;
 };
 
+// Parses a whole JSON text (not in place) into `doc` — iterative (no recursion, whatever the
+// nesting), UTF-8 validated, RapidJSON's normal number precision — refusing nesting deeper than
+// `max_depth`. For bodies from the network (server responses, service requests):
+// a recursive parse or a recursive walk of a deeply nested document would overflow the stack.
+// On failure `error` (when set) says what and where; `doc` is then unusable.
+ParseFailure ParseDocument(std::string_view text, size_t max_depth, rapidjson::Document* doc,
+                           std::string* error = nullptr);
+// The nesting ParseDocument allows in bodies from the network: far above any FHIR resource's
+// (a QuestionnaireResponse's items stop at 32 levels), far below what a recursive walk of the
+// document (serialising, copying) can take on a thread's stack.
+inline constexpr size_t kNetworkMaxDepth = 256;
+
 }  // namespace fhir::json

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <vector>
+
+#include "plugin/interned_ids.h"
 
 namespace sdoh {
 
@@ -17,20 +17,20 @@ inline constexpr CodeId kNonLoincAnswer = 0xFFFFFFFFu;
 
 class CodeTable {
  public:
-  CodeTable() { names_.emplace_back(); }
   // The id of `code`, adding it when new.
-  CodeId Intern(std::string_view code);
+  CodeId Intern(std::string_view code) {
+    bool inserted = false;
+    return table_.Intern(code, &inserted) + 1;
+  }
   // The id of `code`, or kNoCode when unknown.
-  CodeId Find(std::string_view code) const;
+  CodeId Find(std::string_view code) const {
+    uint32_t index = table_.Find(code);
+    return index == IdTable::kNone ? kNoCode : index + 1;
+  }
   std::string_view Name(CodeId id) const;
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
-  };
-  std::unordered_map<std::string, CodeId, Hash, std::equal_to<>> ids_;
-  std::vector<std::string> names_;
+  IdTable table_;  // index + 1 = CodeId
 };
 
 }  // namespace sdoh

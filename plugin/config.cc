@@ -58,7 +58,7 @@ Result<Config> LoadConfig(const std::string& path) {
   c.path = path;
   if (Status s = CheckKeys(path, n,
                            {"source", "out", "mappings", "rules", "time_zone", "limits",
-                            "referrals", "fhir", "writeback"},
+                            "referrals", "fhir", "writeback", "service", "watch"},
                            "config");
       !s.ok()) {
     return s;
@@ -97,10 +97,11 @@ Result<Config> LoadConfig(const std::string& path) {
     c.max_depth = *md;
   }
   if (YAML::Node wb = n["writeback"]) {
-    if (Status s = CheckKeys(path, wb,
-                             {"ledger", "batch_size", "suppression_days", "audit_log",
-                              "audit_retention_days", "sync_overlap_seconds", "lock_wait_seconds"},
-                             "writeback");
+    if (Status s = CheckKeys(
+            path, wb,
+            {"ledger", "batch_size", "suppression_days", "audit_log", "audit_retention_days",
+             "sync_overlap_seconds", "lock_wait_seconds", "withdrawn_rulesets"},
+            "writeback");
         !s.ok()) {
       return s;
     }
@@ -111,6 +112,9 @@ Result<Config> LoadConfig(const std::string& path) {
     auto audit = OptionalString(path, wb, "audit_log", "");
     if (!audit.ok()) return audit.status();
     w.audit_log = Resolve(base, *audit);
+    auto withdrawn = StringList(path, wb, "withdrawn_rulesets", false);
+    if (!withdrawn.ok()) return withdrawn.status();
+    w.withdrawn_rulesets = std::move(*withdrawn);
     struct IntKey {
       const char* key;
       int* value;
@@ -139,6 +143,14 @@ Result<Config> LoadConfig(const std::string& path) {
   if (YAML::Node f = n["fhir"]) {
     if (!f.IsMap()) return Status::InvalidArgument(Where(path, f) + ": 'fhir' must be a mapping");
     c.fhir = f;
+  }
+  for (const char* key : {"service", "watch"}) {
+    YAML::Node section = n[key];
+    if (!section) continue;
+    if (!section.IsMap()) {
+      return Status::InvalidArgument(Where(path, section) + ": '" + key + "' must be a mapping");
+    }
+    (std::string(key) == "service" ? c.service : c.watch) = section;
   }
   // Referral policy. Defaults per the product design; config may override each route.
   c.routes["social-work"] = {{"ServiceRequest", "Task", "Flag"}, false, "", "", ""};

@@ -31,6 +31,9 @@ struct WritebackConfig {
   int audit_retention_days = 90;   // older audit lines are dropped when the log is opened
   int sync_overlap_seconds = 300;  // the incremental cursor is moved back by this much
   int lock_wait_seconds = 0;       // a second process waits this long for the ledger lock
+  // Rule-set versions the admin withdrew ("1.0.0", or "<ruleset id> 1.0.0"): an open referral
+  // written under one of them whose need the current rules no longer find is revoked.
+  std::vector<std::string> withdrawn_rulesets;
 };
 
 struct Config {
@@ -47,6 +50,10 @@ struct Config {
   std::map<std::string, RouteConfig> routes;  // by route name
   WritebackConfig writeback;
   YAML::Node fhir;  // the `fhir:` section (FHIR server client settings), may be undefined
+  // `service:` and `watch:` (issue 6), may be undefined; read and checked key by key by
+  // `serve` / `watch` (plugin/service/serve_command.h), which `run` does not need.
+  YAML::Node service;
+  YAML::Node watch;
 };
 
 // True when `source` names a FHIR server (http:// or https://) rather than a folder.

@@ -86,13 +86,23 @@ void Meta(Writer& w, const char* profile, bool sensitive) {
   w.EndObject();
 }
 
-std::string Date(fhir::InstantMicros t) { return fhir::FormatInstantUtc(t); }
+// Every resource of a run carries the same authoredOn: format it once per value.
+const std::string& Date(fhir::InstantMicros t) {
+  thread_local fhir::InstantMicros last = 0;
+  thread_local std::string text;
+  if (text.empty() || last != t) {
+    text = fhir::FormatInstantUtc(t);
+    last = t;
+  }
+  return text;
+}
 
 std::string BuildServiceRequest(const NeedFlag& flag, const RouteConfig& route,
                                 const std::string& identifier, const PlanContext& ctx) {
   const NeedDef& def = *flag.def;
   const std::string& domain_system = ctx.catalog->domain_system();
   rapidjson::StringBuffer sb;
+  sb.Reserve(2048);
   Writer w(sb);
   w.StartObject();
   Key(w, "resourceType");
@@ -168,12 +178,13 @@ std::string BuildServiceRequest(const NeedFlag& flag, const RouteConfig& route,
   w.EndObject();
   w.EndArray();
   w.EndObject();
-  return sb.GetString();
+  return std::string(sb.GetString(), sb.GetSize());
 }
 
 std::string BuildTask(const NeedFlag& flag, const RouteConfig& route, const std::string& sr_id,
                       const PlanContext& ctx) {
   rapidjson::StringBuffer sb;
+  sb.Reserve(1024);
   Writer w(sb);
   w.StartObject();
   Key(w, "resourceType");
@@ -213,7 +224,7 @@ std::string BuildTask(const NeedFlag& flag, const RouteConfig& route, const std:
     Ref(w, route.owner);
   }
   w.EndObject();
-  return sb.GetString();
+  return std::string(sb.GetString(), sb.GetSize());
 }
 
 std::string FlagText(const NeedFlag& flag) {
@@ -229,6 +240,7 @@ std::string FlagText(const NeedFlag& flag) {
 std::string BuildFlag(const NeedFlag& flag, const std::string& identifier, const PlanContext& ctx) {
   const NeedDef& def = *flag.def;
   rapidjson::StringBuffer sb;
+  sb.Reserve(1024);
   Writer w(sb);
   w.StartObject();
   Key(w, "resourceType");
@@ -256,11 +268,11 @@ std::string BuildFlag(const NeedFlag& flag, const std::string& identifier, const
     Key(w, "period");
     w.StartObject();
     Key(w, "start");
-    Str(w, Date(*flag.screened_at));
+    Str(w, fhir::FormatInstantUtc(*flag.screened_at));
     w.EndObject();
   }
   w.EndObject();
-  return sb.GetString();
+  return std::string(sb.GetString(), sb.GetSize());
 }
 
 }  // namespace
@@ -315,8 +327,8 @@ ReferralPlan PlanReferral(const NeedFlag& flag, const PatientFacts& facts, const
     return std::find(route.resources.begin(), route.resources.end(), t) != route.resources.end();
   };
   bool sr = flag.def->has_service && wants("ServiceRequest");
-  std::string sr_id = ServiceRequestIdentifier(flag);
   if (sr) {
+    std::string sr_id = ServiceRequestIdentifier(flag);
     plan.resources.push_back(
         {"ServiceRequest", sr_id, BuildServiceRequest(flag, route, sr_id, ctx)});
     if (wants("Task") && !route.review) {

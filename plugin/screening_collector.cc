@@ -5,9 +5,10 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
-#include <deque>
+#include <limits>
 
 #include "fhir/json.h"
+#include "plugin/interned_ids.h"
 
 namespace sdoh {
 
@@ -143,51 +144,108 @@ std::string_view FindLoinc(const Value* cc, Pred pred) {
 
 }  // namespace
 
-// A stored non-panel Observation: what a panel needs from its members. Compact, because an
-// export holds several per patient; the rare extras live behind one pointer.
+// A stored non-panel Observation: what a panel needs from its members. 32 bytes, because an
+// export holds several per patient; the rare extras (a meta rank, more answers, hasMember, an
+// odd versionId) live in a side table. Indexed like the observation id table; an id that was
+// only named by a hasMember reference has a record that is not `present`.
 struct ObservationRecord {
-  struct Extra {
-    std::vector<CodeId> more_answers;
-    std::vector<std::string> members;
-    std::string version_id;  // only when not a canonical number
-  };
-  VersionRank rank;
+  static constexpr uint8_t kPresent = 1, kValidStatus = 2, kUsed = 4;
+  uint64_t seq = 0;
   uint32_t subject = kNoPatient;
   CodeId question = kNoCode;
   CodeId answer = kNoCode;  // first answer, kNoCode when unanswered
-  bool valid_status = false;
-  bool used = false;
-  std::unique_ptr<Extra> extra;
-
-  Extra& MutableExtra() {
-    if (!extra) extra = std::make_unique<Extra>();
-    return *extra;
-  }
-  std::string VersionId() const {
-    if (extra && !extra->version_id.empty()) return extra->version_id;
-    return rank.version >= 0 ? std::to_string(rank.version) : std::string();
-  }
+  uint32_t extra = 0;       // 0, or 1 + index into State::obs_extras
+  uint8_t flags = 0;
 };
 
+struct ObservationExtra {
+  int64_t version = -1;
+  fhir::InstantMicros last_updated = std::numeric_limits<int64_t>::min();
+  std::vector<CodeId> more_answers;
+  std::vector<uint32_t> members;  // observation id indexes
+  std::string version_id;         // only when not a canonical number
+};
+
+// A screening candidate as read: enough to apply versions, retraction and newest-wins, and to
+// build the full Screening of a winner at Finish(). Answers (question, answer pairs) or panel
+// member indexes live in an arena; candidates of one patient form a linked list.
+struct ScreeningCollector::Candidate {
+  fhir::InstantMicros when = 0;
+  VersionRank rank;
+  std::string_view id;             // in the arena
+  const uint32_t* data = nullptr;  // QR: 2 * count codes (question, answer); panel: members
+  uint32_t count = 0;
+  uint32_t next = kNoPatient;  // next candidate of the same patient (older)
+  uint32_t extra = 0;          // 0, or 1 + index into State::candidate_extras
+  InstrumentIndex instrument = 0;
+  ScreeningKind kind = ScreeningKind::kQuestionnaireResponse;
+};
+
+struct CandidateExtra {
+  std::string odd_version_id;
+  std::vector<FhirpathOutcome> fhirpath;
+};
+
+// Per patient: the facts read from its Patient resource, in fixed size, and its candidates.
 struct PatientState {
-  PatientFacts facts;
-  std::vector<Screening> candidates;
+  static constexpr uint8_t kPresent = 1, kInactive = 2, kDeceased = 4, kOtherLanguage = 8;
+  VersionRank rank;
+  uint32_t candidates = kNoPatient;  // head of the candidate list (newest first)
+  uint32_t extra = 0;                // 0, or 1 + index into State::patient_extras
+  uint8_t flags = 0;
+  InterpreterStatement interpreter = InterpreterStatement::kNone;
+};
+
+struct PatientExtra {
+  std::string version_id;  // only when not a canonical number
+  std::string preferred_language;
+  std::string preferred_language_display;
+  std::vector<FhirpathOutcome> fhirpath;
 };
 
 struct ScreeningCollector::State {
-  StringMap<uint32_t> patient_index;
-  std::vector<const std::string*> patient_ids;  // keys of patient_index (nodes are stable)
-  std::deque<PatientState> patients;            // chunked: no reallocation peaks as it grows
-  StringMap<ObservationRecord> observations;
+  IdTable patient_ids;
+  ChunkedVector<PatientState> patients;  // by patient_ids index
+  IdTable observation_ids;
+  ChunkedVector<ObservationRecord> observations;  // by observation_ids index
+  std::vector<ObservationExtra> obs_extras;
+  ChunkedVector<Candidate> candidates;
+  std::vector<CandidateExtra> candidate_extras;
+  std::vector<PatientExtra> patient_extras;
+  StringArena strings;
+  RunArena<uint32_t> runs;
   // Highest rank of a non-counting version, by id: retracts lower counted versions.
   StringMap<VersionRank> qr_tombstones;
   StringMap<VersionRank> obs_tombstones;
+
+  uint32_t ObservationIndex(std::string_view id) {
+    bool inserted = false;
+    uint32_t index = observation_ids.Intern(id, &inserted);
+    if (inserted) observations.push_back(ObservationRecord{});
+    return index;
+  }
+  VersionRank RankOf(const ObservationRecord& o) const {
+    VersionRank r;
+    r.seq = o.seq;
+    if (o.extra != 0) {
+      r.version = obs_extras[o.extra - 1].version;
+      r.last_updated = obs_extras[o.extra - 1].last_updated;
+    }
+    return r;
+  }
+  std::string VersionIdOf(const ObservationRecord& o) const {
+    int64_t version = -1;
+    if (o.extra != 0) {
+      const ObservationExtra& e = obs_extras[o.extra - 1];
+      if (!e.version_id.empty()) return e.version_id;
+      version = e.version;
+    }
+    return version >= 0 ? std::to_string(version) : std::string();
+  }
 };
 
 ScreeningCollector::ScreeningCollector(Catalog& catalog, ScreeningOptions options)
-    : catalog_(catalog), options_(std::move(options)), state_(std::make_unique<State>()) {
-  state_->observations.reserve(1024);
-}
+    : catalog_(catalog), options_(std::move(options)), state_(std::make_unique<State>()) {}
 
 ScreeningCollector::~ScreeningCollector() = default;
 
@@ -200,17 +258,22 @@ const std::vector<std::string>& ScreeningCollector::InputTypes() {
 uint32_t ScreeningCollector::PatientIndex(std::string_view patient_id) {
   State& st = *state_;
   // A patient's resources often come together (panel members, rescreens): try the last one.
-  if (last_patient_ < st.patients.size() && *st.patient_ids[last_patient_] == patient_id) {
+  if (last_patient_ < st.patients.size() && st.patient_ids.Name(last_patient_) == patient_id) {
     return last_patient_;
   }
-  auto it = st.patient_index.find(patient_id);
-  if (it != st.patient_index.end()) return last_patient_ = it->second;
-  uint32_t idx = static_cast<uint32_t>(st.patients.size());
-  auto inserted = st.patient_index.emplace(std::string(patient_id), idx).first;
-  st.patient_ids.push_back(&inserted->first);
-  st.patients.emplace_back();
+  bool inserted = false;
+  uint32_t idx = st.patient_ids.Intern(patient_id, &inserted);
+  if (inserted) st.patients.push_back(PatientState{});
   last_patient_ = idx;
   return idx;
+}
+
+void ScreeningCollector::AddCandidate(uint32_t patient, Candidate c) {
+  State& st = *state_;
+  PatientState& ps = st.patients[patient];
+  c.next = ps.candidates;
+  ps.candidates = static_cast<uint32_t>(st.candidates.size());
+  st.candidates.push_back(c);
 }
 
 void ScreeningCollector::EvaluateFhirpath(const Value& resource, int instrument,
@@ -407,12 +470,32 @@ void ScreeningCollector::AddPatient(const Value& r, const fhir::SourceLocation&)
       }
     }
   }
-  PatientState& st = state_->patients[PatientIndex(id)];
-  if (st.facts.present) {
+  State& st = *state_;
+  PatientState& ps = st.patients[PatientIndex(id)];
+  if ((ps.flags & PatientState::kPresent) != 0) {
     counts_.Ignore("Patient", "older version of a patient read twice");
-    if (f.rank < st.facts.rank) return;
+    if (f.rank < ps.rank) return;
   }
-  st.facts = std::move(f);
+  ps.rank = f.rank;
+  ps.interpreter = f.interpreter;
+  ps.flags = PatientState::kPresent | (f.active ? 0 : PatientState::kInactive) |
+             (f.deceased ? PatientState::kDeceased : 0) |
+             (f.prefers_other_language ? PatientState::kOtherLanguage : 0);
+  int64_t numeric = 0;
+  if (!f.version_id.empty() && CanonicalNumber(f.version_id, &numeric)) f.version_id.clear();
+  if (f.version_id.empty() && f.preferred_language.empty() &&
+      f.preferred_language_display.empty() && f.fhirpath.empty()) {
+    ps.extra = 0;
+    return;
+  }
+  PatientExtra e{std::move(f.version_id), std::move(f.preferred_language),
+                 std::move(f.preferred_language_display), std::move(f.fhirpath)};
+  if (ps.extra != 0) {
+    st.patient_extras[ps.extra - 1] = std::move(e);
+  } else {
+    st.patient_extras.push_back(std::move(e));
+    ps.extra = static_cast<uint32_t>(st.patient_extras.size());
+  }
 }
 
 void ScreeningCollector::AddQuestionnaireResponse(const Value& r,
@@ -450,13 +533,6 @@ void ScreeningCollector::AddQuestionnaireResponse(const Value& r,
 
   const Catalog::LinkMap* qmap = catalog_.FindQuestionnaire(canonical);
   const size_t n = form->instruments.size();
-  Screening proto;
-  proto.kind = ScreeningKind::kQuestionnaireResponse;
-  proto.when = *authored;
-  proto.id = std::string(id);
-  proto.rank = rank;
-  int64_t numeric = 0;
-  if (!vid.empty() && !CanonicalNumber(vid, &numeric)) proto.odd_version_id = std::string(vid);
   std::vector<Answer>& answers = scratch_answers_;
   answers.clear();
   CodeTable& codes = catalog_.codes();
@@ -522,21 +598,39 @@ void ScreeningCollector::AddQuestionnaireResponse(const Value& r,
       for (const auto& child : children->GetArray()) stack.push_back({&child, depth + 1});
     }
   }
-  PatientState& ps = state_->patients[PatientIndex(patient)];
+  State& st = *state_;
+  const uint32_t pidx = PatientIndex(patient);
+  const std::string_view stored_id = st.strings.Add(id);
+  int64_t numeric = 0;
+  const bool odd_version = !vid.empty() && !CanonicalNumber(vid, &numeric);
   for (size_t i = 0; i < n; ++i) {
-    Screening s;
-    if (i + 1 < n) {
-      s = proto;
-    } else {
-      s = std::move(proto);
-    }
-    s.instrument = form->instruments[i];
-    EvaluateFhirpath(r, s.instrument, &s.fhirpath);
+    Candidate c;
+    c.kind = ScreeningKind::kQuestionnaireResponse;
+    c.when = *authored;
+    c.id = stored_id;
+    c.rank = rank;
+    c.instrument = form->instruments[i];
+    std::vector<FhirpathOutcome> fhirpath;
+    EvaluateFhirpath(r, c.instrument, &fhirpath);
+    size_t kept = 0;
     for (const Answer& a : answers) {
-      if (n == 1 || catalog_.HasQuestion(s.instrument, a.question)) s.answers.push_back(a);
+      if (n == 1 || catalog_.HasQuestion(c.instrument, a.question)) ++kept;
     }
-    s.answers.shrink_to_fit();
-    ps.candidates.push_back(std::move(s));
+    uint32_t* data = st.runs.Allocate(2 * kept);
+    c.data = data;
+    c.count = static_cast<uint32_t>(kept);
+    for (const Answer& a : answers) {
+      if (n == 1 || catalog_.HasQuestion(c.instrument, a.question)) {
+        *data++ = a.question;
+        *data++ = a.answer;
+      }
+    }
+    if (odd_version || !fhirpath.empty()) {
+      st.candidate_extras.push_back(
+          {odd_version ? std::string(vid) : std::string(), std::move(fhirpath)});
+      c.extra = static_cast<uint32_t>(st.candidate_extras.size());
+    }
+    AddCandidate(pidx, c);
   }
 }
 
@@ -563,11 +657,14 @@ void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocati
   std::string_view patient = SubjectPatient(top.subject);
   std::string_view vid;
   VersionRank rank = RankOf(top.meta, seq_, options_.time_zone, &vid);
+  State& st = *state_;
+  int64_t numeric = 0;
+  const bool odd_version = !vid.empty() && !CanonicalNumber(vid, &numeric);
 
   if (panel_of != nullptr) {
     auto tombstone = [&](const std::string& reason) {
       counts_.Ignore("Observation", "panel " + reason);
-      auto [it, inserted] = state_->obs_tombstones.try_emplace(std::string(id), rank);
+      auto [it, inserted] = st.obs_tombstones.try_emplace(std::string(id), rank);
       if (!inserted) it->second = std::max(it->second, rank);
       if (Wanted(patient) && !patient.empty()) {
         Trace("Observation/" + std::string(id), panel_of->id, "ignored", reason);
@@ -589,24 +686,33 @@ void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocati
       return;
     }
     if (!Wanted(patient)) return;
-    Screening s;
-    s.kind = ScreeningKind::kObservationPanel;
-    s.instrument = panel_of->index;
-    s.when = *when;
-    s.id = std::string(id);
-    s.rank = rank;
-    int64_t numeric = 0;
-    if (!vid.empty() && !CanonicalNumber(vid, &numeric)) s.odd_version_id = std::string(vid);
+    Candidate c;
+    c.kind = ScreeningKind::kObservationPanel;
+    c.instrument = panel_of->index;
+    c.when = *when;
+    c.id = st.strings.Add(id);
+    c.rank = rank;
+    std::vector<uint32_t>& members = scratch_members_;
+    members.clear();
     if (has_members) {
       for (const auto& m : top.has_member->GetArray()) {
         std::string_view mid = json::ReferenceId(json::StrMember(m, "reference"), "Observation");
         if (mid.empty() || mid.find('\n') != std::string_view::npos) continue;
-        if (!s.member_ids.empty()) s.member_ids += '\n';
-        s.member_ids.append(mid);
+        members.push_back(st.ObservationIndex(mid));
       }
     }
-    EvaluateFhirpath(r, s.instrument, &s.fhirpath);
-    state_->patients[PatientIndex(patient)].candidates.push_back(std::move(s));
+    uint32_t* data = st.runs.Allocate(members.size());
+    if (!members.empty()) std::memcpy(data, members.data(), members.size() * sizeof(uint32_t));
+    c.data = data;
+    c.count = static_cast<uint32_t>(members.size());
+    std::vector<FhirpathOutcome> fhirpath;
+    EvaluateFhirpath(r, c.instrument, &fhirpath);
+    if (odd_version || !fhirpath.empty()) {
+      st.candidate_extras.push_back(
+          {odd_version ? std::string(vid) : std::string(), std::move(fhirpath)});
+      c.extra = static_cast<uint32_t>(st.candidate_extras.size());
+    }
+    AddCandidate(PatientIndex(patient), c);
     return;
   }
 
@@ -615,16 +721,23 @@ void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocati
   ObservationRecord rec;
   rec.subject = patient.empty() ? kNoPatient : PatientIndex(patient);
   rec.question = q;
-  rec.valid_status = ValidObsStatus(status);
-  rec.rank = rank;
-  int64_t unused = 0;
-  if (!vid.empty() && !CanonicalNumber(vid, &unused))
-    rec.MutableExtra().version_id = std::string(vid);
-  auto add_answer = [&rec](CodeId a) {
+  rec.flags = ObservationRecord::kPresent |
+              (ValidObsStatus(status) ? ObservationRecord::kValidStatus : uint8_t{0});
+  rec.seq = rank.seq;
+  ObservationExtra extra;
+  extra.version = rank.version;
+  extra.last_updated = rank.last_updated;
+  bool need_extra = rank.version >= 0 || rank.last_updated != VersionRank{}.last_updated;
+  if (odd_version) {
+    extra.version_id = std::string(vid);
+    need_extra = true;
+  }
+  auto add_answer = [&](CodeId a) {
     if (rec.answer == kNoCode) {
       rec.answer = a;
     } else {
-      rec.MutableExtra().more_answers.push_back(a);
+      extra.more_answers.push_back(a);
+      need_extra = true;
     }
   };
   if (top.value_cc != nullptr) {
@@ -645,138 +758,194 @@ void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocati
   if (has_members) {
     for (const auto& m : top.has_member->GetArray()) {
       std::string_view mid = json::ReferenceId(json::StrMember(m, "reference"), "Observation");
-      if (!mid.empty()) rec.MutableExtra().members.emplace_back(mid);
+      if (!mid.empty()) {
+        extra.members.push_back(st.ObservationIndex(mid));
+        need_extra = true;
+      }
     }
   }
-  // One probe: the key is built anyway for a new record (the common case).
-  auto [it, inserted] = state_->observations.try_emplace(std::string(id));
-  if (inserted) {
-    it->second = std::move(rec);
-  } else {
+  ObservationRecord& current = st.observations[st.ObservationIndex(id)];
+  if ((current.flags & ObservationRecord::kPresent) != 0) {
     counts_.Ignore("Observation", "older version read twice");
-    if (it->second.rank < rec.rank) it->second = std::move(rec);
+    if (!(st.RankOf(current) < rank)) return;
   }
+  if (need_extra) {
+    if (current.extra != 0) {
+      st.obs_extras[current.extra - 1] = std::move(extra);
+      rec.extra = current.extra;
+    } else {
+      st.obs_extras.push_back(std::move(extra));
+      rec.extra = static_cast<uint32_t>(st.obs_extras.size());
+    }
+  }
+  current = rec;
 }
 
 void ScreeningCollector::Finish(const std::function<void(PatientRecord&)>& fn) {
   State& st = *state_;
   std::vector<uint32_t> order(st.patients.size());
   for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(),
-            [&](uint32_t a, uint32_t b) { return *st.patient_ids[a] < *st.patient_ids[b]; });
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    return st.patient_ids.Name(a) < st.patient_ids.Name(b);
+  });
   const auto& instruments = catalog_.instruments();
   const bool tracing = !options_.only_patient.empty();
   std::vector<int> best(instruments.size());
   std::vector<char> drop;
-  std::vector<std::pair<std::string_view, size_t>> queue;
-  std::vector<std::string_view> seen;
+  std::vector<uint32_t> cand_index;
+  std::vector<std::pair<uint32_t, size_t>> queue;  // (observation index, depth)
+  std::vector<uint32_t> seen;
+  auto type_name = [](const Candidate& c) {
+    return c.kind == ScreeningKind::kQuestionnaireResponse ? "QuestionnaireResponse"
+                                                           : "Observation";
+  };
+  auto reference = [&](const Candidate& c) {
+    return std::string(type_name(c)) + "/" + std::string(c.id);
+  };
 
   for (uint32_t pidx : order) {
     PatientState& ps = st.patients[pidx];
-    const std::string& pid = *st.patient_ids[pidx];
     PatientRecord rec;
-    rec.id = pid;
-    rec.facts = std::move(ps.facts);
-    auto& cands = ps.candidates;
+    rec.id = std::string(st.patient_ids.Name(pidx));
+    PatientFacts& f = rec.facts;
+    f.present = (ps.flags & PatientState::kPresent) != 0;
+    f.active = (ps.flags & PatientState::kInactive) == 0;
+    f.deceased = (ps.flags & PatientState::kDeceased) != 0;
+    f.prefers_other_language = (ps.flags & PatientState::kOtherLanguage) != 0;
+    f.interpreter = ps.interpreter;
+    f.rank = ps.rank;
+    if (ps.extra != 0) {
+      PatientExtra& e = st.patient_extras[ps.extra - 1];
+      f.version_id = std::move(e.version_id);
+      f.preferred_language = std::move(e.preferred_language);
+      f.preferred_language_display = std::move(e.preferred_language_display);
+      f.fhirpath = std::move(e.fhirpath);
+    }
+    if (f.version_id.empty() && f.rank.version >= 0) f.version_id = std::to_string(f.rank.version);
+
+    // The patient's candidates in the order they were read.
+    cand_index.clear();
+    for (uint32_t c = ps.candidates; c != kNoPatient; c = st.candidates[c].next) {
+      cand_index.push_back(c);
+    }
+    std::reverse(cand_index.begin(), cand_index.end());
+    const size_t n = cand_index.size();
+    auto cand = [&](size_t i) -> Candidate& { return st.candidates[cand_index[i]]; };
     // 1. Versions: a newer non-counting version retracts; of one id keep the highest rank.
-    drop.assign(cands.size(), 0);
-    for (size_t i = 0; i < cands.size(); ++i) {
-      const auto& tombs = cands[i].kind == ScreeningKind::kQuestionnaireResponse
-                              ? st.qr_tombstones
-                              : st.obs_tombstones;
+    drop.assign(n, 0);
+    for (size_t i = 0; i < n; ++i) {
+      const Candidate& c = cand(i);
+      const auto& tombs =
+          c.kind == ScreeningKind::kQuestionnaireResponse ? st.qr_tombstones : st.obs_tombstones;
       if (tombs.empty()) continue;
-      auto t = tombs.find(cands[i].id);
-      if (t != tombs.end() && cands[i].rank < t->second) {
+      auto t = tombs.find(c.id);
+      if (t != tombs.end() && c.rank < t->second) {
         drop[i] = 1;
-        counts_.Ignore(cands[i].TypeName(), "retracted by a newer version");
+        counts_.Ignore(type_name(c), "retracted by a newer version");
         if (tracing) {
-          Trace(cands[i].Reference(), instruments[cands[i].instrument].id, "ignored",
+          Trace(reference(c), instruments[c.instrument].id, "ignored",
                 "retracted by a newer version (entered-in-error or no longer counting)");
         }
       }
     }
-    for (size_t i = 0; i < cands.size(); ++i) {
-      for (size_t j = 0; j < cands.size() && !drop[i]; ++j) {
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t j = 0; j < n && !drop[i]; ++j) {
         if (i == j || drop[j]) continue;
-        if (cands[i].instrument == cands[j].instrument && cands[i].kind == cands[j].kind &&
-            cands[i].rank < cands[j].rank && cands[i].id == cands[j].id) {
+        const Candidate &a = cand(i), &b = cand(j);
+        if (a.instrument == b.instrument && a.kind == b.kind && a.rank < b.rank && a.id == b.id) {
           drop[i] = 1;
-          counts_.Ignore(cands[i].TypeName(), "older version of the same screening");
+          counts_.Ignore(type_name(a), "older version of the same screening");
         }
       }
     }
     // 2. Newest wins per instrument: latest instant, then greater id byte-wise.
     std::fill(best.begin(), best.end(), -1);
-    for (size_t i = 0; i < cands.size(); ++i) {
+    for (size_t i = 0; i < n; ++i) {
       if (drop[i]) continue;
-      int& b = best[cands[i].instrument];
-      if (b < 0 || cands[b].when < cands[i].when ||
-          (cands[b].when == cands[i].when && cands[b].id < cands[i].id)) {
+      const Candidate& c = cand(i);
+      int& b = best[c.instrument];
+      if (b < 0 || cand(b).when < c.when || (cand(b).when == c.when && cand(b).id < c.id)) {
         b = static_cast<int>(i);
       }
     }
-    for (size_t i = 0; i < cands.size(); ++i) {
-      if (drop[i] || best[cands[i].instrument] == static_cast<int>(i)) continue;
-      counts_.Ignore(cands[i].TypeName(), "superseded by a newer screening");
+    for (size_t i = 0; i < n; ++i) {
+      const Candidate& c = cand(i);
+      if (drop[i] || best[c.instrument] == static_cast<int>(i)) continue;
+      counts_.Ignore(type_name(c), "superseded by a newer screening");
       if (tracing) {
-        trace_.push_back({cands[i].Reference(), instruments[cands[i].instrument].id, "superseded",
-                          "a newer screening of this instrument counts", cands[i].when, true});
+        trace_.push_back({reference(c), instruments[c.instrument].id, "superseded",
+                          "a newer screening of this instrument counts", c.when, true});
       }
     }
-    // 3. Resolve panel members of the winners.
+    // 3. The winners as full Screenings; panel members resolved.
     for (size_t k = 0; k < instruments.size(); ++k) {
       if (best[k] < 0) continue;
-      Screening s = std::move(cands[best[k]]);
+      Candidate& c = cand(best[k]);
+      Screening s;
+      s.kind = c.kind;
+      s.instrument = c.instrument;
+      s.when = c.when;
+      s.id = std::string(c.id);
+      s.rank = c.rank;
+      if (c.extra != 0) {
+        CandidateExtra& e = st.candidate_extras[c.extra - 1];
+        s.odd_version_id = std::move(e.odd_version_id);
+        s.fhirpath = std::move(e.fhirpath);
+      }
       s.sources.push_back(s.Reference());
       s.source_versions.push_back(s.VersionId());
-      if (s.kind == ScreeningKind::kObservationPanel) {
+      if (s.kind == ScreeningKind::kQuestionnaireResponse) {
+        s.answers.reserve(c.count);
+        for (uint32_t a = 0; a < c.count; ++a) {
+          s.answers.push_back({c.data[2 * a], c.data[2 * a + 1], 0});
+        }
+      } else {
         queue.clear();
         seen.clear();
-        std::string_view packed = s.member_ids;
-        while (!packed.empty()) {
-          size_t nl = packed.find('\n');
-          queue.push_back({packed.substr(0, nl), 1});
-          packed = nl == std::string_view::npos ? std::string_view() : packed.substr(nl + 1);
-        }
+        for (uint32_t m = 0; m < c.count; ++m) queue.push_back({c.data[m], 1});
         while (!queue.empty()) {
-          auto [mid_view, depth] = queue.back();
+          auto [mid, depth] = queue.back();
           queue.pop_back();
           if (depth > options_.max_member_depth) continue;
-          if (std::find(seen.begin(), seen.end(), mid_view) != seen.end()) continue;
-          seen.push_back(mid_view);
-          const std::string_view* mid = &mid_view;
+          if (std::find(seen.begin(), seen.end(), mid) != seen.end()) continue;
+          seen.push_back(mid);
+          ObservationRecord& m = st.observations[mid];
           const char* rejected = nullptr;
-          auto it = st.observations.find(*mid);
-          if (it == st.observations.end()) {
+          if ((m.flags & ObservationRecord::kPresent) == 0) {
             rejected = "member not found in the source";
-          } else if (!it->second.valid_status) {
+          } else if ((m.flags & ObservationRecord::kValidStatus) == 0) {
             rejected = "member status does not count";
-          } else if (it->second.subject != pidx) {
+          } else if (m.subject != pidx) {
             rejected = "member belongs to another subject";
           }
           if (rejected != nullptr) {
-            if (tracing)
-              Trace("Observation/" + std::string(*mid), instruments[k].id, "ignored", rejected);
+            if (tracing) {
+              Trace("Observation/" + std::string(st.observation_ids.Name(mid)), instruments[k].id,
+                    "ignored", rejected);
+            }
             continue;
           }
-          ObservationRecord& m = it->second;
-          if (!m.used) {
-            m.used = true;
+          if ((m.flags & ObservationRecord::kUsed) == 0) {
+            m.flags |= ObservationRecord::kUsed;
             ++counts_.member_observations;
           }
+          const ObservationExtra* extra = m.extra != 0 ? &st.obs_extras[m.extra - 1] : nullptr;
           if (m.question != kNoCode && m.answer != kNoCode &&
               catalog_.HasQuestion(s.instrument, m.question)) {
             uint32_t src = static_cast<uint32_t>(s.sources.size());
-            s.sources.push_back("Observation/" + std::string(*mid));
-            s.source_versions.push_back(m.VersionId());
+            s.sources.push_back("Observation/" + std::string(st.observation_ids.Name(mid)));
+            s.source_versions.push_back(st.VersionIdOf(m));
             s.answers.push_back({m.question, m.answer, src});
-            if (m.extra) {
-              for (CodeId a : m.extra->more_answers) s.answers.push_back({m.question, a, src});
+            if (extra != nullptr) {
+              for (CodeId a : extra->more_answers) s.answers.push_back({m.question, a, src});
             }
           }
-          if (tracing) Trace("Observation/" + std::string(*mid), instruments[k].id, "member", "");
-          if (m.extra) {
-            for (const auto& next : m.extra->members) queue.push_back({next, depth + 1});
+          if (tracing) {
+            Trace("Observation/" + std::string(st.observation_ids.Name(mid)), instruments[k].id,
+                  "member", "");
+          }
+          if (extra != nullptr) {
+            for (uint32_t next : extra->members) queue.push_back({next, depth + 1});
           }
         }
       }
@@ -787,13 +956,13 @@ void ScreeningCollector::Finish(const std::function<void(PatientRecord&)>& fn) {
       }
       rec.counted.push_back(std::move(s));
     }
-    // Member ids are resolved; free the patient's state as we go.
-    std::vector<Screening>().swap(cands);
-    for (Screening& s : rec.counted) std::string().swap(s.member_ids);
     fn(rec);
   }
-  for (const auto& [id, o] : st.observations) {
-    if (!o.used) counts_.Ignore("Observation", "not reached by a counted panel");
+  for (size_t i = 0; i < st.observations.size(); ++i) {
+    const ObservationRecord& o = st.observations[i];
+    if ((o.flags & ObservationRecord::kPresent) != 0 && (o.flags & ObservationRecord::kUsed) == 0) {
+      counts_.Ignore("Observation", "not reached by a counted panel");
+    }
   }
 }
 

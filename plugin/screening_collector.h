@@ -4,9 +4,10 @@
 // entered-in-error retraction, panel membership, newest wins per (patient, instrument) — then
 // hands each patient's record to a callback in patient-id order.
 //
-// Memory: per patient, its counted screening candidates reduced to code pairs; per stored
-// Observation (only those with a question code or hasMember), a compact record. Resources
-// themselves are never retained. Not thread-safe.
+// Memory: per patient, a fixed-size record and its screening candidates reduced to code pairs
+// (ids interned, answers in arenas); per stored Observation (only those with a question code or
+// hasMember), a 32-byte record. Full Screenings are built at Finish() for the winners only.
+// Resources themselves are never retained. Not thread-safe.
 #pragma once
 
 #include <functional>
@@ -70,6 +71,8 @@ class ScreeningCollector : public fhir::ResourceVisitor {
   void AddQuestionnaire(const rapidjson::Value& r, const fhir::SourceLocation& where);
   void AddQuestionnaireResponse(const rapidjson::Value& r, const fhir::SourceLocation& where);
   void AddObservation(const rapidjson::Value& r, const fhir::SourceLocation& where);
+  struct Candidate;
+  void AddCandidate(uint32_t patient, Candidate c);
   void Skip(const fhir::SourceLocation& where, std::string_view type, std::string reason,
             std::string detail);
   void Trace(std::string reference, std::string instrument, std::string outcome,
@@ -92,6 +95,7 @@ class ScreeningCollector : public fhir::ResourceVisitor {
   std::string_view read_type_;
   std::vector<Answer> scratch_answers_;
   std::vector<std::pair<const rapidjson::Value*, size_t>> scratch_items_;
+  std::vector<uint32_t> scratch_members_;
 };
 
 }  // namespace sdoh

@@ -33,7 +33,9 @@ Commands:
   explain      show why a patient was or was not flagged
   test-rules   run rule fixtures (input resources + expected flags)
   check        check the FHIR server: metadata, token, scopes, writeback path
-  serve        HTTP service: CDS Hooks patient-view cards, health, readiness, metrics
+  serve        HTTP service: CDS Hooks patient-view cards, notifications, health, metrics
+               (with watch.interval also the watch loop)
+  watch        periodic passes with writeback (the watch loop of serve, no HTTP)
   report       equity report: screening, positivity and referral by stratum (HTML, JSON, CSV)
   revoke       undo what one run wrote to the FHIR server (from the ledger)
   fhirpath     evaluate a FHIRPath expression against a resource
@@ -68,7 +70,7 @@ Options:
   --since INSTANT server source: only resources changed since this instant
   --full          server source: read everything, ignoring the ledger's cursor
 Exit codes: 0 done; 1 fatal error or a failed write; 2 usage or config error; 3 done, some
-inputs unreadable; 4 another run holds the ledger (nothing done).
+inputs unreadable; 4 another run holds the ledger, or serve/watch owns it (nothing done).
 )";
 
 constexpr const char* kRevokeUsage =
@@ -80,13 +82,17 @@ If-Match). Every change goes to the audit log.
 Exit codes: 0 done; 1 a write failed or the run is unknown; 2 config error; 4 ledger busy.
 )";
 
-constexpr const char* kCheckUsage = R"(Usage: sdoh-bridge check [--config FILE] [--source URL]
+constexpr const char* kCheckUsage =
+    R"(Usage: sdoh-bridge check [--config FILE] [--source URL] [--subscribe]
 
 Validates the config, fetches the server's CapabilityStatement and SMART configuration, obtains
 a token when auth is configured, and prints the scopes granted, what the server supports for
 each resource type sdoh-bridge reads and writes, and which writeback path that allows
 (ServiceRequest + Task + Flag, a subset, or none: dry run).
-Exit codes: 0 reachable; 1 server unreachable or no token; 2 config error.
+--subscribe then creates or renews the rest-hook Subscription (R4 Subscriptions Backport) that
+notifies `serve` at watch.subscription.endpoint (found again by endpoint and topic).
+Exit codes: 0 reachable; 1 server unreachable or no token (or the Subscription was refused);
+2 config error.
 )";
 
 constexpr const char* kExplainUsage =
@@ -226,13 +232,16 @@ int Explain(const std::vector<std::string>& args) {
 
 int Check(const std::vector<std::string>& args) {
   std::string config_path, source;
+  bool subscribe = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (IsHelp(a)) {
       std::cout << kCheckUsage;
       return 0;
     }
-    if (a.rfind("--config", 0) == 0) {
+    if (a == "--subscribe") {
+      subscribe = true;
+    } else if (a.rfind("--config", 0) == 0) {
       if (!TakeValue(args, i, "--config", &config_path))
         return Usage("--config needs a file", kCheckUsage);
     } else if (a.rfind("--source", 0) == 0) {
@@ -253,7 +262,9 @@ int Check(const std::vector<std::string>& args) {
     std::cerr << "sdoh-bridge: config error: " << client.status().message() << "\n";
     return 2;
   }
-  return sdoh::RunCheckCommand(*client, std::cout, std::cerr);
+  int code = sdoh::RunCheckCommand(*client, std::cout, std::cerr);
+  if (code != 0 || !subscribe) return code;
+  return sdoh::service::RunSubscribe(*config, *client, std::cout, std::cerr);
 }
 
 int TestRules(const std::vector<std::string>& args) {
@@ -295,6 +306,7 @@ int main(int argc, char** argv) {
     if (command == "test-rules") return TestRules(args);
     if (command == "check") return Check(args);
     if (command == "serve") return sdoh::service::RunServeCommand(args);
+    if (command == "watch") return sdoh::service::RunWatchCommand(args);
     if (command == "report") return sdoh::RunReportCommand(args);
     if (command == "revoke") return Revoke(args);
     if (command == "version" || command == "--version") {

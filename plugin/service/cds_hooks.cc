@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <set>
 
+#include "fhir/json.h"
 #include "plugin/referral_planner.h"
 #include "plugin/screening_collector.h"
 
@@ -212,66 +213,100 @@ std::string DiscoveryJson(const std::string& service_id) {
       "ServiceRequest?subject=Patient/{{context.patientId}}&status=draft,active,on-hold");
   w.EndObject();
   Str(w, "usageRequirements",
-      "All four prefetch keys are required; the service does not query fhirServer itself.");
+      "Prefetch keys the EHR cannot satisfy are read from fhirServer with fhirAuthorization "
+      "(an allow-listed server); without either the call is answered 412.");
   w.EndObject();
   w.EndArray();
   w.EndObject();
   return sb.GetString();
 }
 
-CdsResult EvaluatePatientView(const Pipeline& p, const std::string& body, fhir::InstantMicros now) {
-  rapidjson::Document doc;
-  doc.Parse(body.c_str(), body.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
-    return {400, ErrorJson("request body: expected a JSON object"), {}};
-  }
-  if (GetStr(doc, "hook") != "patient-view") {
-    return {400, ErrorJson("request body: `hook` must be patient-view"), {}};
-  }
-  auto ctx_it = doc.FindMember("context");
-  std::string patient_id =
-      ctx_it != doc.MemberEnd() ? GetStr(ctx_it->value, "patientId") : std::string();
-  if (patient_id.empty()) return {400, ErrorJson("context.patientId is required"), {}};
+std::vector<std::string> HookCall::Missing() const {
+  std::vector<std::string> out;
+  if (!patient) out.push_back("patient");
+  if (!qr) out.push_back("qr");
+  if (!obs) out.push_back("obs");
+  if (!open) out.push_back("openReferrals");
+  return out;
+}
 
-  auto pre_it = doc.FindMember("prefetch");
-  const rapidjson::Value* patient = nullptr;
-  const rapidjson::Value* qr = nullptr;
-  const rapidjson::Value* obs = nullptr;
-  const rapidjson::Value* open = nullptr;
-  if (pre_it != doc.MemberEnd() && pre_it->value.IsObject()) {
-    patient = Prefetched(pre_it->value, "patient", "Patient");
-    qr = Prefetched(pre_it->value, "qr", "Bundle");
-    obs = Prefetched(pre_it->value, "obs", "Bundle");
-    open = Prefetched(pre_it->value, "openReferrals", "Bundle");
+bool ParsePatientView(const std::string& body, HookCall* call, CdsResult* error) {
+  auto doc = std::make_shared<rapidjson::Document>();
+  // Iterative and depth-limited: a deeply nested body must not overflow the stack (issue 7).
+  if (fhir::json::ParseDocument(body, fhir::json::kNetworkMaxDepth, doc.get()) !=
+          fhir::json::ParseFailure::kNone ||
+      !doc->IsObject()) {
+    *error = {400, ErrorJson("request body: expected a JSON object"), {}};
+    return false;
   }
-  if (!patient || !qr || !obs || !open) {
-    // CDS Hooks: the service fetches what is missing via fhirServer or answers 412. Fetching is
-    // not implemented in this build, so a missing key is 412 with or without fhirServer.
-    std::string m = doc.HasMember("fhirServer")
-                        ? "prefetch incomplete (patient, qr, obs, openReferrals required); "
-                          "this service does not query fhirServer"
-                        : "prefetch incomplete (patient, qr, obs, openReferrals required) and "
-                          "no fhirServer";
+  if (GetStr(*doc, "hook") != "patient-view") {
+    *error = {400, ErrorJson("request body: `hook` must be patient-view"), {}};
+    return false;
+  }
+  auto ctx_it = doc->FindMember("context");
+  call->patient_id =
+      ctx_it != doc->MemberEnd() ? GetStr(ctx_it->value, "patientId") : std::string();
+  if (call->patient_id.empty()) {
+    *error = {400, ErrorJson("context.patientId is required"), {}};
+    return false;
+  }
+  call->fhir_server = GetStr(*doc, "fhirServer");
+  auto auth_it = doc->FindMember("fhirAuthorization");
+  if (auth_it != doc->MemberEnd() && auth_it->value.IsObject()) {
+    call->access_token = GetStr(auth_it->value, "access_token");
+  }
+  auto pre_it = doc->FindMember("prefetch");
+  if (pre_it != doc->MemberEnd() && pre_it->value.IsObject()) {
+    call->patient = Prefetched(pre_it->value, "patient", "Patient");
+    call->qr = Prefetched(pre_it->value, "qr", "Bundle");
+    call->obs = Prefetched(pre_it->value, "obs", "Bundle");
+    call->open = Prefetched(pre_it->value, "openReferrals", "Bundle");
+  }
+  if (call->patient && GetStr(*call->patient, "id") != call->patient_id) {
+    *error = {400, ErrorJson("prefetch.patient: id does not match context.patientId"), {}};
+    return false;
+  }
+  call->request = std::move(doc);
+  return true;
+}
+
+CdsResult EvaluatePatientView(const Pipeline& p, const HookCall& call, fhir::InstantMicros now) {
+  if (!call.Missing().empty()) {
+    std::string m = call.fhir_server.empty()
+                        ? "prefetch incomplete (patient, qr, obs, openReferrals required) and "
+                          "no fhirServer"
+                        : "prefetch incomplete (patient, qr, obs, openReferrals required)";
     return {412, ErrorJson(m), {}};
   }
-  if (GetStr(*patient, "id") != patient_id) {
+  if (GetStr(*call.patient, "id") != call.patient_id) {
     return {400, ErrorJson("prefetch.patient: id does not match context.patientId"), {}};
   }
+  const std::string& patient_id = call.patient_id;
+  // The collector interns answer codes and registers Questionnaires in this catalog (see the
+  // contract in cds_hooks.h: one call per pipeline at a time).
+  Catalog& catalog = *p.catalog;
 
   ScreeningOptions sopts;
   sopts.time_zone = p.config.time_zone;
   sopts.ruleset = &p.ruleset;
   sopts.now = now;
   sopts.only_patient = patient_id;
-  ScreeningCollector collector(*p.catalog, sopts);
+  ScreeningCollector collector(catalog, sopts);
   // Feed in the collector's type order (Questionnaires first: they resolve QR linkIds).
   for (const std::string& type : ScreeningCollector::InputTypes()) {
     uint64_t position = 0;
     if (type == "Patient") {
-      collector.OnResource(type, *patient, fhir::SourceLocation{"prefetch.patient", 1});
+      collector.OnResource(type, *call.patient, fhir::SourceLocation{"prefetch.patient", 1});
       continue;
     }
-    for (const auto& source : {std::pair{"prefetch.qr", qr}, std::pair{"prefetch.obs", obs}}) {
+    if (type == "Questionnaire") {
+      for (const rapidjson::Value* q : call.questionnaires) {
+        collector.OnResource(type, *q,
+                             fhir::SourceLocation{"fhirServer.Questionnaire", ++position});
+      }
+    }
+    for (const auto& source :
+         {std::pair{"prefetch.qr", call.qr}, std::pair{"prefetch.obs", call.obs}}) {
       const char* key = source.first;  // a named copy: lambdas cannot capture bindings (C++17)
       ForEachEntry(*source.second, [&](const rapidjson::Value& r) {
         ++position;
@@ -286,11 +321,11 @@ CdsResult EvaluatePatientView(const Pipeline& p, const std::string& body, fhir::
   collector.Finish([&](PatientRecord& rec) {
     if (rec.id != patient_id) return;
     facts = rec.facts;
-    flags = EvaluatePatient(p.ruleset, *p.catalog, rec);
+    flags = EvaluatePatient(p.ruleset, catalog, rec);
   });
 
-  std::set<std::string> open_domains = OpenReferralDomains(*open);
-  PlanContext pctx{p.catalog.get(), &p.config, p.ruleset.id(), p.ruleset.version(), now};
+  std::set<std::string> open_domains = OpenReferralDomains(*call.open);
+  PlanContext pctx{&catalog, &p.config, p.ruleset.id(), p.ruleset.version(), now};
   CdsResult result;
   rapidjson::StringBuffer sb;
   Writer w(sb);
@@ -311,11 +346,18 @@ CdsResult EvaluatePatientView(const Pipeline& p, const std::string& body, fhir::
   return result;
 }
 
+CdsResult EvaluatePatientView(const Pipeline& p, const std::string& body, fhir::InstantMicros now) {
+  HookCall call;
+  CdsResult error;
+  if (!ParsePatientView(body, &call, &error)) return error;
+  return EvaluatePatientView(p, call, now);
+}
+
 fhir::Result<std::vector<std::string>> FeedbackOutcomes(const std::string& body) {
   rapidjson::Document doc;
-  doc.Parse(body.c_str(), body.size());
-  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("feedback") ||
-      !doc["feedback"].IsArray()) {
+  if (fhir::json::ParseDocument(body, fhir::json::kNetworkMaxDepth, &doc) !=
+          fhir::json::ParseFailure::kNone ||
+      !doc.IsObject() || !doc.HasMember("feedback") || !doc["feedback"].IsArray()) {
     return fhir::Status::InvalidArgument("feedback body: expected {\"feedback\": [...]}");
   }
   std::vector<std::string> out;

@@ -1,7 +1,11 @@
 // CDS Hooks patient-view (sdoh-codes.md §9), pure: the discovery document, and a hook call's
-// prefetch → cards, on the same screening + rules + referral planning as `run`. No I/O.
+// prefetch → cards, on the same screening + rules + referral planning as `run`. No I/O (what
+// the prefetch lacks is fetched by prefetch_fetcher.h and handed back in a HookCall).
 #pragma once
 
+#include <rapidjson/document.h>
+
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,8 +26,36 @@ struct CdsResult {
   std::vector<std::string> needs;  // one per card returned
 };
 
-// Evaluates one hook call body. REQUIRES `pipeline` loaded. Not thread-safe with respect to
-// the pipeline's catalog (callers serialise; see ServiceApp).
+// One parsed patient-view call. The four prefetch values point into `request` or into
+// `fetched` (documents the service fetched itself); null = not available yet.
+struct HookCall {
+  std::shared_ptr<rapidjson::Document> request;
+  std::string patient_id;
+  std::string fhir_server;   // "" when the call named none
+  std::string access_token;  // fhirAuthorization.access_token ("" when none); never logged
+  const rapidjson::Value* patient = nullptr;  // a Patient
+  const rapidjson::Value* qr = nullptr;       // a Bundle (QRs, optionally Questionnaires)
+  const rapidjson::Value* obs = nullptr;      // a Bundle (panels and members)
+  const rapidjson::Value* open = nullptr;     // a Bundle (ServiceRequests)
+  std::vector<std::unique_ptr<rapidjson::Document>> fetched;
+  // Questionnaires fetched for the QRs' canonicals (linkId → LOINC), fed before the QRs.
+  std::vector<const rapidjson::Value*> questionnaires;
+
+  // Prefetch keys still missing ("patient", "qr", "obs", "openReferrals").
+  std::vector<std::string> Missing() const;
+};
+
+// Parses a hook call body. False with `*error` (400) on a malformed call.
+bool ParsePatientView(const std::string& body, HookCall* call, CdsResult* error);
+
+// Cards for a parsed call; 412 when a prefetch value is still missing. REQUIRES: no other
+// thread uses `pipeline` meanwhile — the screening collector extends its catalog with the
+// answer codes and Questionnaires it meets (ServiceApp lends each call a pipeline of its own,
+// see pipeline_pool.h).
+CdsResult EvaluatePatientView(const Pipeline& pipeline, const HookCall& call,
+                              fhir::InstantMicros now);
+
+// Parse + evaluate from the prefetch alone (412 when it is incomplete). Same REQUIRES.
 CdsResult EvaluatePatientView(const Pipeline& pipeline, const std::string& body,
                               fhir::InstantMicros now);
 

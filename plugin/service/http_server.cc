@@ -1,12 +1,14 @@
 #include "plugin/service/http_server.h"
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <mutex>
 #include <set>
 
@@ -24,7 +26,7 @@ class Session;
 // What sessions share with the server: options, handler, the stop flag and the live set.
 struct Shared {
   HttpServerOptions options;
-  HttpHandler handler;
+  AsyncHttpHandler handler;
   std::atomic<bool> stopping{false};
   std::mutex mu;
   std::set<std::shared_ptr<Session>> sessions;
@@ -71,17 +73,30 @@ class Session : public std::enable_shared_from_this<Session> {
     in.method = std::string(req.method_string());
     in.target = std::string(req.target());
     in.authorization = std::string(req[http::field::authorization]);
-    in.body = req.body();
+    for (const auto& field : req) {
+      std::string name(field.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      in.headers.emplace_back(std::move(name), std::string(field.value()));
+    }
+    in.body = std::move(parser_->get().body());
     beast::error_code ep_ec;
     auto ep = stream_.socket().remote_endpoint(ep_ec);
     in.from_loopback = !ep_ec && ep.address().is_loopback();
-    HttpResponse out;
+    const bool keep_alive = req.keep_alive();
+    // The responder may run on another thread: it posts the write onto this session's strand.
+    // Until it has run, the work guard keeps the io_context running, so a graceful stop still
+    // writes the answer of a request handled elsewhere (a prefetch fetch).
+    auto work =
+        std::make_shared<net::executor_work_guard<net::any_io_executor>>(stream_.get_executor());
+    auto respond = [self = shared_from_this(), keep_alive, work](HttpResponse out) {
+      net::dispatch(self->stream_.get_executor(),
+                    [self, keep_alive, out = std::move(out)] { self->Write(out, keep_alive); });
+    };
     try {
-      out = shared_->handler(in);
+      shared_->handler(std::move(in), respond);
     } catch (const std::exception&) {
-      out = HttpResponse{500, "application/json", R"({"error":"internal error"})", ""};
+      respond(HttpResponse{500, "application/json", R"({"error":"internal error"})", ""});
     }
-    Write(out, req.keep_alive());
   }
 
   void Write(const HttpResponse& r, bool keep_alive) {
@@ -154,7 +169,21 @@ struct HttpServer::Impl {
   }
 };
 
+std::string HeaderValue(const HttpRequest& request, const std::string& name) {
+  for (const auto& [k, v] : request.headers) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
 HttpServer::HttpServer(HttpServerOptions options, HttpHandler handler)
+    : HttpServer(std::move(options),
+                 AsyncHttpHandler(
+                     [handler = std::move(handler)](HttpRequest request, HttpResponder respond) {
+                       respond(handler(request));
+                     })) {}
+
+HttpServer::HttpServer(HttpServerOptions options, AsyncHttpHandler handler)
     : impl_(std::make_unique<Impl>()) {
   impl_->shared->options = std::move(options);
   impl_->shared->handler = std::move(handler);

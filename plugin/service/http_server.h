@@ -1,8 +1,10 @@
 // The HTTP/1.1 edge of `serve`, in the shape of Beast's advanced_server example: an async
 // acceptor, one session per connection with its own strand, a timeout on every read and write,
 // a request body limit, keep-alive, and a graceful stop (stop accepting, close idle
-// connections, let in-flight requests finish). The handler runs on an io_context thread, so it
-// must not block (the CDS evaluation is pure and fast).
+// connections, let in-flight requests finish). A synchronous handler runs on an io_context
+// thread, so it must not block (the CDS evaluation is pure and fast); a handler that needs
+// blocking I/O (fetching missing prefetch) is an AsyncHttpHandler that hands the work to its
+// own threads and calls `respond` from there.
 #pragma once
 
 #include <atomic>
@@ -12,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "fhir/status.h"
@@ -22,6 +25,7 @@ struct HttpRequest {
   std::string method;
   std::string target;  // path and query as sent
   std::string authorization;
+  std::vector<std::pair<std::string, std::string>> headers;  // every header, names lower-case
   std::string body;
   bool from_loopback = false;
 };
@@ -34,6 +38,12 @@ struct HttpResponse {
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+// Calls `respond` exactly once, from any thread (the session's strand writes the response).
+using HttpResponder = std::function<void(HttpResponse)>;
+using AsyncHttpHandler = std::function<void(HttpRequest, HttpResponder)>;
+
+// The value of header `name` (lower-case), or "".
+std::string HeaderValue(const HttpRequest& request, const std::string& name);
 
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
@@ -47,6 +57,7 @@ struct HttpServerOptions {
 class HttpServer {
  public:
   HttpServer(HttpServerOptions options, HttpHandler handler);
+  HttpServer(HttpServerOptions options, AsyncHttpHandler handler);
   ~HttpServer();  // Stop() then Wait()
 
   // Binds, listens and starts the threads. Error names host:port.

@@ -29,6 +29,27 @@ void Metrics::CountJwtRejection(const std::string& reason) {
   ++jwt_rejections_[reason];
 }
 
+void Metrics::CountPrefetchFetch(const std::string& outcome) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++prefetch_fetches_[outcome];
+}
+
+void Metrics::CountNotification(const std::string& type) {
+  static const char* kKnown[] = {"handshake",   "heartbeat", "event-notification", "query-status",
+                                 "query-event", "refused",   "malformed"};
+  std::string label = "other";
+  for (const char* k : kKnown) {
+    if (type == k) label = k;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  ++notifications_[label];
+}
+
+void Metrics::CountPass(const std::string& result) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++passes_[result];
+}
+
 std::string Metrics::Render() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::ostringstream out;
@@ -53,6 +74,18 @@ std::string Metrics::Render() const {
   for (const auto& [reason, n] : jwt_rejections_) {
     out << "sdoh_jwt_rejections_total{reason=\"" << reason << "\"} " << n << "\n";
   }
+  auto counter = [&out](const char* name, const char* help, const char* label,
+                        const std::map<std::string, uint64_t>& values) {
+    out << "# HELP " << name << " " << help << "\n# TYPE " << name << " counter\n";
+    for (const auto& [k, n] : values) {
+      out << name << "{" << label << "=\"" << k << "\"} " << n << "\n";
+    }
+  };
+  counter("sdoh_cds_prefetch_fetches_total",
+          "Incomplete prefetch read from fhirServer, by outcome.", "outcome", prefetch_fetches_);
+  counter("sdoh_notifications_total", "Subscription notifications received, by type.", "type",
+          notifications_);
+  counter("sdoh_watch_passes_total", "Watch loop passes, by result.", "result", passes_);
   out << "# HELP sdoh_http_request_duration_seconds Time to handle a request.\n"
       << "# TYPE sdoh_http_request_duration_seconds histogram\n";
   for (size_t i = 0; i < kBuckets.size(); ++i) {

@@ -1,13 +1,20 @@
-// `sdoh-bridge serve`: loads the pipeline like `run`, then serves CDS Hooks until SIGTERM or
-// SIGINT (stop accepting, finish in-flight requests, exit 0).
+// `sdoh-bridge serve` and `sdoh-bridge watch`: load the pipeline like `run`; `serve` answers
+// CDS Hooks, /notify, health and metrics; with `watch.interval` configured both run the watch
+// loop (periodic passes = RunJob with the server writeback, and prompt passes after
+// subscription notifications), owning the ledger for their lifetime. SIGTERM / SIGINT: stop
+// accepting, finish in-flight requests and the current pass, exit 0.
 //
 // Flags (after `serve`): --help, --config FILE, --service-config FILE, --listen HOST:PORT,
-// --public-base-url URL, --jwks FILE, --issuer ISS (repeatable), --no-auth.
-// --service-config is YAML with a `service:` map (the keys `service:` will have in the main
-// config): listen, threads, public_base_url, service_id, no_auth, jwks_file, allowed_issuers,
-// jwt_leeway_seconds, body_limit_bytes, read_timeout_seconds, write_timeout_seconds,
-// metrics_token_env. Flags override the file.
-// Exit codes: 0 stopped by signal, 2 usage or config error, 1 cannot listen.
+// --public-base-url URL, --jwks FILE, --issuer ISS (repeatable), --no-auth, --interval SECONDS.
+// `watch` takes --help, --config FILE, --interval SECONDS.
+// The main config's `service:` map (or the `service:` map of --service-config FILE, which wins)
+// has the keys listen, threads, public_base_url, service_id, no_auth, jwks_file,
+// allowed_issuers, jwt_leeway_seconds, body_limit_bytes, read_timeout_seconds,
+// write_timeout_seconds, metrics_token_env, fhir_servers, fetch_threads. `watch:` has
+// interval, backoff_seconds, max_backoff_seconds, notify_secret_env, notify_header and
+// `subscription:` (see subscription.h). Flags override files.
+// Exit codes: 0 stopped by signal; 1 cannot listen; 2 usage or config error; 4 another
+// serve/watch owns the ledger.
 #pragma once
 
 #include <cstdint>
@@ -15,8 +22,14 @@
 #include <string>
 #include <vector>
 
+#include <yaml-cpp/yaml.h>
+
+#include "fhir/client/client_factory.h"
 #include "fhir/status.h"
+#include "plugin/config.h"
 #include "plugin/service/http_server.h"
+#include "plugin/service/subscription.h"
+#include "plugin/service/watch_loop.h"
 
 namespace sdoh::service {
 
@@ -30,8 +43,23 @@ struct ServeOptions {
   std::vector<std::string> allowed_issuers;
   int jwt_leeway_seconds = 30;
   std::string metrics_token_env = "SDOH_METRICS_TOKEN";
+  // fhirServer values the service may read missing prefetch from; empty: the config's
+  // `source` when it is a FHIR server.
+  std::vector<std::string> fhir_servers;
+  int fetch_threads = 4;
+  // watch:
+  WatchSettings watch;
+  std::string notify_secret_env = "SDOH_NOTIFY_SECRET";
+  std::string notify_header = "X-Sdoh-Notify-Secret";
+  SubscriptionSettings subscription;
 };
 
+// Reads a `service:` map (node) into `options`. `file` names it in errors (file:line: key).
+fhir::Status ParseServiceSection(const std::string& file, const YAML::Node& node,
+                                 ServeOptions* options);
+// Reads a `watch:` map.
+fhir::Status ParseWatchSection(const std::string& file, const YAML::Node& node,
+                               ServeOptions* options);
 // Reads the `service:` map of a YAML file into `options`. Errors name file, line and key.
 fhir::Status LoadServiceConfig(const std::string& path, ServeOptions* options);
 
@@ -43,5 +71,12 @@ int RunServeCommand(const std::vector<std::string>& args);
 // handlers are installed (tests use it to learn an ephemeral port).
 int RunServeCommand(const std::vector<std::string>& args,
                     const std::function<void(uint16_t)>& on_listening);
+// `sdoh-bridge watch`: the watch loop without the HTTP endpoints.
+int RunWatchCommand(const std::vector<std::string>& args);
+
+// `check --subscribe`: creates or renews the Subscription from the config's
+// watch.subscription, with the secret from watch.notify_secret_env. Exit code as check's.
+int RunSubscribe(const Config& config, const fhir::client::ClientConfig& client, std::ostream& out,
+                 std::ostream& err);
 
 }  // namespace sdoh::service

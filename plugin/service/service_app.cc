@@ -1,8 +1,11 @@
 #include "plugin/service/service_app.h"
 
+#include <boost/asio/post.hpp>
 #include <chrono>
+#include <future>
 
 #include "plugin/service/cds_hooks.h"
+#include "plugin/service/notification.h"
 
 namespace sdoh::service {
 
@@ -15,8 +18,18 @@ HttpResponse Json(int status, std::string body) {
 HttpResponse Error(int status, const std::string& message) {
   std::string escaped;
   for (char c : message) {
-    if (c == '"' || c == '\\') escaped += '\\';
-    escaped += c;
+    if (c == '"' || c == '\\') {
+      escaped += '\\';
+      escaped += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      escaped += ' ';
+    } else if (static_cast<unsigned char>(c) >= 0x80) {
+      // Messages may echo request bytes (a JWT's kid or alg): keep the body valid UTF-8 JSON
+      // (found by fuzz_http_request).
+      escaped += '?';
+    } else {
+      escaped += c;
+    }
   }
   return Json(status, "{\"error\":\"" + escaped + "\"}");
 }
@@ -24,15 +37,35 @@ HttpResponse Error(int status, const std::string& message) {
 }  // namespace
 
 ServiceApp::ServiceApp(std::shared_ptr<const Pipeline> pipeline, ServiceSettings settings)
-    : pipeline_(std::move(pipeline)), settings_(std::move(settings)) {}
+    : pipeline_(std::move(pipeline)), pool_(pipeline_), settings_(std::move(settings)) {
+  if (settings_.prewarm_pipelines > 0) (void)pool_.Prewarm(settings_.prewarm_pipelines);
+  if (settings_.fetcher) {
+    fetch_pool_ = std::make_unique<boost::asio::thread_pool>(
+        static_cast<size_t>(settings_.fetch_threads > 0 ? settings_.fetch_threads : 1));
+  }
+}
+
+ServiceApp::~ServiceApp() {
+  if (fetch_pool_) fetch_pool_->join();
+}
 
 HttpResponse ServiceApp::Handle(const HttpRequest& request) {
+  std::promise<HttpResponse> done;
+  auto answer = done.get_future();
+  HandleAsync(request, [&done](HttpResponse r) { done.set_value(std::move(r)); });
+  return answer.get();
+}
+
+void ServiceApp::HandleAsync(HttpRequest request, HttpResponder respond) {
   auto start = std::chrono::steady_clock::now();
-  std::string route = "other";
-  HttpResponse response = Route(request, &route);
-  std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-  metrics_.CountRequest(route, response.status, took.count());
-  return response;
+  auto route = std::make_shared<std::string>("other");
+  auto finish = [this, start, route, respond](HttpResponse response) {
+    std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+    metrics_.CountRequest(*route, response.status, took.count());
+    respond(std::move(response));
+  };
+  std::optional<HttpResponse> now = Route(request, route.get(), finish);
+  if (now) finish(std::move(*now));
 }
 
 std::optional<HttpResponse> ServiceApp::CheckJwt(const HttpRequest& request,
@@ -57,7 +90,41 @@ std::optional<HttpResponse> ServiceApp::CheckJwt(const HttpRequest& request,
   return r;
 }
 
-HttpResponse ServiceApp::Route(const HttpRequest& request, std::string* route) {
+HttpResponse ServiceApp::Cards(const CdsResult& result) {
+  for (const auto& need : result.needs) metrics_.CountCard(need);
+  return Json(result.status, result.body);
+}
+
+HttpResponse ServiceApp::Evaluate(const HookCall& call) {
+  auto lease = pool_.Acquire();
+  if (!lease.ok()) return Error(503, "config no longer loads: " + lease.status().message());
+  return Cards(EvaluatePatientView(**lease, call, fhir::NowMicros()));
+}
+
+HttpResponse ServiceApp::Notify(const HttpRequest& request) {
+  if (settings_.notify_secret.empty() || !settings_.on_notify) {
+    return Error(503, "notifications are not configured (watch.interval and the notify secret)");
+  }
+  if (!SecretMatches(HeaderValue(request, settings_.notify_header), settings_.notify_secret)) {
+    metrics_.CountNotification("refused");
+    return Error(401, "notification refused: the shared secret header is missing or wrong");
+  }
+  auto n = ParseNotification(request.body);
+  if (!n.ok()) {
+    metrics_.CountNotification("malformed");
+    return Error(400, n.status().message());
+  }
+  metrics_.CountNotification(n->type);
+  if (n->IsEvent() && !n->events.empty()) {
+    std::vector<std::string> refs;
+    for (const auto& e : n->events) refs.push_back(e.patient.empty() ? e.focus : e.patient);
+    settings_.on_notify(refs);
+  }
+  return Json(200, "{}");
+}
+
+std::optional<HttpResponse> ServiceApp::Route(HttpRequest& request, std::string* route,
+                                              const std::function<void(HttpResponse)>& later) {
   std::string path = request.target.substr(0, request.target.find('?'));
   const bool get = request.method == "GET";
   const bool post = request.method == "POST";
@@ -68,7 +135,18 @@ HttpResponse ServiceApp::Route(const HttpRequest& request, std::string* route) {
   if (path == "/readyz") {
     *route = path;
     if (!get) return Error(405, "GET only");
-    return pipeline_ ? Json(200, R"({"status":"ready"})") : Error(503, "config not loaded");
+    if (!pipeline_) return Error(503, "config not loaded");
+    if (!settings_.readiness) return Json(200, R"({"status":"ready"})");
+    // A probe may take a round trip to the FHIR server (cached for a few seconds).
+    ReadinessReport report = settings_.readiness->Check();
+    std::string body =
+        std::string(R"({"status":")") + (report.ready ? "ready" : "not ready") + R"(","checks":{)";
+    bool first = true;
+    for (const auto& [name, state] : report.checks) {
+      body += (first ? "\"" : ",\"") + name + "\":\"" + state + "\"";  // fixed tokens only
+      first = false;
+    }
+    return Json(report.ready ? 200 : 503, body + "}}");
   }
   if (path == "/metrics") {
     *route = path;
@@ -79,6 +157,11 @@ HttpResponse ServiceApp::Route(const HttpRequest& request, std::string* route) {
     if (!allowed) return Error(403, "metrics: loopback only, or the metrics bearer token");
     HttpResponse r{200, "text/plain; version=0.0.4", metrics_.Render(), ""};
     return r;
+  }
+  if (path == "/notify") {
+    *route = path;
+    if (!post) return Error(405, "POST only");
+    return Notify(request);
   }
   if (path == "/cds-services") {
     *route = path;
@@ -91,13 +174,27 @@ HttpResponse ServiceApp::Route(const HttpRequest& request, std::string* route) {
     *route = "/cds-services/{id}";
     if (!post) return Error(405, "POST only");
     if (auto denied = CheckJwt(request, path)) return *denied;
-    CdsResult result;
-    {
-      std::lock_guard<std::mutex> lock(eval_mu_);
-      result = EvaluatePatientView(*pipeline_, request.body, fhir::NowMicros());
+    auto call = std::make_shared<HookCall>();
+    CdsResult error;
+    if (!ParsePatientView(request.body, call.get(), &error)) return Json(error.status, error.body);
+    if (call->Missing().empty() || call->fhir_server.empty() || !settings_.fetcher) {
+      return Evaluate(*call);
     }
-    for (const auto& need : result.needs) metrics_.CountCard(need);
-    return Json(result.status, std::move(result.body));
+    if (!settings_.fetcher->Allowed(call->fhir_server)) {
+      metrics_.CountPrefetchFetch("refused");
+      return Error(412, "prefetch incomplete and fhirServer is not in the service's allow-list");
+    }
+    boost::asio::post(*fetch_pool_, [this, call, later] {
+      fhir::Status fetched = settings_.fetcher->Fetch(call.get());
+      metrics_.CountPrefetchFetch(fetched.ok() ? "ok" : "failed");
+      if (!fetched.ok()) {
+        later(Error(
+            412, "prefetch incomplete and fetching from fhirServer failed: " + fetched.message()));
+        return;
+      }
+      later(Evaluate(*call));
+    });
+    return std::nullopt;
   }
   if (path == service_path + "/feedback") {
     *route = "/cds-services/{id}/feedback";

@@ -1,11 +1,15 @@
 // Routes of `serve` (requests in, responses out; no sockets): /healthz, /readyz, /metrics,
-// GET /cds-services, POST /cds-services/<id>, POST /cds-services/<id>/feedback. Applies the
-// EHR JWT check to the CDS routes, the metrics access rule, and counts everything. Thread-safe:
-// evaluations are serialised because the catalog's code table is shared mutable state.
+// GET /cds-services, POST /cds-services/<id>, POST /cds-services/<id>/feedback, POST /notify.
+// Applies the EHR JWT check to the CDS routes, the shared secret to /notify, the metrics access
+// rule, and counts everything. Thread-safe; evaluations run in parallel, each on a pipeline
+// borrowed from a PipelinePool. A patient-view call whose prefetch is incomplete is fetched from
+// its fhirServer on the app's fetch threads, so the HTTP threads never block on the network.
 #pragma once
 
+#include <boost/asio/thread_pool.hpp>
+#include <functional>
 #include <memory>
-#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +17,9 @@
 #include "plugin/service/http_server.h"
 #include "plugin/service/jwt_verifier.h"
 #include "plugin/service/metrics.h"
+#include "plugin/service/pipeline_pool.h"
+#include "plugin/service/prefetch_fetcher.h"
+#include "plugin/service/readiness.h"
 
 namespace sdoh::service {
 
@@ -22,23 +29,44 @@ struct ServiceSettings {
   bool no_auth = false;         // local use only: CDS routes accept calls without a JWT
   std::shared_ptr<JwtVerifier> verifier;  // required unless no_auth
   std::string metrics_token;  // when non-empty, /metrics needs "Bearer <token>"; else loopback
+  // Missing prefetch: read from the call's (allow-listed) fhirServer. Null: 412 instead.
+  std::shared_ptr<PrefetchFetcher> fetcher;
+  int fetch_threads = 4;
+  int prewarm_pipelines = 0;  // pipelines loaded at start (else on the first calls)
+  // POST /notify: the header (lower-case name) that must carry `notify_secret`, and where
+  // event notifications go. Without a secret or a sink /notify answers 503.
+  std::string notify_header = "x-sdoh-notify-secret";
+  std::string notify_secret;
+  std::function<void(const std::vector<std::string>&)> on_notify;
+  // GET /readyz beyond "config loaded": server, token, ledger (plugin/service/readiness.h).
+  std::shared_ptr<ReadinessProbe> readiness;
 };
 
 class ServiceApp {
  public:
   ServiceApp(std::shared_ptr<const Pipeline> pipeline, ServiceSettings settings);
+  ~ServiceApp();  // waits for fetches in flight
 
+  // Synchronous: a call that needs fetching blocks the caller until it is answered.
   HttpResponse Handle(const HttpRequest& request);
+  // For HttpServer: answers at once, or later from a fetch thread.
+  void HandleAsync(HttpRequest request, HttpResponder respond);
   Metrics& metrics() { return metrics_; }
 
  private:
-  HttpResponse Route(const HttpRequest& request, std::string* route);
+  // Answers now, or returns nullopt after handing the request to a fetch thread.
+  std::optional<HttpResponse> Route(HttpRequest& request, std::string* route,
+                                    const std::function<void(HttpResponse)>& later);
   std::optional<HttpResponse> CheckJwt(const HttpRequest& request, const std::string& path);
+  HttpResponse Notify(const HttpRequest& request);
+  HttpResponse Cards(const CdsResult& result);
+  HttpResponse Evaluate(const HookCall& call);
 
-  std::shared_ptr<const Pipeline> pipeline_;
+  std::shared_ptr<const Pipeline> pipeline_;  // read only (readiness, fetcher's catalog)
+  PipelinePool pool_;                         // what evaluations run on
   ServiceSettings settings_;
   Metrics metrics_;
-  std::mutex eval_mu_;
+  std::unique_ptr<boost::asio::thread_pool> fetch_pool_;
 };
 
 }  // namespace sdoh::service

@@ -5,7 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include <sqlite3.h>
@@ -47,7 +50,74 @@ CREATE TABLE IF NOT EXISTS cursors(
   updated TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));
 )";
 
+// Ledgers this process owns (LedgerOwner): its own passes may open them.
+std::mutex owned_mu;
+std::set<std::string>& Owned() {
+  static std::set<std::string> owned;
+  return owned;
+}
+
+std::string OwnerPath(const std::string& ledger_path) { return ledger_path + ".owner"; }
+
+std::string OwnerText(int fd) {
+  char buf[256];
+  ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+  std::string text(buf, n > 0 ? static_cast<size_t>(n) : 0);
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text.empty() ? "another sdoh-bridge process" : text;
+}
+
+// Ok unless another process holds "<ledger>.owner".
+fhir::Status CheckNotOwnedElsewhere(const std::string& ledger_path) {
+  {
+    std::lock_guard<std::mutex> lock(owned_mu);
+    if (Owned().count(ledger_path)) return fhir::Status::Ok();
+  }
+  int fd = ::open(OwnerPath(ledger_path).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fhir::Status::Ok();  // never owned
+  fhir::Status s = fhir::Status::Ok();
+  if (::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+    s = fhir::Status::FailedPrecondition(
+        OwnerText(fd) + " owns the ledger " + ledger_path +
+        " and runs its passes; nothing was done — stop it first, or let its watch loop work");
+  }
+  ::close(fd);  // releases the shared lock if it was taken
+  return s;
+}
+
 }  // namespace
+
+fhir::Result<std::unique_ptr<LedgerOwner>> LedgerOwner::Acquire(const std::string& ledger_path,
+                                                                const std::string& role) {
+  const std::string path = OwnerPath(ledger_path);
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return fhir::Status::IoError("cannot open the ledger owner file " + path);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    std::string holder = OwnerText(fd);
+    ::close(fd);
+    return fhir::Status::FailedPrecondition(holder + " already owns the ledger " + ledger_path +
+                                            " (" + path + "); one process per ledger");
+  }
+  std::string text = "sdoh-bridge " + role + " (pid " + std::to_string(::getpid()) + ")\n";
+  if (::ftruncate(fd, 0) != 0 ||
+      ::pwrite(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
+    ::close(fd);
+    return fhir::Status::IoError("cannot write the ledger owner file " + path);
+  }
+  {
+    std::lock_guard<std::mutex> lock(owned_mu);
+    Owned().insert(ledger_path);
+  }
+  return std::unique_ptr<LedgerOwner>(new LedgerOwner(fd, ledger_path));
+}
+
+LedgerOwner::~LedgerOwner() {
+  {
+    std::lock_guard<std::mutex> lock(owned_mu);
+    Owned().erase(ledger_path_);
+  }
+  ::close(fd_);  // releases the flock; the file stays (its content is only informative)
+}
 
 Ledger::~Ledger() {
   if (db_ != nullptr) sqlite3_close(db_);
@@ -56,6 +126,7 @@ Ledger::~Ledger() {
 
 fhir::Status Ledger::Open(const std::string& path, int lock_wait_seconds) {
   path_ = path;
+  if (fhir::Status owned = CheckNotOwnedElsewhere(path); !owned.ok()) return owned;
   const std::string lock_path = path + ".lock";
   lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock_fd_ < 0) return fhir::Status::IoError("cannot open ledger lock " + lock_path);

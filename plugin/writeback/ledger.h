@@ -5,6 +5,7 @@
 // Holds ids, needs and states only. Not thread-safe.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,7 +35,8 @@ class Ledger {
   Ledger& operator=(const Ledger&) = delete;
 
   // Takes the lock (waiting up to lock_wait_seconds), then opens or creates the database.
-  // FailedPrecondition when another process holds the lock.
+  // FailedPrecondition when another process holds the lock, or when another process owns the
+  // ledger (LedgerOwner: a running `serve`/`watch` does the passes on it).
   fhir::Status Open(const std::string& path, int lock_wait_seconds);
 
   fhir::Status Upsert(const LedgerRow& row);  // keyed by (type, identifier)
@@ -57,6 +59,26 @@ class Ledger {
   sqlite3* db_ = nullptr;
   int lock_fd_ = -1;
   std::string path_;
+};
+
+// Long-lived ownership of a ledger (issue 6): `serve` with a watch loop and `watch` hold an
+// exclusive flock on "<ledger>.owner" (which records pid and role) for their lifetime, so a
+// second serve/watch on the same ledger refuses to start, and Ledger::Open in any other
+// process (`run`, `revoke`) fails with FailedPrecondition naming the owner. Passes inside the
+// owning process open the ledger normally. The flock ends with the process, even on kill -9.
+class LedgerOwner {
+ public:
+  // FailedPrecondition (with the holder's pid and role) when another process owns the ledger.
+  static fhir::Result<std::unique_ptr<LedgerOwner>> Acquire(const std::string& ledger_path,
+                                                            const std::string& role);
+  ~LedgerOwner();
+  LedgerOwner(const LedgerOwner&) = delete;
+  LedgerOwner& operator=(const LedgerOwner&) = delete;
+
+ private:
+  LedgerOwner(int fd, std::string ledger_path) : fd_(fd), ledger_path_(std::move(ledger_path)) {}
+  int fd_;
+  std::string ledger_path_;
 };
 
 }  // namespace sdoh::writeback

@@ -288,6 +288,45 @@ TEST_F(NoAuthServiceTest, PatientViewCardsEqualExpectedFlagsPat05) {
   ExpectCardsMatch("pat05", Fetch(port_, http::verb::post, kServicePath, HookBody("pat05")));
 }
 
+// Calls evaluate in parallel (no mutex; each on a pipeline of its own): many concurrent calls
+// for different patients give exactly the cards of one call at a time.
+TEST_F(NoAuthServiceTest, ConcurrentCallsGiveTheSameCardsAsOneAtATime) {
+  auto cards = [](const std::string& body) {
+    std::vector<std::string> out;
+    auto d = Parse(body);
+    if (!d.IsObject() || !d.HasMember("cards")) return out;
+    for (const auto& card : d["cards"].GetArray()) {
+      std::string line = card["summary"].GetString();
+      if (card.HasMember("suggestions")) {
+        line += " " + std::string(
+                          card["suggestions"][0]["actions"][0]["resource"]["identifier"][0]["value"]
+                              .GetString());
+      }
+      out.push_back(line);
+    }
+    return out;
+  };
+  const std::vector<std::string> patients = {"pat01", "pat03", "pat05", "pat08"};
+  std::map<std::string, std::vector<std::string>> one_at_a_time;
+  for (const auto& p : patients) {
+    one_at_a_time[p] = cards(Fetch(port_, http::verb::post, kServicePath, HookBody(p)).body);
+    ASSERT_FALSE(one_at_a_time[p].empty()) << p;
+  }
+  std::vector<std::future<int>> clients;
+  for (int c = 0; c < 4; ++c) {
+    clients.push_back(std::async(std::launch::async, [&, c] {
+      int mismatches = 0;
+      for (int i = 0; i < 25; ++i) {
+        const std::string& p = patients[static_cast<size_t>(c + i) % patients.size()];
+        Reply r = Fetch(port_, http::verb::post, kServicePath, HookBody(p));
+        if (r.status != 200 || cards(r.body) != one_at_a_time[p]) ++mismatches;
+      }
+      return mismatches;
+    }));
+  }
+  for (auto& c : clients) EXPECT_EQ(c.get(), 0);
+}
+
 TEST_F(NoAuthServiceTest, OpenReferralOfTheSameDomainSuppressesTheSuggestion) {
   auto first = Parse(Fetch(port_, http::verb::post, kServicePath, HookBody("pat01")).body);
   ASSERT_GT(first["cards"].Size(), 0u);

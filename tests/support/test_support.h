@@ -97,12 +97,17 @@ class FhirServerProcess {
     return true;
   }
   ~FhirServerProcess() {
+    Stop();
+    std::error_code ec;
+    std::filesystem::remove(port_file_, ec);
+  }
+  // SIGTERM and wait (a test of what happens when the server goes away). Idempotent.
+  void Stop() {
     if (pid_ > 0) {
       kill(pid_, SIGTERM);
       waitpid(pid_, nullptr, 0);
+      pid_ = -1;
     }
-    std::error_code ec;
-    std::filesystem::remove(port_file_, ec);
   }
   const std::string& base_url() const { return base_url_; }
 

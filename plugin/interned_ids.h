@@ -1,0 +1,165 @@
+// Compact containers for per-run state that grows with the population (issue 2 §6: peak RSS
+// grows only with per-patient summaries). Strings live in a chunked arena, records in chunked
+// arrays that never reallocate (no 2x copy peaks), ids map to dense indexes through an
+// open-addressing table. Nothing is freed before the owner is destroyed, and destruction frees
+// a few large blocks instead of one node per id.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace sdoh {
+
+// Bytes that never move once added. Not thread-safe.
+class StringArena {
+ public:
+  std::string_view Add(std::string_view s) {
+    if (s.empty()) return {};
+    if (s.size() > kChunk / 4) {  // large strings get a block of their own
+      blocks_.emplace_back(new char[s.size()]);
+      std::memcpy(blocks_.back().get(), s.data(), s.size());
+      return {blocks_.back().get(), s.size()};
+    }
+    if (kChunk - used_ < s.size() || current_ == nullptr) {
+      blocks_.emplace_back(new char[kChunk]);
+      current_ = blocks_.back().get();
+      used_ = 0;
+    }
+    char* p = current_ + used_;
+    std::memcpy(p, s.data(), s.size());
+    used_ += s.size();
+    return {p, s.size()};
+  }
+
+ private:
+  static constexpr size_t kChunk = 256 * 1024;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  char* current_ = nullptr;
+  size_t used_ = 0;
+};
+
+// Runs of T that never move once allocated. T must be trivially copyable.
+template <typename T>
+class RunArena {
+  static_assert(std::is_trivially_copyable_v<T>);
+
+ public:
+  // Room for `n` elements, uninitialised; stable until the arena is destroyed.
+  T* Allocate(size_t n) {
+    if (n == 0) return nullptr;
+    if (n > kChunk / 4) {
+      blocks_.emplace_back(new T[n]);
+      return blocks_.back().get();
+    }
+    if (kChunk - used_ < n || current_ == nullptr) {
+      blocks_.emplace_back(new T[kChunk]);
+      current_ = blocks_.back().get();
+      used_ = 0;
+    }
+    T* p = current_ + used_;
+    used_ += n;
+    return p;
+  }
+
+ private:
+  static constexpr size_t kChunk = 64 * 1024;
+  std::vector<std::unique_ptr<T[]>> blocks_;
+  T* current_ = nullptr;
+  size_t used_ = 0;
+};
+
+// A growable array in fixed-size chunks: elements never move, growth never copies.
+template <typename T>
+class ChunkedVector {
+ public:
+  size_t size() const { return size_; }
+  T& operator[](size_t i) { return chunks_[i >> kShift][i & kMask]; }
+  const T& operator[](size_t i) const { return chunks_[i >> kShift][i & kMask]; }
+  T& push_back(T v) {
+    if ((size_ & kMask) == 0 && (size_ >> kShift) == chunks_.size()) {
+      chunks_.emplace_back(new T[size_t{1} << kShift]);
+    }
+    T& slot = (*this)[size_++];
+    slot = std::move(v);
+    return slot;
+  }
+
+ private:
+  static constexpr size_t kShift = 10;
+  static constexpr size_t kMask = (size_t{1} << kShift) - 1;
+  std::vector<std::unique_ptr<T[]>> chunks_;
+  size_t size_ = 0;
+};
+
+// Strings → dense indexes 0, 1, 2, ... in order of first appearance.
+class IdTable {
+ public:
+  static constexpr uint32_t kNone = 0xFFFFFFFFu;
+
+  // The index of `s`, adding it when new (then *inserted is true).
+  uint32_t Intern(std::string_view s, bool* inserted) {
+    if ((names_.size() + 1) * 4 > slots_.size() * 3) Grow();
+    const uint64_t h = Hash(s);
+    size_t mask = slots_.size() - 1;
+    for (size_t pos = h & mask;; pos = (pos + 1) & mask) {
+      uint64_t slot = slots_[pos];
+      if (slot == 0) {
+        uint32_t index = static_cast<uint32_t>(names_.size());
+        names_.push_back(arena_.Add(s));
+        slots_[pos] = (h & 0xFFFFFFFF00000000ull) | (uint64_t{index} + 1);
+        *inserted = true;
+        return index;
+      }
+      if ((slot >> 32) == (h >> 32) && names_[(slot & 0xFFFFFFFFu) - 1] == s) {
+        *inserted = false;
+        return static_cast<uint32_t>((slot & 0xFFFFFFFFu) - 1);
+      }
+    }
+  }
+  // The index of `s`, or kNone.
+  uint32_t Find(std::string_view s) const {
+    if (slots_.empty()) return kNone;
+    const uint64_t h = Hash(s);
+    size_t mask = slots_.size() - 1;
+    for (size_t pos = h & mask;; pos = (pos + 1) & mask) {
+      uint64_t slot = slots_[pos];
+      if (slot == 0) return kNone;
+      if ((slot >> 32) == (h >> 32) && names_[(slot & 0xFFFFFFFFu) - 1] == s) {
+        return static_cast<uint32_t>((slot & 0xFFFFFFFFu) - 1);
+      }
+    }
+  }
+  std::string_view Name(uint32_t index) const { return names_[index]; }
+  size_t size() const { return names_.size(); }
+
+ private:
+  // The position comes from the low bits, the tag stored in the slot from the high 32 bits.
+  static uint64_t Hash(std::string_view s) {
+    uint64_t h = std::hash<std::string_view>()(s);
+    return h ^ (h >> 29) * 0x9E3779B97F4A7C15ull;
+  }
+  void Grow() {
+    std::vector<uint64_t> old;
+    old.swap(slots_);
+    slots_.assign(old.empty() ? 1024 : old.size() * 2, 0);
+    size_t mask = slots_.size() - 1;
+    for (uint64_t slot : old) {
+      if (slot == 0) continue;
+      uint64_t h = Hash(names_[(slot & 0xFFFFFFFFu) - 1]);
+      size_t pos = h & mask;
+      while (slots_[pos] != 0) pos = (pos + 1) & mask;
+      slots_[pos] = slot;
+    }
+  }
+
+  StringArena arena_;
+  ChunkedVector<std::string_view> names_;
+  std::vector<uint64_t> slots_;  // 0 empty, else (hash high 32 bits << 32) | (index + 1)
+};
+
+}  // namespace sdoh
