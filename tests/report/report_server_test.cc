@@ -19,6 +19,7 @@
 
 #include "fhir/client/client_factory.h"
 #include "tests/report/report_test_support.h"
+#include "tests/support/server_samples.h"
 #include "tests/support/test_support.h"
 
 namespace {
@@ -65,24 +66,8 @@ class ReportServerTest : public ::testing::Test {
 
   // The samples, in transaction Bundles of PUTs (their ids kept).
   void LoadSamples() {
-    for (const char* type : {"Questionnaire", "Patient", "QuestionnaireResponse", "Observation"}) {
-      Strings lines =
-          sdoh::test::Lines(sdoh::test::ReadFile(kSource + "/samples/" + type + ".ndjson"));
-      for (size_t i = 0; i < lines.size(); i += 40) {
-        std::string bundle = R"({"resourceType":"Bundle","type":"transaction","entry":[)";
-        for (size_t k = i; k < lines.size() && k < i + 40; ++k) {
-          rapidjson::Document d;
-          d.Parse(lines[k].c_str());
-          ASSERT_FALSE(d.HasParseError());
-          bundle += (k == i ? "" : ",") + std::string(R"({"resource":)") + lines[k] +
-                    R"(,"request":{"method":"PUT","url":")" + type + "/" + d["id"].GetString() +
-                    "\"}}";
-        }
-        bundle += "]}";
-        auto r = client_.fhir->Transaction(bundle);
-        ASSERT_TRUE(r.ok()) << type << ": " << r.error().ToString();
-      }
-    }
+    std::string failed = sdoh::test::LoadSamples(*client_.fhir, kSource);
+    ASSERT_TRUE(failed.empty()) << failed;
   }
 
   sdoh::test::CliResult Cli(const std::string& args) {

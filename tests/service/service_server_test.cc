@@ -36,6 +36,7 @@
 #include "plugin/service/http_server.h"
 #include "plugin/service/prefetch_fetcher.h"
 #include "plugin/service/service_app.h"
+#include "tests/support/server_samples.h"
 #include "tests/support/test_support.h"
 
 namespace sdoh::service {
@@ -192,36 +193,8 @@ class ServiceServerTest : public ::testing::Test {
 
   // Sample resources (their ids kept) of `types`, only those of `patients` when given.
   void Load(const std::vector<std::string>& types, const std::set<std::string>& patients = {}) {
-    for (const std::string& type : types) {
-      std::vector<std::string> lines = Lines(ReadFile(kSource + "/samples/" + type + ".ndjson"));
-      std::vector<std::string> keep;
-      for (const auto& l : lines) {
-        if (patients.empty() || type == "Questionnaire") {
-          keep.push_back(l);
-          continue;
-        }
-        for (const auto& p : patients) {
-          bool is_patient =
-              type == "Patient" && l.find("\"id\":\"" + p + "\"") != std::string::npos;
-          if (is_patient || l.find("\"reference\":\"Patient/" + p + "\"") != std::string::npos) {
-            keep.push_back(l);
-            break;
-          }
-        }
-      }
-      for (size_t i = 0; i < keep.size(); i += 40) {
-        std::string bundle = R"({"resourceType":"Bundle","type":"transaction","entry":[)";
-        for (size_t k = i; k < keep.size() && k < i + 40; ++k) {
-          rapidjson::Document d = Parse(keep[k]);
-          bundle += (k == i ? "" : ",") + std::string(R"({"resource":)") + keep[k] +
-                    R"(,"request":{"method":"PUT","url":")" + type + "/" + d["id"].GetString() +
-                    "\"}}";
-        }
-        bundle += "]}";
-        auto r = client_.fhir->Transaction(bundle);
-        ASSERT_TRUE(r.ok()) << type << ": " << r.error().ToString();
-      }
-    }
+    std::string failed = sdoh::test::LoadSamples(*client_.fhir, kSource, types, patients);
+    ASSERT_TRUE(failed.empty()) << failed;
   }
   void LoadAll() { Load({"Questionnaire", "Patient", "QuestionnaireResponse", "Observation"}); }
 
