@@ -6,7 +6,7 @@ packages=(cmake ninja-build g++ pkg-config libcurl4-openssl-dev rapidjson-dev li
           libyaml-cpp-dev libssl-dev libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev
           ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(clang-format curl)
+  packages+=(clang-format curl chromium fonts-dejavu-core)
   command -v node >/dev/null 2>&1 || packages+=(nodejs)
   command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi

@@ -1,12 +1,15 @@
 #include "fhir/client/auth.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "fhir/client/url.h"
 #include "fhir/json.h"
 
 namespace fhir::client {
 namespace {
+
+constexpr int64_t kMaxTokenLifetimeSeconds = 24 * 3600;
 
 std::string Base64(std::string_view bytes) {
   std::string s = Base64UrlEncode(bytes);
@@ -189,14 +192,15 @@ ClientResult<std::string> OAuthTokenProvider::FetchToken(std::string* scope,
     return e;
   }
   rapidjson::Document doc;
-  doc.Parse(resp->body.c_str(), resp->body.size());
+  const bool parsed =
+      json::ParseDocument(resp->body, json::kNetworkMaxDepth, &doc) == json::ParseFailure::kNone;
   if (resp->status != 200) {
     ClientError e = ClientError::Make(
         ClientError::Kind::kAuth,
         "token endpoint " + url.value() + " answered HTTP " + std::to_string(resp->status));
     e.http_status = resp->status;
     e.attempts = resp->attempts;
-    if (!doc.HasParseError() && doc.IsObject()) {
+    if (parsed && doc.IsObject()) {
       std::string_view err = json::StrMember(doc, "error");
       std::string_view desc = json::StrMember(doc, "error_description");
       if (!err.empty()) e.message += ": " + std::string(err);
@@ -204,7 +208,7 @@ ClientResult<std::string> OAuthTokenProvider::FetchToken(std::string* scope,
     }
     return e;
   }
-  if (doc.HasParseError() || !doc.IsObject()) {
+  if (!parsed || !doc.IsObject()) {
     return ClientError::Make(ClientError::Kind::kAuth,
                              "token endpoint " + url.value() + " answered non-JSON");
   }
@@ -224,9 +228,12 @@ ClientResult<std::string> OAuthTokenProvider::FetchToken(std::string* scope,
   int64_t expires_in = 300;  // SMART recommends 300 when unspecified
   if (const rapidjson::Value* v = json::Member(doc, "expires_in")) {
     if (v->IsInt64()) expires_in = v->GetInt64();
-    if (v->IsString()) expires_in = std::atoll(v->GetString());
+    if (v->IsString()) expires_in = std::strtoll(v->GetString(), nullptr, 10);
   }
   if (expires_in < 1) expires_in = 1;
+  // A lifetime past a day is renewed after a day: larger values overflow the clock arithmetic
+  // below (found by fuzz_fhir_response: expires_in 9223372036854775807).
+  if (expires_in > kMaxTokenLifetimeSeconds) expires_in = kMaxTokenLifetimeSeconds;
   *lifetime = std::chrono::seconds(expires_in);
   *scope = std::string(json::StrMember(doc, "scope"));
   return std::string(token);

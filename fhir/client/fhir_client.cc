@@ -114,17 +114,17 @@ ClientResult<Response> FhirClient::Send(HttpRequest request, RequestKind kind) {
   const bool ok_status = http.status >= 200 && http.status < 300;
   if (!http.body.empty()) {
     auto doc = std::make_shared<rapidjson::Document>();
-    doc->Parse<rapidjson::kParseFullPrecisionFlag | rapidjson::kParseValidateEncodingFlag>(
-        http.body.data(), http.body.size());
-    if (doc->HasParseError() || !doc->IsObject()) {
+    // Iterative and depth-limited (json::kNetworkMaxDepth): a deeply nested answer must not
+    // overflow the stack here or in whoever walks the document later (issue 7).
+    std::string parse_error;
+    const bool parsed = json::ParseDocument(http.body, json::kNetworkMaxDepth, doc.get(),
+                                            &parse_error) == json::ParseFailure::kNone;
+    if (!parsed || !doc->IsObject()) {
       if (ok_status) {
-        ClientError e = ClientError::Make(
-            ClientError::Kind::kMalformedResponse,
-            request.method + " " + request.url + ": body is not a JSON object" +
-                (doc->HasParseError()
-                     ? std::string(" (") + rapidjson::GetParseError_En(doc->GetParseError()) +
-                           " at offset " + std::to_string(doc->GetErrorOffset()) + ")"
-                     : std::string()));
+        ClientError e =
+            ClientError::Make(ClientError::Kind::kMalformedResponse,
+                              request.method + " " + request.url + ": body is not a JSON object" +
+                                  (parsed ? std::string() : " (" + parse_error + ")"));
         e.http_status = http.status;
         e.request_id = r.request_id;
         e.attempts = r.attempts;
@@ -174,8 +174,9 @@ ClientResult<Response> FhirClient::SmartConfiguration() {
     return e;
   }
   auto doc = std::make_shared<rapidjson::Document>();
-  doc->Parse(http->body.data(), http->body.size());
-  if (doc->HasParseError() || !doc->IsObject()) {
+  if (json::ParseDocument(http->body, json::kNetworkMaxDepth, doc.get()) !=
+          json::ParseFailure::kNone ||
+      !doc->IsObject()) {
     return ClientError::Make(ClientError::Kind::kMalformedResponse,
                              "GET " + r.url + ": body is not a JSON object");
   }
