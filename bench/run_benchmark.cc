@@ -187,8 +187,10 @@ int main(int argc, char** argv) {
   std::printf(
       "product parser   %.2f s  %.1f MB/s  (the same pass through fhir::json::LineParser)\n",
       best_product_parse.seconds, mb / best_product_parse.seconds);
-  std::printf("sdoh-bridge run  %.2f s  %.1f MB/s  %.0f screening resources/s (one thread)\n",
-              best_run.seconds, run_mbs, screenings / best_run.seconds);
+  std::printf(
+      "sdoh-bridge run  %.2f s  %.1f MB/s  %.0f screening resources/s (one evaluating thread; "
+      "output chunks written by a background thread)\n",
+      best_run.seconds, run_mbs, screenings / best_run.seconds);
   std::printf("ratio            %.0f%% of parse-only throughput (target >= 60%%)\n",
               100.0 * run_mbs / parse_mbs);
   std::printf(

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -13,38 +14,90 @@ namespace sdoh {
 OutputFile::OutputFile(std::string path) : path_(std::move(path)), tmp_(path_ + ".tmp") {}
 
 OutputFile::~OutputFile() {
-  if (f_ != nullptr) {
-    std::fclose(f_);
+  StopWriter();
+  if (fd_ >= 0) {
+    ::close(fd_);
     ::unlink(tmp_.c_str());
   }
 }
 
 fhir::Status OutputFile::Open() {
-  int fd = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return fhir::Status::IoError(tmp_ + ": " + std::strerror(errno));
-  ::fchmod(fd, 0600);
-  f_ = ::fdopen(fd, "w");
-  if (f_ == nullptr) {
-    ::close(fd);
-    return fhir::Status::IoError(tmp_ + ": " + std::strerror(errno));
-  }
-  // 1 MiB of buffer: outputs run to hundreds of MB, and 4 KiB writes cost a syscall each.
-  ::setvbuf(f_, nullptr, _IOFBF, 1 << 20);
+  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd_ < 0) return fhir::Status::IoError(tmp_ + ": " + std::strerror(errno));
+  ::fchmod(fd_, 0600);
+  buf_.reserve(kChunk + 4096);
   return fhir::Status::Ok();
 }
 
 void OutputFile::Write(std::string_view data) {
-  if (f_ == nullptr || failed_) return;
-  if (std::fwrite(data.data(), 1, data.size(), f_) != data.size()) failed_ = true;
+  if (fd_ < 0 || failed_.load(std::memory_order_relaxed)) return;
+  buf_.append(data);
+  if (buf_.size() >= kChunk) {
+    Hand(&buf_);
+    buf_.clear();
+    buf_.reserve(kChunk + 4096);
+  }
+}
+
+void OutputFile::Hand(std::string* chunk) {
+  if (!writer_.joinable()) writer_ = std::thread([this] { WriterLoop(); });
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return !has_pending_; });
+  pending_.swap(*chunk);
+  has_pending_ = true;
+  cv_.notify_all();
+}
+
+void OutputFile::WriterLoop() {
+  for (;;) {
+    std::string take;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return has_pending_ || stop_; });
+      if (!has_pending_) return;  // stopped, nothing left
+      take.swap(pending_);
+      has_pending_ = false;
+      cv_.notify_all();
+    }
+    if (!failed_.load(std::memory_order_relaxed) && !WriteAll(take)) failed_ = true;
+  }
+}
+
+void OutputFile::StopWriter() {
+  if (!writer_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+    cv_.notify_all();
+  }
+  writer_.join();
+}
+
+bool OutputFile::WriteAll(const std::string& data) {
+  const char* p = data.data();
+  size_t left = data.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd_, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  return true;
 }
 
 fhir::Status OutputFile::Commit() {
-  if (f_ == nullptr) return fhir::Status::IoError(path_ + ": not open");
+  if (fd_ < 0) return fhir::Status::IoError(path_ + ": not open");
+  if (!buf_.empty() && !failed_) Hand(&buf_);
+  buf_.clear();
+  StopWriter();  // writes what is pending, then ends
   // No fsync: outputs are regenerated whole by every run, and rename() replaces the old file
   // atomically, so a reader sees the old or the new file, never half of one.
-  bool ok = !failed_ && std::fflush(f_) == 0;
-  ok = (std::fclose(f_) == 0) && ok;
-  f_ = nullptr;
+  bool ok = !failed_;
+  ok = (::close(fd_) == 0) && ok;
+  fd_ = -1;
   if (!ok) {
     ::unlink(tmp_.c_str());
     return fhir::Status::IoError(path_ + ": write failed");

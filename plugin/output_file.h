@@ -1,10 +1,18 @@
 // An output file written whole or not at all: data goes to "<path>.tmp" (mode 0600: outputs
 // hold patient ids and needs) and replaces <path> only on Commit().
+//
+// Writes are buffered in 1 MiB chunks and a full chunk is written by a background thread of the
+// file (started at the first full chunk), so copying hundreds of MB into the kernel overlaps
+// with building the next lines. At most one chunk waits for that thread. Not thread-safe: one
+// producer per file.
 #pragma once
 
-#include <cstdio>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "fhir/status.h"
 
@@ -27,10 +35,23 @@ class OutputFile {
   const std::string& path() const { return path_; }
 
  private:
+  static constexpr size_t kChunk = 1 << 20;
+  void Hand(std::string* chunk);  // to the writer thread (waits while one chunk is pending)
+  void WriterLoop();
+  void StopWriter();
+  bool WriteAll(const std::string& data);
+
   std::string path_;
   std::string tmp_;
-  std::FILE* f_ = nullptr;
-  bool failed_ = false;
+  int fd_ = -1;
+  std::string buf_;
+  std::atomic<bool> failed_{false};
+  std::thread writer_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string pending_;
+  bool has_pending_ = false;
+  bool stop_ = false;
 };
 
 // Creates `dir` (and parents) if needed.
