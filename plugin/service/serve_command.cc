@@ -297,6 +297,16 @@ int RunService(const std::vector<std::string>& args, bool with_http,
   }
 
   std::unique_ptr<HttpServer> server;
+  // Signals are caught before anything is announced: a SIGTERM right after "listening on" must
+  // stop the process cleanly, not kill it (the handler runs once signals_ioc.run() starts).
+  boost::asio::io_context signals_ioc;
+  boost::asio::signal_set signals(signals_ioc, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int) {
+    std::cout << "sdoh-bridge " << command << ": stopping (in-flight requests and the current "
+              << "pass finish first)" << std::endl;
+    if (server) server->Stop();
+    if (loop) loop->Stop();
+  });
   if (with_http) {
     server = std::make_unique<HttpServer>(
         o.http, AsyncHttpHandler([app](HttpRequest r, HttpResponder respond) {
@@ -318,14 +328,6 @@ int RunService(const std::vector<std::string>& args, bool with_http,
                 << " is not set" << std::endl;
     }
   }
-  boost::asio::io_context signals_ioc;
-  boost::asio::signal_set signals(signals_ioc, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code&, int) {
-    std::cout << "sdoh-bridge " << command << ": stopping (in-flight requests and the current "
-              << "pass finish first)" << std::endl;
-    if (server) server->Stop();
-    if (loop) loop->Stop();
-  });
   if (loop) loop->Start();
   if (on_listening) on_listening(server ? server->port() : 0);
   signals_ioc.run();
