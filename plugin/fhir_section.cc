@@ -212,4 +212,17 @@ fhir::Result<ClientConfig> ServerClientConfig(const Config& config) {
   return c;
 }
 
+fhir::Result<fhir::client::RestStoreOptions> BuildServerSource(const Config& config,
+                                                               fhir::client::Client* client) {
+  auto cc = ServerClientConfig(config);
+  if (!cc.ok()) return cc.status();
+  auto built = fhir::client::BuildClient(*cc);
+  if (!built.ok()) return fhir::Status::InvalidArgument(built.error().message);
+  *client = std::move(built.value());
+  fhir::client::RestStoreOptions ro;
+  ro.page_size = cc->page_size;
+  ro.max_pages = cc->max_pages;
+  return ro;
+}
+
 }  // namespace sdoh

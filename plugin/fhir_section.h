@@ -7,6 +7,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "fhir/client/client_factory.h"
+#include "fhir/client/rest_store.h"
 #include "fhir/status.h"
 
 namespace sdoh {
@@ -21,5 +22,10 @@ struct Config;
 // base URL taken from `source` when that is a URL (a --source override wins); else defaults
 // for `source`. InvalidArgument (config error) when there is no server to talk to.
 fhir::Result<fhir::client::ClientConfig> ServerClientConfig(const Config& config);
+
+// The configured server as a source: its client (into *client) and the RestStore options of
+// the config (page size, max pages). Non-OK is a config error (exit 2) saying what is wrong.
+fhir::Result<fhir::client::RestStoreOptions> BuildServerSource(const Config& config,
+                                                               fhir::client::Client* client);
 
 }  // namespace sdoh

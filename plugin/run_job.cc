@@ -95,20 +95,12 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
     return 1;
   }
   if (IsServerSource(p.config.source)) {
-    auto cc = ServerClientConfig(p.config);
-    if (!cc.ok()) {
-      err << "sdoh-bridge: config error: " << cc.status().message() << "\n";
+    auto source = BuildServerSource(p.config, &client);
+    if (!source.ok()) {
+      err << "sdoh-bridge: config error: " << source.status().message() << "\n";
       return 2;
     }
-    auto built = fhir::client::BuildClient(*cc);
-    if (!built.ok()) {
-      err << "sdoh-bridge: config error: " << built.error().message << "\n";
-      return 2;
-    }
-    client = std::move(built.value());
-    fhir::client::RestStoreOptions ro;
-    ro.page_size = cc->page_size;
-    ro.max_pages = cc->max_pages;
+    fhir::client::RestStoreOptions ro = *source;
     ro.since = options.since;
     ro.refetch_changed_patients = true;  // an incremental pass re-reads changed patients whole
     if (options.writeback != nullptr) {

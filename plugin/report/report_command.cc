@@ -213,21 +213,12 @@ int RunReportCommand(const std::vector<std::string>& args, std::ostream& out, st
   std::unique_ptr<fhir::Store> store;
   fhir::client::Client client;
   if (server) {
-    auto cc = ServerClientConfig(p.config);
-    if (!cc.ok()) {
-      err << "sdoh-bridge: config error: " << cc.status().message() << "\n";
+    auto source = BuildServerSource(p.config, &client);
+    if (!source.ok()) {
+      err << "sdoh-bridge: config error: " << source.status().message() << "\n";
       return 2;
     }
-    auto built = fhir::client::BuildClient(*cc);
-    if (!built.ok()) {
-      err << "sdoh-bridge: config error: " << built.error().message << "\n";
-      return 2;
-    }
-    client = std::move(built.value());
-    fhir::client::RestStoreOptions ro;
-    ro.page_size = cc->page_size;
-    ro.max_pages = cc->max_pages;
-    store = std::make_unique<fhir::client::RestStore>(client.fhir.get(), ro);
+    store = std::make_unique<fhir::client::RestStore>(client.fhir.get(), *source);
   } else {
     store = std::make_unique<fhir::NdjsonFolderStore>(
         p.config.source,

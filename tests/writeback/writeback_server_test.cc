@@ -262,6 +262,25 @@ class WritebackServerTest : public ::testing::Test {
     EXPECT_EQ(Snapshot(), before);
   }
 
+  // pat03's food referral (from p03-hvs) is retracted: its one ServiceRequest revoked, its Flag
+  // entered-in-error.
+  void ExpectFoodOfPat03Retracted(const std::string& context) {
+    int revoked = 0;
+    for (const Found& f : All("ServiceRequest")) {
+      if (f.identifier.rfind("food-", 0) == 0 &&
+          f.json.find("Patient/pat03") != std::string::npos) {
+        EXPECT_EQ(f.status, "revoked");
+        ++revoked;
+      }
+    }
+    EXPECT_EQ(revoked, 1) << context;
+    for (const Found& f : All("Flag")) {
+      if (f.identifier == "food-pat03") {
+        EXPECT_EQ(f.status, "entered-in-error");
+      }
+    }
+  }
+
   std::unique_ptr<fhir::client::testing::FaultProxy> proxy_;
   Server server_;
   fhir::client::Client client_;
@@ -582,19 +601,7 @@ TEST_F(WritebackServerTest, IncrementalPassRetractsAnEnteredInErrorScreening) {
   std::string out;
   ASSERT_EQ(Run(RunArgs(), &out), 0) << out;
   EXPECT_NE(out.find("incremental pass"), std::string::npos) << out;
-  int revoked = 0;
-  for (const Found& f : All("ServiceRequest")) {
-    if (f.identifier.rfind("food-", 0) == 0 && f.json.find("Patient/pat03") != std::string::npos) {
-      EXPECT_EQ(f.status, "revoked");
-      ++revoked;
-    }
-  }
-  EXPECT_EQ(revoked, 1) << out;
-  for (const Found& f : All("Flag")) {
-    if (f.identifier == "food-pat03") {
-      EXPECT_EQ(f.status, "entered-in-error");
-    }
-  }
+  ExpectFoodOfPat03Retracted(out);
 }
 
 // Faults in the middle of a transaction (the client issue's proxy): the server may or may not
@@ -761,19 +768,7 @@ TEST_F(WritebackServerTest, AFullPassFindsADeletedScreeningAndRetracts) {
   ASSERT_GT(n, 0u);
   ASSERT_EQ(code[0], '2') << code;
   ASSERT_EQ(Run(RunArgs("--full")), 0) << last_output_;
-  int revoked = 0;
-  for (const Found& f : All("ServiceRequest")) {
-    if (f.identifier.rfind("food-", 0) == 0 && f.json.find("Patient/pat03") != std::string::npos) {
-      EXPECT_EQ(f.status, "revoked");
-      ++revoked;
-    }
-  }
-  EXPECT_EQ(revoked, 1) << last_output_;
-  for (const Found& f : All("Flag")) {
-    if (f.identifier == "food-pat03") {
-      EXPECT_EQ(f.status, "entered-in-error");
-    }
-  }
+  ExpectFoodOfPat03Retracted(last_output_);
 }
 
 // The admin withdraws rule-set version 1.0.0 (writeback.withdrawn_rulesets) and ships 1.1.0,
