@@ -476,10 +476,19 @@ void FaultProxy::Serve(std::shared_ptr<Connection> c) {
             twin_request.body() = sb.GetString();
           }
         }
-        std::thread twin(
-            [&] { ok2 = other.Exchange(options_.upstream_port, twin_request, &second, &error2); });
-        forwarded = c->Exchange(options_.upstream_port, req, &first, &error1);
-        twin.join();
+        if (cue.twin_without_conditions) {
+          // The original commits first, then the unconditional twin: it always creates a second
+          // copy. Sent at once, the twin could commit first and the original's own condition
+          // would then find it, leaving no duplicate (a flaky test, seen in CI).
+          forwarded = c->Exchange(options_.upstream_port, req, &first, &error1);
+          ok2 = other.Exchange(options_.upstream_port, twin_request, &second, &error2);
+        } else {
+          std::thread twin([&] {
+            ok2 = other.Exchange(options_.upstream_port, twin_request, &second, &error2);
+          });
+          forwarded = c->Exchange(options_.upstream_port, req, &first, &error1);
+          twin.join();
+        }
         {
           std::lock_guard<std::mutex> lock(mu_);
           SeenRequest copy = seen_[index];

@@ -50,7 +50,8 @@ struct Cue {
   std::chrono::milliseconds stall{5000};
   std::string other_origin;  // kNextLinkTo: e.g. "http://localhost:1234"
   // kDeliverTwice: the second copy's transaction entries lose `request.ifNoneExist`, like a
-  // server whose conditional-create check raced and let a duplicate through.
+  // server whose conditional-create check raced and let a duplicate through. The second copy is
+  // then sent after the first has committed, so the duplicate always exists.
   bool twin_without_conditions = false;
   int respond_status = 200;  // kRespondWith
   std::string respond_body;  // kRespondWith
