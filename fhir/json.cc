@@ -125,12 +125,14 @@ struct InsituGenerator {
   size_t max_depth;
   rapidjson::ParseResult result;
   bool too_deep = false;
+  size_t stopped_at = 0;  // where the parse ended (the NUL it stopped at)
   bool operator()(rapidjson::Document& doc) {
     rapidjson::InsituStringStream is(text);
     rapidjson::Reader reader;
     DepthLimitedHandler handler{doc, max_depth};
     result = reader.Parse<LineParser::kFlags>(is, handler);
     too_deep = handler.exceeded;
+    stopped_at = is.Tell();
     return !result.IsError();
   }
 };
@@ -190,14 +192,18 @@ LineParser::LineParser(size_t max_depth)
 ParseFailure LineParser::Parse(char* text, size_t len, std::string* error) {
   doc_.SetNull();
   pool_.Clear();
-  if (std::memchr(text, '\0', len) != nullptr) {
-    if (error)
-      *error = "NUL byte at offset " +
-               std::to_string(static_cast<const char*>(std::memchr(text, '\0', len)) - text);
-    return ParseFailure::kNulByte;
-  }
+  // An in-situ parse ends at the first NUL. No extra pass looks for one: a parse that succeeds
+  // before the line's end stopped at a NUL (the rest of the line would be lost silently), and
+  // a parse that fails does so at the NUL it met (RapidJSON only writes behind its read
+  // position, so the byte there is the original one).
   InsituGenerator gen{text, max_depth_, {}};
   doc_.Populate(gen);
+  const size_t at = gen.result.IsError() ? gen.result.Offset() : gen.stopped_at;
+  if (at < len && text[at] == '\0' && !gen.too_deep) {
+    doc_.SetNull();
+    if (error) *error = "NUL byte at offset " + std::to_string(at);
+    return ParseFailure::kNulByte;
+  }
   if (!gen.result.IsError()) return ParseFailure::kNone;
   if (gen.too_deep) {
     if (error) *error = "nesting deeper than " + std::to_string(max_depth_) + " levels";

@@ -97,40 +97,51 @@ class ChunkedVector {
 };
 
 // Strings → dense indexes 0, 1, 2, ... in order of first appearance.
+//
+// Open addressing with linear probing. A slot holds the top 32 bits of the string's hash and
+// its index + 1; the home position comes from those same bits, so growing never hashes a string
+// again. The hash is seeded per table (ids come from outside: no precomputed collisions), and
+// indexes do not depend on it.
 class IdTable {
  public:
   static constexpr uint32_t kNone = 0xFFFFFFFFu;
 
+  IdTable() : seed_(NewSeed()) {}
+
   // The index of `s`, adding it when new (then *inserted is true).
   uint32_t Intern(std::string_view s, bool* inserted) {
     if ((names_.size() + 1) * 4 > slots_.size() * 3) Grow();
-    const uint64_t h = Hash(s);
-    size_t mask = slots_.size() - 1;
-    for (size_t pos = h & mask;; pos = (pos + 1) & mask) {
-      uint64_t slot = slots_[pos];
+    const uint32_t tag = Hash(s);
+    const size_t mask = slots_.size() - 1;
+    for (size_t pos = tag & mask;; pos = (pos + 1) & mask) {
+      const uint64_t slot = slots_[pos];
       if (slot == 0) {
-        uint32_t index = static_cast<uint32_t>(names_.size());
+        const uint32_t index = static_cast<uint32_t>(names_.size());
         names_.push_back(arena_.Add(s));
-        slots_[pos] = (h & 0xFFFFFFFF00000000ull) | (uint64_t{index} + 1);
+        slots_[pos] = (uint64_t{tag} << 32) | (uint64_t{index} + 1);
         *inserted = true;
         return index;
       }
-      if ((slot >> 32) == (h >> 32) && names_[(slot & 0xFFFFFFFFu) - 1] == s) {
-        *inserted = false;
-        return static_cast<uint32_t>((slot & 0xFFFFFFFFu) - 1);
+      if (static_cast<uint32_t>(slot >> 32) == tag) {
+        const uint32_t index = static_cast<uint32_t>(slot) - 1;
+        if (names_[index] == s) {
+          *inserted = false;
+          return index;
+        }
       }
     }
   }
   // The index of `s`, or kNone.
   uint32_t Find(std::string_view s) const {
     if (slots_.empty()) return kNone;
-    const uint64_t h = Hash(s);
-    size_t mask = slots_.size() - 1;
-    for (size_t pos = h & mask;; pos = (pos + 1) & mask) {
-      uint64_t slot = slots_[pos];
+    const uint32_t tag = Hash(s);
+    const size_t mask = slots_.size() - 1;
+    for (size_t pos = tag & mask;; pos = (pos + 1) & mask) {
+      const uint64_t slot = slots_[pos];
       if (slot == 0) return kNone;
-      if ((slot >> 32) == (h >> 32) && names_[(slot & 0xFFFFFFFFu) - 1] == s) {
-        return static_cast<uint32_t>((slot & 0xFFFFFFFFu) - 1);
+      if (static_cast<uint32_t>(slot >> 32) == tag) {
+        const uint32_t index = static_cast<uint32_t>(slot) - 1;
+        if (names_[index] == s) return index;
       }
     }
   }
@@ -138,28 +149,49 @@ class IdTable {
   size_t size() const { return names_.size(); }
 
  private:
-  // The position comes from the low bits, the tag stored in the slot from the high 32 bits.
-  static uint64_t Hash(std::string_view s) {
-    uint64_t h = std::hash<std::string_view>()(s);
-    return h ^ (h >> 29) * 0x9E3779B97F4A7C15ull;
+  static uint64_t NewSeed();
+  // 32 well-mixed bits of a seeded hash of `s`, 8 bytes at a time (ids are short).
+  uint32_t Hash(std::string_view s) const {
+    const char* p = s.data();
+    size_t n = s.size();
+    uint64_t h = seed_ ^ (n * 0x9E3779B97F4A7C15ull);
+    while (n >= 8) {
+      uint64_t v;
+      std::memcpy(&v, p, 8);
+      h = Mix(h ^ v);
+      p += 8;
+      n -= 8;
+    }
+    if (n > 0) {
+      uint64_t v = 0;
+      std::memcpy(&v, p, n);
+      h = Mix(h ^ v ^ (uint64_t{n} << 59));
+    }
+    h = Mix(h);
+    return static_cast<uint32_t>(h >> 32);
+  }
+  static uint64_t Mix(uint64_t x) {  // the splitmix64 finaliser
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
   }
   void Grow() {
     std::vector<uint64_t> old;
     old.swap(slots_);
     slots_.assign(old.empty() ? 1024 : old.size() * 2, 0);
-    size_t mask = slots_.size() - 1;
+    const size_t mask = slots_.size() - 1;
     for (uint64_t slot : old) {
       if (slot == 0) continue;
-      uint64_t h = Hash(names_[(slot & 0xFFFFFFFFu) - 1]);
-      size_t pos = h & mask;
+      size_t pos = (slot >> 32) & mask;
       while (slots_[pos] != 0) pos = (pos + 1) & mask;
       slots_[pos] = slot;
     }
   }
 
+  uint64_t seed_;
   StringArena arena_;
   ChunkedVector<std::string_view> names_;
-  std::vector<uint64_t> slots_;  // 0 empty, else (hash high 32 bits << 32) | (index + 1)
+  std::vector<uint64_t> slots_;  // 0 empty, else (32-bit hash << 32) | (index + 1)
 };
 
 }  // namespace sdoh

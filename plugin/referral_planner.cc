@@ -8,6 +8,15 @@
 
 namespace sdoh {
 
+// Pre-serialised JSON values of a referral's parts that depend only on its need and route.
+struct ReferralFragments {
+  std::string sr_meta, sr_category, sr_code, sr_order_detail;
+  std::string requester, performer, owner;
+  std::string task_meta, task_code;
+  std::string flag_meta, flag_category, flag_code;  // flag_code: not for interpreter (see below)
+  std::string note_prefix;                          // plain text, not JSON
+};
+
 namespace {
 
 constexpr const char* kSdohccBase = "http://hl7.org/fhir/us/sdoh-clinicalcare/StructureDefinition/";
@@ -68,8 +77,7 @@ void Identifier(Writer& w, const std::string& system, const std::string& value) 
   w.EndArray();
 }
 
-void Meta(Writer& w, const char* profile, bool sensitive) {
-  Key(w, "meta");
+void MetaValue(Writer& w, const char* profile, bool sensitive) {
   w.StartObject();
   if (profile != nullptr) {
     Key(w, "profile");
@@ -86,6 +94,20 @@ void Meta(Writer& w, const char* profile, bool sensitive) {
   w.EndObject();
 }
 
+// The JSON text of one value written by `write`.
+template <typename F>
+std::string Json(F&& write) {
+  rapidjson::StringBuffer sb;
+  Writer w(sb);
+  write(w);
+  return std::string(sb.GetString(), sb.GetSize());
+}
+// `key` and a value serialised before (Json above), as the writer would have written it.
+void KeyRaw(Writer& w, const char* key, const std::string& json, rapidjson::Type type) {
+  Key(w, key);
+  w.RawValue(json.data(), json.size(), type);
+}
+
 // Every resource of a run carries the same authoredOn: format it once per value.
 const std::string& Date(fhir::InstantMicros t) {
   thread_local fhir::InstantMicros last = 0;
@@ -97,78 +119,116 @@ const std::string& Date(fhir::InstantMicros t) {
   return text;
 }
 
+const ReferralFragments& FragmentsFor(const NeedDef& def, const RouteConfig& route,
+                                      const PlanContext& ctx) {
+  auto& slot = ctx.fragments[{&def, &route}];
+  if (slot) return *slot;
+  auto f = std::make_shared<ReferralFragments>();
+  const std::string& domain_system = ctx.catalog->domain_system();
+  f->sr_meta = Json([&](Writer& w) { MetaValue(w, "SDOHCC-ServiceRequest", def.sensitive); });
+  f->sr_category = Json([&](Writer& w) {
+    w.StartArray();
+    CodeableConcept(w, kUsCoreCategory, "sdoh", "SDOH");
+    CodeableConcept(w, kSnomed, "410606002", "Social service procedure");
+    CodeableConcept(w, domain_system, def.domain.code, def.domain.display);
+    w.EndArray();
+  });
+  f->sr_code = Json([&](Writer& w) {
+    if (def.service_unverified || def.service.code.empty()) {
+      w.StartObject();
+      Key(w, "text");
+      Str(w, def.service_text.empty() ? def.name : def.service_text);
+      w.EndObject();
+    } else {
+      CodeableConcept(w, def.service.system, def.service.code, def.service.display);
+    }
+  });
+  f->sr_order_detail = Json([&](Writer& w) {
+    w.StartArray();
+    CodeableConcept(w, domain_system, "contacting-subject-prohibited",
+                    "Contacting subject prohibited");
+    w.EndArray();
+  });
+  f->requester = Json([&](Writer& w) { Ref(w, route.requester); });
+  f->performer = Json([&](Writer& w) {
+    w.StartArray();
+    Ref(w, route.performer);
+    w.EndArray();
+  });
+  f->owner = Json([&](Writer& w) { Ref(w, route.owner); });
+  f->task_meta =
+      Json([&](Writer& w) { MetaValue(w, "SDOHCC-TaskForReferralManagement", def.sensitive); });
+  f->task_code = Json([&](Writer& w) {
+    CodeableConcept(w, "http://hl7.org/fhir/CodeSystem/task-code", "fulfill",
+                    "Fulfill the focal request");
+  });
+  f->flag_meta = Json([&](Writer& w) { MetaValue(w, nullptr, true); });
+  f->flag_category = Json([&](Writer& w) {
+    w.StartArray();
+    if (def.route == "interpreter") {
+      CodeableConcept(w, "http://terminology.hl7.org/CodeSystem/flag-category", "contact",
+                      "Subject Contact");
+    } else {
+      CodeableConcept(w, "http://terminology.hl7.org/CodeSystem/flag-category", "admin",
+                      "Administrative");
+    }
+    w.EndArray();
+  });
+  // FlagText is def.flag_text for every need but interpreter (which names the language).
+  f->flag_code = Json([&](Writer& w) {
+    CodeableConcept(w, domain_system, def.domain.code,
+                    def.sensitive ? std::string() : def.domain.display, def.flag_text);
+  });
+  f->note_prefix = "Referral for " + def.name + " (" + def.domain.display +
+                   ") from social-needs screening. Rule set " + ctx.ruleset_id + " " +
+                   ctx.ruleset_version + ". Why: ";
+  slot = std::move(f);
+  return *slot;
+}
+
 std::string BuildServiceRequest(const NeedFlag& flag, const RouteConfig& route,
                                 const std::string& identifier, const PlanContext& ctx) {
   const NeedDef& def = *flag.def;
-  const std::string& domain_system = ctx.catalog->domain_system();
+  const ReferralFragments& f = FragmentsFor(def, route, ctx);
   rapidjson::StringBuffer sb;
   sb.Reserve(2048);
   Writer w(sb);
   w.StartObject();
   Key(w, "resourceType");
   w.String("ServiceRequest");
-  Meta(w, "SDOHCC-ServiceRequest", def.sensitive);
+  KeyRaw(w, "meta", f.sr_meta, rapidjson::kObjectType);
   Identifier(w, ctx.config->identifier_system, identifier);
   Key(w, "status");
   w.String(route.review ? "draft" : "active");
   Key(w, "intent");
   w.String(route.review ? "proposal" : "order");
-  Key(w, "category");
-  w.StartArray();
-  CodeableConcept(w, kUsCoreCategory, "sdoh", "SDOH");
-  CodeableConcept(w, kSnomed, "410606002", "Social service procedure");
-  CodeableConcept(w, domain_system, def.domain.code, def.domain.display);
-  w.EndArray();
-  Key(w, "code");
-  if (def.service_unverified || def.service.code.empty()) {
-    w.StartObject();
-    Key(w, "text");
-    Str(w, def.service_text.empty() ? def.name : def.service_text);
-    w.EndObject();
-  } else {
-    CodeableConcept(w, def.service.system, def.service.code, def.service.display);
-  }
-  if (def.sensitive) {
-    Key(w, "orderDetail");
-    w.StartArray();
-    CodeableConcept(w, domain_system, "contacting-subject-prohibited",
-                    "Contacting subject prohibited");
-    w.EndArray();
-  }
+  KeyRaw(w, "category", f.sr_category, rapidjson::kArrayType);
+  KeyRaw(w, "code", f.sr_code, rapidjson::kObjectType);
+  if (def.sensitive) KeyRaw(w, "orderDetail", f.sr_order_detail, rapidjson::kArrayType);
   Key(w, "subject");
   Ref(w, "Patient/" + flag.patient_id);
   Key(w, "authoredOn");
   Str(w, Date(ctx.now));
-  if (!route.requester.empty()) {
-    Key(w, "requester");
-    Ref(w, route.requester);
-  }
-  if (!route.performer.empty()) {
-    Key(w, "performer");
-    w.StartArray();
-    Ref(w, route.performer);
-    w.EndArray();
-  }
-  std::vector<std::string> reasons, supporting;
+  if (!route.requester.empty()) KeyRaw(w, "requester", f.requester, rapidjson::kObjectType);
+  if (!route.performer.empty()) KeyRaw(w, "performer", f.performer, rapidjson::kArrayType);
+  bool any_reason = false, any_supporting = false;
   for (const auto& [ref, v] : flag.evidence) {
-    (ref.rfind("Observation/", 0) == 0 ? reasons : supporting).push_back(ref);
+    (ref.rfind("Observation/", 0) == 0 ? any_reason : any_supporting) = true;
   }
-  if (!reasons.empty()) {
-    Key(w, "reasonReference");
+  for (bool reasons : {true, false}) {
+    if (!(reasons ? any_reason : any_supporting)) continue;
+    Key(w, reasons ? "reasonReference" : "supportingInfo");
     w.StartArray();
-    for (const auto& r : reasons) Ref(w, r);
+    for (const auto& [ref, v] : flag.evidence) {
+      if ((ref.rfind("Observation/", 0) == 0) == reasons) Ref(w, ref);
+    }
     w.EndArray();
   }
-  if (!supporting.empty()) {
-    Key(w, "supportingInfo");
-    w.StartArray();
-    for (const auto& r : supporting) Ref(w, r);
-    w.EndArray();
+  std::string note = f.note_prefix;
+  for (size_t i = 0; i < flag.why.size(); ++i) {
+    if (i > 0) note += "; ";
+    note += flag.why[i];
   }
-  std::string note = "Referral for " + def.name + " (" + def.domain.display +
-                     ") from social-needs screening. Rule set " + ctx.ruleset_id + " " +
-                     ctx.ruleset_version + ". Why: ";
-  for (size_t i = 0; i < flag.why.size(); ++i) note += (i ? "; " : "") + flag.why[i];
   note += ".";
   Key(w, "note");
   w.StartArray();
@@ -183,21 +243,20 @@ std::string BuildServiceRequest(const NeedFlag& flag, const RouteConfig& route,
 
 std::string BuildTask(const NeedFlag& flag, const RouteConfig& route, const std::string& sr_id,
                       const PlanContext& ctx) {
+  const ReferralFragments& f = FragmentsFor(*flag.def, route, ctx);
   rapidjson::StringBuffer sb;
   sb.Reserve(1024);
   Writer w(sb);
   w.StartObject();
   Key(w, "resourceType");
   w.String("Task");
-  Meta(w, "SDOHCC-TaskForReferralManagement", flag.def->sensitive);
+  KeyRaw(w, "meta", f.task_meta, rapidjson::kObjectType);
   Identifier(w, ctx.config->identifier_system, sr_id + "-task");
   Key(w, "status");
   w.String("requested");
   Key(w, "intent");
   w.String("order");
-  Key(w, "code");
-  CodeableConcept(w, "http://hl7.org/fhir/CodeSystem/task-code", "fulfill",
-                  "Fulfill the focal request");
+  KeyRaw(w, "code", f.task_code, rapidjson::kObjectType);
   // The ServiceRequest by its business identifier; a transaction rewrites it to urn:uuid.
   Key(w, "focus");
   w.StartObject();
@@ -215,14 +274,8 @@ std::string BuildTask(const NeedFlag& flag, const RouteConfig& route, const std:
   Ref(w, "Patient/" + flag.patient_id);
   Key(w, "authoredOn");
   Str(w, Date(ctx.now));
-  if (!route.requester.empty()) {
-    Key(w, "requester");
-    Ref(w, route.requester);
-  }
-  if (!route.owner.empty()) {
-    Key(w, "owner");
-    Ref(w, route.owner);
-  }
+  if (!route.requester.empty()) KeyRaw(w, "requester", f.requester, rapidjson::kObjectType);
+  if (!route.owner.empty()) KeyRaw(w, "owner", f.owner, rapidjson::kObjectType);
   w.EndObject();
   return std::string(sb.GetString(), sb.GetSize());
 }
@@ -237,31 +290,28 @@ std::string FlagText(const NeedFlag& flag) {
   return def.flag_text;
 }
 
-std::string BuildFlag(const NeedFlag& flag, const std::string& identifier, const PlanContext& ctx) {
+std::string BuildFlag(const NeedFlag& flag, const std::string& identifier, const PlanContext& ctx,
+                      const RouteConfig& route) {
   const NeedDef& def = *flag.def;
+  const ReferralFragments& f = FragmentsFor(def, route, ctx);
   rapidjson::StringBuffer sb;
   sb.Reserve(1024);
   Writer w(sb);
   w.StartObject();
   Key(w, "resourceType");
   w.String("Flag");
-  if (def.sensitive) Meta(w, nullptr, true);
+  if (def.sensitive) KeyRaw(w, "meta", f.flag_meta, rapidjson::kObjectType);
   Identifier(w, ctx.config->identifier_system, identifier);
   Key(w, "status");
   w.String("active");
-  Key(w, "category");
-  w.StartArray();
-  if (def.route == "interpreter") {
-    CodeableConcept(w, "http://terminology.hl7.org/CodeSystem/flag-category", "contact",
-                    "Subject Contact");
-  } else {
-    CodeableConcept(w, "http://terminology.hl7.org/CodeSystem/flag-category", "admin",
-                    "Administrative");
-  }
-  w.EndArray();
+  KeyRaw(w, "category", f.flag_category, rapidjson::kArrayType);
   Key(w, "code");
-  CodeableConcept(w, ctx.catalog->domain_system(), def.domain.code,
-                  def.sensitive ? std::string() : def.domain.display, FlagText(flag));
+  if (flag.need == "interpreter") {  // the text names the language
+    CodeableConcept(w, ctx.catalog->domain_system(), def.domain.code,
+                    def.sensitive ? std::string() : def.domain.display, FlagText(flag));
+  } else {
+    w.RawValue(f.flag_code.data(), f.flag_code.size(), rapidjson::kObjectType);
+  }
   Key(w, "subject");
   Ref(w, "Patient/" + flag.patient_id);
   if (flag.screened_at) {
@@ -280,7 +330,9 @@ std::string BuildFlag(const NeedFlag& flag, const std::string& identifier, const
 std::string Sha256Hex(const std::string& data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  // Fetched once: EVP_sha256() makes OpenSSL 3 look the implementation up on every call.
+  static EVP_MD* const fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  EVP_Digest(data.data(), data.size(), digest, &len, fetched ? fetched : EVP_sha256(), nullptr);
   static const char* kHex = "0123456789abcdef";
   std::string out;
   out.reserve(len * 2);
@@ -337,7 +389,7 @@ ReferralPlan PlanReferral(const NeedFlag& flag, const PatientFacts& facts, const
   }
   if (wants("Flag")) {
     std::string fid = FlagIdentifier(flag.patient_id, flag.need);
-    plan.resources.push_back({"Flag", fid, BuildFlag(flag, fid, ctx)});
+    plan.resources.push_back({"Flag", fid, BuildFlag(flag, fid, ctx, route)});
   }
   if (plan.resources.empty()) plan.not_planned = "route " + plan.route + " creates no resources";
   return plan;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,12 +37,19 @@ struct ReferralPlan {
   std::vector<PlannedResource> resources;
 };
 
+struct ReferralFragments;
+
 struct PlanContext {
   const Catalog* catalog = nullptr;
   const Config* config = nullptr;
   std::string ruleset_id;
   std::string ruleset_version;
   fhir::InstantMicros now = 0;  // authoredOn
+  // The JSON of the parts of a referral that depend only on its need and route, serialised once
+  // per context (filled by PlanReferral; not thread-safe: one context per thread).
+  mutable std::map<std::pair<const NeedDef*, const RouteConfig*>,
+                   std::shared_ptr<const ReferralFragments>>
+      fragments = {};
 };
 
 std::string ServiceRequestIdentifier(const NeedFlag& flag);

@@ -132,6 +132,38 @@ TEST_F(HostileInputTest, WrongTopLevelShapesAreSkippedWithReasons) {
   }
 }
 
+// A raw NUL byte anywhere in a line makes it unreadable as nul-byte, naming the offset: after a
+// complete object (where an in-situ parse would otherwise stop and drop the rest silently),
+// inside a string, between values. An escaped \u0000 is valid JSON and parses.
+TEST_F(HostileInputTest, ARawNulByteAnywhereInALineIsReported) {
+  fhir::json::LineParser parser(64);
+  const std::string good = R"({"resourceType":"Patient","id":"p1","active":true})";
+  struct Case {
+    std::string line;
+    size_t offset;
+  };
+  std::vector<Case> cases = {
+      {good + std::string(1, '\0') + R"({"resourceType":"Patient","id":"p2"})", good.size()},
+      {good + std::string(1, '\0'), good.size()},
+      {R"({"resourceType":"Pat)" + std::string(1, '\0') + R"(ient","id":"p1"})", 20},
+      {R"({"id":"p1",)" + std::string(1, '\0') + R"("active":true})", 11},
+      {R"({"a":[1,2)" + std::string(1, '\0') + "]}", 9},
+      {std::string(1, '\0') + good, 0},
+  };
+  for (Case& c : cases) {
+    std::string buf = c.line;
+    std::string error;
+    EXPECT_EQ(parser.Parse(buf.data(), buf.size(), &error), fhir::json::ParseFailure::kNulByte)
+        << c.offset;
+    EXPECT_EQ(error, "NUL byte at offset " + std::to_string(c.offset));
+  }
+  std::string escaped = R"({"id":"a\u0000b"})";
+  ASSERT_EQ(parser.Parse(escaped.data(), escaped.size(), nullptr), fhir::json::ParseFailure::kNone);
+  EXPECT_EQ(parser.document()["id"].GetStringLength(), 3u);
+  std::string bad = R"({"id":"p1",,})";
+  EXPECT_EQ(parser.Parse(bad.data(), bad.size(), nullptr), fhir::json::ParseFailure::kMalformed);
+}
+
 // "0e92" (a zero with a huge exponent) hit undefined behaviour in RapidJSON's full-precision
 // number parsing (found by fuzzing); the line parser must read it as 0 (the sanitizer build
 // of this test fails on the UB).
