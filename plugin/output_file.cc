@@ -1,6 +1,7 @@
 #include "plugin/output_file.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,6 +27,10 @@ fhir::Status OutputFile::Open() {
   if (fd_ < 0) return fhir::Status::IoError(tmp_ + ": " + std::strerror(errno));
   ::fchmod(fd_, 0600);
   buf_.reserve(kChunk + 4096);
+  // A writer thread only helps when another core can run it; on one core (a one-CPU machine,
+  // or a process pinned to one) chunks are written by the producer itself.
+  cpu_set_t cpus;
+  background_ = sched_getaffinity(0, sizeof(cpus), &cpus) != 0 || CPU_COUNT(&cpus) > 1;
   return fhir::Status::Ok();
 }
 
@@ -40,6 +45,10 @@ void OutputFile::Write(std::string_view data) {
 }
 
 void OutputFile::Hand(std::string* chunk) {
+  if (!background_) {
+    if (!WriteAll(*chunk)) failed_ = true;
+    return;
+  }
   if (!writer_.joinable()) writer_ = std::thread([this] { WriterLoop(); });
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [this] { return !has_pending_; });
