@@ -26,21 +26,22 @@ fhir::Status OutputFile::Open() {
   fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd_ < 0) return fhir::Status::IoError(tmp_ + ": " + std::strerror(errno));
   ::fchmod(fd_, 0600);
-  buf_.reserve(kChunk + 4096);
   // A writer thread only helps when another core can run it; on one core (a one-CPU machine,
-  // or a process pinned to one) chunks are written by the producer itself.
+  // or a process pinned to one) the producer writes smaller chunks itself.
   cpu_set_t cpus;
   background_ = sched_getaffinity(0, sizeof(cpus), &cpus) != 0 || CPU_COUNT(&cpus) > 1;
+  chunk_ = background_ ? kChunk : kChunk / 4;
+  buf_.reserve(chunk_ + 4096);
   return fhir::Status::Ok();
 }
 
 void OutputFile::Write(std::string_view data) {
   if (fd_ < 0 || failed_.load(std::memory_order_relaxed)) return;
   buf_.append(data);
-  if (buf_.size() >= kChunk) {
+  if (buf_.size() >= chunk_) {
     Hand(&buf_);
     buf_.clear();
-    buf_.reserve(kChunk + 4096);
+    buf_.reserve(chunk_ + 4096);
   }
 }
 

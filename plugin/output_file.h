@@ -4,8 +4,8 @@
 // Writes are buffered in 1 MiB chunks and a full chunk is written by a background thread of the
 // file (started at the first full chunk), so copying hundreds of MB into the kernel overlaps
 // with building the next lines. At most one chunk waits for that thread. When the process may
-// run on one core only, there is no thread: the producer writes each chunk itself. Not
-// thread-safe: one producer per file.
+// run on one core only, there is no thread: the producer writes each 256 KiB chunk itself.
+// Not thread-safe: one producer per file.
 #pragma once
 
 #include <atomic>
@@ -47,6 +47,7 @@ class OutputFile {
   int fd_ = -1;
   std::string buf_;
   std::atomic<bool> failed_{false};
+  size_t chunk_ = kChunk;
   bool background_ = true;  // chunks go to writer_ (more than one core available)
   std::thread writer_;
   std::mutex mu_;
