@@ -72,6 +72,41 @@ ReportTable StrataTable(const std::string& id, const std::string& title,
 // referrals" margin; columns = the five statuses and their total; the median of days open per
 // row. Each referral is in one row, so columns sum to the margin, whose counts are shared with
 // every other referral table's margin.
+// Patients with an interpreter need, by preferred language: column 0 those `split` holds for,
+// column 1 the rest, column 2 the need; a last row over every language. The additive relations
+// (0 + 1 = 2 in each row, the languages add up to the last row) go to the suppression check.
+ReportTable InterpreterTable(ReportTable t, const std::vector<PatientRow>& patients,
+                             const std::function<bool(const PatientRow&)>& split) {
+  std::map<std::string, std::pair<int64_t, int64_t>> by_lang;
+  for (const PatientRow& p : patients) {
+    if (!p.interpreter_need) continue;
+    auto& c = by_lang[p.demographics.language];
+    (split(p) ? c.first : c.second)++;
+  }
+  int64_t yes = 0, no = 0;
+  for (const auto& [lang, c] : by_lang) {
+    t.rows.push_back(lang);
+    t.counts.cells.push_back(
+        {Count(c.first), Count(c.second), Count(c.first + c.second, "interpreter-need-" + lang)});
+    yes += c.first;
+    no += c.second;
+  }
+  const size_t langs = t.rows.size();
+  t.rows.push_back(kAll);
+  t.counts.cells.push_back({Count(yes), Count(no), Count(yes + no, "interpreter-need")});
+  for (size_t r = 0; r <= langs; ++r) t.counts.relations.push_back({{{r, 0}, {r, 1}}, {r, 2}});
+  for (size_t c = 0; c < 3; ++c) {
+    Relation rel;
+    for (size_t r = 0; r < langs; ++r) rel.parts.push_back({r, c});
+    rel.total = {langs, c};
+    t.counts.relations.push_back(rel);
+  }
+  t.rate_numerator = 0;
+  t.rate_denominator = 2;
+  t.rate_label = "Referred";
+  return t;
+}
+
 ReportTable ReferralTable(const std::string& id, const std::string& title,
                           const std::string& row_header,
                           const std::vector<std::pair<std::string, const ReferralRow*>>& referrals,
@@ -267,35 +302,8 @@ void AddReferralTables(Report& report, const std::vector<PatientRow>& patients) 
       "date), by preferred language";
   t.row_header = "preferred language";
   t.columns = {"Interpreter referral", "No interpreter referral", "Interpreter need"};
-  std::map<std::string, std::pair<int64_t, int64_t>> by_lang;
-  for (const PatientRow& p : patients) {
-    if (!p.interpreter_need) continue;
-    auto& c = by_lang[p.demographics.language];
-    (p.interpreter_referral ? c.first : c.second)++;
-  }
-  int64_t with = 0, without = 0;
-  for (const auto& [lang, c] : by_lang) {
-    t.rows.push_back(lang);
-    t.counts.cells.push_back(
-        {Count(c.first), Count(c.second), Count(c.first + c.second, "interpreter-need-" + lang)});
-    with += c.first;
-    without += c.second;
-  }
-  const size_t langs = t.rows.size();
-  t.rows.push_back(kAll);
-  t.counts.cells.push_back(
-      {Count(with), Count(without), Count(with + without, "interpreter-need")});
-  for (size_t r = 0; r <= langs; ++r) t.counts.relations.push_back({{{r, 0}, {r, 1}}, {r, 2}});
-  for (size_t c = 0; c < 3; ++c) {
-    Relation rel;
-    for (size_t r = 0; r < langs; ++r) rel.parts.push_back({r, c});
-    rel.total = {langs, c};
-    t.counts.relations.push_back(rel);
-  }
-  t.rate_numerator = 0;
-  t.rate_denominator = 2;
-  t.rate_label = "Referred";
-  report.tables.push_back(t);
+  report.tables.push_back(InterpreterTable(
+      std::move(t), patients, [](const PatientRow& p) { return p.interpreter_referral; }));
 }
 
 }  // namespace
@@ -388,35 +396,8 @@ Report BuildReport(const std::vector<PatientRow>& patients, const ReportOptions&
   interp.row_header = "preferred language";
   interp.columns = {"Referral planned", "Need, no referral (inactive or deceased)",
                     "Interpreter need"};
-  std::map<std::string, std::pair<int64_t, int64_t>> by_lang;
-  for (const PatientRow& p : patients) {
-    if (!p.interpreter_need) continue;
-    auto& c = by_lang[p.demographics.language];
-    (p.active_living ? c.first : c.second)++;
-  }
-  int64_t referred = 0, unreferred = 0;
-  for (const auto& [lang, c] : by_lang) {
-    interp.rows.push_back(lang);
-    interp.counts.cells.push_back(
-        {Count(c.first), Count(c.second), Count(c.first + c.second, "interpreter-need-" + lang)});
-    referred += c.first;
-    unreferred += c.second;
-  }
-  const size_t langs = interp.rows.size();
-  interp.rows.push_back(kAll);
-  interp.counts.cells.push_back(
-      {Count(referred), Count(unreferred), Count(referred + unreferred, "interpreter-need")});
-  for (size_t r = 0; r <= langs; ++r) interp.counts.relations.push_back({{{r, 0}, {r, 1}}, {r, 2}});
-  for (size_t c = 0; c < 3; ++c) {
-    Relation rel;
-    for (size_t r = 0; r < langs; ++r) rel.parts.push_back({r, c});
-    rel.total = {langs, c};
-    interp.counts.relations.push_back(rel);
-  }
-  interp.rate_numerator = 0;
-  interp.rate_denominator = 2;
-  interp.rate_label = "Referred";
-  report.tables.push_back(interp);
+  report.tables.push_back(InterpreterTable(std::move(interp), patients,
+                                           [](const PatientRow& p) { return p.active_living; }));
 
   if (options.referrals) AddReferralTables(report, patients);
 

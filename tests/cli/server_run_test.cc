@@ -19,6 +19,7 @@
 #include <rapidjson/writer.h>
 
 #include "fhir/client/client_factory.h"
+#include "tests/support/server_samples.h"
 #include "tests/support/test_support.h"
 
 namespace {
@@ -43,12 +44,8 @@ int RunCli(const std::string& args, std::string* output) {
 
 TEST(ServerRunTest, RunAgainstTheFhirServerGivesTheSameFlagsAsTheFolder) {
   Server server;
-  std::string why;
-  if (!server.Start(&why)) GTEST_SKIP() << why;
-  fhir::client::ClientConfig cc;
-  cc.base_url = server.base_url();
-  auto client = fhir::client::BuildClient(cc);
-  ASSERT_TRUE(client.ok()) << client.error().message;
+  fhir::client::Client client;
+  ASSERT_EQ(sdoh::test::StartAndConnect(server, &client), "");
   // Load the samples with their ids (PUT creates).
   size_t loaded = 0;
   for (const char* type : {"Questionnaire", "Patient", "QuestionnaireResponse", "Observation"}) {
@@ -56,7 +53,7 @@ TEST(ServerRunTest, RunAgainstTheFhirServerGivesTheSameFlagsAsTheFolder) {
       rapidjson::Document d;
       d.Parse(line.c_str());
       ASSERT_FALSE(d.HasParseError());
-      auto r = client->fhir->Update(type, d["id"].GetString(), line, "");
+      auto r = client.fhir->Update(type, d["id"].GetString(), line, "");
       ASSERT_TRUE(r.ok()) << type << "/" << d["id"].GetString() << ": " << r.error().message;
       ++loaded;
     }

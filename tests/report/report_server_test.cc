@@ -44,19 +44,10 @@ std::string ToJson(const rapidjson::Value& v) {
 class ReportServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string why;
     // Not skipped: CI runs `npm ci` for the server (scripts/test.sh); a missing server fails.
-    ASSERT_TRUE(server_.Start(&why)) << why;
-    fhir::client::ClientConfig cc;
-    cc.base_url = server_.base_url();
-    auto client = fhir::client::BuildClient(cc);
-    ASSERT_TRUE(client.ok()) << client.error().message;
-    client_ = std::move(client.value());
-    work_ = fs::temp_directory_path() /
-            ("sdoh-report-server-" + std::to_string(getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(work_);
-    fs::create_directories(work_);
+    ASSERT_EQ(sdoh::test::StartAndConnect(server_, &client_), "");
+    work_ = sdoh::test::FreshTestDir(
+        "sdoh-report-server", ::testing::UnitTest::GetInstance()->current_test_info()->name());
     LoadSamples();
   }
   void TearDown() override {

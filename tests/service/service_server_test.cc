@@ -173,18 +173,9 @@ class Child {
 class ServiceServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string why;
-    if (!server_.Start(&why)) GTEST_SKIP() << why;
-    fhir::client::ClientConfig cc;
-    cc.base_url = server_.base_url();
-    auto client = fhir::client::BuildClient(cc);
-    ASSERT_TRUE(client.ok()) << client.error().message;
-    client_ = std::move(client.value());
-    out_ = fs::temp_directory_path() /
-           ("sdoh-svc-out-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(out_);
-    fs::create_directories(out_);
+    ASSERT_EQ(sdoh::test::StartAndConnect(server_, &client_), "");
+    out_ = sdoh::test::FreshTestDir(
+        "sdoh-svc-out", ::testing::UnitTest::GetInstance()->current_test_info()->name());
   }
   void TearDown() override {
     std::error_code ec;

@@ -9,10 +9,25 @@
 
 #include <rapidjson/document.h>
 
+#include "fhir/client/client_factory.h"
 #include "fhir/client/fhir_client.h"
 #include "tests/support/test_support.h"
 
 namespace sdoh::test {
+
+// Starts the real FHIR test server and connects `client` to it. Returns "" on success, else what
+// failed. CI installs the server (scripts/test.sh runs `npm ci`), so callers fail on an error
+// rather than skip.
+inline std::string StartAndConnect(FhirServerProcess& server, fhir::client::Client* client) {
+  std::string why;
+  if (!server.Start(&why)) return why;
+  fhir::client::ClientConfig cc;
+  cc.base_url = server.base_url();
+  auto built = fhir::client::BuildClient(cc);
+  if (!built.ok()) return built.error().message;
+  *client = std::move(built.value());
+  return "";
+}
 
 // The sample resources of `types` (in that order), only those of `patients` when given (a
 // Patient by id, anything else by a `"reference":"Patient/<id>"`; Questionnaires always).

@@ -55,6 +55,15 @@ inline CliResult RunBinary(const std::string& binary, const std::string& args) {
   return r;
 }
 
+// A fresh, empty folder for one test: <temp>/<prefix>-<pid>-<name> (name: the test's name).
+inline std::filesystem::path FreshTestDir(const std::string& prefix, const std::string& name) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / (prefix + "-" + std::to_string(getpid()) + "-" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
 // The FHIR test server on a free loopback port (PORT=0, PORT_FILE), stopped with SIGTERM when
 // destroyed. Validation is off: one sample carries a zone-less time on purpose.
 class FhirServerProcess {
