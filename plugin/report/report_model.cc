@@ -18,6 +18,19 @@ Cell Count(int64_t value, std::string shared = "") {
   return c;
 }
 
+// The sums of a table whose rows are strata then a total row (the last), and whose columns are
+// a split and its total: 0 + 1 = 2 in every row, and each column's strata add up to the total
+// row. The suppression check solves them (a hidden count must not be derivable).
+void AddSplitRelations(ReportTable& t, size_t strata) {
+  for (size_t r = 0; r <= strata; ++r) t.counts.relations.push_back({{{r, 0}, {r, 1}}, {r, 2}});
+  for (size_t c = 0; c < 3; ++c) {
+    Relation rel;
+    for (size_t r = 0; r < strata; ++r) rel.parts.push_back({r, c});
+    rel.total = {strata, c};
+    t.counts.relations.push_back(rel);
+  }
+}
+
 // A stratified table: rows = strata + the "All patients" margin; columns = screened, not
 // screened, patients. Relations: each row sums; each column over the strata sums to the margin.
 // The margin's counts are the overall ones (shared keys), published in several tables.
@@ -55,13 +68,7 @@ ReportTable StrataTable(const std::string& id, const std::string& title,
   t.rows.push_back(kAll);
   t.counts.cells.push_back({Count(screened, "screened"), Count(not_screened, "not-screened"),
                             Count(screened + not_screened, "patients")});
-  for (size_t r = 0; r <= strata; ++r) t.counts.relations.push_back({{{r, 0}, {r, 1}}, {r, 2}});
-  for (size_t c = 0; c < 3; ++c) {
-    Relation rel;
-    for (size_t r = 0; r < strata; ++r) rel.parts.push_back({r, c});
-    rel.total = {strata, c};
-    t.counts.relations.push_back(rel);
-  }
+  AddSplitRelations(t, strata);
   t.rate_numerator = 0;
   t.rate_denominator = 2;
   t.rate_label = "Coverage";
@@ -73,8 +80,7 @@ ReportTable StrataTable(const std::string& id, const std::string& title,
 // row. Each referral is in one row, so columns sum to the margin, whose counts are shared with
 // every other referral table's margin.
 // Patients with an interpreter need, by preferred language: column 0 those `split` holds for,
-// column 1 the rest, column 2 the need; a last row over every language. The additive relations
-// (0 + 1 = 2 in each row, the languages add up to the last row) go to the suppression check.
+// column 1 the rest, column 2 the need; a last row over every language.
 ReportTable InterpreterTable(ReportTable t, const std::vector<PatientRow>& patients,
                              const std::function<bool(const PatientRow&)>& split) {
   std::map<std::string, std::pair<int64_t, int64_t>> by_lang;
@@ -94,13 +100,7 @@ ReportTable InterpreterTable(ReportTable t, const std::vector<PatientRow>& patie
   const size_t langs = t.rows.size();
   t.rows.push_back(kAll);
   t.counts.cells.push_back({Count(yes), Count(no), Count(yes + no, "interpreter-need")});
-  for (size_t r = 0; r <= langs; ++r) t.counts.relations.push_back({{{r, 0}, {r, 1}}, {r, 2}});
-  for (size_t c = 0; c < 3; ++c) {
-    Relation rel;
-    for (size_t r = 0; r < langs; ++r) rel.parts.push_back({r, c});
-    rel.total = {langs, c};
-    t.counts.relations.push_back(rel);
-  }
+  AddSplitRelations(t, langs);
   t.rate_numerator = 0;
   t.rate_denominator = 2;
   t.rate_label = "Referred";
