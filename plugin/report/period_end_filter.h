@@ -10,7 +10,7 @@
 
 #include "fhir/datetime.h"
 #include "fhir/store.h"
-#include "plugin/catalog.h"
+#include "plugin/setup/catalog.h"
 
 namespace sdoh::report {
 

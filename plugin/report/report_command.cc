@@ -14,17 +14,17 @@
 #include "fhir/client/rest_store.h"
 #include "fhir/datetime.h"
 #include "fhir/ndjson_folder_store.h"
-#include "plugin/config.h"
-#include "plugin/fhir_section.h"
-#include "plugin/output_file.h"
-#include "plugin/pipeline.h"
+#include "plugin/outputs/output_file.h"
 #include "plugin/report/demographics.h"
 #include "plugin/report/period_end_filter.h"
 #include "plugin/report/referral_status.h"
 #include "plugin/report/report_model.h"
 #include "plugin/report/report_writers.h"
-#include "plugin/rules_engine.h"
-#include "plugin/screening_collector.h"
+#include "plugin/rules/rules_engine.h"
+#include "plugin/screening/screening_collector.h"
+#include "plugin/setup/config.h"
+#include "plugin/setup/fhir_section.h"
+#include "plugin/setup/pipeline.h"
 
 namespace sdoh {
 

@@ -9,8 +9,8 @@
 #include <set>
 
 #include "fhir/json.h"
-#include "plugin/referral_planner.h"
-#include "plugin/screening_collector.h"
+#include "plugin/referrals/referral_planner.h"
+#include "plugin/screening/screening_collector.h"
 
 namespace sdoh::service {
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "fhir/datetime.h"
-#include "plugin/pipeline.h"
+#include "plugin/setup/pipeline.h"
 
 namespace sdoh::service {
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "fhir/status.h"
-#include "plugin/pipeline.h"
+#include "plugin/setup/pipeline.h"
 
 namespace sdoh::service {
 

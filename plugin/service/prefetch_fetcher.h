@@ -16,8 +16,8 @@
 
 #include "fhir/client/client_factory.h"
 #include "fhir/status.h"
-#include "plugin/catalog.h"
 #include "plugin/service/cds_hooks.h"
+#include "plugin/setup/catalog.h"
 
 namespace sdoh::service {
 

@@ -9,10 +9,10 @@
 #include <memory>
 #include <sstream>
 
-#include "plugin/fhir_section.h"
-#include "plugin/pipeline.h"
-#include "plugin/run_job.h"
+#include "plugin/commands/run_job.h"
 #include "plugin/service/service_app.h"
+#include "plugin/setup/fhir_section.h"
+#include "plugin/setup/pipeline.h"
 #include "plugin/writeback/ledger.h"
 #include "plugin/writeback/server_writeback.h"
 

@@ -26,10 +26,10 @@
 
 #include "fhir/client/client_factory.h"
 #include "fhir/status.h"
-#include "plugin/config.h"
 #include "plugin/service/http_server.h"
 #include "plugin/service/subscription.h"
 #include "plugin/service/watch_loop.h"
+#include "plugin/setup/config.h"
 
 namespace sdoh::service {
 

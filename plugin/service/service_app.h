@@ -13,13 +13,13 @@
 #include <string>
 #include <vector>
 
-#include "plugin/pipeline.h"
 #include "plugin/service/http_server.h"
 #include "plugin/service/jwt_verifier.h"
 #include "plugin/service/metrics.h"
 #include "plugin/service/pipeline_pool.h"
 #include "plugin/service/prefetch_fetcher.h"
 #include "plugin/service/readiness.h"
+#include "plugin/setup/pipeline.h"
 
 namespace sdoh::service {
 

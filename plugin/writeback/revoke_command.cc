@@ -5,8 +5,8 @@
 
 #include "fhir/client/client_factory.h"
 #include "fhir/json.h"
-#include "plugin/config.h"
-#include "plugin/fhir_section.h"
+#include "plugin/setup/config.h"
+#include "plugin/setup/fhir_section.h"
 #include "plugin/writeback/audit_log.h"
 #include "plugin/writeback/ledger.h"
 #include "plugin/writeback/referral_policy.h"

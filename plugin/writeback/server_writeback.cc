@@ -17,7 +17,7 @@
 #include "plugin/writeback/ledger.h"
 #include "plugin/writeback/referral_policy.h"
 #include "plugin/writeback/transaction_bundle.h"
-#include "plugin/writeback_path.h"
+#include "plugin/writeback/writeback_path.h"
 
 namespace sdoh::writeback {
 

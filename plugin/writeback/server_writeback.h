@@ -13,7 +13,7 @@
 #include <memory>
 
 #include "fhir/status.h"
-#include "plugin/run_job.h"
+#include "plugin/pass/pass_sink.h"
 
 namespace sdoh::writeback {
 

@@ -4,7 +4,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "plugin/referral_planner.h"
+#include "plugin/referrals/referral_planner.h"
 
 namespace sdoh::writeback {
 

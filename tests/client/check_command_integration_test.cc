@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "plugin/check_command.h"
+#include "plugin/commands/check_command.h"
 #include "tests/client/fhir_server_env.h"
 
 namespace sdoh {

@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
-#include "plugin/check_command.h"
-#include "plugin/fhir_section.h"
+#include "plugin/commands/check_command.h"
+#include "plugin/setup/fhir_section.h"
 
 namespace sdoh {
 namespace {

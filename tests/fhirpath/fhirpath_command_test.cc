@@ -1,5 +1,5 @@
 // Tests for `sdoh-bridge fhirpath` (plugin/fhirpath_command.h): output format and exit codes.
-#include "plugin/fhirpath_command.h"
+#include "plugin/commands/fhirpath_command.h"
 
 #include <gtest/gtest.h>
 

@@ -17,9 +17,9 @@
 #include <string>
 #include <string_view>
 
-#include "plugin/pipeline.h"
 #include "plugin/service/cds_hooks.h"
 #include "plugin/service/jwt_verifier.h"
+#include "plugin/setup/pipeline.h"
 #include "tests/fuzz/test_jwks.h"
 
 namespace {

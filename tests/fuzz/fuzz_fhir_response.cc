@@ -30,9 +30,9 @@
 #include "fhir/client/rest_store.h"
 #include "fhir/client/retry_policy.h"
 #include "fhir/json.h"
-#include "plugin/pipeline.h"
-#include "plugin/rules_engine.h"
-#include "plugin/screening_collector.h"
+#include "plugin/rules/rules_engine.h"
+#include "plugin/screening/screening_collector.h"
+#include "plugin/setup/pipeline.h"
 #include "plugin/writeback/referral_policy.h"
 
 namespace {

@@ -32,10 +32,10 @@
 #include <string_view>
 #include <vector>
 
-#include "plugin/pipeline.h"
 #include "plugin/service/http_server.h"
 #include "plugin/service/jwt_verifier.h"
 #include "plugin/service/service_app.h"
+#include "plugin/setup/pipeline.h"
 #include "tests/fuzz/test_jwks.h"
 
 namespace {

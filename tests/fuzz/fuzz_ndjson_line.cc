@@ -17,9 +17,9 @@
 #include <string_view>
 
 #include "fhir/json.h"
-#include "plugin/pipeline.h"
-#include "plugin/rules_engine.h"
-#include "plugin/screening_collector.h"
+#include "plugin/rules/rules_engine.h"
+#include "plugin/screening/screening_collector.h"
+#include "plugin/setup/pipeline.h"
 
 namespace {
 

@@ -26,9 +26,9 @@
 #include <string_view>
 #include <system_error>
 
-#include "plugin/catalog.h"
-#include "plugin/config.h"
-#include "plugin/ruleset.h"
+#include "plugin/rules/ruleset.h"
+#include "plugin/setup/catalog.h"
+#include "plugin/setup/config.h"
 
 namespace fs = std::filesystem;
 

@@ -18,10 +18,10 @@
 #include "fhir/client/auth.h"
 #include "fhir/client/fhir_client.h"
 #include "fhir/json.h"
-#include "plugin/pipeline.h"
 #include "plugin/service/cds_hooks.h"
 #include "plugin/service/notification.h"
 #include "plugin/service/service_app.h"
+#include "plugin/setup/pipeline.h"
 #include "tests/client/fakes.h"
 #include "tests/fuzz/test_jwks.h"
 

@@ -22,13 +22,13 @@
 #include <thread>
 
 #include "fhir/client/jwt.h"
-#include "plugin/pipeline.h"
-#include "plugin/referral_planner.h"
+#include "plugin/referrals/referral_planner.h"
 #include "plugin/service/cds_hooks.h"
 #include "plugin/service/http_server.h"
 #include "plugin/service/jwt_verifier.h"
 #include "plugin/service/serve_command.h"
 #include "plugin/service/service_app.h"
+#include "plugin/setup/pipeline.h"
 #include "tests/client/key_util.h"
 
 namespace sdoh::service {

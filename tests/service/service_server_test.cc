@@ -31,11 +31,11 @@
 #include <vector>
 
 #include "fhir/client/client_factory.h"
-#include "plugin/pipeline.h"
 #include "plugin/service/cds_hooks.h"
 #include "plugin/service/http_server.h"
 #include "plugin/service/prefetch_fetcher.h"
 #include "plugin/service/service_app.h"
+#include "plugin/setup/pipeline.h"
 #include "tests/support/server_samples.h"
 #include "tests/support/test_support.h"
 

@@ -1,5 +1,5 @@
 // The compact per-run containers behind the screening collector (issue 2 §6).
-#include "plugin/interned_ids.h"
+#include "plugin/screening/interned_ids.h"
 
 #include <string>
 #include <vector>

@@ -1,5 +1,5 @@
 // OutputFile: whole or nothing, every byte in order, with and without its writer thread.
-#include "plugin/output_file.h"
+#include "plugin/outputs/output_file.h"
 
 #include <sched.h>
 #include <sys/stat.h>

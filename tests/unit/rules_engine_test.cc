@@ -1,5 +1,5 @@
 // One test (or more) per rule of the default rule set: each fails if its rule breaks.
-#include "plugin/rules_engine.h"
+#include "plugin/rules/rules_engine.h"
 
 #include "tests/unit/screening_test_support.h"
 

@@ -1,5 +1,5 @@
 // Screening semantics: what counts, newest wins, reading answers, panels, evidence.
-#include "plugin/screening_collector.h"
+#include "plugin/screening/screening_collector.h"
 
 #include "tests/unit/screening_test_support.h"
 

@@ -12,8 +12,8 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
-#include "plugin/pipeline.h"
-#include "plugin/screening_collector.h"
+#include "plugin/screening/screening_collector.h"
+#include "plugin/setup/pipeline.h"
 
 namespace sdoh::testing {
 

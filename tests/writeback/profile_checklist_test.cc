@@ -7,8 +7,8 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
-#include "plugin/pipeline.h"
-#include "plugin/referral_planner.h"
+#include "plugin/referrals/referral_planner.h"
+#include "plugin/setup/pipeline.h"
 #include "plugin/writeback/transaction_bundle.h"
 
 namespace sdoh::writeback {

@@ -10,7 +10,7 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
-#include "plugin/config.h"
+#include "plugin/setup/config.h"
 #include "plugin/writeback/audit_log.h"
 #include "plugin/writeback/ledger.h"
 #include "plugin/writeback/referral_policy.h"

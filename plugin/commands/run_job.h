@@ -1,0 +1,28 @@
+// `sdoh-bridge run`: one pass — read screenings from the store, flag needs, plan referrals,
+// write outputs and a summary; with a server source, hand the plan to writeback.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+
+#include "plugin/pass/pass_sink.h"
+
+namespace sdoh {
+
+struct RunOptions {
+  std::string config_path;  // empty: DefaultConfigPath()
+  std::string source;       // overrides config `source`
+  std::string out;          // overrides config `out`
+  bool dry_run = false;
+  std::string now;    // overrides the run's clock (authoredOn), ISO dateTime; for tests
+  std::string since;  // server source: only resources changed since this instant
+  bool full = false;  // server source: read everything, ignoring the ledger cursor
+  // Server source: where planned resources are written. Null: NDJSON outputs only.
+  WritebackFactory writeback = nullptr;
+};
+
+// Exit codes: 0 done; 1 fatal runtime error; 2 usage or config error; 3 done but some inputs
+// could not be read (counted by reason in the summary); 4 another run holds the ledger.
+int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err);
+
+}  // namespace sdoh

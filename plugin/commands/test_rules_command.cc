@@ -1,0 +1,178 @@
+#include "plugin/commands/test_rules_command.h"
+
+#include <algorithm>
+#include <ostream>
+#include <set>
+
+#include "plugin/screening/screening_collector.h"
+#include "plugin/setup/pipeline.h"
+#include "plugin/setup/yaml_json.h"
+#include "plugin/setup/yaml_util.h"
+
+namespace sdoh {
+
+namespace {
+
+struct Expected {
+  std::string patient;
+  std::string flag;
+  std::string certainty;
+  bool has_evidence = false;
+  std::vector<std::string> evidence;
+  bool has_rules = false;
+  std::vector<std::string> rules;
+};
+
+std::string Describe(const Expected& e) {
+  std::string s = (e.patient.empty() ? std::string() : "Patient/" + e.patient + " ") + e.flag;
+  if (!e.certainty.empty()) s += " " + e.certainty;
+  return s;
+}
+
+}  // namespace
+
+int TestRulesCommand(const TestRulesOptions& options, std::ostream& out, std::ostream& err) {
+  auto pipeline =
+      LoadPipeline(options.config_path.empty() ? DefaultConfigPath() : options.config_path);
+  if (!pipeline.ok()) {
+    err << "sdoh-bridge: config error: " << pipeline.status().message() << "\n";
+    return 2;
+  }
+  Pipeline& p = *pipeline;
+  int passed = 0, failed = 0;
+  for (const std::string& file : options.files) {
+    auto doc = LoadYamlFile(file);
+    if (!doc.ok()) {
+      err << "sdoh-bridge: " << doc.status().message() << "\n";
+      return 2;
+    }
+    YAML::Node cases = (*doc)["cases"];
+    if (!cases || !cases.IsSequence()) {
+      err << "sdoh-bridge: " << Where(file, *doc) << ": a fixture file needs a 'cases' list\n";
+      return 2;
+    }
+    for (const auto& c : cases) {
+      if (fhir::Status s = CheckKeys(file, c, {"name", "resources", "expect"}, "case"); !s.ok()) {
+        err << "sdoh-bridge: " << s.message() << "\n";
+        return 2;
+      }
+      std::string name = OptionalString(file, c, "name", Where(file, c)).value();
+      std::vector<Expected> expected;
+      YAML::Node exp = c["expect"];
+      if (!exp || !exp.IsSequence()) {
+        err << "sdoh-bridge: " << Where(file, c) << ": case '" << name
+            << "' needs 'expect' (a list, [] for no flags)\n";
+        return 2;
+      }
+      for (const auto& e : exp) {
+        if (fhir::Status s = CheckKeys(
+                file, e, {"patient", "flag", "certainty", "evidence", "rules"}, "expected flag");
+            !s.ok()) {
+          err << "sdoh-bridge: " << s.message() << "\n";
+          return 2;
+        }
+        Expected x;
+        auto flag = RequiredString(file, e, "flag");
+        if (!flag.ok()) {
+          err << "sdoh-bridge: " << flag.status().message() << "\n";
+          return 2;
+        }
+        x.flag = *flag;
+        x.patient = OptionalString(file, e, "patient", "").value();
+        x.certainty = OptionalString(file, e, "certainty", "").value();
+        if (e["evidence"]) {
+          x.has_evidence = true;
+          x.evidence = StringList(file, e, "evidence", true).value();
+          std::sort(x.evidence.begin(), x.evidence.end());
+        }
+        if (e["rules"]) {
+          x.has_rules = true;
+          x.rules = StringList(file, e, "rules", true).value();
+          std::sort(x.rules.begin(), x.rules.end());
+        }
+        expected.push_back(std::move(x));
+      }
+      // Feed the case's resources through the same stages as `run`.
+      ScreeningOptions sopts;
+      sopts.time_zone = p.config.time_zone;
+      sopts.ruleset = &p.ruleset;
+      sopts.now = fhir::NowMicros();
+      ScreeningCollector collector(*p.catalog, sopts);
+      YAML::Node resources = c["resources"];
+      std::vector<std::pair<int, YAML::Node>> ordered;  // Questionnaires first, as in `run`
+      if (resources && resources.IsSequence()) {
+        for (const auto& r : resources) {
+          std::string type = r.IsMap() && r["resourceType"] ? r["resourceType"].Scalar() : "";
+          int rank = type == "Questionnaire" ? 0 : 1;
+          ordered.push_back({rank, r});
+        }
+      }
+      std::stable_sort(ordered.begin(), ordered.end(),
+                       [](const auto& a, const auto& b) { return a.first < b.first; });
+      uint64_t index = 0;
+      for (const auto& [rank, r] : ordered) {
+        rapidjson::Document d;
+        YamlToJson(r, d, d.GetAllocator());
+        std::string type = r.IsMap() && r["resourceType"] ? r["resourceType"].Scalar() : "";
+        collector.OnResource(type, d, {file, ++index});
+      }
+      std::vector<NeedFlag> actual;
+      collector.Finish([&](PatientRecord& rec) {
+        auto flags = EvaluatePatient(p.ruleset, *p.catalog, rec);
+        for (auto& f : flags) actual.push_back(std::move(f));
+      });
+      std::vector<std::string> problems;
+      for (const auto& [reason, n] : collector.counts().skipped) {
+        problems.push_back("input skipped (" + reason + ")");
+      }
+      std::vector<bool> matched(actual.size(), false);
+      for (const Expected& x : expected) {
+        bool found = false;
+        for (size_t i = 0; i < actual.size(); ++i) {
+          const NeedFlag& f = actual[i];
+          if (matched[i] || f.need != x.flag) continue;
+          if (!x.patient.empty() && f.patient_id != x.patient) continue;
+          std::vector<std::string> ev;
+          for (const auto& [ref, v] : f.evidence) ev.push_back(ref);
+          std::string cert = f.possible ? "possible" : "confirmed";
+          if (!x.certainty.empty() && x.certainty != cert) {
+            problems.push_back(Describe(x) + ": certainty is " + cert);
+            matched[i] = found = true;
+            break;
+          }
+          if (x.has_evidence && ev != x.evidence) {
+            std::string got;
+            for (const auto& e : ev) got += " " + e;
+            problems.push_back(Describe(x) + ": evidence is" + got);
+          }
+          if (x.has_rules && f.rules != x.rules) {
+            std::string got;
+            for (const auto& r : f.rules) got += " " + r;
+            problems.push_back(Describe(x) + ": rules are" + got);
+          }
+          matched[i] = found = true;
+          break;
+        }
+        if (!found) problems.push_back("missing flag " + Describe(x));
+      }
+      for (size_t i = 0; i < actual.size(); ++i) {
+        if (!matched[i]) {
+          problems.push_back("unexpected flag Patient/" + actual[i].patient_id + " " +
+                             actual[i].need);
+        }
+      }
+      if (problems.empty()) {
+        ++passed;
+        out << "PASS  " << file << ": " << name << "\n";
+      } else {
+        ++failed;
+        out << "FAIL  " << file << ": " << name << "\n";
+        for (const auto& pr : problems) out << "        " << pr << "\n";
+      }
+    }
+  }
+  out << passed << " passed, " << failed << " failed\n";
+  return failed > 0 ? 1 : 0;
+}
+
+}  // namespace sdoh

@@ -1,0 +1,273 @@
+#include "plugin/rules/rules_engine.h"
+
+#include <algorithm>
+#include <set>
+
+namespace sdoh {
+
+const char* TriName(Tri t) {
+  switch (t) {
+    case Tri::kFalse:
+      return "false";
+    case Tri::kTrue:
+      return "true";
+    case Tri::kUnknown:
+      return "unknown (unanswered)";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr uint32_t kPatientSource = 0xFFFFFFFFu;
+
+struct Match {
+  Tri value = Tri::kFalse;
+  std::vector<uint32_t> sources;  // Screening::sources indexes, or kPatientSource
+  std::vector<std::string> detail;
+};
+
+struct Evaluator {
+  const Catalog& catalog;
+  const PatientRecord& patient;
+  const Screening* screening;  // nullptr for patient rules
+  bool detail;                 // build the readable detail (costly; only when it is shown)
+
+  std::string Pair(CodeId q, CodeId a) const {
+    return std::string(catalog.codes().Name(q)) + "=" + std::string(catalog.codes().Name(a));
+  }
+
+  Match Eval(const Condition& c) const {
+    Match m;
+    switch (c.kind) {
+      case Condition::Kind::kAnswer: {
+        bool answered = false;
+        for (const Answer& a : screening->answers) {
+          if (a.question != c.question) continue;
+          answered = true;
+          if (std::binary_search(c.answers.begin(), c.answers.end(), a.answer)) {
+            m.value = Tri::kTrue;
+            m.sources.push_back(a.source);
+            if (detail) m.detail.push_back(Pair(a.question, a.answer));
+          }
+        }
+        if (m.value != Tri::kTrue) {
+          m.value = answered ? Tri::kFalse : Tri::kUnknown;
+          for (const Answer& a : screening->answers) {  // what was answered instead
+            if (detail && a.question == c.question) m.detail.push_back(Pair(a.question, a.answer));
+          }
+        }
+        return m;
+      }
+      case Condition::Kind::kAny:
+      case Condition::Kind::kAll: {
+        bool any = c.kind == Condition::Kind::kAny;
+        bool unknown = false, decided = false;
+        std::vector<std::string> all_detail;
+        for (const Condition& child : c.children) {
+          Match cm = Eval(child);
+          if (detail) all_detail.insert(all_detail.end(), cm.detail.begin(), cm.detail.end());
+          if (cm.value == Tri::kUnknown) unknown = true;
+          if (any && cm.value == Tri::kTrue) {
+            decided = true;
+            m.sources.insert(m.sources.end(), cm.sources.begin(), cm.sources.end());
+            m.detail.insert(m.detail.end(), cm.detail.begin(), cm.detail.end());
+          }
+          if (!any && cm.value == Tri::kFalse) decided = true;
+          if (!any && cm.value == Tri::kTrue) {
+            m.sources.insert(m.sources.end(), cm.sources.begin(), cm.sources.end());
+            m.detail.insert(m.detail.end(), cm.detail.begin(), cm.detail.end());
+          }
+        }
+        if (any) {
+          m.value = decided ? Tri::kTrue : (unknown ? Tri::kUnknown : Tri::kFalse);
+        } else {
+          m.value = decided ? Tri::kFalse : (unknown ? Tri::kUnknown : Tri::kTrue);
+        }
+        if (m.value != Tri::kTrue) {
+          m.sources.clear();
+          m.detail = std::move(all_detail);
+        }
+        return m;
+      }
+      case Condition::Kind::kNot: {
+        Match cm = Eval(c.children[0]);
+        m.value = cm.value == Tri::kTrue    ? Tri::kFalse
+                  : cm.value == Tri::kFalse ? Tri::kTrue
+                                            : Tri::kUnknown;
+        return m;
+      }
+      case Condition::Kind::kIncomplete: {
+        Match cm = Eval(c.children[0]);
+        if (cm.value == Tri::kUnknown) {
+          m.value = Tri::kTrue;
+          m.sources.push_back(0);  // the screening itself
+          if (detail) m.detail.push_back("incomplete");
+        }
+        return m;
+      }
+      case Condition::Kind::kScore: {
+        int sum = 0;
+        bool complete = true;
+        std::vector<uint32_t> sources;
+        for (CodeId item : c.score->items) {
+          int n = 0;
+          const Answer* only = nullptr;
+          for (const Answer& a : screening->answers) {
+            if (a.question == item) {
+              ++n;
+              only = &a;
+            }
+          }
+          auto pts = only ? c.score->points.find(only->answer) : c.score->points.end();
+          if (n != 1 || pts == c.score->points.end()) {
+            complete = false;
+            continue;
+          }
+          sum += pts->second;
+          sources.push_back(only->source);
+        }
+        if (!complete) {
+          m.value = Tri::kUnknown;
+        } else if (sum > c.above) {
+          m.value = Tri::kTrue;
+          m.sources = std::move(sources);
+          if (detail) {
+            m.detail.push_back(c.score->name + " score " + std::to_string(sum) + " > " +
+                               std::to_string(c.above));
+          }
+        } else if (detail) {
+          m.detail.push_back(c.score->name + " score " + std::to_string(sum));
+        }
+        return m;
+      }
+      case Condition::Kind::kFhirpath: {
+        const std::vector<FhirpathOutcome>& outcomes =
+            screening != nullptr ? screening->fhirpath : patient.facts.fhirpath;
+        m.value = Tri::kUnknown;
+        for (const FhirpathOutcome& o : outcomes) {
+          if (o.index != c.fhirpath) continue;
+          m.value = o.value;
+          if (detail && !o.detail.empty()) m.detail.push_back(o.detail);
+        }
+        if (m.value == Tri::kTrue) m.sources.push_back(screening != nullptr ? 0 : kPatientSource);
+        return m;
+      }
+      case Condition::Kind::kPatient: {
+        const PatientFacts& f = patient.facts;
+        bool v = false;
+        switch (c.predicate) {
+          case PatientPredicate::kInterpreterNeeded:
+            v = f.interpreter == InterpreterStatement::kNeeded;
+            break;
+          case PatientPredicate::kInterpreterNotNeeded:
+            v = f.interpreter == InterpreterStatement::kNotNeeded;
+            break;
+          case PatientPredicate::kInterpreterStated:
+            v = f.interpreter != InterpreterStatement::kNone;
+            break;
+          case PatientPredicate::kPreferredLanguageNotDefault:
+            v = f.prefers_other_language;
+            break;
+        }
+        v = v && f.present;
+        m.value = v ? Tri::kTrue : Tri::kFalse;
+        if (v && c.predicate != PatientPredicate::kInterpreterStated &&
+            c.predicate != PatientPredicate::kInterpreterNotNeeded) {
+          m.sources.push_back(kPatientSource);
+          if (detail)
+            m.detail.push_back(c.predicate == PatientPredicate::kInterpreterNeeded
+                                   ? "interpreter needed (Patient extension)"
+                                   : "preferred language " + f.preferred_language);
+        }
+        return m;
+      }
+    }
+    return m;
+  }
+};
+
+std::string Join(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (const auto& s : v) {
+    if (!out.empty()) out += sep;
+    out += s;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<NeedFlag> EvaluatePatient(const Ruleset& rules, const Catalog& catalog,
+                                      const PatientRecord& patient,
+                                      std::vector<RuleOutcome>* trace) {
+  std::map<std::string, NeedFlag> flags;
+  const std::string patient_ref = "Patient/" + patient.id;
+  auto apply = [&](const Rule& rule, const Screening* s) {
+    Match m = Evaluator{catalog, patient, s, trace != nullptr}.Eval(rule.when);
+    if (m.value != Tri::kTrue && trace == nullptr) return;
+    // A firing rule is evaluated again with its readable detail: the why of the referral.
+    if (trace == nullptr) m = Evaluator{catalog, patient, s, true}.Eval(rule.when);
+    std::vector<std::string> evidence;
+    std::map<std::string, std::string> versions;
+    for (uint32_t src : m.sources) {
+      if (src == kPatientSource) {
+        versions[patient_ref] = patient.facts.version_id;
+      } else if (s != nullptr && src < s->sources.size()) {
+        versions[s->sources[src]] = s->source_versions[src];
+      }
+    }
+    for (const auto& [ref, v] : versions) evidence.push_back(ref);
+    if (trace) {
+      trace->push_back({rule.id, rule.need, s ? s->Reference() : patient_ref, m.value,
+                        Join(m.detail, ", "), evidence});
+    }
+    if (m.value != Tri::kTrue) return;
+    NeedFlag& f = flags[rule.need];
+    if (f.need.empty()) {
+      f.patient_id = patient.id;
+      f.need = rule.need;
+      f.def = catalog.FindNeed(rule.need);
+    }
+    if (!rule.possible) f.possible = false;
+    for (auto& [ref, v] : versions) f.evidence[ref] = v;
+    if (std::find(f.rules.begin(), f.rules.end(), rule.id) == f.rules.end()) {
+      f.rules.push_back(rule.id);
+    }
+    f.why.push_back(rule.id + (s ? " on " + s->Reference() : std::string(" on ") + patient_ref) +
+                    ": " + Join(m.detail, ", "));
+    if (s != nullptr && (!f.screened_at || *f.screened_at < s->when)) f.screened_at = s->when;
+    if (rule.need == "interpreter" && patient.facts.prefers_other_language) {
+      f.language = patient.facts.preferred_language;
+      f.language_display = patient.facts.preferred_language_display;
+    }
+  };
+  for (const Rule& rule : rules.rules()) {
+    if (rule.instrument < 0) {
+      apply(rule, nullptr);
+      continue;
+    }
+    bool any = false;
+    for (const Screening& s : patient.counted) {
+      if (s.instrument != rule.instrument) continue;
+      any = true;
+      apply(rule, &s);
+    }
+    if (!any && trace) {
+      trace->push_back({rule.id,
+                        rule.need,
+                        "",
+                        Tri::kFalse,
+                        "no counted screening of " + catalog.instruments()[rule.instrument].id,
+                        {}});
+    }
+  }
+  std::vector<NeedFlag> out;
+  for (auto& [need, f] : flags) {
+    std::sort(f.rules.begin(), f.rules.end());
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+}  // namespace sdoh

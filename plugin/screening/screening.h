@@ -1,0 +1,95 @@
+// The normalised form of screenings: what the rules read. A Screening is one counted
+// QuestionnaireResponse or Observation panel for one instrument, reduced to (question, answer)
+// code pairs with the resource each answer came from. No free text is kept.
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "fhir/datetime.h"
+#include "plugin/setup/catalog.h"
+#include "plugin/setup/code_table.h"
+
+namespace sdoh {
+
+// Orders versions of one resource: meta.versionId (numeric), then meta.lastUpdated, then the
+// order lines were read in. A higher rank replaces a lower one.
+struct VersionRank {
+  int64_t version = -1;
+  fhir::InstantMicros last_updated = std::numeric_limits<int64_t>::min();
+  uint64_t seq = 0;
+  auto operator<=>(const VersionRank&) const = default;
+};
+
+enum class ScreeningKind : uint8_t { kQuestionnaireResponse, kObservationPanel };
+
+// Three-valued logic of rule conditions: unknown when the answers needed are missing.
+enum class Tri : uint8_t { kFalse, kTrue, kUnknown };
+
+// The outcome of one `fhirpath:` rule condition, evaluated when the resource was read
+// (resources are not kept): index into Ruleset::fhirpath(), value, and what matched.
+struct FhirpathOutcome {
+  uint32_t index = 0;
+  Tri value = Tri::kUnknown;
+  std::string detail;
+};
+
+// Answer::source indexes Screening::sources; 0 is the screening resource itself.
+struct Answer {
+  CodeId question = kNoCode;
+  CodeId answer = kNoCode;  // kNonLoincAnswer for a value that is not a LOINC coding
+  uint32_t source = 0;
+};
+
+struct Screening {
+  ScreeningKind kind = ScreeningKind::kQuestionnaireResponse;
+  InstrumentIndex instrument = 0;
+  fhir::InstantMicros when = 0;
+  std::string id;
+  // meta.versionId when it is not a canonical number (a number lives in rank.version).
+  std::string odd_version_id;
+  VersionRank rank;
+  std::vector<Answer> answers;
+  // References ("Observation/<id>") and their meta.versionId, [0] = this screening. Filled by
+  // the collector for counted screenings only (candidates stay small until then).
+  std::vector<std::string> sources;
+  std::vector<std::string> source_versions;
+  std::string member_ids;  // panels: direct hasMember ids, '\n'-separated, resolved at Finish()
+  std::vector<FhirpathOutcome> fhirpath;  // outcomes of the instrument's fhirpath conditions
+
+  std::string VersionId() const {
+    if (!odd_version_id.empty()) return odd_version_id;
+    return rank.version >= 0 ? std::to_string(rank.version) : std::string();
+  }
+  const char* TypeName() const {
+    return kind == ScreeningKind::kQuestionnaireResponse ? "QuestionnaireResponse" : "Observation";
+  }
+  std::string Reference() const { return std::string(TypeName()) + "/" + id; }
+};
+
+enum class InterpreterStatement : uint8_t { kNone, kNeeded, kNotNeeded };
+
+struct PatientFacts {
+  bool present = false;  // a Patient resource was read
+  bool active = true;
+  bool deceased = false;
+  InterpreterStatement interpreter = InterpreterStatement::kNone;
+  bool prefers_other_language = false;
+  std::string preferred_language;  // BCP-47 tag of the first preferred non-default language
+  std::string preferred_language_display;
+  std::string version_id;
+  VersionRank rank;
+  std::vector<FhirpathOutcome> fhirpath;  // outcomes of patient-rule fhirpath conditions
+};
+
+// One patient with the screenings that count (at most one per instrument, newest wins).
+struct PatientRecord {
+  std::string id;
+  PatientFacts facts;
+  std::vector<Screening> counted;
+};
+
+}  // namespace sdoh

@@ -1,0 +1,101 @@
+// Screening normalisation (DESIGN "screening" stage): consumes Patient, Questionnaire,
+// QuestionnaireResponse and Observation resources in any order, keeps compact per-patient
+// state, and at Finish() applies the screening semantics — what counts, version and
+// entered-in-error retraction, panel membership, newest wins per (patient, instrument) — then
+// hands each patient's record to a callback in patient-id order.
+//
+// Memory: per patient, a fixed-size record and its screening candidates reduced to code pairs
+// (ids interned, answers in arenas); per stored Observation (only those with a question code or
+// hasMember), a 32-byte record. Full Screenings are built at Finish() for the winners only.
+// Resources themselves are never retained. Not thread-safe.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "fhir/datetime.h"
+#include "fhir/store.h"
+#include "plugin/pass/run_counts.h"
+#include "plugin/rules/ruleset.h"
+#include "plugin/screening/screening.h"
+#include "plugin/setup/catalog.h"
+
+namespace sdoh {
+
+struct ScreeningOptions {
+  fhir::TimeZone time_zone = fhir::TimeZone::Utc();
+  size_t max_item_depth = 32;        // QR item nesting beyond this is skipped as too-deep
+  size_t max_member_depth = 8;       // hasMember chains beyond this are not followed
+  std::string only_patient;          // when set, keep state for this patient only (explain)
+  const Ruleset* ruleset = nullptr;  // its fhirpath conditions are evaluated as resources are read
+  fhir::InstantMicros now = 0;       // evaluation time for FHIRPath now()/today()
+};
+
+// One line of the explain trace: what happened to a resource of the patient and why.
+struct TraceEvent {
+  std::string reference;
+  std::string instrument;
+  std::string outcome;  // counted | superseded | ignored | skipped | member
+  std::string reason;
+  fhir::InstantMicros when = 0;
+  bool has_when = false;
+};
+
+class ScreeningCollector : public fhir::ResourceVisitor {
+ public:
+  ScreeningCollector(Catalog& catalog, ScreeningOptions options);
+  ~ScreeningCollector() override;
+
+  // The order of types a store should read: Questionnaires first (they resolve QR linkIds).
+  static const std::vector<std::string>& InputTypes();
+
+  void OnResource(std::string_view expected_type, const rapidjson::Value& resource,
+                  const fhir::SourceLocation& where) override;
+  void OnUnreadable(std::string_view expected_type, const fhir::SourceLocation& where,
+                    std::string_view reason, const std::string& detail) override;
+
+  // Applies the screening semantics and calls `fn` once per patient (sorted by id) that has a
+  // Patient resource or any counted screening. Call once, after all input was read.
+  void Finish(const std::function<void(PatientRecord&)>& fn);
+
+  RunCounts& counts() { return counts_; }
+  const std::vector<TraceEvent>& trace() const { return trace_; }
+
+ private:
+  struct State;
+  void AddPatient(const rapidjson::Value& r, const fhir::SourceLocation& where);
+  void AddQuestionnaire(const rapidjson::Value& r, const fhir::SourceLocation& where);
+  void AddQuestionnaireResponse(const rapidjson::Value& r, const fhir::SourceLocation& where);
+  void AddObservation(const rapidjson::Value& r, const fhir::SourceLocation& where);
+  struct Candidate;
+  void AddCandidate(uint32_t patient, Candidate c);
+  void Skip(const fhir::SourceLocation& where, std::string_view type, std::string reason,
+            std::string detail);
+  void Trace(std::string reference, std::string instrument, std::string outcome,
+             std::string reason);
+  bool Wanted(std::string_view patient_id) const {
+    return options_.only_patient.empty() || patient_id == options_.only_patient;
+  }
+  uint32_t PatientIndex(std::string_view patient_id);
+  void EvaluateFhirpath(const rapidjson::Value& resource, int instrument,
+                        std::vector<FhirpathOutcome>* out);
+
+  Catalog& catalog_;
+  ScreeningOptions options_;
+  RunCounts counts_;
+  std::vector<TraceEvent> trace_;
+  std::unique_ptr<State> state_;
+  uint64_t seq_ = 0;
+  uint32_t last_patient_ = 0xFFFFFFFFu;
+  uint64_t* read_counter_ = nullptr;
+  std::string_view read_type_;
+  std::vector<Answer> scratch_answers_;
+  std::vector<std::pair<const rapidjson::Value*, size_t>> scratch_items_;
+  std::vector<uint32_t> scratch_members_;
+};
+
+}  // namespace sdoh

@@ -1,0 +1,213 @@
+#include "plugin/setup/config.h"
+
+#include <filesystem>
+
+#include "plugin/setup/yaml_util.h"
+
+#ifndef SDOH_SOURCE_DIR
+#define SDOH_SOURCE_DIR "."
+#endif
+
+namespace sdoh {
+
+namespace fs = std::filesystem;
+using fhir::Result;
+using fhir::Status;
+
+bool IsServerSource(const std::string& source) {
+  return source.rfind("http://", 0) == 0 || source.rfind("https://", 0) == 0;
+}
+
+std::string DefaultConfigPath() {
+  std::error_code ec;
+  if (fs::exists("config/sdoh-bridge.yaml", ec)) return "config/sdoh-bridge.yaml";
+  return std::string(SDOH_SOURCE_DIR) + "/config/sdoh-bridge.yaml";
+}
+
+namespace {
+
+std::string Resolve(const fs::path& base, const std::string& p) {
+  if (p.empty()) return p;
+  if (p.find("://") != std::string::npos) return p;  // a URL
+  fs::path path(p);
+  if (path.is_absolute()) return p;
+  return (base / path).lexically_normal().string();
+}
+
+Result<size_t> SizeValue(const std::string& file, const YAML::Node& n, const std::string& key,
+                         size_t fallback) {
+  if (!n || !n[key]) return fallback;
+  try {
+    long long v = n[key].as<long long>();
+    if (v <= 0) {
+      return Status::InvalidArgument(Where(file, n[key]) + ": '" + key + "' must be positive");
+    }
+    return static_cast<size_t>(v);
+  } catch (const YAML::Exception&) {
+    return Status::InvalidArgument(Where(file, n[key]) + ": '" + key + "' must be an integer");
+  }
+}
+
+}  // namespace
+
+Result<Config> LoadConfig(const std::string& path) {
+  auto doc = LoadYamlFile(path);
+  if (!doc.ok()) return doc.status();
+  const YAML::Node& n = *doc;
+  Config c;
+  c.path = path;
+  if (Status s = CheckKeys(path, n,
+                           {"source", "out", "mappings", "rules", "time_zone", "limits",
+                            "referrals", "fhir", "writeback", "service", "watch"},
+                           "config");
+      !s.ok()) {
+    return s;
+  }
+  fs::path base = fs::absolute(fs::path(path)).parent_path();
+  auto source = RequiredString(path, n, "source");
+  if (!source.ok()) return source.status();
+  c.source = Resolve(base, *source);
+  auto out = RequiredString(path, n, "out");
+  if (!out.ok()) return out.status();
+  c.out = Resolve(base, *out);
+  auto mappings = RequiredString(path, n, "mappings");
+  if (!mappings.ok()) return mappings.status();
+  c.mappings = Resolve(base, *mappings);
+  auto rules = StringList(path, n, "rules", true);
+  if (!rules.ok()) return rules.status();
+  for (const auto& r : *rules) c.rules.push_back(Resolve(base, r));
+  auto tz = OptionalString(path, n, "time_zone", "UTC");
+  if (!tz.ok()) return tz.status();
+  auto parsed_tz = fhir::TimeZone::Parse(*tz);
+  if (!parsed_tz.ok()) {
+    return Status::InvalidArgument(Where(path, n["time_zone"]) + ": " +
+                                   parsed_tz.status().message());
+  }
+  c.time_zone_name = *tz;
+  c.time_zone = *parsed_tz;
+  if (YAML::Node limits = n["limits"]) {
+    if (Status s = CheckKeys(path, limits, {"max_line_bytes", "max_depth"}, "limits"); !s.ok()) {
+      return s;
+    }
+    auto ml = SizeValue(path, limits, "max_line_bytes", c.max_line_bytes);
+    if (!ml.ok()) return ml.status();
+    c.max_line_bytes = *ml;
+    auto md = SizeValue(path, limits, "max_depth", c.max_depth);
+    if (!md.ok()) return md.status();
+    c.max_depth = *md;
+  }
+  if (YAML::Node wb = n["writeback"]) {
+    if (Status s = CheckKeys(
+            path, wb,
+            {"ledger", "batch_size", "suppression_days", "audit_log", "audit_retention_days",
+             "sync_overlap_seconds", "lock_wait_seconds", "withdrawn_rulesets"},
+            "writeback");
+        !s.ok()) {
+      return s;
+    }
+    WritebackConfig& w = c.writeback;
+    auto ledger = OptionalString(path, wb, "ledger", "");
+    if (!ledger.ok()) return ledger.status();
+    w.ledger = Resolve(base, *ledger);
+    auto audit = OptionalString(path, wb, "audit_log", "");
+    if (!audit.ok()) return audit.status();
+    w.audit_log = Resolve(base, *audit);
+    auto withdrawn = StringList(path, wb, "withdrawn_rulesets", false);
+    if (!withdrawn.ok()) return withdrawn.status();
+    w.withdrawn_rulesets = std::move(*withdrawn);
+    struct IntKey {
+      const char* key;
+      int* value;
+      bool zero_ok;
+    };
+    for (IntKey k : {IntKey{"batch_size", &w.batch_size, false},
+                     IntKey{"suppression_days", &w.suppression_days, true},
+                     IntKey{"audit_retention_days", &w.audit_retention_days, false},
+                     IntKey{"sync_overlap_seconds", &w.sync_overlap_seconds, true},
+                     IntKey{"lock_wait_seconds", &w.lock_wait_seconds, true}}) {
+      if (!wb[k.key]) continue;
+      long long v = 0;
+      try {
+        v = wb[k.key].as<long long>();
+      } catch (const YAML::Exception&) {
+        return Status::InvalidArgument(Where(path, wb[k.key]) + ": '" + k.key +
+                                       "' must be an integer");
+      }
+      if (v < (k.zero_ok ? 0 : 1) || v > 1000000) {
+        return Status::InvalidArgument(Where(path, wb[k.key]) + ": '" + k.key + "' must be " +
+                                       (k.zero_ok ? "0 or more" : "positive"));
+      }
+      *k.value = static_cast<int>(v);
+    }
+  }
+  if (YAML::Node f = n["fhir"]) {
+    if (!f.IsMap()) return Status::InvalidArgument(Where(path, f) + ": 'fhir' must be a mapping");
+    c.fhir = f;
+  }
+  for (const char* key : {"service", "watch"}) {
+    YAML::Node section = n[key];
+    if (!section) continue;
+    if (!section.IsMap()) {
+      return Status::InvalidArgument(Where(path, section) + ": '" + key + "' must be a mapping");
+    }
+    (std::string(key) == "service" ? c.service : c.watch) = section;
+  }
+  // Referral policy. Defaults per the product design; config may override each route.
+  c.routes["social-work"] = {{"ServiceRequest", "Task", "Flag"}, false, "", "", ""};
+  c.routes["transportation"] = {{"ServiceRequest", "Task", "Flag"}, false, "", "", ""};
+  c.routes["interpreter"] = {{"ServiceRequest", "Flag"}, false, "", "", ""};
+  c.routes["none"] = {{"Flag"}, false, "", "", ""};
+  YAML::Node ref = n["referrals"];
+  if (!ref) return Status::InvalidArgument(Where(path, n) + ": missing required key 'referrals'");
+  if (Status s = CheckKeys(path, ref, {"identifier_system", "routes"}, "referrals"); !s.ok()) {
+    return s;
+  }
+  auto sys = RequiredString(path, ref, "identifier_system");
+  if (!sys.ok()) return sys.status();
+  c.identifier_system = *sys;
+  if (YAML::Node routes = ref["routes"]) {
+    if (!routes.IsMap()) {
+      return Status::InvalidArgument(Where(path, routes) + ": 'routes' must be a mapping");
+    }
+    for (const auto& kv : routes) {
+      const std::string name = kv.first.Scalar();
+      auto it = c.routes.find(name);
+      if (it == c.routes.end()) {
+        return Status::InvalidArgument(Where(path, kv.first) + ": unknown route '" + name +
+                                       "' (social-work, transportation, interpreter, none)");
+      }
+      const YAML::Node& r = kv.second;
+      if (Status s = CheckKeys(path, r, {"resources", "review", "requester", "performer", "owner"},
+                               "route '" + name + "'");
+          !s.ok()) {
+        return s;
+      }
+      RouteConfig& rc = it->second;
+      if (r["resources"]) {
+        auto res = StringList(path, r, "resources", true);
+        if (!res.ok()) return res.status();
+        for (const auto& t : *res) {
+          if (t != "ServiceRequest" && t != "Task" && t != "Flag") {
+            return Status::InvalidArgument(Where(path, r["resources"]) + ": resource '" + t +
+                                           "' is not one of ServiceRequest, Task, Flag");
+          }
+        }
+        rc.resources = *res;
+      }
+      if (r["review"]) {
+        try {
+          rc.review = r["review"].as<bool>();
+        } catch (const YAML::Exception&) {
+          return Status::InvalidArgument(Where(path, r["review"]) +
+                                         ": 'review' must be true or false");
+        }
+      }
+      rc.requester = OptionalString(path, r, "requester", "").value();
+      rc.performer = OptionalString(path, r, "performer", "").value();
+      rc.owner = OptionalString(path, r, "owner", "").value();
+    }
+  }
+  return c;
+}
+
+}  // namespace sdoh

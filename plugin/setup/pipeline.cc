@@ -1,0 +1,48 @@
+#include "plugin/setup/pipeline.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace sdoh {
+
+fhir::Result<Pipeline> LoadPipeline(const std::string& config_path) {
+  auto config = LoadConfig(config_path);
+  if (!config.ok()) return config.status();
+  auto catalog = Catalog::Load(config->mappings);
+  if (!catalog.ok()) return catalog.status();
+  auto ruleset = Ruleset::Load(config->rules, **catalog);
+  if (!ruleset.ok()) return ruleset.status();
+  Pipeline p{std::move(*config), std::move(*catalog), std::move(*ruleset)};
+  return p;
+}
+
+std::string FlagLine(const NeedFlag& flag, const std::string& ruleset_version) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  auto str = [&](const std::string& s) {
+    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  };
+  w.StartObject();
+  w.Key("patient");
+  str("Patient/" + flag.patient_id);
+  w.Key("flag");
+  str(flag.need);
+  w.Key("route");
+  str(flag.def ? flag.def->route : "none");
+  w.Key("certainty");
+  w.String(flag.possible ? "possible" : "confirmed");
+  w.Key("evidence");
+  w.StartArray();
+  for (const auto& [ref, v] : flag.evidence) str(ref);
+  w.EndArray();
+  w.Key("rules");
+  w.StartArray();
+  for (const auto& r : flag.rules) str(r);
+  w.EndArray();
+  w.Key("ruleset");
+  str(ruleset_version);
+  w.EndObject();
+  return sb.GetString();
+}
+
+}  // namespace sdoh

@@ -1,0 +1,28 @@
+// What every command loads first: the config, the mappings catalog and the compiled rules.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "fhir/status.h"
+#include "plugin/rules/rules_engine.h"
+#include "plugin/rules/ruleset.h"
+#include "plugin/setup/catalog.h"
+#include "plugin/setup/config.h"
+
+namespace sdoh {
+
+struct Pipeline {
+  Config config;
+  std::unique_ptr<Catalog> catalog;
+  Ruleset ruleset;
+};
+
+// Loads config, mappings and rules. Every error is a config error (exit code 2) and names the
+// file, line and key.
+fhir::Result<Pipeline> LoadPipeline(const std::string& config_path);
+
+// One flags.ndjson line (without newline), per the documented format.
+std::string FlagLine(const NeedFlag& flag, const std::string& ruleset_version);
+
+}  // namespace sdoh
