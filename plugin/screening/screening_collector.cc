@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "fhir/json.h"
+#include "plugin/screening/answer_value.h"
 #include "plugin/screening/interned_ids.h"
 
 namespace sdoh {
@@ -586,6 +587,8 @@ void ScreeningCollector::AddQuestionnaireResponse(const Value& r,
           if (const Value* vc = json::Member(a, "valueCoding")) {
             std::string_view c = json::StrMember(*vc, "code");
             if (!c.empty() && json::StrMember(*vc, "system") == kLoinc) code = codes.Intern(c);
+          } else {
+            code = NumericAnswerCode(a);
           }
           answers.push_back({q, code, 0});
         }
@@ -753,7 +756,7 @@ void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocati
     }
     if (!any) add_answer(kNonLoincAnswer);
   } else if (top.has_other_value) {
-    add_answer(kNonLoincAnswer);
+    add_answer(NumericAnswerCode(r));
   }
   if (has_members) {
     for (const auto& m : top.has_member->GetArray()) {
