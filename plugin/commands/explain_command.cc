@@ -28,6 +28,7 @@ int ExplainCommand(const ExplainOptions& options, std::ostream& out, std::ostrea
     sopts.time_zone = p.config.time_zone;
     sopts.ruleset = &p.ruleset;
     sopts.now = fhir::NowMicros();
+    sopts.infer_forms = p.config.infer_forms;
     sopts.only_patient = pid;
     ScreeningCollector collector(*p.catalog, sopts);
     if (fhir::Status s = store.ReadAll(ScreeningCollector::InputTypes(), collector); !s.ok()) {

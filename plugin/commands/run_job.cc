@@ -166,6 +166,7 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
   sopts.time_zone = p.config.time_zone;
   sopts.ruleset = &p.ruleset;
   sopts.now = now;
+  sopts.infer_forms = p.config.infer_forms;
   ScreeningCollector collector(*p.catalog, sopts);
   const auto t0 = std::chrono::steady_clock::now();
   if (fhir::Status s = store.ReadAll(ScreeningCollector::InputTypes(), collector); !s.ok()) {
@@ -254,7 +255,16 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
   }
 
   const uint64_t skipped = counts.TotalSkipped();
-  const int exit_code = writeback_code != 0 ? 1 : skipped > 0 ? 3 : 0;
+  // A QuestionnaireResponse of a form that could be neither mapped nor inferred may have been a
+  // screening: never dropped quietly (issue 14 item 5b).
+  const FormInference& forms = collector.forms();
+  const uint64_t dropped_forms = forms.DroppedResponses();
+  const int exit_code = writeback_code != 0 ? 1 : (skipped > 0 || dropped_forms > 0) ? 3 : 0;
+  auto instrument_ids = [&](const FormSeen& f) {
+    std::vector<std::string> ids;
+    for (InstrumentIndex i : f.instruments) ids.push_back(p.catalog->instruments()[i].id);
+    return ids;
+  };
 
   // summary.json
   rapidjson::StringBuffer sb;
@@ -315,6 +325,38 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
   w.StartArray();
   for (const auto& m : counts.missing_files) w.String((m + ".ndjson").c_str());
   w.EndArray();
+  w.Key("unmapped_forms");
+  w.StartArray();
+  for (const auto& [canonical, f] : forms.seen()) {
+    if (f.dropped == 0) continue;
+    w.StartObject();
+    w.Key("canonical");
+    w.String(canonical.c_str());
+    w.Key("count");
+    w.Uint64(f.dropped);
+    w.Key("questionnaire");
+    w.Bool(f.questionnaire);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("inferred_forms");
+  w.StartArray();
+  for (const auto& [canonical, f] : forms.seen()) {
+    if (f.status != FormStatus::kInferred) continue;
+    w.StartObject();
+    w.Key("canonical");
+    w.String(canonical.c_str());
+    w.Key("count");
+    w.Uint64(f.responses - f.dropped);
+    w.Key("instruments");
+    w.StartArray();
+    for (const std::string& id : instrument_ids(f)) w.String(id.c_str());
+    w.EndArray();
+    w.Key("inferred_by");
+    w.String(f.inferred_by.c_str());
+    w.EndObject();
+  }
+  w.EndArray();
   w.Key("flags");
   w.Uint64(tally.flags);
   WriteCounts(w, "flags_by_need", tally.flags_by_need);
@@ -356,6 +398,24 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
   out << "  screenings  " << counts.screenings_counted << " counted, " << counts.TotalIgnored()
       << " resources ignored\n";
   for (const auto& [k, v] : counts.ignored) out << "      ignored  " << v << "  " << k << "\n";
+  for (const auto& [canonical, f] : forms.seen()) {
+    if (f.status != FormStatus::kInferred) continue;
+    out << "  inferred    " << (f.responses - f.dropped) << "  " << canonical << " read as";
+    for (const std::string& id : instrument_ids(f)) out << " " << id;
+    out << " (through " << f.inferred_by << "; map it in mappings/forms/)\n";
+  }
+  if (dropped_forms > 0) {
+    out << "  WARNING     " << dropped_forms
+        << " QuestionnaireResponse(s) of unmapped forms were not read: screenings may be missing"
+           " (exit 3; `sdoh-bridge forms` drafts mappings)\n";
+    for (const auto& [canonical, f] : forms.seen()) {
+      if (f.dropped == 0) continue;
+      out << "      unmapped  " << f.dropped << "  " << canonical
+          << (f.questionnaire ? "  (its Questionnaire asks no configured question)"
+                              : "  (no Questionnaire available)")
+          << "\n";
+    }
+  }
   out << "  flags       " << tally.flags << "\n";
   for (const auto& [k, v] : tally.flags_by_need) out << "      " << k << "  " << v << "\n";
   out << "  planned    ";

@@ -30,7 +30,9 @@ TEST_F(ScreeningTest, QrNeedsAuthoredAndAMappedForm) {
   auto o = h.Run({Qr("q", "p", kHvs, "", kFoodPositive)});
   EXPECT_FALSE(o.Has("p", "food"));
   EXPECT_EQ(o.counts.ignored.at("QuestionnaireResponse: authored missing"), 1u);
-  o = h.Run({Qr("q", "p", "http://example.org/Questionnaire/other", "2024-05-01", kFoodPositive)});
+  // A form with nothing to map it by (no Questionnaire, local linkIds) is dropped and counted.
+  o = h.Run({Qr("q", "p", "http://example.org/Questionnaire/other", "2024-05-01",
+                {{"food-1", {"LA28397-0"}}})});
   EXPECT_FALSE(o.Has("p", "food"));
   EXPECT_EQ(o.counts.ignored.at("QuestionnaireResponse: form not mapped to an instrument"), 1u);
 }
