@@ -361,4 +361,37 @@ TEST(CliTest, UnregisteredVendorFormWithItsQuestionnaireIsInferred) {
   EXPECT_EQ(off.exit_code, 3) << off.output;
 }
 
+TEST(CliTest, FormsCommandListsFormsAndDraftsMappings) {
+  TempDir src, drafts;
+  WriteSource(src.path(), false);
+  Result r = RunCli("forms --config " + kSource + "/config/sdoh-bridge.yaml --source " +
+                    src.path().string() + " --write " + drafts.path().string());
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_THAT(r.output, ::testing::HasSubstr(
+                            "unmapped  1  http://vendor.example.com/fhir/Questionnaire/intake"));
+  EXPECT_THAT(r.output, ::testing::HasSubstr("Questionnaire not available; linkIds: food-a"));
+  std::string draft = ReadFile(drafts.path() / "intake.yaml");
+  EXPECT_THAT(draft, ::testing::HasSubstr("instruments: [REVIEW]"));
+  // On the samples: every form mapped, the feedback form declared not a screening.
+  Result s = RunCli("forms --config " + kSource + "/config/sdoh-bridge.yaml");
+  EXPECT_EQ(s.exit_code, 0) << s.output;
+  EXPECT_THAT(s.output, ::testing::HasSubstr("mapped  "));
+  EXPECT_THAT(
+      s.output,
+      ::testing::HasSubstr(
+          "not-a-screening  1  http://clinic.example.org/fhir/Questionnaire/visit-feedback"));
+  // With the Questionnaire: inferred, and the draft loads as a mapping.
+  TempDir src2, drafts2;
+  WriteSource(src2.path(), true);
+  Result i = RunCli("forms --config " + kSource + "/config/sdoh-bridge.yaml --source " +
+                    src2.path().string() + " --write " + drafts2.path().string());
+  EXPECT_EQ(i.exit_code, 0) << i.output;
+  EXPECT_THAT(i.output,
+              ::testing::HasSubstr("inferred  1  "
+                                   "http://vendor.example.com/fhir/Questionnaire/intake  → hvs"));
+  std::string inferred = ReadFile(drafts2.path() / "intake.yaml");
+  EXPECT_THAT(inferred, ::testing::HasSubstr("instruments: [hvs]"));
+  EXPECT_THAT(inferred, ::testing::HasSubstr("\"food-a\": 88122-7"));
+}
+
 }  // namespace
