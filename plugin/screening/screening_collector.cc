@@ -221,8 +221,11 @@ struct ScreeningCollector::State {
   // Highest rank of a non-counting version, by id: retracts lower counted versions.
   StringMap<VersionRank> qr_tombstones;
   StringMap<VersionRank> obs_tombstones;
-  // Effective instant of the current version of each possible standalone item (issue 14 4a).
-  std::unordered_map<uint32_t, fhir::InstantMicros> item_when;
+  // (observation index, effective instant) of each accepted version of a possible standalone
+  // item (issue 14 4a), in acceptance order: the last entry of an index is its current version;
+  // kNoInstant when that version has none. A vector, 16 bytes a version, not a hash map.
+  static constexpr fhir::InstantMicros kNoInstant = std::numeric_limits<int64_t>::min();
+  std::vector<std::pair<uint32_t, fhir::InstantMicros>> item_when;
 
   uint32_t ObservationIndex(std::string_view id) {
     bool inserted = false;
@@ -838,10 +841,8 @@ void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocati
   auto when = q != kNoCode && !has_members && !eff.empty()
                   ? fhir::ParseFhirDateTime(eff, options_.time_zone)
                   : std::nullopt;
-  if (when) {
-    st.item_when[index] = *when;
-  } else {
-    st.item_when.erase(index);
+  if (when || (current.flags & ObservationRecord::kPresent) != 0) {
+    st.item_when.emplace_back(index, when ? *when : State::kNoInstant);
   }
   if (need_extra) {
     if (current.extra != 0) {
@@ -858,7 +859,15 @@ void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocati
 void ScreeningCollector::AddStandaloneCandidates() {
   State& st = *state_;
   std::vector<StandaloneItem> items;
-  for (const auto& [index, when] : st.item_when) {
+  // The current version's instant of each item: the last entry of its index.
+  std::stable_sort(st.item_when.begin(), st.item_when.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (size_t i = 0; i < st.item_when.size(); ++i) {
+    if (i + 1 < st.item_when.size() && st.item_when[i + 1].first == st.item_when[i].first) {
+      continue;
+    }
+    const auto [index, when] = st.item_when[i];
+    if (when == State::kNoInstant) continue;
     const ObservationRecord& o = st.observations[index];
     const uint8_t need = ObservationRecord::kPresent | ObservationRecord::kValidStatus;
     if ((o.flags & need) != need || (o.flags & ObservationRecord::kListed) != 0) continue;
