@@ -3,6 +3,7 @@
 #include <ostream>
 
 #include "fhir/ndjson_folder_store.h"
+#include "plugin/referrals/referral_planner.h"
 #include "plugin/screening/screening_collector.h"
 #include "plugin/setup/pipeline.h"
 
@@ -81,9 +82,41 @@ int ExplainCommand(const ExplainOptions& options, std::ostream& out, std::ostrea
       }
       out << "\n";
     }
+    const fhir::InstantMicros now = sopts.now;
+    for (NeedFlag& f : flags) f.stale = IsStale(f, p.config, now);
     out << "  flags:\n";
     if (flags.empty()) out << "    none\n";
     for (const NeedFlag& f : flags) out << "    " << FlagLine(f, p.ruleset.version()) << "\n";
+    // What would be ordered, and why not (issue 14): stale screenings, drafts for review.
+    PlanContext ctx{p.catalog.get(), &p.config, p.ruleset.id(), p.ruleset.version(), now};
+    if (!flags.empty()) out << "  referrals:\n";
+    for (const NeedFlag& f : flags) {
+      ReferralPlan plan = PlanReferral(f, facts, ctx);
+      out << "    " << f.need << ": ";
+      if (plan.not_planned == kNotPlannedStale) {
+        out << "stale — screened " << ScreenedDaysAgo(f, now) << " days ago: rescreen (limit "
+            << p.config.screening.max_age_days << " days; no new referral, our Flag goes "
+            << "inactive)";
+      } else if (!plan.not_planned.empty()) {
+        out << "none (" << plan.not_planned << ")";
+      } else if (!plan.draft_reason.empty()) {
+        out << "draft proposal, no Task ("
+            << (plan.draft_reason == "possible" ? "possible need: confirm before ordering"
+                : plan.draft_reason == "review" ? "route requires review"
+                                                : "route requires an active Consent")
+            << ")";
+      } else {
+        out << "active order";
+      }
+      if (f.screened_at && plan.not_planned != kNotPlannedStale) {
+        out << "; screened " << ScreenedDaysAgo(f, now) << " days ago";
+      }
+      out << "\n";
+      if (f.def != nullptr && f.def->sensitive) {
+        // Details a ServiceRequest note of a sensitive need leaves out (issue 14 item 8).
+        for (const std::string& why : f.why) out << "      why: " << why << "\n";
+      }
+    }
   }
   return exit_code;
 }

@@ -104,8 +104,9 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
     ro.since = options.since;
     ro.refetch_changed_patients = true;  // an incremental pass re-reads changed patients whole
     if (options.writeback != nullptr) {
-      WritebackContext wctx{&p.config, p.catalog.get(), client.fhir.get(), run_id,
-                            now,       options.dry_run, options.since,     options.full};
+      WritebackContext wctx{&p.config,    p.catalog.get(), client.fhir.get(),  run_id,
+                            now,          options.dry_run, options.since,     options.full,
+                            options.allow_large};
       auto wb = options.writeback(wctx);
       if (!wb.ok()) {
         err << "sdoh-bridge: " << wb.status().message() << "\n";
@@ -183,6 +184,7 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
     if (rec.facts.present) ++tally.patients_read;
     if (!rec.counted.empty()) ++tally.patients_screened;
     std::vector<NeedFlag> flags = EvaluatePatient(p.ruleset, *p.catalog, rec);
+    for (NeedFlag& f : flags) f.stale = IsStale(f, p.config, now);
     if (!flags.empty()) ++tally.patients_flagged;
     PatientPass pass;
     pass.patient_id = rec.id;
