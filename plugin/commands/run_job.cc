@@ -104,9 +104,9 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
     ro.since = options.since;
     ro.refetch_changed_patients = true;  // an incremental pass re-reads changed patients whole
     if (options.writeback != nullptr) {
-      WritebackContext wctx{&p.config,    p.catalog.get(), client.fhir.get(),  run_id,
-                            now,          options.dry_run, options.since,     options.full,
-                            options.allow_large};
+      WritebackContext wctx{
+          &p.config,     p.catalog.get(), client.fhir.get(),  run_id, now, options.dry_run,
+          options.since, options.full,    options.allow_large};
       auto wb = options.writeback(wctx);
       if (!wb.ok()) {
         err << "sdoh-bridge: " << wb.status().message() << "\n";

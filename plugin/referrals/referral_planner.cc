@@ -215,8 +215,7 @@ const ReferralFragments& FragmentsFor(const NeedDef& def, const RouteConfig& rou
 }
 
 std::string BuildServiceRequest(const NeedFlag& flag, const RouteConfig& route,
-                                const std::string& identifier, bool draft,
-                                const PlanContext& ctx) {
+                                const std::string& identifier, bool draft, const PlanContext& ctx) {
   const NeedDef& def = *flag.def;
   const ReferralFragments& f = FragmentsFor(def, route, ctx);
   rapidjson::StringBuffer sb;
@@ -524,14 +523,14 @@ ReferralPlan PlanReferral(const NeedFlag& flag, const PatientFacts& facts, const
   bool sr = flag.def->has_service && wants("ServiceRequest");
   if (sr) {
     // An uncertain need is never an active order, whatever the route says (issue 14 item 2).
-    plan.draft_reason = flag.possible          ? "possible"
+    plan.draft_reason = flag.possible            ? "possible"
                         : route.review           ? "review"
                         : route.consent_required ? "consent"
                                                  : "";
     std::string sr_id = ServiceRequestIdentifier(flag);
-    plan.resources.push_back({"ServiceRequest", sr_id,
-                              BuildServiceRequest(flag, route, sr_id, !plan.draft_reason.empty(),
-                                                  ctx)});
+    plan.resources.push_back(
+        {"ServiceRequest", sr_id,
+         BuildServiceRequest(flag, route, sr_id, !plan.draft_reason.empty(), ctx)});
     if (wants("Task")) {
       PlannedResource task{"Task", sr_id + "-task", BuildTask(flag, route, sr_id, ctx)};
       if (plan.draft_reason.empty()) {

@@ -251,11 +251,10 @@ Status Catalog::LoadNeeds(const std::string& path) {
     NeedDef d;
     d.name = kv.first.Scalar();
     const YAML::Node& v = kv.second;
-    if (Status s = CheckKeys(
-            path, v,
-            {"route", "sensitive", "domain", "flag_text", "flag_text_possible", "service",
-             "neutral_text", "reason", "rule_categories"},
-            "need '" + d.name + "'");
+    if (Status s = CheckKeys(path, v,
+                             {"route", "sensitive", "domain", "flag_text", "flag_text_possible",
+                              "service", "neutral_text", "reason", "rule_categories"},
+                             "need '" + d.name + "'");
         !s.ok()) {
       return s;
     }
@@ -272,7 +271,8 @@ Status Catalog::LoadNeeds(const std::string& path) {
     YAML::Node dom = v["domain"];
     auto dcode = RequiredString(path, dom, "code");
     if (!dcode.ok()) return dcode.status();
-    if (Status s = CheckKeys(path, dom, {"code", "display", "text"}, "domain of need '" + d.name + "'");
+    if (Status s =
+            CheckKeys(path, dom, {"code", "display", "text"}, "domain of need '" + d.name + "'");
         !s.ok()) {
       return s;
     }

@@ -63,7 +63,7 @@ struct NeedDef {
   std::string name;
   std::string route;  // social-work | transportation | interpreter | none
   bool sensitive = false;
-  Coding domain;  // SDOHCC domain category; display = the CodeSystem display
+  Coding domain;             // SDOHCC domain category; display = the CodeSystem display
   std::string domain_text;   // ServiceRequest category.text (the domain in words)
   std::string neutral_text;  // sensitive needs: the only wording a non-care-team reader sees
   // An extra SDOHCC domain category on the ServiceRequest when this rule fired (rule id →

@@ -106,12 +106,11 @@ Result<Config> LoadConfig(const std::string& path) {
     c.max_depth = *md;
   }
   if (YAML::Node wb = n["writeback"]) {
-    if (Status s = CheckKeys(
-            path, wb,
-            {"ledger", "batch_size", "suppression_days", "audit_log", "audit_retention_days",
-             "sync_overlap_seconds", "lock_wait_seconds", "withdrawn_rulesets",
-             "max_new_referrals_per_pass"},
-            "writeback");
+    if (Status s = CheckKeys(path, wb,
+                             {"ledger", "batch_size", "suppression_days", "audit_log",
+                              "audit_retention_days", "sync_overlap_seconds", "lock_wait_seconds",
+                              "withdrawn_rulesets", "max_new_referrals_per_pass"},
+                             "writeback");
         !s.ok()) {
       return s;
     }
@@ -186,7 +185,8 @@ Result<Config> LoadConfig(const std::string& path) {
   c.routes["none"].resources = {"Flag"};
   YAML::Node ref = n["referrals"];
   if (!ref) return Status::InvalidArgument(Where(path, n) + ": missing required key 'referrals'");
-  if (Status s = CheckKeys(path, ref, {"identifier_system", "routes", "rule_priority"}, "referrals");
+  if (Status s =
+          CheckKeys(path, ref, {"identifier_system", "routes", "rule_priority"}, "referrals");
       !s.ok()) {
     return s;
   }

@@ -575,7 +575,8 @@ std::string ServerWriteback::FindConsent(const std::string& patient, const Route
     d.Parse(c.json.c_str());
     if (d.HasParseError() || !d.IsObject()) continue;
     const rapidjson::Value* subject = fhir::json::Member(d, "patient");
-    if (subject == nullptr || fhir::json::StrMember(*subject, "reference") != "Patient/" + patient) {
+    if (subject == nullptr ||
+        fhir::json::StrMember(*subject, "reference") != "Patient/" + patient) {
       continue;
     }
     bool category = false;

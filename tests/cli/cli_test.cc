@@ -53,7 +53,7 @@ std::string WithoutWhy(const std::string& line) {
   d.RemoveMember("why");
   std::string out = "{";
   // Canonical order of keys, as flags.ndjson writes them.
-  const char* keys[] = {"patient", "flag",  "route",  "certainty",
+  const char* keys[] = {"patient",  "flag",  "route",   "certainty",
                         "evidence", "rules", "ruleset", "stale"};
   bool first = true;
   for (const char* k : keys) {

@@ -56,8 +56,8 @@ class ClinicalReferralsServerTest : public ::testing::Test {
   }
   void Load(const std::set<std::string>& patients) {
     std::string failed = sdoh::test::LoadSamples(
-        *client_.fhir, kSource, {"Questionnaire", "Patient", "QuestionnaireResponse", "Observation"},
-        patients);
+        *client_.fhir, kSource,
+        {"Questionnaire", "Patient", "QuestionnaireResponse", "Observation"}, patients);
     ASSERT_TRUE(failed.empty()) << failed;
   }
   // The default config with absolute paths, the product's max_age_days (365) and `edits`
@@ -81,8 +81,8 @@ class ClinicalReferralsServerTest : public ::testing::Test {
   }
   int Run(const std::string& extra, std::string* output = nullptr) {
     auto r = sdoh::test::RunBinary(SDOH_BRIDGE_BIN, "run --config " + config_ + " --source " +
-                                                         server_.base_url() + " --out " +
-                                                         out_.string() + " " + extra);
+                                                        server_.base_url() + " --out " +
+                                                        out_.string() + " " + extra);
     last_output_ = r.output;
     if (output) *output = r.output;
     return r.exit_code;
@@ -257,7 +257,8 @@ TEST_F(ClinicalReferralsServerTest, ADraftActivatedInTheEhrGetsItsTaskOnTheNextP
   std::vector<Res> tasks = All("Task");
   ASSERT_EQ(tasks.size(), 1u);
   EXPECT_EQ(tasks[0].identifier, sr->identifier + "-task");
-  EXPECT_EQ(std::string(tasks[0].doc["focus"]["reference"].GetString()), "ServiceRequest/" + sr->id);
+  EXPECT_EQ(std::string(tasks[0].doc["focus"]["reference"].GetString()),
+            "ServiceRequest/" + sr->id);
   EXPECT_EQ(All("ServiceRequest").size(), 1u);
   ASSERT_EQ(Run("--full"), 0) << last_output_;  // and only once
   EXPECT_EQ(All("Task").size(), 1u);
@@ -278,7 +279,8 @@ TEST_F(ClinicalReferralsServerTest, AConsentRequiredReferralStaysADraftUntilACon
     return sr ? std::make_pair(sr->status, sr->id) : std::make_pair(std::string(), std::string());
   };
   EXPECT_EQ(transport().first, "draft");
-  for (const Res& t : All("Task")) EXPECT_EQ(t.identifier.rfind("transportation-", 0), std::string::npos);
+  for (const Res& t : All("Task"))
+    EXPECT_EQ(t.identifier.rfind("transportation-", 0), std::string::npos);
   EXPECT_EQ(All("Task").size(), 4u);  // the four social-work referrals
   // A Consent with another category, or another patient's, changes nothing.
   const std::string consent_for_other =
@@ -292,7 +294,8 @@ TEST_F(ClinicalReferralsServerTest, AConsentRequiredReferralStaysADraftUntilACon
   ASSERT_TRUE(client_.fhir->Create("Consent", consent).ok());
   std::string consent_id;
   for (const Res& c : All("Consent")) {
-    if (std::string(c.doc["patient"]["reference"].GetString()) == "Patient/pat01") consent_id = c.id;
+    if (std::string(c.doc["patient"]["reference"].GetString()) == "Patient/pat01")
+      consent_id = c.id;
   }
   ASSERT_EQ(Run("--full"), 0) << last_output_;
   auto [status, sr_id] = transport();
