@@ -100,8 +100,9 @@ int ExplainCommand(const ExplainOptions& options, std::ostream& out, std::ostrea
             << "inactive)";
       } else if (!plan.not_planned.empty()) {
         out << "none (" << plan.not_planned << ")";
-      } else if (std::none_of(plan.resources.begin(), plan.resources.end(),
-                              [](const PlannedResource& r) { return r.type == "ServiceRequest"; })) {
+      } else if (std::none_of(
+                     plan.resources.begin(), plan.resources.end(),
+                     [](const PlannedResource& r) { return r.type == "ServiceRequest"; })) {
         out << "no referral (route " << plan.route << ": chart Flag only)";
       } else if (!plan.draft_reason.empty()) {
         out << "draft proposal, no Task ("

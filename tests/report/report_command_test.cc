@@ -170,8 +170,8 @@ TEST(ReportCommandTest, SamplesCoverage) {
   EXPECT_EQ(Counts(doc, "coverage", "All patients"), (Strings{"42", "6", "48"}));
   // Positive per need = the hand-written expected flags of the 42 screened, active, living
   // patients.
-  const std::set<std::string> excluded = {"pat33", "pat34", "pat35", "pat10",
-                                          "pat22", "pat38", "pat41", "pat43", "pat51"};
+  const std::set<std::string> excluded = {"pat33", "pat34", "pat35", "pat10", "pat22",
+                                          "pat38", "pat41", "pat43", "pat51"};
   std::map<std::string, int> expected;
   std::ifstream flags(samples / "expected-flags.ndjson");
   for (std::string line; std::getline(flags, line);) {

@@ -3,6 +3,9 @@
 // sensitive needs, codes and reasons, Task priority.
 #include "plugin/referrals/referral_planner.h"
 
+#include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -204,6 +207,50 @@ TEST_F(ReferralPlannerTest, AStaleFlagIsMadeInactiveWithAnEnd) {
   EXPECT_STREQ(d["status"].GetString(), "inactive");
   EXPECT_STREQ(d["period"]["start"].GetString(), "x");
   EXPECT_STREQ(d["period"]["end"].GetString(), "2026-06-01T12:00:00Z");
+}
+
+}  // namespace
+}  // namespace sdoh
+
+namespace sdoh {
+namespace {
+
+// The default config with `from` replaced by `to`, loaded.
+fhir::Result<Config> EditedConfig(const std::string& from, const std::string& to) {
+  std::ifstream in(std::string(SDOH_SOURCE_DIR) + "/config/sdoh-bridge.yaml");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) text.replace(at, from.size(), to);
+  const std::string path = std::string(SDOH_SOURCE_DIR) + "/config/.referral-planner-test.yaml";
+  std::ofstream(path) << text;
+  auto c = LoadConfig(path);
+  std::remove(path.c_str());
+  return c;
+}
+
+TEST(ReferralConfigTest, NewKeysAreReadAndCheckedNamingTheKey) {
+  auto c = EditedConfig("max_age_days: 3650", "max_age_days: 30");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->screening.max_age_days, 30);
+  EXPECT_EQ(c->writeback.max_new_referrals_per_pass, 500);
+  EXPECT_EQ(c->rule_priority.at("ahc-hrsn.homeless"), "urgent");
+  EXPECT_EQ(c->routes.at("social-work").priority, "routine");
+
+  auto no_category = EditedConfig("      owner: Organization/social-work-team\n",
+                                  "      owner: Organization/social-work-team\n"
+                                  "      consent: required\n");
+  ASSERT_FALSE(no_category.ok());
+  EXPECT_NE(no_category.status().message().find("consent_category"), std::string::npos);
+
+  auto bad_priority = EditedConfig("ahc-hrsn.homeless: urgent", "ahc-hrsn.homeless: soon");
+  ASSERT_FALSE(bad_priority.ok());
+  EXPECT_NE(bad_priority.status().message().find("routine, urgent, asap or stat"),
+            std::string::npos);
+
+  auto negative = EditedConfig("max_age_days: 3650", "max_age_days: -1");
+  ASSERT_FALSE(negative.ok());
+  EXPECT_NE(negative.status().message().find("max_age_days"), std::string::npos);
 }
 
 }  // namespace
