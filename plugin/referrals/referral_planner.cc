@@ -426,6 +426,10 @@ int64_t ScreenedDaysAgo(const NeedFlag& flag, fhir::InstantMicros now) {
 bool IsStale(const NeedFlag& flag, const Config& config, fhir::InstantMicros now) {
   const int max_days = config.screening.max_age_days;
   if (max_days <= 0 || !flag.screened_at) return false;
+  // A need the Patient resource itself also decides (interpreter) rests on current data.
+  for (const auto& [ref, version] : flag.evidence) {
+    if (ref.rfind("Patient/", 0) == 0) return false;
+  }
   return now - *flag.screened_at > static_cast<int64_t>(max_days) * 86400LL * 1000000LL;
 }
 

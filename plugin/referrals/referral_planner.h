@@ -78,6 +78,7 @@ ReferralPlan PlanReferral(const NeedFlag& flag, const PatientFacts& facts, const
 // read from the Patient resource alone).
 int64_t ScreenedDaysAgo(const NeedFlag& flag, fhir::InstantMicros now);
 // True when the deciding screening is older than config.screening.max_age_days (0: never).
+// Never for a need the Patient resource also decides (its evidence lists the Patient).
 bool IsStale(const NeedFlag& flag, const Config& config, fhir::InstantMicros now);
 
 // One of our draft ServiceRequests (JSON) made an active order; `consent_reference`

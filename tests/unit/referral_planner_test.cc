@@ -78,6 +78,9 @@ TEST_F(ReferralPlannerTest, AScreeningOlderThanMaxAgeDaysIsStaleAndGetsNoReferra
   NeedFlag from_patient = Flag("interpreter", 0);  // no screening: never stale
   from_patient.screened_at.reset();
   EXPECT_FALSE(IsStale(from_patient, p_->config, now_));
+  NeedFlag also_patient = Flag("interpreter", 730);  // an old screening, but the Patient too
+  also_patient.evidence["Patient/pat-1"] = "";
+  EXPECT_FALSE(IsStale(also_patient, p_->config, now_));
   p_->config.screening.max_age_days = 0;  // no limit
   EXPECT_FALSE(IsStale(old, p_->config, now_));
 }
