@@ -390,7 +390,31 @@ void ServerWriteback::AddPatient(PatientPass pass) {
       ReferralQuery q{
           sr->identifier, task ? task->identifier : "",   flag.def->domain.code, flag.screened_at,
           ctx_.now,       cfg_.writeback.suppression_days};
-      ReferralDecision d = DecideReferral(q, v.srs, v.tasks);
+      // Issue 14 item 2: a need now confirmed supersedes our draft proposal for it from when it
+      // was only possible (its evidence, so its identifier, differs): the draft is revoked and
+      // does not suppress the order.
+      std::vector<ServerResource> srs_left;
+      const std::vector<ServerResource>* srs = &v.srs;
+      if (plan.draft_reason.empty()) {
+        for (const ServerResource& s : v.srs) {
+          if (s.status == "draft" && s.identifier != sr->identifier &&
+              NeedOfServiceRequest(s.identifier) == plan.need) {
+            already_open_.Add({{"patient", "Patient/" + pid},
+                               {"need", plan.need},
+                               {"reference", s.Reference()},
+                               {"note", "draft superseded by the confirmed need: revoked"}});
+            if (Writes()) {
+              Put(s, WithStatus(s.json, "revoked"),
+                  {"retract", "revoke", "ServiceRequest", s.identifier, pid, plan.need,
+                   "draft-superseded", 0, 0, "", "", ""});
+            }
+          } else {
+            srs_left.push_back(s);
+          }
+        }
+        srs = &srs_left;
+      }
+      ReferralDecision d = DecideReferral(q, *srs, v.tasks);
       AuditEvent ev{"decision",     "",  "ServiceRequest",
                     sr->identifier, pid, plan.need,
                     d.reason,       0,   0,

@@ -317,4 +317,40 @@ TEST_F(ClinicalReferralsServerTest, AConsentRequiredReferralStaysADraftUntilACon
   EXPECT_EQ(srs.size(), 5u);  // activated in place, not a second one
 }
 
+TEST_F(ClinicalReferralsServerTest, AConfirmedNeedSupersedesItsEarlierDraft) {
+  Load({"pat41"});  // possible interpreter need: a draft
+  Config({{"max_age_days: 365", "max_age_days: 0"}});
+  ASSERT_EQ(Run(""), 0) << last_output_;
+  std::vector<Res> before = All("ServiceRequest");
+  ASSERT_EQ(before.size(), 1u);
+  ASSERT_EQ(before[0].status, "draft");
+  // The EHR records that an interpreter is required: the need is confirmed.
+  auto read = client_.fhir->Read("Patient", "pat41");
+  ASSERT_TRUE(read.ok() && read->body);
+  rapidjson::Document patient;
+  patient.CopyFrom(*read->body, patient.GetAllocator());
+  auto& a = patient.GetAllocator();
+  if (!patient.HasMember("extension")) {
+    patient.AddMember("extension", rapidjson::Value(rapidjson::kArrayType), a);
+  }
+  rapidjson::Value ext(rapidjson::kObjectType);
+  ext.AddMember("url", "http://hl7.org/fhir/StructureDefinition/patient-interpreterRequired", a);
+  ext.AddMember("valueBoolean", true, a);
+  patient["extension"].PushBack(ext, a);
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  patient.Accept(w);
+  ASSERT_TRUE(client_.fhir->Update("Patient", "pat41", sb.GetString(), "").ok());
+  ASSERT_EQ(Run("--full"), 0) << last_output_;
+  int drafts = 0, revoked = 0, active = 0;
+  for (const Res& sr : All("ServiceRequest")) {
+    drafts += sr.status == "draft";
+    revoked += sr.status == "revoked";
+    active += sr.status == "active";
+  }
+  EXPECT_EQ(drafts, 0);
+  EXPECT_EQ(revoked, 1);  // the draft, superseded
+  EXPECT_EQ(active, 1);   // the order for the confirmed need
+}
+
 }  // namespace
