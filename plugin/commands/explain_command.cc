@@ -1,9 +1,11 @@
 #include "plugin/commands/explain_command.h"
 
+#include <algorithm>
 #include <ostream>
 
 #include "plugin/pass/evaluate_pass.h"
 #include "plugin/pass/source.h"
+#include "plugin/referrals/referral_planner.h"
 #include "plugin/setup/pipeline.h"
 
 namespace sdoh {
@@ -17,11 +19,13 @@ struct ExplainSink : PassSink {
     facts = result.record.facts;
     flags = std::move(result.flags);
     outcomes = std::move(result.outcomes);
+    plans = std::move(result.plans);
   }
   bool found = false;
   PatientFacts facts;
   std::vector<NeedFlag> flags;
   std::vector<RuleOutcome> outcomes;
+  std::vector<ReferralPlan> plans;
 };
 
 }  // namespace
@@ -46,7 +50,6 @@ int ExplainCommand(const ExplainOptions& options, std::ostream& out, std::ostrea
     PassOptions po;
     po.now = fhir::NowMicros();
     po.only_patient = pid;
-    po.plan_referrals = false;
     po.rule_outcomes = true;
     Pass pass(p, po);
     if (fhir::Status s = pass.Read(store); !s.ok()) {
@@ -97,9 +100,44 @@ int ExplainCommand(const ExplainOptions& options, std::ostream& out, std::ostrea
       }
       out << "\n";
     }
+    const fhir::InstantMicros now = po.now;
     out << "  flags:\n";
     if (flags.empty()) out << "    none\n";
     for (const NeedFlag& f : flags) out << "    " << FlagLine(f, p.ruleset.version()) << "\n";
+    // What would be ordered, and why not (issue 14): stale screenings, drafts for review.
+    if (!flags.empty()) out << "  referrals:\n";
+    for (size_t i = 0; i < flags.size(); ++i) {
+      const NeedFlag& f = flags[i];
+      const ReferralPlan& plan = sink.plans[i];
+      out << "    " << f.need << ": ";
+      if (plan.not_planned == kNotPlannedStale) {
+        out << "stale — screened " << ScreenedDaysAgo(f, now) << " days ago: rescreen (limit "
+            << p.config.screening.max_age_days << " days; no new referral, our Flag goes "
+            << "inactive)";
+      } else if (!plan.not_planned.empty()) {
+        out << "none (" << plan.not_planned << ")";
+      } else if (std::none_of(
+                     plan.resources.begin(), plan.resources.end(),
+                     [](const PlannedResource& r) { return r.type == "ServiceRequest"; })) {
+        out << "no referral (route " << plan.route << ": chart Flag only)";
+      } else if (!plan.draft_reason.empty()) {
+        out << "draft proposal, no Task ("
+            << (plan.draft_reason == "possible" ? "possible need: confirm before ordering"
+                : plan.draft_reason == "review" ? "route requires review"
+                                                : "route requires an active Consent")
+            << ")";
+      } else {
+        out << "active order";
+      }
+      if (f.screened_at && plan.not_planned != kNotPlannedStale) {
+        out << "; screened " << ScreenedDaysAgo(f, now) << " days ago";
+      }
+      out << "\n";
+      if (f.def != nullptr && f.def->sensitive) {
+        // Details a ServiceRequest note of a sensitive need leaves out (issue 14 item 8).
+        for (const std::string& why : f.why) out << "      why: " << why << "\n";
+      }
+    }
   }
   return exit_code;
 }

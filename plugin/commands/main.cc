@@ -69,9 +69,13 @@ Options:
   --now DATETIME  the run's clock for authoredOn (default: now)
   --since INSTANT server source: only resources changed since this instant
   --full          server source: read everything, ignoring the ledger's cursor
-Exit codes: 0 done; 1 fatal error or a failed write; 2 usage or config error; 3 done, some
-inputs unreadable or responses of an unmapped form dropped (see the warning and summary.json
-unmapped_forms); 4 another run holds the ledger, or serve/watch owns it (nothing done).
+  --allow-large   server source: write even when the pass creates more referrals than
+                  writeback.max_new_referrals_per_pass (default 500); without it such a pass
+                  writes nothing and exits 1
+Exit codes: 0 done; 1 fatal error, a failed write or the large-pass valve; 2 usage or config
+error; 3 done, some inputs unreadable or responses of an unmapped form dropped (see the warning
+and summary.json unmapped_forms); 4 another run holds the ledger, or serve/watch owns it
+(nothing done).
 )";
 
 constexpr const char* kRevokeUsage =
@@ -146,6 +150,8 @@ int Run(const std::vector<std::string>& args) {
       o.dry_run = true;
     } else if (a == "--full") {
       o.full = true;
+    } else if (a == "--allow-large") {
+      o.allow_large = true;
     } else if (a.rfind("--config", 0) == 0) {
       if (!TakeValue(args, i, "--config", &o.config_path))
         return Usage("--config needs a file", kRunUsage);

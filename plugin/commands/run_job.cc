@@ -63,8 +63,9 @@ int BeginWriteback(const RunOptions& options, const Pipeline& p, Source& source,
   ro.since = options.since;
   ro.refetch_changed_patients = true;  // an incremental pass re-reads changed patients whole
   if (options.writeback == nullptr) return 0;
-  WritebackContext wctx{&p.config, p.catalog.get(), source.client(), run_id,
-                        now,       options.dry_run, options.since,   options.full};
+  WritebackContext wctx{
+      &p.config,     p.catalog.get(), source.client(),    run_id, now, options.dry_run,
+      options.since, options.full,    options.allow_large};
   auto wb = options.writeback(wctx);
   if (!wb.ok()) {
     err << "sdoh-bridge: " << wb.status().message() << "\n";

@@ -17,6 +17,9 @@ struct RunOptions {
   std::string now;    // overrides the run's clock (authoredOn), ISO dateTime; for tests
   std::string since;  // server source: only resources changed since this instant
   bool full = false;  // server source: read everything, ignoring the ledger cursor
+  // Server source: write even when the pass creates more than
+  // writeback.max_new_referrals_per_pass referrals (issue 14 item 1).
+  bool allow_large = false;
   // Server source: where planned resources are written. Null: NDJSON outputs only.
   WritebackFactory writeback = nullptr;
 };

@@ -45,6 +45,8 @@ void Pass::Evaluate(PassSink& sink) {
     } else {
       result.flags = EvaluatePatient(p.ruleset, *p.catalog, rec, outcomes);
     }
+    // An old screening never becomes a new order (issue 14 item 1): the flag stays, marked.
+    for (NeedFlag& f : result.flags) f.stale = IsStale(f, p.config, options_.now);
     if (options_.plan_referrals) {
       result.plans.reserve(result.flags.size());
       for (const NeedFlag& f : result.flags)

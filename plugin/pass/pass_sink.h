@@ -36,8 +36,9 @@ struct WritebackContext {
   std::string run_id;
   fhir::InstantMicros now = 0;
   bool dry_run = false;
-  std::string since;  // --since (overrides the ledger cursor)
-  bool full = false;  // --full (ignore the cursor)
+  std::string since;         // --since (overrides the ledger cursor)
+  bool full = false;         // --full (ignore the cursor)
+  bool allow_large = false;  // --allow-large (no writeback.max_new_referrals_per_pass valve)
 };
 
 // The writeback seam (plugin/writeback implements it; run_job only calls it). One instance

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -11,7 +12,7 @@ namespace sdoh {
 
 // Pre-serialised JSON values of a referral's parts that depend only on its need and route.
 struct ReferralFragments {
-  std::string sr_meta, sr_category, sr_code, sr_order_detail;
+  std::string sr_meta, sr_category, sr_code, sr_order_detail, sr_reason_code;
   std::string requester, performer, owner;
   std::string task_meta, task_code;
   std::string flag_meta, flag_category, flag_code;  // flag_code: not for interpreter (see below)
@@ -138,11 +139,32 @@ const ReferralFragments& FragmentsFor(const NeedDef& def, const RouteConfig& rou
     w.StartArray();
     CodeableConcept(w, kUsCoreCategory, "sdoh", "SDOH");
     CodeableConcept(w, kSnomed, "410606002", "Social service procedure");
-    CodeableConcept(w, domain_system, def.domain.code, def.domain.display);
+    // The domain coding carries the CodeSystem display from needs.yaml (left out there when
+    // it would name a sensitive need); category.text is the domain in words, or the neutral
+    // wording for a sensitive need (issue 14 items 8, 9).
+    CodeableConcept(w, domain_system, def.domain.code, def.domain.display,
+                    def.sensitive ? def.neutral_text : def.domain_text);
+    w.EndArray();
+  });
+  // reasonCode when no evidence Observation can be the reasonReference. A code marked
+  // unverified in needs.yaml is not sent: its text is.
+  f->sr_reason_code = Json([&](Writer& w) {
+    w.StartArray();
+    if (!def.reason.code.empty() && !def.reason_unverified) {
+      CodeableConcept(w, def.reason.system, def.reason.code, def.reason.display, def.reason_text);
+    } else {
+      w.StartObject();
+      Key(w, "text");
+      Str(w, !def.reason_text.empty() ? def.reason_text
+                                      : (def.sensitive ? def.neutral_text : def.domain_text));
+      w.EndObject();
+    }
     w.EndArray();
   });
   f->sr_code = Json([&](Writer& w) {
-    if (def.service_unverified || def.service.code.empty()) {
+    // A code marked unverified in needs.yaml is still sent (the US Core binding of code is
+    // required); only a need without any code is sent as text.
+    if (def.service.code.empty()) {
       w.StartObject();
       Key(w, "text");
       Str(w, def.service_text.empty() ? def.name : def.service_text);
@@ -187,15 +209,21 @@ const ReferralFragments& FragmentsFor(const NeedDef& def, const RouteConfig& rou
     CodeableConcept(w, domain_system, def.domain.code,
                     def.sensitive ? std::string() : def.domain.display, def.flag_text);
   });
-  f->note_prefix = "Referral for " + def.name + " (" + def.domain.display +
-                   ") from social-needs screening. Rule set " + ctx.ruleset_id + " " +
-                   ctx.ruleset_version + ". Why: ";
+  // A sensitive need's note names neither the need nor why it fired: details stay in
+  // `sdoh-bridge explain` and flags.ndjson (issue 14 item 8). The "Rule set <id> <version>. "
+  // wording is read back by writeback (withdrawn rule sets).
+  f->note_prefix = def.sensitive
+                       ? "Referral from social-needs screening: " + def.neutral_text +
+                             ". Rule set " + ctx.ruleset_id + " " + ctx.ruleset_version + ". "
+                       : "Referral for " + def.name + " (" + def.domain_text +
+                             ") from social-needs screening. Rule set " + ctx.ruleset_id + " " +
+                             ctx.ruleset_version + ". Why: ";
   slot = std::move(f);
   return *slot;
 }
 
 std::string BuildServiceRequest(const NeedFlag& flag, const RouteConfig& route,
-                                const std::string& identifier, const PlanContext& ctx) {
+                                const std::string& identifier, bool draft, const PlanContext& ctx) {
   const NeedDef& def = *flag.def;
   const ReferralFragments& f = FragmentsFor(def, route, ctx);
   rapidjson::StringBuffer sb;
@@ -207,10 +235,26 @@ std::string BuildServiceRequest(const NeedFlag& flag, const RouteConfig& route,
   KeyRaw(w, "meta", f.sr_meta, rapidjson::kObjectType);
   Identifier(w, ctx.config->identifier_system, identifier);
   Key(w, "status");
-  w.String(route.review ? "draft" : "active");
+  w.String(draft ? "draft" : "active");
   Key(w, "intent");
-  w.String(route.review ? "proposal" : "order");
-  KeyRaw(w, "category", f.sr_category, rapidjson::kArrayType);
+  w.String(draft ? "proposal" : "order");
+  std::vector<const Coding*> extra;
+  for (const std::string& rule : flag.rules) {
+    auto it = def.rule_categories.find(rule);
+    if (it != def.rule_categories.end()) extra.push_back(&it->second);
+  }
+  if (extra.empty()) {
+    KeyRaw(w, "category", f.sr_category, rapidjson::kArrayType);
+  } else {  // the cached array plus the rule's domain codings
+    Key(w, "category");
+    std::string cats = f.sr_category;
+    cats.pop_back();  // ']'
+    for (const Coding* c : extra) {
+      cats += "," + Json([&](Writer& cw) { CodeableConcept(cw, c->system, c->code, c->display); });
+    }
+    cats += "]";
+    w.RawValue(cats.data(), cats.size(), rapidjson::kArrayType);
+  }
   KeyRaw(w, "code", f.sr_code, rapidjson::kObjectType);
   if (def.sensitive) KeyRaw(w, "orderDetail", f.sr_order_detail, rapidjson::kArrayType);
   Key(w, "subject");
@@ -219,25 +263,44 @@ std::string BuildServiceRequest(const NeedFlag& flag, const RouteConfig& route,
   Str(w, Date(ctx.now));
   if (!route.requester.empty()) KeyRaw(w, "requester", f.requester, rapidjson::kObjectType);
   if (!route.performer.empty()) KeyRaw(w, "performer", f.performer, rapidjson::kArrayType);
+  // Evidence Observations are the reason; other evidence (QuestionnaireResponses) supports
+  // it. The subject Patient is never supportingInfo (issue 14 item 9).
   bool any_reason = false, any_supporting = false;
   for (const auto& [ref, v] : flag.evidence) {
-    (ref.rfind("Observation/", 0) == 0 ? any_reason : any_supporting) = true;
+    if (ref.rfind("Observation/", 0) == 0) {
+      any_reason = true;
+    } else if (ref.rfind("Patient/", 0) != 0) {
+      any_supporting = true;
+    }
   }
-  for (bool reasons : {true, false}) {
-    if (!(reasons ? any_reason : any_supporting)) continue;
-    Key(w, reasons ? "reasonReference" : "supportingInfo");
+  if (any_reason) {
+    Key(w, "reasonReference");
     w.StartArray();
     for (const auto& [ref, v] : flag.evidence) {
-      if ((ref.rfind("Observation/", 0) == 0) == reasons) Ref(w, ref);
+      if (ref.rfind("Observation/", 0) == 0) Ref(w, ref);
+    }
+    w.EndArray();
+  } else {
+    KeyRaw(w, "reasonCode", f.sr_reason_code, rapidjson::kArrayType);
+  }
+  if (any_supporting) {
+    Key(w, "supportingInfo");
+    w.StartArray();
+    for (const auto& [ref, v] : flag.evidence) {
+      if (ref.rfind("Observation/", 0) != 0 && ref.rfind("Patient/", 0) != 0) Ref(w, ref);
     }
     w.EndArray();
   }
   std::string note = f.note_prefix;
-  for (size_t i = 0; i < flag.why.size(); ++i) {
-    if (i > 0) note += "; ";
-    note += flag.why[i];
+  if (!flag.def->sensitive) {
+    for (size_t i = 0; i < flag.why.size(); ++i) {
+      if (i > 0) note += "; ";
+      note += flag.why[i];
+    }
+    note += ".";
+  } else {
+    note += "Details: sdoh-bridge explain.";
   }
-  note += ".";
   Key(w, "note");
   w.StartArray();
   w.StartObject();
@@ -264,6 +327,8 @@ std::string BuildTask(const NeedFlag& flag, const RouteConfig& route, const std:
   w.String("requested");
   Key(w, "intent");
   w.String("order");
+  Key(w, "priority");
+  Str(w, TaskPriority(flag, route, *ctx.config));
   KeyRaw(w, "code", f.task_code, rapidjson::kObjectType);
   // The ServiceRequest by its business identifier; a transaction rewrites it to urn:uuid.
   Key(w, "focus");
@@ -335,6 +400,83 @@ std::string BuildFlag(const NeedFlag& flag, const std::string& identifier, const
 
 }  // namespace
 
+int64_t ScreenedDaysAgo(const NeedFlag& flag, fhir::InstantMicros now) {
+  if (!flag.screened_at) return -1;
+  const int64_t micros = now - *flag.screened_at;
+  return micros <= 0 ? 0 : micros / (86400LL * 1000000LL);
+}
+
+bool IsStale(const NeedFlag& flag, const Config& config, fhir::InstantMicros now) {
+  const int max_days = config.screening.max_age_days;
+  if (max_days <= 0 || !flag.screened_at) return false;
+  // A need the Patient resource itself also decides (interpreter) rests on current data.
+  for (const auto& [ref, version] : flag.evidence) {
+    if (ref.rfind("Patient/", 0) == 0) return false;
+  }
+  return now - *flag.screened_at > static_cast<int64_t>(max_days) * 86400LL * 1000000LL;
+}
+
+std::string ActivateServiceRequest(const std::string& json, const std::string& consent_reference) {
+  rapidjson::Document d;
+  d.Parse(json.c_str());
+  if (d.HasParseError() || !d.IsObject()) return json;
+  auto& a = d.GetAllocator();
+  d.RemoveMember("status");
+  d.AddMember("status", "active", a);
+  d.RemoveMember("intent");
+  d.AddMember("intent", "order", a);
+  if (!consent_reference.empty()) {
+    if (!d.HasMember("supportingInfo") || !d["supportingInfo"].IsArray()) {
+      d.RemoveMember("supportingInfo");
+      d.AddMember("supportingInfo", rapidjson::Value(rapidjson::kArrayType), a);
+    }
+    bool there = false;
+    for (const auto& r : d["supportingInfo"].GetArray()) {
+      there |= r.IsObject() && r.HasMember("reference") && r["reference"].IsString() &&
+               consent_reference == r["reference"].GetString();
+    }
+    if (!there) {
+      rapidjson::Value ref(rapidjson::kObjectType);
+      ref.AddMember("reference", rapidjson::Value(consent_reference.c_str(), a), a);
+      d["supportingInfo"].PushBack(ref, a);
+    }
+  }
+  rapidjson::StringBuffer sb;
+  Writer w(sb);
+  d.Accept(w);
+  return std::string(sb.GetString(), sb.GetSize());
+}
+
+std::string InactiveFlag(const std::string& json, fhir::InstantMicros end) {
+  rapidjson::Document d;
+  d.Parse(json.c_str());
+  if (d.HasParseError() || !d.IsObject()) return json;
+  auto& a = d.GetAllocator();
+  d.RemoveMember("status");
+  d.AddMember("status", "inactive", a);
+  if (!d.HasMember("period") || !d["period"].IsObject()) {
+    d.RemoveMember("period");
+    d.AddMember("period", rapidjson::Value(rapidjson::kObjectType), a);
+  }
+  d["period"].RemoveMember("end");
+  d["period"].AddMember("end", rapidjson::Value(fhir::FormatInstantUtc(end).c_str(), a), a);
+  rapidjson::StringBuffer sb;
+  Writer w(sb);
+  d.Accept(w);
+  return std::string(sb.GetString(), sb.GetSize());
+}
+
+std::string TaskPriority(const NeedFlag& flag, const RouteConfig& route, const Config& config) {
+  std::string best = route.priority.empty() ? "routine" : route.priority;
+  for (const std::string& rule : flag.rules) {
+    auto it = config.rule_priority.find(rule);
+    if (it != config.rule_priority.end() && TaskPriorityRank(it->second) > TaskPriorityRank(best)) {
+      best = it->second;
+    }
+  }
+  return best;
+}
+
 ReferralPlan PlanReferral(const NeedFlag& flag, const PatientFacts& facts, const PlanContext& ctx) {
   ReferralPlan plan;
   plan.patient_id = flag.patient_id;
@@ -348,6 +490,10 @@ ReferralPlan PlanReferral(const NeedFlag& flag, const PatientFacts& facts, const
     plan.not_planned = "patient inactive";
     return plan;
   }
+  if (IsStale(flag, *ctx.config, ctx.now)) {  // rescreen first (issue 14 item 1)
+    plan.not_planned = kNotPlannedStale;
+    return plan;
+  }
   auto rit = ctx.config->routes.find(plan.route);
   if (rit == ctx.config->routes.end()) {
     plan.not_planned = "no route configured";
@@ -359,11 +505,22 @@ ReferralPlan PlanReferral(const NeedFlag& flag, const PatientFacts& facts, const
   };
   bool sr = flag.def->has_service && wants("ServiceRequest");
   if (sr) {
+    // An uncertain need is never an active order, whatever the route says (issue 14 item 2).
+    plan.draft_reason = flag.possible            ? "possible"
+                        : route.review           ? "review"
+                        : route.consent_required ? "consent"
+                                                 : "";
     std::string sr_id = ServiceRequestIdentifier(flag);
     plan.resources.push_back(
-        {"ServiceRequest", sr_id, BuildServiceRequest(flag, route, sr_id, ctx)});
-    if (wants("Task") && !route.review) {
-      plan.resources.push_back({"Task", TaskIdentifier(sr_id), BuildTask(flag, route, sr_id, ctx)});
+        {"ServiceRequest", sr_id,
+         BuildServiceRequest(flag, route, sr_id, !plan.draft_reason.empty(), ctx)});
+    if (wants("Task")) {
+      PlannedResource task{"Task", TaskIdentifier(sr_id), BuildTask(flag, route, sr_id, ctx)};
+      if (plan.draft_reason.empty()) {
+        plan.resources.push_back(std::move(task));
+      } else {
+        plan.held_task = std::move(task);
+      }
     }
   }
   if (wants("Flag")) {

@@ -2,6 +2,13 @@
 // out — SDOHCC ServiceRequest, Task for referral management, chart Flag — each with a
 // deterministic business identifier (plugin/referrals/identifiers.h) so a retry or a rerun
 // never makes a second one, and the rule-set tag.
+//
+// What gets ordered (issue 14): a stale need (its screening older than screening.max_age_days)
+// gets nothing; a `possible` need, a route with `review: true` or a route with
+// `consent: required` gets a draft proposal ServiceRequest and no Task (the route's Task is
+// kept in ReferralPlan::held_task for when the draft is activated). Sensitive needs carry
+// neutral wording only (category text, note, Flag code); every ServiceRequest carries a reason.
+
 #pragma once
 
 #include <map>
@@ -27,9 +34,19 @@ struct ReferralPlan {
   std::string patient_id;
   std::string need;
   std::string route;
-  std::string not_planned;  // non-empty: why no resources (deceased, inactive, route none...)
+  std::string not_planned;  // non-empty: why no resources (deceased, inactive, stale, ...)
   std::vector<PlannedResource> resources;
+  // Why the ServiceRequest is a draft proposal: "" (an active order), "possible" (uncertain
+  // need), "review" (route review: true) or "consent" (route consent: required).
+  std::string draft_reason;
+  // The route's Task for a draft ServiceRequest (type empty when none): writeback creates it
+  // once the draft is active — activated in the EHR, or by the pass that finds the Consent.
+  PlannedResource held_task;
 };
+
+// The reason token of ReferralPlan::not_planned for a stale need (summary
+// referrals_not_planned counts it under this key).
+inline constexpr const char* kNotPlannedStale = "stale";
 
 struct ReferralFragments;
 
@@ -47,5 +64,24 @@ struct PlanContext {
 };
 
 ReferralPlan PlanReferral(const NeedFlag& flag, const PatientFacts& facts, const PlanContext& ctx);
+
+// Whole days between the flag's deciding screening and `now`; -1 when it has none (a need
+// read from the Patient resource alone).
+int64_t ScreenedDaysAgo(const NeedFlag& flag, fhir::InstantMicros now);
+// True when the deciding screening is older than config.screening.max_age_days (0: never).
+// Never for a need the Patient resource also decides (its evidence lists the Patient).
+bool IsStale(const NeedFlag& flag, const Config& config, fhir::InstantMicros now);
+
+// One of our draft ServiceRequests (JSON) made an active order; `consent_reference`
+// ("Consent/<id>"), when given, is added to supportingInfo. Pure JSON edit.
+std::string ActivateServiceRequest(const std::string& service_request_json,
+                                   const std::string& consent_reference);
+
+// Our Flag (JSON) made inactive with period.end = `end`: a stale need's chart Flag.
+std::string InactiveFlag(const std::string& flag_json, fhir::InstantMicros end);
+
+// The Task priority for this flag: the route's, raised by referrals.rule_priority of any rule
+// that fired.
+std::string TaskPriority(const NeedFlag& flag, const RouteConfig& route, const Config& config);
 
 }  // namespace sdoh

@@ -26,7 +26,8 @@ struct NeedFlag {
   std::vector<std::string> rules;                  // sorted, unique
   std::vector<std::string> why;                    // one line per firing: rule, screening, answers
   std::optional<fhir::InstantMicros> screened_at;  // newest screening among the evidence
-  std::string language;                            // interpreter: preferred language tag
+  bool stale = false;    // screened_at older than screening.max_age_days (set by the pass)
+  std::string language;  // interpreter: preferred language tag
   std::string language_display;
 };
 

@@ -260,9 +260,10 @@ Status Catalog::LoadNeeds(const std::string& path) {
     NeedDef d;
     d.name = kv.first.Scalar();
     const YAML::Node& v = kv.second;
-    if (Status s = CheckKeys(
-            path, v, {"route", "sensitive", "domain", "flag_text", "flag_text_possible", "service"},
-            "need '" + d.name + "'");
+    if (Status s = CheckKeys(path, v,
+                             {"route", "sensitive", "domain", "flag_text", "flag_text_possible",
+                              "service", "neutral_text", "reason", "rule_categories"},
+                             "need '" + d.name + "'");
         !s.ok()) {
       return s;
     }
@@ -279,8 +280,43 @@ Status Catalog::LoadNeeds(const std::string& path) {
     YAML::Node dom = v["domain"];
     auto dcode = RequiredString(path, dom, "code");
     if (!dcode.ok()) return dcode.status();
+    if (Status s =
+            CheckKeys(path, dom, {"code", "display", "text"}, "domain of need '" + d.name + "'");
+        !s.ok()) {
+      return s;
+    }
     d.domain = {domain_system_, *dcode, OptionalString(path, dom, "display", "").value()};
+    d.domain_text = OptionalString(path, dom, "text", d.domain.display).value();
     d.flag_text = OptionalString(path, v, "flag_text", d.name).value();
+    d.neutral_text = OptionalString(path, v, "neutral_text", d.flag_text).value();
+    if (YAML::Node rc = v["rule_categories"]) {
+      if (!rc.IsMap()) {
+        return Status::InvalidArgument(Where(path, rc) + ": 'rule_categories' must be a mapping");
+      }
+      for (const auto& r : rc) {
+        auto code = RequiredString(path, r.second, "code");
+        if (!code.ok()) return code.status();
+        d.rule_categories[r.first.Scalar()] = {
+            domain_system_, *code, OptionalString(path, r.second, "display", "").value()};
+      }
+    }
+    if (YAML::Node rsn = v["reason"]) {
+      if (Status s = CheckKeys(path, rsn, {"system", "code", "display", "text", "unverified"},
+                               "reason of need '" + d.name + "'");
+          !s.ok()) {
+        return s;
+      }
+      d.reason.system = OptionalString(path, rsn, "system", "").value();
+      d.reason.code = OptionalString(path, rsn, "code", "").value();
+      d.reason.display = OptionalString(path, rsn, "display", "").value();
+      d.reason_text = OptionalString(path, rsn, "text", d.reason.display).value();
+      d.reason_unverified = rsn["unverified"] && rsn["unverified"].as<bool>(false);
+      if (d.reason.system.empty() != d.reason.code.empty() ||
+          (d.reason.code.empty() && d.reason_text.empty())) {
+        return Status::InvalidArgument(Where(path, rsn) + ": reason of need '" + d.name +
+                                       "' needs system and code, or text");
+      }
+    }
     d.flag_text_possible = OptionalString(path, v, "flag_text_possible", d.flag_text).value();
     if (YAML::Node svc = v["service"]) {
       if (Status s =
@@ -296,9 +332,10 @@ Status Catalog::LoadNeeds(const std::string& path) {
       d.service.display = OptionalString(path, svc, "display", "").value();
       d.service_text = OptionalString(path, svc, "text", d.service.display).value();
       d.service_value_set = OptionalString(path, svc, "value_set", "").value();
-      if (!d.service_unverified && (d.service.system.empty() || d.service.code.empty())) {
+      if (d.service.system.empty() != d.service.code.empty() ||
+          (!d.service_unverified && d.service.code.empty())) {
         return Status::InvalidArgument(Where(path, svc) + ": service of need '" + d.name +
-                                       "' needs system and code, or unverified: true");
+                                       "' needs system and code, or unverified: true and text");
       }
     }
     needs_[d.name] = std::move(d);

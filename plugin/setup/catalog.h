@@ -66,14 +66,23 @@ struct NeedDef {
   std::string name;
   std::string route;  // social-work | transportation | interpreter | none
   bool sensitive = false;
-  Coding domain;  // SDOHCC domain category (system from needs.yaml domain_system)
+  Coding domain;             // SDOHCC domain category; display = the CodeSystem display
+  std::string domain_text;   // ServiceRequest category.text (the domain in words)
+  std::string neutral_text;  // sensitive needs: the only wording a non-care-team reader sees
+  // An extra SDOHCC domain category on the ServiceRequest when this rule fired (rule id →
+  // coding), e.g. PRAPARE 76501-6 → intimate-partner-violence (issue 14 item 8).
+  std::map<std::string, Coding> rule_categories;
   std::string flag_text;
   std::string flag_text_possible;
   bool has_service = false;
-  Coding service;  // ServiceRequest.code coding (empty code when unverified)
+  Coding service;  // ServiceRequest.code coding (empty code: sent as text only)
   std::string service_text;
-  bool service_unverified = false;
+  bool service_unverified = false;  // the code is marked UNVERIFIED in needs.yaml
   std::string service_value_set;
+  // ServiceRequest.reasonCode when the need has no evidence Observation (issue 14 item 9).
+  Coding reason;
+  std::string reason_text;
+  bool reason_unverified = false;
 };
 
 struct InterpreterSettings {

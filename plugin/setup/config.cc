@@ -50,16 +50,26 @@ Result<size_t> SizeValue(const std::string& file, const YAML::Node& n, const std
 
 }  // namespace
 
+int TaskPriorityRank(const std::string& priority) {
+  static const char* const kOrder[] = {"routine", "urgent", "asap", "stat"};
+  for (int i = 0; i < 4; ++i) {
+    if (priority == kOrder[i]) return i;
+  }
+  return -1;
+}
+bool IsTaskPriority(const std::string& priority) { return TaskPriorityRank(priority) >= 0; }
+
 Result<Config> LoadConfig(const std::string& path) {
   auto doc = LoadYamlFile(path);
   if (!doc.ok()) return doc.status();
   const YAML::Node& n = *doc;
   Config c;
   c.path = path;
-  if (Status s = CheckKeys(path, n,
-                           {"source", "out", "mappings", "rules", "time_zone", "limits",
-                            "referrals", "fhir", "writeback", "service", "watch", "forms"},
-                           "config");
+  if (Status s =
+          CheckKeys(path, n,
+                    {"source", "out", "mappings", "rules", "time_zone", "limits", "referrals",
+                     "fhir", "writeback", "service", "watch", "forms", "screening"},
+                    "config");
       !s.ok()) {
     return s;
   }
@@ -108,11 +118,11 @@ Result<Config> LoadConfig(const std::string& path) {
     }
   }
   if (YAML::Node wb = n["writeback"]) {
-    if (Status s = CheckKeys(
-            path, wb,
-            {"ledger", "batch_size", "suppression_days", "audit_log", "audit_retention_days",
-             "sync_overlap_seconds", "lock_wait_seconds", "withdrawn_rulesets"},
-            "writeback");
+    if (Status s = CheckKeys(path, wb,
+                             {"ledger", "batch_size", "suppression_days", "audit_log",
+                              "audit_retention_days", "sync_overlap_seconds", "lock_wait_seconds",
+                              "withdrawn_rulesets", "max_new_referrals_per_pass"},
+                             "writeback");
         !s.ok()) {
       return s;
     }
@@ -135,7 +145,8 @@ Result<Config> LoadConfig(const std::string& path) {
                      IntKey{"suppression_days", &w.suppression_days, true},
                      IntKey{"audit_retention_days", &w.audit_retention_days, false},
                      IntKey{"sync_overlap_seconds", &w.sync_overlap_seconds, true},
-                     IntKey{"lock_wait_seconds", &w.lock_wait_seconds, true}}) {
+                     IntKey{"lock_wait_seconds", &w.lock_wait_seconds, true},
+                     IntKey{"max_new_referrals_per_pass", &w.max_new_referrals_per_pass, false}}) {
       if (!wb[k.key]) continue;
       long long v = 0;
       try {
@@ -151,6 +162,22 @@ Result<Config> LoadConfig(const std::string& path) {
       *k.value = static_cast<int>(v);
     }
   }
+  if (YAML::Node sc = n["screening"]) {
+    if (Status s = CheckKeys(path, sc, {"max_age_days"}, "screening"); !s.ok()) return s;
+    if (sc["max_age_days"]) {
+      long long v = -1;
+      try {
+        v = sc["max_age_days"].as<long long>();
+      } catch (const YAML::Exception&) {
+      }
+      if (v < 0 || v > 100000) {
+        return Status::InvalidArgument(Where(path, sc["max_age_days"]) +
+                                       ": 'max_age_days' must be an integer from 0 (no limit) "
+                                       "to 100000");
+      }
+      c.screening.max_age_days = static_cast<int>(v);
+    }
+  }
   if (YAML::Node f = n["fhir"]) {
     if (!f.IsMap()) return Status::InvalidArgument(Where(path, f) + ": 'fhir' must be a mapping");
     c.fhir = f;
@@ -164,13 +191,15 @@ Result<Config> LoadConfig(const std::string& path) {
     (std::string(key) == "service" ? c.service : c.watch) = section;
   }
   // Referral policy. Defaults per the product design; config may override each route.
-  c.routes["social-work"] = {{"ServiceRequest", "Task", "Flag"}, false, "", "", ""};
-  c.routes["transportation"] = {{"ServiceRequest", "Task", "Flag"}, false, "", "", ""};
-  c.routes["interpreter"] = {{"ServiceRequest", "Flag"}, false, "", "", ""};
-  c.routes["none"] = {{"Flag"}, false, "", "", ""};
+  c.routes["social-work"].resources = {"ServiceRequest", "Task", "Flag"};
+  c.routes["transportation"].resources = {"ServiceRequest", "Task", "Flag"};
+  c.routes["interpreter"].resources = {"ServiceRequest", "Flag"};
+  c.routes["none"].resources = {"Flag"};
   YAML::Node ref = n["referrals"];
   if (!ref) return Status::InvalidArgument(Where(path, n) + ": missing required key 'referrals'");
-  if (Status s = CheckKeys(path, ref, {"identifier_system", "routes"}, "referrals"); !s.ok()) {
+  if (Status s =
+          CheckKeys(path, ref, {"identifier_system", "routes", "rule_priority"}, "referrals");
+      !s.ok()) {
     return s;
   }
   auto sys = RequiredString(path, ref, "identifier_system");
@@ -188,7 +217,9 @@ Result<Config> LoadConfig(const std::string& path) {
                                        "' (social-work, transportation, interpreter, none)");
       }
       const YAML::Node& r = kv.second;
-      if (Status s = CheckKeys(path, r, {"resources", "review", "requester", "performer", "owner"},
+      if (Status s = CheckKeys(path, r,
+                               {"resources", "review", "requester", "performer", "owner", "consent",
+                                "consent_category", "consent_policy", "priority"},
                                "route '" + name + "'");
           !s.ok()) {
         return s;
@@ -216,6 +247,38 @@ Result<Config> LoadConfig(const std::string& path) {
       rc.requester = OptionalString(path, r, "requester", "").value();
       rc.performer = OptionalString(path, r, "performer", "").value();
       rc.owner = OptionalString(path, r, "owner", "").value();
+      auto consent = OptionalString(path, r, "consent", "none");
+      if (!consent.ok() || (*consent != "required" && *consent != "none")) {
+        return Status::InvalidArgument(Where(path, r["consent"]) +
+                                       ": 'consent' must be required or none");
+      }
+      rc.consent_required = *consent == "required";
+      rc.consent_category = OptionalString(path, r, "consent_category", "").value();
+      rc.consent_policy = OptionalString(path, r, "consent_policy", "").value();
+      if (rc.consent_required && rc.consent_category.find('|') == std::string::npos) {
+        return Status::InvalidArgument(
+            Where(path, r) + ": route '" + name +
+            "' has consent: required and needs consent_category as system|code");
+      }
+      rc.priority = OptionalString(path, r, "priority", "routine").value();
+      if (!IsTaskPriority(rc.priority)) {
+        return Status::InvalidArgument(Where(path, r["priority"]) +
+                                       ": 'priority' must be routine, urgent, asap or stat");
+      }
+    }
+  }
+  if (YAML::Node rp = ref["rule_priority"]) {
+    if (!rp.IsMap()) {
+      return Status::InvalidArgument(Where(path, rp) + ": 'rule_priority' must be a mapping");
+    }
+    for (const auto& kv : rp) {
+      std::string value = kv.second.IsScalar() ? kv.second.Scalar() : "";
+      if (!IsTaskPriority(value)) {
+        return Status::InvalidArgument(Where(path, kv.second) + ": priority of rule '" +
+                                       kv.first.Scalar() +
+                                       "' must be routine, urgent, asap or stat");
+      }
+      c.rule_priority[kv.first.Scalar()] = value;
     }
   }
   return c;

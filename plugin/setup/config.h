@@ -20,6 +20,22 @@ struct RouteConfig {
   std::string requester;               // Reference, e.g. "Organization/clinic"
   std::string performer;
   std::string owner;  // Task.owner
+  // `consent: required` (issue 14 item 2): the ServiceRequest stays a draft proposal without a
+  // Task until an active Consent for the patient with `consent_category` (system|code) — and,
+  // when set, `consent_policy` (Consent.policy.uri or policyRule coding system|code) — is on the
+  // server; the pass that finds it activates the referral and lists the Consent in supportingInfo.
+  bool consent_required = false;
+  std::string consent_category;
+  std::string consent_policy;
+  std::string priority = "routine";  // Task.priority (routine | urgent | asap | stat)
+};
+
+// `screening:` (issue 14 item 1).
+struct ScreeningConfig {
+  // A need whose newest deciding screening is older than this (against --now) is stale: it is
+  // kept in flags.ndjson with "stale": true, gets no new referral, and our active Flag for it
+  // goes inactive. 0: no age limit.
+  int max_age_days = 365;
 };
 
 // Writeback to a FHIR server (issue 5): ledger, batching, suppression policy, audit, sync.
@@ -34,6 +50,9 @@ struct WritebackConfig {
   // Rule-set versions the admin withdrew ("1.0.0", or "<ruleset id> 1.0.0"): an open referral
   // written under one of them whose need the current rules no longer find is revoked.
   std::vector<std::string> withdrawn_rulesets;
+  // A writeback pass that would create more referrals than this writes nothing and exits 1,
+  // unless `run --allow-large` (issue 14 item 1).
+  int max_new_referrals_per_pass = 500;
 };
 
 struct Config {
@@ -51,6 +70,10 @@ struct Config {
   bool infer_forms = true;
   std::string identifier_system;
   std::map<std::string, RouteConfig> routes;  // by route name
+  // referrals.rule_priority: rule id → Task.priority; the highest of the rules that fired and
+  // the route's priority wins (routine < urgent < asap < stat).
+  std::map<std::string, std::string> rule_priority;
+  ScreeningConfig screening;
   WritebackConfig writeback;
   YAML::Node fhir;  // the `fhir:` section (FHIR server client settings), may be undefined
   // `service:` and `watch:` (issue 6), may be undefined; read and checked key by key by
@@ -58,6 +81,10 @@ struct Config {
   YAML::Node service;
   YAML::Node watch;
 };
+
+// Request priority (FHIR R4 request-priority): routine < urgent < asap < stat; -1 for others.
+int TaskPriorityRank(const std::string& priority);
+bool IsTaskPriority(const std::string& priority);
 
 // True when `source` names a FHIR server (http:// or https://) rather than a folder.
 bool IsServerSource(const std::string& source);

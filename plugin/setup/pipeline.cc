@@ -41,6 +41,10 @@ std::string FlagLine(const NeedFlag& flag, const std::string& ruleset_version) {
   w.EndArray();
   w.Key("ruleset");
   str(ruleset_version);
+  if (flag.stale) {  // issue 14 item 1: kept, but no new referral until a rescreen
+    w.Key("stale");
+    w.Bool(true);
+  }
   w.EndObject();
   return sb.GetString();
 }

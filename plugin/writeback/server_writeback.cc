@@ -108,6 +108,9 @@ class ServerWriteback : public Writeback {
   // Whether this ServiceRequest of ours was written under a rule-set version the admin withdrew
   // (writeback.withdrawn_rulesets), read from its rule-set tag (identifiers.h).
   bool UnderWithdrawnRuleset(const ServerResource& sr) const;
+  // Issue 14 item 2: "Consent/<id>" of an active Consent for the patient that the route's
+  // consent_category (and consent_policy, when set) ask for; "" when none.
+  std::string FindConsent(const std::string& patient, const RouteConfig& route);
   void Error(const std::string& line) {
     ++errors_;
     if (error_lines_.size() < 50) error_lines_.push_back(line);
@@ -134,6 +137,17 @@ class ServerWriteback : public Writeback {
   std::vector<std::string> error_lines_;
   std::map<std::string, uint64_t> counts_;
   JsonList new_referrals_, already_open_, suppressed_, flags_, retractions_, duplicates_;
+  // The large-pass valve (issue 14 item 1): without --allow-large every write of the pass is
+  // held until Finish, which sends them only when the pass creates at most
+  // writeback.max_new_referrals_per_pass referrals.
+  struct HeldPut {
+    ServerResource resource;
+    std::string json;
+    AuditEvent event;
+  };
+  bool holding_ = false;
+  bool valve_ = false;
+  std::vector<HeldPut> held_puts_;
 };
 
 fhir::Status ServerWriteback::Begin(std::string* since) {
@@ -164,6 +178,7 @@ fhir::Status ServerWriteback::Begin(std::string* since) {
       forced_dry_run_ = true;
     }
   }
+  holding_ = !ctx_.dry_run && !ctx_.allow_large;
   if (!ctx_.dry_run) {
     if (fhir::Status s = ledger_.Open(LedgerPath(cfg_), cfg_.writeback.lock_wait_seconds);
         !s.ok()) {
@@ -288,6 +303,25 @@ void ServerWriteback::AddPatient(PatientPass pass) {
   for (size_t i = 0; i < pass.plans.size(); ++i) {
     const ReferralPlan& plan = pass.plans[i];
     const NeedFlag& flag = pass.flags[i];
+    if (flag.stale) {
+      // Issue 14 item 1: no new referral; our active Flag for the need goes inactive.
+      const std::string fid = FlagIdentifier(pid, flag.need);
+      for (const ServerResource& f : v.flags) {
+        if (f.identifier != fid || f.status != "active") continue;
+        flags_.Add({{"patient", "Patient/" + pid},
+                    {"need", flag.need},
+                    {"identifier", f.identifier},
+                    {"reference", f.Reference()},
+                    {"action", "inactivate"},
+                    {"reason", "stale screening"}});
+        if (Writes()) {
+          Put(f, InactiveFlag(f.json, ctx_.now),
+              {"update", "flag-inactive", "Flag", f.identifier, pid, flag.need, "screening-stale",
+               0, 0, "", "", ""});
+        }
+      }
+      continue;
+    }
     if (plan.resources.empty()) continue;
     WriteGroup group{pid, plan.need, {}, ""};
     const PlannedResource* sr = nullptr;
@@ -313,11 +347,70 @@ void ServerWriteback::AddPatient(PatientPass pass) {
         flag_res = nullptr;
       }
     }
+    // Issue 14 item 2: a draft of ours activated in the EHR gets the route's Task; a draft
+    // waiting for consent is activated (Consent in supportingInfo) once the Consent is there.
+    std::string sr_json = sr != nullptr ? sr->json : "";
+    std::string consent;
+    const ServerResource* ours = nullptr;
+    if (sr != nullptr && !plan.draft_reason.empty()) {
+      for (const ServerResource& s : v.srs) {
+        if (s.identifier == sr->identifier && s.status != "entered-in-error") ours = &s;
+      }
+      const PlannedResource* held = plan.held_task.type.empty() ? nullptr : &plan.held_task;
+      const bool task_ok = held != nullptr && (forced_dry_run_ || MayWrite("Task"));
+      auto route = cfg_.routes.find(plan.route);
+      if (ours != nullptr && ours->status == "active") {
+        if (task_ok) task = held;
+      } else if (plan.draft_reason == "consent" && route != cfg_.routes.end() &&
+                 (ours == nullptr || ours->status == "draft")) {
+        consent = FindConsent(pid, route->second);
+        if (!consent.empty()) {
+          if (task_ok) task = held;
+          if (ours == nullptr) sr_json = ActivateServiceRequest(sr->json, consent);
+        }
+      }
+    }
     if (sr != nullptr) {
+      if (ours != nullptr && ours->status == "draft" && !consent.empty()) {
+        already_open_.Add({{"patient", "Patient/" + pid},
+                           {"need", plan.need},
+                           {"reference", ours->Reference()},
+                           {"note", "activated: " + consent}});
+        if (Writes()) {
+          Put(*ours, ActivateServiceRequest(ours->json, consent),
+              {"update", "activate", "ServiceRequest", ours->identifier, pid, plan.need,
+               "consent " + consent, 0, 0, "", "", ""});
+        }
+      }
       ReferralQuery q{
           sr->identifier, task ? task->identifier : "",   flag.def->domain.code, flag.screened_at,
           ctx_.now,       cfg_.writeback.suppression_days};
-      ReferralDecision d = DecideReferral(q, v.srs, v.tasks);
+      // Issue 14 item 2: a need now confirmed supersedes our draft proposal for it from when it
+      // was only possible (its evidence, so its identifier, differs): the draft is revoked and
+      // does not suppress the order.
+      std::vector<ServerResource> srs_left;
+      const std::vector<ServerResource>* srs = &v.srs;
+      if (plan.draft_reason.empty()) {
+        for (const ServerResource& s : v.srs) {
+          auto id = ParseIdentifier(s.identifier, pid, *ctx_.catalog);
+          if (s.status == "draft" && s.identifier != sr->identifier && id &&
+              id->kind == IdentifierKind::kServiceRequest && id->need == plan.need) {
+            already_open_.Add({{"patient", "Patient/" + pid},
+                               {"need", plan.need},
+                               {"reference", s.Reference()},
+                               {"note", "draft superseded by the confirmed need: revoked"}});
+            if (Writes()) {
+              Put(s, WithStatus(s.json, "revoked"),
+                  {"retract", "revoke", "ServiceRequest", s.identifier, pid, plan.need,
+                   "draft-superseded", 0, 0, "", "", ""});
+            }
+          } else {
+            srs_left.push_back(s);
+          }
+        }
+        srs = &srs_left;
+      }
+      ReferralDecision d = DecideReferral(q, *srs, v.tasks);
       AuditEvent ev{"decision",     "",  "ServiceRequest",
                     sr->identifier, pid, plan.need,
                     d.reason,       0,   0,
@@ -325,7 +418,7 @@ void ServerWriteback::AddPatient(PatientPass pass) {
       switch (d.action) {
         case ReferralAction::kCreate:
           ev.action = "create";
-          group.entries.push_back({"ServiceRequest", sr->identifier, sr->json});
+          group.entries.push_back({"ServiceRequest", sr->identifier, sr_json});
           if (task != nullptr) group.entries.push_back({"Task", task->identifier, task->json});
           new_referrals_.Add({{"patient", "Patient/" + pid},
                               {"need", plan.need},
@@ -474,7 +567,72 @@ void ServerWriteback::AddPatient(PatientPass pass) {
       }
     }
   }
-  if (pending_entries_ >= static_cast<size_t>(cfg_.writeback.batch_size)) Flush(false);
+  if (holding_ &&
+      new_referrals_.size() > static_cast<size_t>(cfg_.writeback.max_new_referrals_per_pass)) {
+    valve_ = true;  // nothing of this pass will be written: stop keeping it
+    pending_.clear();
+    pending_entries_ = 0;
+    held_puts_.clear();
+  }
+  if (!holding_ && pending_entries_ >= static_cast<size_t>(cfg_.writeback.batch_size)) {
+    Flush(false);
+  }
+}
+
+std::string ServerWriteback::FindConsent(const std::string& patient, const RouteConfig& route) {
+  auto found = SearchAll("Consent", {{"patient", "Patient/" + patient},
+                                     {"status", "active"},
+                                     {"category", route.consent_category}});
+  if (!found.ok()) {
+    Error("Patient/" + patient + ": reading Consent failed: HTTP " +
+          std::to_string(found.error().http_status));
+    return "";
+  }
+  auto matches = [](const rapidjson::Value& codings, const std::string& want) {
+    if (!codings.IsArray()) return false;
+    for (const auto& c : codings.GetArray()) {
+      std::string sys(fhir::json::StrMember(c, "system"));
+      std::string code(fhir::json::StrMember(c, "code"));
+      if (sys + "|" + code == want) return true;
+    }
+    return false;
+  };
+  for (const ServerResource& c : found.value()) {
+    if (c.status != "active") continue;
+    rapidjson::Document d;
+    d.Parse(c.json.c_str());
+    if (d.HasParseError() || !d.IsObject()) continue;
+    const rapidjson::Value* subject = fhir::json::Member(d, "patient");
+    if (subject == nullptr ||
+        fhir::json::StrMember(*subject, "reference") != "Patient/" + patient) {
+      continue;
+    }
+    bool category = false;
+    if (const rapidjson::Value* cats = fhir::json::ArrayMember(d, "category")) {
+      for (const auto& cc : cats->GetArray()) {
+        if (const rapidjson::Value* codings = fhir::json::ArrayMember(cc, "coding")) {
+          category |= matches(*codings, route.consent_category);
+        }
+      }
+    }
+    if (!category) continue;
+    if (!route.consent_policy.empty()) {
+      bool policy = false;
+      if (const rapidjson::Value* ps = fhir::json::ArrayMember(d, "policy")) {
+        for (const auto& p : ps->GetArray()) {
+          policy |= fhir::json::StrMember(p, "uri") == route.consent_policy;
+        }
+      }
+      if (const rapidjson::Value* rule = fhir::json::Member(d, "policyRule")) {
+        if (const rapidjson::Value* codings = fhir::json::ArrayMember(*rule, "coding")) {
+          policy |= matches(*codings, route.consent_policy);
+        }
+      }
+      if (!policy) continue;
+    }
+    return c.Reference();
+  }
+  return "";
 }
 
 bool ServerWriteback::UnderWithdrawnRuleset(const ServerResource& sr) const {
@@ -519,6 +677,10 @@ void ServerWriteback::Retract(const std::string& patient, const std::string& nee
 }
 
 bool ServerWriteback::Put(const ServerResource& r, const std::string& json, AuditEvent ev) {
+  if (holding_) {  // the large-pass valve decides in Finish
+    if (!valve_) held_puts_.push_back({r, json, std::move(ev)});
+    return true;
+  }
   if (!MayWrite(r.type)) {  // the server's writeback path leaves this type out
     ++counts_["not updated (server does not allow " + r.type + ")"];
     return true;
@@ -669,8 +831,22 @@ void ServerWriteback::CheckDuplicates(const WriteGroup& g, const WriteEntry& e, 
 
 int ServerWriteback::Finish(const std::string& server_time, std::string* plan_members,
                             std::ostream& out, std::ostream& err) {
+  const size_t max_new = static_cast<size_t>(cfg_.writeback.max_new_referrals_per_pass);
+  if (holding_) {
+    holding_ = false;
+    valve_ = valve_ || new_referrals_.size() > max_new;
+    if (valve_) {
+      pending_.clear();
+      pending_entries_ = 0;
+      held_puts_.clear();
+    } else {
+      std::vector<HeldPut> puts = std::move(held_puts_);
+      held_puts_.clear();
+      for (HeldPut& h : puts) Put(h.resource, h.json, std::move(h.event));
+    }
+  }
   Flush(true);
-  const bool ok = errors_ == 0 && !aborted_;
+  const bool ok = errors_ == 0 && !aborted_ && !valve_;
   if (!ctx_.dry_run && ok && !server_time.empty()) {
     ledger_.Begin();
     for (const char* t : kSyncTypes) ledger_.SetCursor(t, server_time, ctx_.run_id);
@@ -703,6 +879,17 @@ int ServerWriteback::Finish(const std::string& server_time, std::string* plan_me
     out << "      errors      " << errors_ << "\n";
     out << "  ledger      " << LedgerPath(cfg_) << "\n";
     out << "  audit       " << AuditPath(cfg_) << "\n";
+  }
+  if (valve_) {
+    err << "sdoh-bridge: writeback: this pass would create " << new_referrals_.size()
+        << " new referrals, more than writeback.max_new_referrals_per_pass (" << max_new
+        << "): nothing was written to the server. Check the source, screening.max_age_days and "
+           "the routes (sdoh-bridge run --dry-run shows the plan); to write them anyway, run "
+           "again with --allow-large\n";
+  } else if (ctx_.dry_run && new_referrals_.size() > max_new) {
+    out << "  note        " << new_referrals_.size()
+        << " new referrals: more than writeback.max_new_referrals_per_pass (" << max_new
+        << "); a real pass writes nothing unless --allow-large\n";
   }
   for (const std::string& l : error_lines_) err << "sdoh-bridge: writeback: " << l << "\n";
   if (aborted_) {

@@ -53,14 +53,17 @@ std::string WithoutWhy(const std::string& line) {
   d.RemoveMember("why");
   std::string out = "{";
   // Canonical order of keys, as flags.ndjson writes them.
-  const char* keys[] = {"patient", "flag", "route", "certainty", "evidence", "rules", "ruleset"};
+  const char* keys[] = {"patient",  "flag",  "route",   "certainty",
+                        "evidence", "rules", "ruleset", "stale"};
   bool first = true;
   for (const char* k : keys) {
     if (!d.HasMember(k)) continue;
     out += std::string(first ? "" : ",") + "\"" + k + "\":";
     first = false;
     const auto& v = d[k];
-    if (v.IsString()) {
+    if (v.IsBool()) {
+      out += v.GetBool() ? "true" : "false";
+    } else if (v.IsString()) {
       out += std::string("\"") + v.GetString() + "\"";
     } else {
       out += "[";

@@ -157,20 +157,21 @@ TEST(ReportCommandTest, HandBuiltPopulationIsSuppressedByDefault) {
   EXPECT_TRUE(report::testing::RecoverableCells(doc).empty());
 }
 
-// samples/: 50 patients; pat33 and pat35 are deceased and pat34 inactive, so 47 are active and
+// samples/: 51 patients; pat33 and pat35 are deceased and pat34 inactive, so 48 are active and
 // living. Of those, pat10 (vitals only), pat22 (preliminary/cancelled panels only), pat38,
-// pat41 and pat43 (no screenings) have no counted screening; every counted screening is dated
-// 2023-2024. So coverage over 2023-01-01..2024-12-31 is 42 / 47.
+// pat41 and pat43 (no screenings) have no counted screening, and pat51's only screening is from
+// 2014 (the stale case of issue 14); every other counted screening is dated 2023-2024. So
+// coverage over 2023-01-01..2024-12-31 is 42 / 48.
 TEST(ReportCommandTest, SamplesCoverage) {
   fs::path out = TempDir("samples");
   const fs::path samples = fs::path(SDOH_SOURCE_DIR) / "samples";
   rapidjson::Document doc =
       RunReport(samples, out, {"--from", "2023-01-01", "--to", "2024-12-31", "--min-cell", "1"});
-  EXPECT_EQ(Counts(doc, "coverage", "All patients"), (Strings{"42", "5", "47"}));
+  EXPECT_EQ(Counts(doc, "coverage", "All patients"), (Strings{"42", "6", "48"}));
   // Positive per need = the hand-written expected flags of the 42 screened, active, living
   // patients.
-  const std::set<std::string> excluded = {"pat33", "pat34", "pat35", "pat10",
-                                          "pat22", "pat38", "pat41", "pat43"};
+  const std::set<std::string> excluded = {"pat33", "pat34", "pat35", "pat10", "pat22",
+                                          "pat38", "pat41", "pat43", "pat51"};
   std::map<std::string, int> expected;
   std::ifstream flags(samples / "expected-flags.ndjson");
   for (std::string line; std::getline(flags, line);) {
@@ -189,12 +190,12 @@ TEST(ReportCommandTest, SamplesCoverage) {
   fs::path empty_out = TempDir("samples-2025");
   rapidjson::Document none =
       RunReport(samples, empty_out, {"--from", "2025-01-01", "--to", "2025-12-31"});
-  EXPECT_EQ(Counts(none, "coverage", "All patients"), (Strings{"0", "47", "47"}));
-  // By default the five unscreened patients are a small cell.
+  EXPECT_EQ(Counts(none, "coverage", "All patients"), (Strings{"0", "48", "48"}));
+  // By default the six unscreened patients are a small cell.
   fs::path default_out = TempDir("samples-default");
   rapidjson::Document def =
       RunReport(samples, default_out, {"--from", "2023-01-01", "--to", "2024-12-31"});
-  EXPECT_EQ(Counts(def, "coverage", "All patients"), (Strings{"suppressed", "<11", "47"}));
+  EXPECT_EQ(Counts(def, "coverage", "All patients"), (Strings{"suppressed", "<11", "48"}));
   EXPECT_TRUE(report::testing::RecoverableCells(def).empty());
 }
 

@@ -1,6 +1,9 @@
 // Per-element checklist of the written ServiceRequest, Task and Flag against the SDOHCC /
 // US Core element rules (shared/reference/sdoh-codes.md §6.2, §6.3, §7), for every need the
 // default mappings define, with the Task as it is actually sent (focus rewritten to urn:uuid).
+// Issue 14: a reason on every ServiceRequest (reasonReference, else reasonCode), never the
+// subject in supportingInfo, a coded ServiceRequest.code (US Core Procedure Codes, required),
+// category.text, Task.priority, and neutral wording for sensitive needs.
 #include <set>
 #include <string>
 
@@ -101,6 +104,25 @@ TEST(ProfileChecklistTest, ServiceRequestTaskAndFlagCarryTheRequiredElements) {
         EXPECT_FALSE(d.HasMember("bodySite"));        // 0..0
         ASSERT_TRUE(d.HasMember("reasonReference"));  // evidence
         EXPECT_STREQ(d["reasonReference"][0]["reference"].GetString(), "Observation/obs-1");
+        EXPECT_TRUE(d["code"].HasMember("coding"));  // required binding: a code, not text only
+        for (const auto& info : d["supportingInfo"].GetArray()) {
+          EXPECT_NE(std::string(info["reference"].GetString()), "Patient/pat-1");
+        }
+        // The domain category: its CodeSystem display (when any) and a text.
+        bool domain_text = false;
+        for (const auto& cc : d["category"].GetArray()) {
+          if (HasCoding(cc, domain_system, def.domain.code)) {
+            domain_text = cc.HasMember("text");
+            EXPECT_EQ(std::string(cc["text"].GetString()),
+                      def.sensitive ? def.neutral_text : def.domain_text);
+          }
+        }
+        EXPECT_TRUE(domain_text);
+        if (def.sensitive) {  // nothing a non-care-team reader may see names the need
+          EXPECT_EQ(json.find("\"display\":\"" + def.domain_text + "\""), std::string::npos);
+          EXPECT_EQ(json.find("rule fired"), std::string::npos);  // the why stays out of the note
+          EXPECT_TRUE(d.HasMember("orderDetail"));
+        }
         EXPECT_EQ(std::string(d["meta"]["profile"][0].GetString()),
                   "http://hl7.org/fhir/us/sdoh-clinicalcare/StructureDefinition/"
                   "SDOHCC-ServiceRequest");
@@ -117,6 +139,8 @@ TEST(ProfileChecklistTest, ServiceRequestTaskAndFlagCarryTheRequiredElements) {
         EXPECT_EQ(Ref(d, "for"), "Patient/pat-1");  // 1..1
         EXPECT_TRUE(d.HasMember("authoredOn"));     // 1..1
         EXPECT_FALSE(Ref(d, "requester").empty());  // 1..1
+        ASSERT_TRUE(d.HasMember("priority"));       // MS
+        EXPECT_TRUE(IsTaskPriority(d["priority"].GetString()));
         EXPECT_EQ(r.identifier, TaskIdentifier(sr_identifier));
         EXPECT_EQ(std::string(d["meta"]["profile"][0].GetString()),
                   "http://hl7.org/fhir/us/sdoh-clinicalcare/StructureDefinition/"
@@ -130,6 +154,10 @@ TEST(ProfileChecklistTest, ServiceRequestTaskAndFlagCarryTheRequiredElements) {
         ASSERT_TRUE(d.HasMember("code"));  // 1..1
         EXPECT_TRUE(HasCoding(d["code"], domain_system, def.domain.code));
         EXPECT_TRUE(d["code"].HasMember("text"));
+        if (def.sensitive) {
+          EXPECT_FALSE(d["code"]["coding"][0].HasMember("display"));
+          EXPECT_EQ(std::string(d["code"]["text"].GetString()), def.flag_text);
+        }
         EXPECT_EQ(Ref(d, "subject"), "Patient/pat-1");  // 1..1
         EXPECT_EQ(r.identifier, FlagIdentifier("pat-1", name));
       }
@@ -138,6 +166,36 @@ TEST(ProfileChecklistTest, ServiceRequestTaskAndFlagCarryTheRequiredElements) {
   EXPECT_GE(checked_sr, 5);
   EXPECT_GE(checked_task, 4);
   EXPECT_GE(checked_flag, 8);
+}
+
+// A need read from the Patient resource alone: the reason comes from mappings/ (reasonCode) and
+// the subject is not supportingInfo (issue 14 item 9).
+TEST(ProfileChecklistTest, WithoutEvidenceObservationsTheReasonIsAReasonCode) {
+  auto p = LoadPipeline(std::string(SDOH_SOURCE_DIR) + "/config/sdoh-bridge.yaml");
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  PlanContext ctx{p->catalog.get(), &p->config, p->ruleset.id(), p->ruleset.version(),
+                  *fhir::ParseFhirDateTime("2024-06-01T12:00:00Z", fhir::TimeZone::Utc())};
+  for (const auto& [name, def] : p->catalog->needs()) {
+    if (!def.has_service) continue;
+    SCOPED_TRACE(name);
+    NeedFlag flag;
+    flag.patient_id = "pat-1";
+    flag.need = name;
+    flag.def = &def;
+    flag.possible = false;
+    flag.evidence = {{"Patient/pat-1", "4"}, {"QuestionnaireResponse/qr-1", ""}};
+    PatientFacts facts;
+    facts.present = true;
+    ReferralPlan plan = PlanReferral(flag, facts, ctx);
+    ASSERT_FALSE(plan.resources.empty());
+    rapidjson::Document d;
+    d.Parse(plan.resources[0].json.c_str());
+    ASSERT_TRUE(d.HasMember("reasonCode"));
+    EXPECT_FALSE(d.HasMember("reasonReference"));
+    EXPECT_TRUE(d["reasonCode"][0].HasMember("text") || d["reasonCode"][0].HasMember("coding"));
+    ASSERT_EQ(d["supportingInfo"].Size(), 1u);
+    EXPECT_STREQ(d["supportingInfo"][0]["reference"].GetString(), "QuestionnaireResponse/qr-1");
+  }
 }
 
 }  // namespace

@@ -886,7 +886,11 @@ TEST_F(WritebackServerTest, AWithdrawnRulesetVersionRetractsWhatItAloneJustified
     if (NeedOf(f) == "utilities") {
       revoked += f.status == "revoked";
     } else {
-      EXPECT_EQ(f.status, "active") << f.identifier;
+      // Possible (interpreter) needs are draft proposals (issue 14 item 2); none is revoked.
+      EXPECT_EQ(f.status, f.identifier.rfind("interpreter-", 0) == 0 && f.status == "draft"
+                              ? "draft"
+                              : "active")
+          << f.identifier;
       ++active_other;
     }
   }

@@ -1,0 +1,260 @@
+// The referral planner (plugin/referrals/referral_planner.h), issue 14 items 1, 2, 8 and 9:
+// stale screenings, drafts for uncertain needs and review/consent routes, neutral wording for
+// sensitive needs, codes and reasons, Task priority.
+#include "plugin/referrals/referral_planner.h"
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include "plugin/setup/pipeline.h"
+
+namespace sdoh {
+namespace {
+
+constexpr int64_t kDay = 86400LL * 1000000LL;
+
+class ReferralPlannerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto p = LoadPipeline(std::string(SDOH_SOURCE_DIR) + "/config/sdoh-bridge.yaml");
+    ASSERT_TRUE(p.ok()) << p.status().message();
+    p_ = std::make_unique<Pipeline>(std::move(*p));
+    p_->config.screening.max_age_days = 365;  // the product default (the demo config widens it)
+    now_ = *fhir::ParseFhirDateTime("2026-06-01T12:00:00Z", fhir::TimeZone::Utc());
+  }
+  NeedFlag Flag(const std::string& need, int days_ago, bool possible = false) {
+    NeedFlag f;
+    f.patient_id = "pat-1";
+    f.need = need;
+    f.def = p_->catalog->FindNeed(need);
+    EXPECT_NE(f.def, nullptr) << need;
+    f.possible = possible;
+    f.evidence = {{"QuestionnaireResponse/qr-1", "2"}};
+    f.rules = {"rule-x"};
+    f.why = {"hits score 12 > 10"};
+    f.screened_at = now_ - days_ago * kDay;
+    return f;
+  }
+  ReferralPlan Plan(const NeedFlag& f) {
+    PlanContext ctx{p_->catalog.get(), &p_->config, p_->ruleset.id(), p_->ruleset.version(), now_};
+    PatientFacts facts;
+    facts.present = true;
+    return PlanReferral(f, facts, ctx);
+  }
+  static const PlannedResource* Find(const ReferralPlan& plan, const std::string& type) {
+    for (const PlannedResource& r : plan.resources) {
+      if (r.type == type) return &r;
+    }
+    return nullptr;
+  }
+  static rapidjson::Document Parse(const std::string& json) {
+    rapidjson::Document d;
+    d.Parse(json.c_str());
+    EXPECT_FALSE(d.HasParseError()) << json;
+    return d;
+  }
+
+  std::unique_ptr<Pipeline> p_;
+  fhir::InstantMicros now_ = 0;
+};
+
+TEST_F(ReferralPlannerTest, AScreeningOlderThanMaxAgeDaysIsStaleAndGetsNoReferral) {
+  NeedFlag old = Flag("food", 730);
+  EXPECT_TRUE(IsStale(old, p_->config, now_));
+  EXPECT_EQ(ScreenedDaysAgo(old, now_), 730);
+  ReferralPlan plan = Plan(old);
+  EXPECT_EQ(plan.not_planned, kNotPlannedStale);
+  EXPECT_TRUE(plan.resources.empty());
+
+  NeedFlag recent = Flag("food", 364);
+  EXPECT_FALSE(IsStale(recent, p_->config, now_));
+  EXPECT_NE(Find(Plan(recent), "ServiceRequest"), nullptr);
+
+  NeedFlag from_patient = Flag("interpreter", 0);  // no screening: never stale
+  from_patient.screened_at.reset();
+  EXPECT_FALSE(IsStale(from_patient, p_->config, now_));
+  NeedFlag also_patient = Flag("interpreter", 730);  // an old screening, but the Patient too
+  also_patient.evidence["Patient/pat-1"] = "";
+  EXPECT_FALSE(IsStale(also_patient, p_->config, now_));
+  p_->config.screening.max_age_days = 0;  // no limit
+  EXPECT_FALSE(IsStale(old, p_->config, now_));
+}
+
+TEST_F(ReferralPlannerTest, APossibleNeedIsADraftProposalWithoutTaskWhateverTheRoute) {
+  for (const char* need : {"interpreter", "food"}) {
+    SCOPED_TRACE(need);
+    ReferralPlan plan = Plan(Flag(need, 10, /*possible=*/true));
+    const PlannedResource* sr = Find(plan, "ServiceRequest");
+    ASSERT_NE(sr, nullptr);
+    rapidjson::Document d = Parse(sr->json);
+    EXPECT_STREQ(d["status"].GetString(), "draft");
+    EXPECT_STREQ(d["intent"].GetString(), "proposal");
+    EXPECT_EQ(Find(plan, "Task"), nullptr);
+    EXPECT_EQ(plan.draft_reason, "possible");
+  }
+  // The social-work route has a Task: it is held for when the draft is activated.
+  ReferralPlan food = Plan(Flag("food", 10, true));
+  EXPECT_EQ(food.held_task.type, "Task");
+  EXPECT_EQ(food.held_task.identifier, Find(food, "ServiceRequest")->identifier + "-task");
+  // Confirmed: an active order with its Task.
+  ReferralPlan confirmed = Plan(Flag("food", 10, false));
+  EXPECT_STREQ(Parse(Find(confirmed, "ServiceRequest")->json)["status"].GetString(), "active");
+  EXPECT_NE(Find(confirmed, "Task"), nullptr);
+  EXPECT_TRUE(confirmed.draft_reason.empty());
+}
+
+TEST_F(ReferralPlannerTest, ReviewAndConsentRoutesGiveDraftsAndHoldTheTask) {
+  p_->config.routes["social-work"].consent_required = true;
+  p_->config.routes["social-work"].consent_category = "http://loinc.org|59284-0";
+  ReferralPlan plan = Plan(Flag("food", 10));
+  EXPECT_EQ(plan.draft_reason, "consent");
+  EXPECT_STREQ(Parse(Find(plan, "ServiceRequest")->json)["status"].GetString(), "draft");
+  EXPECT_EQ(Find(plan, "Task"), nullptr);
+  EXPECT_EQ(plan.held_task.type, "Task");
+  p_->config.routes["social-work"].consent_required = false;
+  p_->config.routes["social-work"].review = true;
+  EXPECT_EQ(Plan(Flag("food", 10)).draft_reason, "review");
+}
+
+TEST_F(ReferralPlannerTest, ActivatingADraftMakesAnOrderAndListsTheConsent) {
+  ReferralPlan plan = Plan(Flag("food", 10, true));
+  rapidjson::Document d =
+      Parse(ActivateServiceRequest(Find(plan, "ServiceRequest")->json, "Consent/c1"));
+  EXPECT_STREQ(d["status"].GetString(), "active");
+  EXPECT_STREQ(d["intent"].GetString(), "order");
+  const auto& info = d["supportingInfo"];
+  EXPECT_STREQ(info[info.Size() - 1]["reference"].GetString(), "Consent/c1");
+}
+
+TEST_F(ReferralPlannerTest, ASensitiveNeedIsNeutralInCategoryNoteAndFlag) {
+  NeedFlag f = Flag("interpersonal-safety", 10);
+  f.rules = {"prapare.partner-safety"};
+  ReferralPlan plan = Plan(f);
+  const PlannedResource* sr = Find(plan, "ServiceRequest");
+  ASSERT_NE(sr, nullptr);
+  EXPECT_EQ(sr->json.find("hits score"), std::string::npos) << sr->json;
+  EXPECT_EQ(sr->json.find("Interpersonal"), std::string::npos) << sr->json;
+  EXPECT_EQ(sr->json.find("Intimate"), std::string::npos) << sr->json;
+  EXPECT_EQ(sr->json.find("interpersonal-safety ("), std::string::npos) << sr->json;
+  rapidjson::Document d = Parse(sr->json);
+  bool unspecified = false, ipv = false;
+  for (const auto& cc : d["category"].GetArray()) {
+    const auto& c = cc["coding"][0];
+    if (std::string(c["code"].GetString()) == "sdoh-category-unspecified") {
+      unspecified = true;
+      EXPECT_STREQ(c["display"].GetString(), "SDOH Category Unspecified");  // CodeSystem display
+      EXPECT_STREQ(cc["text"].GetString(), "Social needs follow-up");       // neutral
+    }
+    if (std::string(c["code"].GetString()) == "intimate-partner-violence") {
+      ipv = true;
+      EXPECT_FALSE(c.HasMember("display"));
+    }
+  }
+  EXPECT_TRUE(unspecified);
+  EXPECT_TRUE(ipv);  // PRAPARE 76501-6 → SDOHCC intimate-partner-violence
+  EXPECT_TRUE(d.HasMember("orderDetail"));
+  const PlannedResource* flag = Find(plan, "Flag");
+  ASSERT_NE(flag, nullptr);
+  rapidjson::Document fd = Parse(flag->json);
+  EXPECT_FALSE(fd["code"]["coding"][0].HasMember("display"));
+  EXPECT_STREQ(fd["code"]["text"].GetString(), "Social needs follow-up");
+  // A need that is not sensitive keeps its why in the note and the domain in category.text.
+  rapidjson::Document food = Parse(Find(Plan(Flag("food", 10)), "ServiceRequest")->json);
+  EXPECT_NE(std::string(food["note"][0]["text"].GetString()).find("hits score 12 > 10"),
+            std::string::npos);
+  EXPECT_STREQ(food["category"][2]["text"].GetString(), "Food Insecurity");
+}
+
+TEST_F(ReferralPlannerTest, EveryServiceRequestCarriesAReasonAndNeverTheSubjectAsSupportingInfo) {
+  for (const auto& [name, def] : p_->catalog->needs()) {
+    if (!def.has_service) continue;
+    SCOPED_TRACE(name);
+    NeedFlag f = Flag(name, 10);
+    f.evidence = {{"Patient/pat-1", ""}};  // a need read from the Patient resource alone
+    f.screened_at.reset();
+    rapidjson::Document d = Parse(Find(Plan(f), "ServiceRequest")->json);
+    EXPECT_TRUE(d.HasMember("reasonCode") || d.HasMember("reasonReference"));
+    EXPECT_FALSE(d.HasMember("supportingInfo"));
+    ASSERT_TRUE(d["code"].HasMember("coding"));  // US Core Procedure Codes binding: required
+  }
+  NeedFlag obs = Flag("food", 10);
+  obs.evidence = {{"Observation/o1", ""}};
+  rapidjson::Document d = Parse(Find(Plan(obs), "ServiceRequest")->json);
+  EXPECT_STREQ(d["reasonReference"][0]["reference"].GetString(), "Observation/o1");
+  EXPECT_FALSE(d.HasMember("reasonCode"));
+}
+
+TEST_F(ReferralPlannerTest, InterpreterReferralCarriesTheHcpcsProcedureCode) {
+  rapidjson::Document d = Parse(Find(Plan(Flag("interpreter", 10)), "ServiceRequest")->json);
+  EXPECT_STREQ(d["code"]["coding"][0]["system"].GetString(), "urn:oid:2.16.840.1.113883.6.285");
+  EXPECT_STREQ(d["code"]["coding"][0]["code"].GetString(), "T1013");
+}
+
+TEST_F(ReferralPlannerTest, TaskPriorityComesFromTheRouteAndARuleCanRaiseIt) {
+  NeedFlag f = Flag("housing-instability", 10);
+  EXPECT_STREQ(Parse(Find(Plan(f), "Task")->json)["priority"].GetString(), "routine");
+  f.rules = {"ahc-hrsn.homeless", "ahc-hrsn.housing-instability"};
+  EXPECT_STREQ(Parse(Find(Plan(f), "Task")->json)["priority"].GetString(), "urgent");
+  p_->config.routes["social-work"].priority = "asap";  // the higher one wins
+  EXPECT_STREQ(Parse(Find(Plan(f), "Task")->json)["priority"].GetString(), "asap");
+}
+
+TEST_F(ReferralPlannerTest, AStaleFlagIsMadeInactiveWithAnEnd) {
+  rapidjson::Document d = Parse(
+      InactiveFlag(R"({"resourceType":"Flag","status":"active","period":{"start":"x"}})", now_));
+  EXPECT_STREQ(d["status"].GetString(), "inactive");
+  EXPECT_STREQ(d["period"]["start"].GetString(), "x");
+  EXPECT_STREQ(d["period"]["end"].GetString(), "2026-06-01T12:00:00Z");
+}
+
+}  // namespace
+}  // namespace sdoh
+
+namespace sdoh {
+namespace {
+
+// The default config with `from` replaced by `to`, loaded.
+fhir::Result<Config> EditedConfig(const std::string& from, const std::string& to) {
+  std::ifstream in(std::string(SDOH_SOURCE_DIR) + "/config/sdoh-bridge.yaml");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) text.replace(at, from.size(), to);
+  const std::string path = std::string(SDOH_SOURCE_DIR) + "/config/.referral-planner-test.yaml";
+  std::ofstream(path) << text;
+  auto c = LoadConfig(path);
+  std::remove(path.c_str());
+  return c;
+}
+
+TEST(ReferralConfigTest, NewKeysAreReadAndCheckedNamingTheKey) {
+  auto c = EditedConfig("max_age_days: 3650", "max_age_days: 30");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->screening.max_age_days, 30);
+  EXPECT_EQ(c->writeback.max_new_referrals_per_pass, 500);
+  EXPECT_EQ(c->rule_priority.at("ahc-hrsn.homeless"), "urgent");
+  EXPECT_EQ(c->routes.at("social-work").priority, "routine");
+
+  auto no_category = EditedConfig("      owner: Organization/social-work-team\n",
+                                  "      owner: Organization/social-work-team\n"
+                                  "      consent: required\n");
+  ASSERT_FALSE(no_category.ok());
+  EXPECT_NE(no_category.status().message().find("consent_category"), std::string::npos);
+
+  auto bad_priority = EditedConfig("ahc-hrsn.homeless: urgent", "ahc-hrsn.homeless: soon");
+  ASSERT_FALSE(bad_priority.ok());
+  EXPECT_NE(bad_priority.status().message().find("routine, urgent, asap or stat"),
+            std::string::npos);
+
+  auto negative = EditedConfig("max_age_days: 3650", "max_age_days: -1");
+  ASSERT_FALSE(negative.ok());
+  EXPECT_NE(negative.status().message().find("max_age_days"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sdoh
