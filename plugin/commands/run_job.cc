@@ -106,6 +106,7 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
     if (options.writeback != nullptr) {
       WritebackContext wctx{&p.config, p.catalog.get(), client.fhir.get(), run_id,
                             now,       options.dry_run, options.since,     options.full};
+      wctx.rebind_ledger = options.rebind_ledger;
       auto wb = options.writeback(wctx);
       if (!wb.ok()) {
         err << "sdoh-bridge: " << wb.status().message() << "\n";
