@@ -568,8 +568,9 @@ ServerWriteback::PutResult ServerWriteback::Put(const ServerResource& r, const s
   }
   ev.server_id = r.Reference();
   // Issue 13: only what the ledger recorded (identifier and subject), and never a closed one.
+  // Looked up by the identifier the server holds (an update may give it a new one).
   std::string skip;
-  auto row = ledger_.Find(r.type, ev.identifier);
+  auto row = r.identifier.empty() ? std::nullopt : ledger_.Find(r.type, r.identifier);
   if (!row || row->patient != ev.patient) {
     skip = "not-ours (not in the ledger for this patient)";
   } else {
@@ -603,7 +604,11 @@ ServerWriteback::PutResult ServerWriteback::Put(const ServerResource& r, const s
   if (ev.action == "revoke" || ev.action == "cancel" || ev.action == "flag-entered-in-error") {
     row->state = "revoked";
   }
-  LedgerOk(ledger_.Upsert(*row));
+  if (LedgerOk(ledger_.Upsert(*row)) && ev.identifier != row->identifier) {
+    LedgerRow renamed = *row;
+    renamed.identifier = ev.identifier;
+    LedgerOk(ledger_.Upsert(renamed));
+  }
   return PutResult::kDone;
 }
 
