@@ -88,8 +88,8 @@ std::optional<CivilDate> ParseDate(const std::string& s) {
 }
 
 // The newest counted answer to PRAPARE 76437-3 (primary insurance), or "not recorded".
-std::string Insurance(const PatientRecord& rec, const Catalog& catalog) {
-  const CodeId question = catalog.codes().Find("76437-3");
+std::string Insurance(const PatientRecord& rec, const PassCatalog& codes) {
+  const CodeId question = codes.Find("76437-3");
   if (question == kNoCode) return "not recorded";
   std::string best = "not recorded";
   fhir::InstantMicros best_when = 0;
@@ -99,7 +99,7 @@ std::string Insurance(const PatientRecord& rec, const Catalog& catalog) {
       if (a.question != question || a.answer == kNoCode) continue;
       if (found && s.when < best_when) continue;
       best = a.answer == kNonLoincAnswer ? "other (not a LOINC answer)"
-                                         : std::string(catalog.codes().Name(a.answer));
+                                         : std::string(codes.Name(a.answer));
       best_when = s.when;
       found = true;
     }
@@ -238,7 +238,7 @@ int RunReportCommand(const std::vector<std::string>& args, std::ostream& out, st
   }
   // Referral status: what the server holds now. Open referrals count as open until the end of
   // the period, or until now when the period has not ended.
-  report::ReferralReader referrals(p.config.identifier_system, p.config.time_zone);
+  report::ReferralReader referrals(p.config.identifier_system, p.config.time_zone, *p.catalog);
   const fhir::InstantMicros as_of = std::min(now, *end);
   std::map<std::string, std::vector<report::ReferralRow>> referrals_by_patient;
   std::set<std::string> interpreter_referred;
@@ -259,7 +259,7 @@ int RunReportCommand(const std::vector<std::string>& args, std::ostream& out, st
     if (auto it = tap.by_patient().find(rec.id); it != tap.by_patient().end()) {
       row.demographics = it->second;
     }
-    row.insurance = Insurance(rec, *p.catalog);
+    row.insurance = Insurance(rec, collector.pass_catalog());
     if (auto it = referrals_by_patient.find(rec.id); it != referrals_by_patient.end()) {
       row.referrals = std::move(it->second);
     }

@@ -282,9 +282,9 @@ CdsResult EvaluatePatientView(const Pipeline& p, const HookCall& call, fhir::Ins
     return {400, ErrorJson("prefetch.patient: id does not match context.patientId"), {}};
   }
   const std::string& patient_id = call.patient_id;
-  // The collector interns answer codes and registers Questionnaires in this catalog (see the
-  // contract in cds_hooks.h: one call per pipeline at a time).
-  Catalog& catalog = *p.catalog;
+  // Shared and immutable: this call's codes and Questionnaires live in the collector's own
+  // PassCatalog and die with the call.
+  const Catalog& catalog = *p.catalog;
 
   ScreeningOptions sopts;
   sopts.time_zone = p.config.time_zone;

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "fhir/client/jwt.h"
+#include "plugin/referrals/identifiers.h"
 #include "plugin/referrals/referral_planner.h"
 #include "plugin/service/cds_hooks.h"
 #include "plugin/service/http_server.h"

@@ -29,6 +29,7 @@
 #include <rapidjson/writer.h>
 
 #include "fhir/client/client_factory.h"
+#include "plugin/referrals/identifiers.h"
 #include "tests/client/fault_proxy.h"
 #include "tests/support/server_samples.h"
 #include "tests/support/test_support.h"
@@ -83,6 +84,26 @@ class Server : public sdoh::test::FhirServerProcess {
 struct Found {
   std::string id, version, status, identifier, focus, json;
 };
+
+using sdoh::FlagIdentifier;
+
+// The need of one of our resources, from its identifier and its subject (identifiers.h).
+std::string NeedOf(const Found& f) {
+  static const std::unique_ptr<sdoh::Catalog> catalog =
+      std::move(*sdoh::Catalog::Load(std::string(SDOH_SOURCE_DIR) + "/mappings"));
+  rapidjson::Document d;
+  d.Parse(f.json.c_str());
+  if (d.HasParseError() || !d.IsObject()) return "";
+  std::string patient;
+  for (const char* member : {"subject", "for"}) {
+    if (d.HasMember(member) && d[member].IsObject() && d[member].HasMember("reference")) {
+      std::string ref = d[member]["reference"].GetString();
+      patient = ref.substr(ref.rfind('/') + 1);
+    }
+  }
+  auto id = sdoh::ParseIdentifier(f.identifier, patient, *catalog);
+  return id ? id->need : "";
+}
 
 class WritebackServerTest : public ::testing::Test {
  protected:
@@ -217,13 +238,6 @@ class WritebackServerTest : public ::testing::Test {
     d.Parse(ReadFile(out_ / "summary.json").c_str());
     return d["run"].GetString();
   }
-  const Found* ByIdentifier(const std::vector<Found>& v, const std::string& prefix,
-                            const std::string& status = "") {
-    for (const Found& f : v) {
-      if (f.identifier.rfind(prefix, 0) == 0 && (status.empty() || f.status == status)) return &f;
-    }
-    return nullptr;
-  }
 
   // A fault proxy in front of the server (tests/client/fault_proxy.h); `run` then reads and
   // writes through it.
@@ -262,15 +276,14 @@ class WritebackServerTest : public ::testing::Test {
   void ExpectFoodOfPat03Retracted(const std::string& context) {
     int revoked = 0;
     for (const Found& f : All("ServiceRequest")) {
-      if (f.identifier.rfind("food-", 0) == 0 &&
-          f.json.find("Patient/pat03") != std::string::npos) {
+      if (NeedOf(f) == "food" && f.json.find("Patient/pat03") != std::string::npos) {
         EXPECT_EQ(f.status, "revoked");
         ++revoked;
       }
     }
     EXPECT_EQ(revoked, 1) << context;
     for (const Found& f : All("Flag")) {
-      if (f.identifier == "food-pat03") {
+      if (f.identifier == FlagIdentifier("pat03", "food")) {
         EXPECT_EQ(f.status, "entered-in-error");
       }
     }
@@ -448,24 +461,22 @@ TEST_F(WritebackServerTest, OpenReferralBySomeoneElseSuppresses) {
   ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
   auto srs = All("ServiceRequest");
   for (const Found& f : srs) {
-    EXPECT_FALSE(f.identifier.rfind("food-", 0) == 0 &&
-                 f.json.find("Patient/pat04") != std::string::npos)
+    EXPECT_FALSE(NeedOf(f) == "food" && f.json.find("Patient/pat04") != std::string::npos)
         << "a second open food referral for pat04";
   }
   EXPECT_NE(ReadFile(out_ / "audit.jsonl").find("open-referral ServiceRequest/"),
             std::string::npos);
   // Its Flag is still written.
-  EXPECT_EQ(Live("Flag").count("food-pat04"), 1u);
+  EXPECT_EQ(Live("Flag").count(FlagIdentifier("pat04", "food")), 1u);
 }
 
 TEST_F(WritebackServerTest, RejectedTenDaysAgoWithANewerScreeningFollowsThePolicy) {
   // pat03's food referral is written, then rejected; pat03 is rescreened positive (a new QR).
   ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
   auto tasks = All("Task");
-  const Found* task = ByIdentifier(tasks, "food-");
+  const Found* task = nullptr;
   for (const Found& t : tasks) {
-    if (t.identifier.rfind("food-", 0) == 0 && t.json.find("Patient/pat03") != std::string::npos)
-      task = &t;
+    if (NeedOf(t) == "food" && t.json.find("Patient/pat03") != std::string::npos) task = &t;
   }
   ASSERT_NE(task, nullptr);
   auto rej =
@@ -504,7 +515,7 @@ TEST_F(WritebackServerTest, RejectedTenDaysAgoWithANewerScreeningFollowsThePolic
   auto open_food_pat03 = [&] {
     int n = 0;
     for (const Found& f : All("ServiceRequest")) {
-      if (f.identifier.rfind("food-", 0) == 0 && f.status == "active" &&
+      if (NeedOf(f) == "food" && f.status == "active" &&
           f.json.find("Patient/pat03") != std::string::npos)
         ++n;
     }
@@ -520,7 +531,7 @@ TEST_F(WritebackServerTest, RejectedTenDaysAgoWithANewerScreeningFollowsThePolic
 
 TEST_F(WritebackServerTest, NegativeRescreenDeactivatesTheFlagWithoutASecondOne) {
   ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
-  ASSERT_EQ(Live("Flag").count("food-pat03"), 1u);
+  ASSERT_EQ(Live("Flag").count(FlagIdentifier("pat03", "food")), 1u);
   std::string qr;
   for (const std::string& l : Lines(ReadFile(kSource + "/samples/QuestionnaireResponse.ndjson"))) {
     if (l.find("\"id\":\"p03-hvs\"") != std::string::npos) qr = l;
@@ -531,15 +542,15 @@ TEST_F(WritebackServerTest, NegativeRescreenDeactivatesTheFlagWithoutASecondOne)
   ASSERT_TRUE(client_.fhir->Update("QuestionnaireResponse", "p03-hvs", qr).ok());
   ASSERT_EQ(Run(RunArgs("--full")), 0) << last_output_;
   auto flags = Live("Flag");
-  ASSERT_EQ(flags.count("food-pat03"), 1u);
-  ASSERT_EQ(flags["food-pat03"].size(), 1u);
-  EXPECT_EQ(flags["food-pat03"][0].status, "inactive");
+  ASSERT_EQ(flags.count(FlagIdentifier("pat03", "food")), 1u);
+  ASSERT_EQ(flags[FlagIdentifier("pat03", "food")].size(), 1u);
+  EXPECT_EQ(flags[FlagIdentifier("pat03", "food")][0].status, "inactive");
   // A positive rescreen reactivates the same Flag (PUT with If-Match), never a second one.
   ASSERT_TRUE(client_.fhir->Update("QuestionnaireResponse", "p03-hvs", OriginalQr("p03-hvs")).ok());
   ASSERT_EQ(Run(RunArgs("--full")), 0) << last_output_;
   flags = Live("Flag");
-  ASSERT_EQ(flags["food-pat03"].size(), 1u);
-  EXPECT_EQ(flags["food-pat03"][0].status, "active");
+  ASSERT_EQ(flags[FlagIdentifier("pat03", "food")].size(), 1u);
+  EXPECT_EQ(flags[FlagIdentifier("pat03", "food")][0].status, "active");
 }
 
 TEST_F(WritebackServerTest, EnteredInErrorScreeningRetractsWhatItAloneJustified) {
@@ -550,13 +561,13 @@ TEST_F(WritebackServerTest, EnteredInErrorScreeningRetractsWhatItAloneJustified)
   ASSERT_EQ(Run(RunArgs("--full")), 0) << last_output_;
   int revoked = 0, cancelled = 0;
   for (const Found& f : All("ServiceRequest")) {
-    if (f.json.find("Patient/pat03") != std::string::npos && f.identifier.rfind("food-", 0) == 0) {
+    if (f.json.find("Patient/pat03") != std::string::npos && NeedOf(f) == "food") {
       EXPECT_EQ(f.status, "revoked");
       ++revoked;
     }
   }
   for (const Found& f : All("Task")) {
-    if (f.json.find("Patient/pat03") != std::string::npos && f.identifier.rfind("food-", 0) == 0) {
+    if (f.json.find("Patient/pat03") != std::string::npos && NeedOf(f) == "food") {
       EXPECT_EQ(f.status, "cancelled");
       ++cancelled;
     }
@@ -564,7 +575,7 @@ TEST_F(WritebackServerTest, EnteredInErrorScreeningRetractsWhatItAloneJustified)
   EXPECT_EQ(revoked, 1);
   EXPECT_EQ(cancelled, 1);
   for (const Found& f : All("Flag")) {
-    if (f.identifier == "food-pat03") {
+    if (f.identifier == FlagIdentifier("pat03", "food")) {
       EXPECT_EQ(f.status, "entered-in-error");
     }
   }
@@ -583,7 +594,7 @@ TEST_F(WritebackServerTest, IncrementalPassRereadsARescreenedPatientWhole) {
   // The cursor is the server's time in whole seconds: let the loading end in an earlier second.
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
-  ASSERT_EQ(Live("Flag").count("food-pat03"), 1u);
+  ASSERT_EQ(Live("Flag").count(FlagIdentifier("pat03", "food")), 1u);
   auto before = Snapshot();
   std::string qr = OriginalQr("p03-hvs");
   for (size_t pos; (pos = qr.find("LA6729-3")) != std::string::npos;)
@@ -594,8 +605,8 @@ TEST_F(WritebackServerTest, IncrementalPassRereadsARescreenedPatientWhole) {
   EXPECT_NE(out.find("incremental pass"), std::string::npos) << out;
   EXPECT_NE(out.find("1 changed patients read in full"), std::string::npos) << out;
   auto flags = Live("Flag");
-  ASSERT_EQ(flags["food-pat03"].size(), 1u);
-  EXPECT_EQ(flags["food-pat03"][0].status, "inactive");
+  ASSERT_EQ(flags[FlagIdentifier("pat03", "food")].size(), 1u);
+  EXPECT_EQ(flags[FlagIdentifier("pat03", "food")][0].status, "inactive");
   // Only that Flag changed: every other resource of ours keeps its version.
   auto after = Snapshot();
   ASSERT_EQ(after.size(), before.size());
@@ -608,7 +619,7 @@ TEST_F(WritebackServerTest, IncrementalPassRereadsARescreenedPatientWhole) {
 // two levels down the panel) turns from "Yes" to "No"; only the member changed on the server.
 TEST_F(WritebackServerTest, IncrementalPassFollowsAChangedMemberToItsPanel) {
   ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
-  ASSERT_EQ(Live("Flag").count("housing-instability-pat06"), 1u);
+  ASSERT_EQ(Live("Flag").count(FlagIdentifier("pat06", "housing-instability")), 1u);
   std::string obs = OriginalObservation("p06-prapare-93033-9");
   ASSERT_NE(obs.find("LA33-6"), std::string::npos);
   obs.replace(obs.find("LA33-6"), 6, "LA32-8");
@@ -618,11 +629,11 @@ TEST_F(WritebackServerTest, IncrementalPassFollowsAChangedMemberToItsPanel) {
   ASSERT_EQ(Run(RunArgs(), &out), 0) << out;
   EXPECT_NE(out.find("incremental pass"), std::string::npos) << out;
   auto flags = Live("Flag");
-  ASSERT_EQ(flags["housing-instability-pat06"].size(), 1u);
-  EXPECT_EQ(flags["housing-instability-pat06"][0].status, "inactive");
+  ASSERT_EQ(flags[FlagIdentifier("pat06", "housing-instability")].size(), 1u);
+  EXPECT_EQ(flags[FlagIdentifier("pat06", "housing-instability")][0].status, "inactive");
   // The panel's other needs are still read (from the re-read panel) and stay active.
-  ASSERT_EQ(flags["food-pat06"].size(), 1u);
-  EXPECT_EQ(flags["food-pat06"][0].status, "active");
+  ASSERT_EQ(flags[FlagIdentifier("pat06", "food")].size(), 1u);
+  EXPECT_EQ(flags[FlagIdentifier("pat06", "food")][0].status, "active");
   // flags.ndjson of the incremental pass: p06's remaining needs, no housing.
   std::string flags_out = ReadFile(out_ / "flags.ndjson");
   EXPECT_NE(flags_out.find("\"Patient/pat06\",\"flag\":\"food\""), std::string::npos);
@@ -816,7 +827,7 @@ TEST_F(WritebackServerTest, AWithdrawnRulesetVersionRetractsWhatItAloneJustified
   ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
   std::set<std::string> utilities_before;
   for (const auto& [id, list] : Live("ServiceRequest")) {
-    if (id.rfind("utilities-", 0) == 0) utilities_before.insert(list[0].id);
+    if (NeedOf(list[0]) == "utilities") utilities_before.insert(list[0].id);
   }
   ASSERT_FALSE(utilities_before.empty());
   std::string rules = ReadFile(kSource + "/config/rules/sdoh-default.yaml");
@@ -838,7 +849,7 @@ TEST_F(WritebackServerTest, AWithdrawnRulesetVersionRetractsWhatItAloneJustified
   ASSERT_EQ(Run(RunArgs("--full")), 0) << last_output_;
   int revoked = 0, active_other = 0;
   for (const Found& f : All("ServiceRequest")) {
-    if (f.identifier.rfind("utilities-", 0) == 0) {
+    if (NeedOf(f) == "utilities") {
       revoked += f.status == "revoked";
     } else {
       EXPECT_EQ(f.status, "active") << f.identifier;
@@ -848,7 +859,7 @@ TEST_F(WritebackServerTest, AWithdrawnRulesetVersionRetractsWhatItAloneJustified
   EXPECT_GE(revoked, 1) << last_output_;
   EXPECT_GT(active_other, 20);
   for (const Found& t : All("Task")) {
-    if (t.identifier.rfind("utilities-", 0) == 0 && t.status != "requested") {
+    if (NeedOf(t) == "utilities" && t.status != "requested") {
       EXPECT_EQ(t.status, "cancelled") << t.identifier;
     }
   }
