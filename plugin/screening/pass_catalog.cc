@@ -21,7 +21,15 @@ std::string_view PassCatalog::Name(CodeId id) const {
 bool PassCatalog::AddQuestionnaire(std::string_view url, std::string_view version,
                                    Catalog::LinkMap map) {
   if (url.empty()) return false;
-  if (const Catalog::LinkMap* known = base_.FindQuestionnaire(url)) {
+  // The catalog's definition of the form: its Questionnaire (mappings/questionnaires/), else
+  // the linkId map of its form mapping (mappings/forms/).
+  const Catalog::LinkMap* known = base_.FindQuestionnaire(url);
+  if (known == nullptr) {
+    if (const Form* form = base_.FindForm(url); form != nullptr && !form->link_ids.empty()) {
+      known = &form->link_ids;
+    }
+  }
+  if (known != nullptr) {
     if (*known != map) ++conflicts_;
     return false;
   }

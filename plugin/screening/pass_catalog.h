@@ -27,9 +27,10 @@ class PassCatalog {
   CodeId Find(std::string_view code) const;
   std::string_view Name(CodeId id) const;
 
-  // A Questionnaire from the data. When the catalog has a Questionnaire for the same url, the
-  // catalog's definition wins: this one is not used, and counted as a conflict when its linkId
-  // map differs. Returns false in that case.
+  // A Questionnaire from the data. When the catalog already defines the form — a Questionnaire
+  // for the same url in mappings/questionnaires/, or a linkId map in its mappings/forms/ entry —
+  // the catalog's definition wins: this one is not used (returns false), and it is counted as
+  // a conflict when its linkId map differs.
   bool AddQuestionnaire(std::string_view url, std::string_view version, Catalog::LinkMap map);
   // The catalog's Questionnaire for `canonical` when it has one for that url, else this pass's
   // (exact version when known, else any version of the url); nullptr when none.

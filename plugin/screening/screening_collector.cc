@@ -396,9 +396,12 @@ void ScreeningCollector::AddQuestionnaire(const Value& r, const fhir::SourceLoca
     Skip(where, "Questionnaire", "too-deep", st.message());
     return;
   }
+  const uint64_t conflicts = pass_.conflicts();
   if (!pass_.AddQuestionnaire(url, json::StrMember(r, "version"), std::move(map))) {
-    // The catalog defines this form's Questionnaire: its definition wins for every pass.
-    counts_.Ignore("Questionnaire", "form defined by the catalog (mappings/questionnaires)");
+    // The catalog defines this form: its definition wins, in every pass and call.
+    counts_.Ignore("Questionnaire", pass_.conflicts() > conflicts
+                                        ? "conflicts with the catalog's definition of the form"
+                                        : "form defined by the catalog");
   }
 }
 

@@ -472,6 +472,87 @@ TEST_F(WritebackServerTest, OpenReferralBySomeoneElseSuppresses) {
   EXPECT_EQ(Live("Flag").count(FlagIdentifier("pat04", "food")), 1u);
 }
 
+// Issue 12: referrals an earlier release wrote under identifier format 1 (`<need>-<hex>` for
+// the ServiceRequest, `<need>-<patient id>` for the Flag) are recognised after the upgrade: no
+// second open referral, no second Flag (the format-1 Flag is updated to the new identifier), and
+// a negative rescreen inactivates it like one of the new format.
+TEST_F(WritebackServerTest, ReferralsWrittenUnderFormatOneAreRecognised) {
+  const std::string domain =
+      R"({"coding":[{"system":"http://hl7.org/fhir/us/sdoh-clinicalcare/CodeSystem/SDOHCC-CodeSystemTemporaryCodes","code":"food-insecurity"}]})";
+  auto sr = client_.fhir->Create("ServiceRequest",
+                                 R"({"resourceType":"ServiceRequest",
+      "identifier":[{"system":")" + std::string(kSystem) +
+                                     R"(","value":"food-0123456789abcdef0123456789abcdef"}],
+      "status":"active","intent":"order","category":[)" +
+                                     domain +
+                                     R"(],"code":{"text":"Food"},
+      "subject":{"reference":"Patient/pat03"},"authoredOn":"2024-06-01",
+      "note":[{"text":"Referral for food. Rule set sdoh-default 1.0.0. Why: hvs."}]})");
+  ASSERT_TRUE(sr.ok()) << sr.error().ToString();
+  auto flag = client_.fhir->Create("Flag", R"({"resourceType":"Flag",
+      "identifier":[{"system":")" + std::string(kSystem) +
+                                               R"(","value":"food-pat03"}],
+      "status":"active","code":)" + domain + R"(,"subject":{"reference":"Patient/pat03"}})");
+  ASSERT_TRUE(flag.ok()) << flag.error().ToString();
+  ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
+  int open_food = 0;
+  for (const Found& f : All("ServiceRequest")) {
+    if (NeedOf(f) == "food" && f.status == "active" &&
+        f.json.find("Patient/pat03") != std::string::npos) {
+      ++open_food;
+    }
+  }
+  EXPECT_EQ(open_food, 1) << "the format-1 referral is the open one; no second";
+  int food_flags = 0;
+  for (const Found& f : All("Flag")) {
+    if (NeedOf(f) == "food" && f.json.find("Patient/pat03") != std::string::npos) {
+      ++food_flags;
+      EXPECT_EQ(f.identifier, FlagIdentifier("pat03", "food")) << "updated to format 2";
+      EXPECT_EQ(f.status, "active");
+    }
+  }
+  EXPECT_EQ(food_flags, 1);
+  // A negative rescreen: the (migrated) Flag goes inactive.
+  std::string qr = OriginalQr("p03-hvs");
+  for (size_t pos; (pos = qr.find("LA6729-3")) != std::string::npos;)
+    qr.replace(pos, 8, "LA28398-8");
+  ASSERT_TRUE(client_.fhir->Update("QuestionnaireResponse", "p03-hvs", qr).ok());
+  ASSERT_EQ(Run(RunArgs("--full")), 0) << last_output_;
+  auto flags = Live("Flag");
+  ASSERT_EQ(flags[FlagIdentifier("pat03", "food")].size(), 1u);
+  EXPECT_EQ(flags[FlagIdentifier("pat03", "food")][0].status, "inactive");
+}
+
+// Issue 12: two patients whose ids and need names collided under "<need>-<patient id>":
+// pat29 (HITS with an item missing: interpersonal-safety-incomplete) and incomplete-pat29 (all
+// four HITS items "Frequently": interpersonal-safety) both gave "interpersonal-safety-
+// incomplete-pat29", so one Flag was never written. Each now gets its own Flag.
+TEST_F(WritebackServerTest, PrefixPairPatientsGetTheirOwnFlags) {
+  std::string patient;
+  for (const std::string& l : Lines(ReadFile(kSource + "/samples/Patient.ndjson"))) {
+    if (l.find("\"id\":\"pat29\"") != std::string::npos) patient = l;
+  }
+  ASSERT_FALSE(patient.empty());
+  patient.replace(patient.find("\"id\":\"pat29\""), 13, "\"id\":\"incomplete-pat29\"");
+  ASSERT_TRUE(client_.fhir->Update("Patient", "incomplete-pat29", patient).ok());
+  std::string qr = OriginalQr("p29-ahc");
+  ASSERT_FALSE(qr.empty());
+  qr.replace(qr.find("\"id\":\"p29-ahc\""), 15, "\"id\":\"x29-ahc\"");
+  qr.replace(qr.find("Patient/pat29"), 13, "Patient/incomplete-pat29");
+  qr.insert(
+      qr.rfind("]}"),
+      R"(,{"linkId":"/95615-1","answer":[{"valueCoding":{"system":"http://loinc.org","code":"LA6482-9"}}]})");
+  ASSERT_TRUE(client_.fhir->Update("QuestionnaireResponse", "x29-ahc", qr).ok());
+  ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
+  auto live = Live("Flag");
+  const std::string a = FlagIdentifier("pat29", "interpersonal-safety-incomplete");
+  const std::string b = FlagIdentifier("incomplete-pat29", "interpersonal-safety");
+  ASSERT_EQ(live[a].size(), 1u) << last_output_;
+  ASSERT_EQ(live[b].size(), 1u) << last_output_;
+  EXPECT_NE(live[a][0].json.find("\"Patient/pat29\""), std::string::npos);
+  EXPECT_NE(live[b][0].json.find("\"Patient/incomplete-pat29\""), std::string::npos);
+}
+
 TEST_F(WritebackServerTest, RejectedTenDaysAgoWithANewerScreeningFollowsThePolicy) {
   // pat03's food referral is written, then rejected; pat03 is rescreened positive (a new QR).
   ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
