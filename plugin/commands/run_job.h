@@ -14,10 +14,11 @@ struct RunOptions {
   std::string source;       // overrides config `source`
   std::string out;          // overrides config `out`
   bool dry_run = false;
-  std::string now;             // overrides the run's clock (authoredOn), ISO dateTime; for tests
-  std::string since;           // server source: only resources changed since this instant
-  bool full = false;           // server source: read everything, ignoring the ledger cursor
-  bool rebind_ledger = false;  // server source: rebind a ledger bound to another server
+  std::string now;    // overrides the run's clock (authoredOn), ISO dateTime; for tests
+  std::string since;  // server source: only resources changed since this instant
+  bool full = false;  // server source: read everything, ignoring the ledger cursor
+  // Server source: rebind a ledger bound to another server (--rebind-ledger, issue 13).
+  bool rebind_ledger = false;
   // Server source: where planned resources are written. Null: NDJSON outputs only.
   WritebackFactory writeback = nullptr;
 };
