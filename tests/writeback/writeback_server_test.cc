@@ -30,6 +30,7 @@
 
 #include "fhir/client/client_factory.h"
 #include "plugin/referrals/identifiers.h"
+#include "plugin/writeback/ledger.h"
 #include "tests/client/fault_proxy.h"
 #include "tests/support/server_samples.h"
 #include "tests/support/test_support.h"
@@ -494,6 +495,28 @@ TEST_F(WritebackServerTest, ReferralsWrittenUnderFormatOneAreRecognised) {
                                                R"(","value":"food-pat03"}],
       "status":"active","code":)" + domain + R"(,"subject":{"reference":"Patient/pat03"}})");
   ASSERT_TRUE(flag.ok()) << flag.error().ToString();
+  // The earlier release recorded them in its ledger (issue 13: only what the ledger recorded is
+  // changed), bound to this server.
+  {
+    std::string sr_id, flag_id;
+    for (const Found& f : All("ServiceRequest")) {
+      if (f.identifier == "food-0123456789abcdef0123456789abcdef") sr_id = f.id;
+    }
+    for (const Found& f : All("Flag")) {
+      if (f.identifier == "food-pat03") flag_id = f.id;
+    }
+    sdoh::writeback::Ledger ledger;
+    ASSERT_TRUE(ledger.Open((out_ / "ledger.sqlite").string(), 0).ok());
+    ASSERT_TRUE(ledger.Bind(server_.base_url(), kSystem, false).ok());
+    ASSERT_TRUE(ledger
+                    .Upsert({"ServiceRequest", "food-0123456789abcdef0123456789abcdef", "pat03",
+                             "food", "confirmed", sr_id, "1", "run-format-1"})
+                    .ok());
+    ASSERT_TRUE(ledger
+                    .Upsert({"Flag", "food-pat03", "pat03", "food", "confirmed", flag_id, "1",
+                             "run-format-1"})
+                    .ok());
+  }
   ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
   int open_food = 0;
   for (const Found& f : All("ServiceRequest")) {
@@ -533,11 +556,11 @@ TEST_F(WritebackServerTest, PrefixPairPatientsGetTheirOwnFlags) {
     if (l.find("\"id\":\"pat29\"") != std::string::npos) patient = l;
   }
   ASSERT_FALSE(patient.empty());
-  patient.replace(patient.find("\"id\":\"pat29\""), 13, "\"id\":\"incomplete-pat29\"");
+  patient.replace(patient.find("\"id\":\"pat29\""), 12, "\"id\":\"incomplete-pat29\"");
   ASSERT_TRUE(client_.fhir->Update("Patient", "incomplete-pat29", patient).ok());
   std::string qr = OriginalQr("p29-ahc");
   ASSERT_FALSE(qr.empty());
-  qr.replace(qr.find("\"id\":\"p29-ahc\""), 15, "\"id\":\"x29-ahc\"");
+  qr.replace(qr.find("\"id\":\"p29-ahc\""), 14, "\"id\":\"x29-ahc\"");
   qr.replace(qr.find("Patient/pat29"), 13, "Patient/incomplete-pat29");
   qr.insert(
       qr.rfind("]}"),
