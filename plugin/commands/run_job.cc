@@ -162,7 +162,12 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
   summary.out_dir = p.config.out;
   summary.counts = &counts;
   summary.tally = &outputs.tally();
-  summary.exit_code = writeback_code != 0 ? 1 : counts.TotalSkipped() > 0 ? 3 : 0;
+  summary.forms = &pass.collector().forms();
+  summary.catalog = p.catalog.get();
+  // A QuestionnaireResponse of a form that could be neither mapped nor inferred may have been a
+  // screening: never dropped quietly (issue 14 item 5b).
+  const bool dropped = summary.forms->DroppedResponses() > 0;
+  summary.exit_code = writeback_code != 0 ? 1 : (counts.TotalSkipped() > 0 || dropped) ? 3 : 0;
   if (fhir::Status s = outputs.Commit(SummaryJson(summary)); !s.ok()) {
     err << "sdoh-bridge: " << s.message() << "\n";
     return 1;

@@ -40,6 +40,76 @@ std::string Describe(const Expected& e) {
   return s;
 }
 
+// The expected flags of one case. Errors name file, line and key.
+fhir::Status ParseExpected(const std::string& file, const YAML::Node& exp,
+                           std::vector<Expected>* expected) {
+  for (const auto& e : exp) {
+    if (fhir::Status s = CheckKeys(file, e, {"patient", "flag", "certainty", "evidence", "rules"},
+                                   "expected flag");
+        !s.ok()) {
+      return s;
+    }
+    Expected x;
+    auto flag = RequiredString(file, e, "flag");
+    if (!flag.ok()) return flag.status();
+    x.flag = *flag;
+    x.patient = OptionalString(file, e, "patient", "").value();
+    x.certainty = OptionalString(file, e, "certainty", "").value();
+    if (e["evidence"]) {
+      x.has_evidence = true;
+      x.evidence = StringList(file, e, "evidence", true).value();
+      std::sort(x.evidence.begin(), x.evidence.end());
+    }
+    if (e["rules"]) {
+      x.has_rules = true;
+      x.rules = StringList(file, e, "rules", true).value();
+      std::sort(x.rules.begin(), x.rules.end());
+    }
+    expected->push_back(std::move(x));
+  }
+  return fhir::Status::Ok();
+}
+
+// Each expected flag against the actual ones; what differs goes to `problems`.
+void Compare(const std::vector<Expected>& expected, const std::vector<NeedFlag>& actual,
+             std::vector<std::string>* problems) {
+  std::vector<bool> matched(actual.size(), false);
+  for (const Expected& x : expected) {
+    bool found = false;
+    for (size_t i = 0; i < actual.size(); ++i) {
+      const NeedFlag& f = actual[i];
+      if (matched[i] || f.need != x.flag) continue;
+      if (!x.patient.empty() && f.patient_id != x.patient) continue;
+      std::vector<std::string> ev;
+      for (const auto& [ref, v] : f.evidence) ev.push_back(ref);
+      std::string cert = f.possible ? "possible" : "confirmed";
+      if (!x.certainty.empty() && x.certainty != cert) {
+        problems->push_back(Describe(x) + ": certainty is " + cert);
+        matched[i] = found = true;
+        break;
+      }
+      if (x.has_evidence && ev != x.evidence) {
+        std::string got;
+        for (const auto& e : ev) got += " " + e;
+        problems->push_back(Describe(x) + ": evidence is" + got);
+      }
+      if (x.has_rules && f.rules != x.rules) {
+        std::string got;
+        for (const auto& r : f.rules) got += " " + r;
+        problems->push_back(Describe(x) + ": rules are" + got);
+      }
+      matched[i] = found = true;
+      break;
+    }
+    if (!found) problems->push_back("missing flag " + Describe(x));
+  }
+  for (size_t i = 0; i < actual.size(); ++i) {
+    if (!matched[i]) {
+      problems->push_back("unexpected flag Patient/" + actual[i].patient_id + " " + actual[i].need);
+    }
+  }
+}
+
 }  // namespace
 
 int TestRulesCommand(const TestRulesOptions& options, std::ostream& out, std::ostream& err) {
@@ -75,33 +145,9 @@ int TestRulesCommand(const TestRulesOptions& options, std::ostream& out, std::os
             << "' needs 'expect' (a list, [] for no flags)\n";
         return 2;
       }
-      for (const auto& e : exp) {
-        if (fhir::Status s = CheckKeys(
-                file, e, {"patient", "flag", "certainty", "evidence", "rules"}, "expected flag");
-            !s.ok()) {
-          err << "sdoh-bridge: " << s.message() << "\n";
-          return 2;
-        }
-        Expected x;
-        auto flag = RequiredString(file, e, "flag");
-        if (!flag.ok()) {
-          err << "sdoh-bridge: " << flag.status().message() << "\n";
-          return 2;
-        }
-        x.flag = *flag;
-        x.patient = OptionalString(file, e, "patient", "").value();
-        x.certainty = OptionalString(file, e, "certainty", "").value();
-        if (e["evidence"]) {
-          x.has_evidence = true;
-          x.evidence = StringList(file, e, "evidence", true).value();
-          std::sort(x.evidence.begin(), x.evidence.end());
-        }
-        if (e["rules"]) {
-          x.has_rules = true;
-          x.rules = StringList(file, e, "rules", true).value();
-          std::sort(x.rules.begin(), x.rules.end());
-        }
-        expected.push_back(std::move(x));
+      if (fhir::Status st = ParseExpected(file, exp, &expected); !st.ok()) {
+        err << "sdoh-bridge: " << st.message() << "\n";
+        return 2;
       }
       // The case's resources through the one evaluation `run` uses.
       std::vector<std::unique_ptr<rapidjson::Document>> docs;
@@ -126,42 +172,7 @@ int TestRulesCommand(const TestRulesOptions& options, std::ostream& out, std::os
       for (const auto& [reason, n] : pass.counts().skipped) {
         problems.push_back("input skipped (" + reason + ")");
       }
-      std::vector<bool> matched(actual.size(), false);
-      for (const Expected& x : expected) {
-        bool found = false;
-        for (size_t i = 0; i < actual.size(); ++i) {
-          const NeedFlag& f = actual[i];
-          if (matched[i] || f.need != x.flag) continue;
-          if (!x.patient.empty() && f.patient_id != x.patient) continue;
-          std::vector<std::string> ev;
-          for (const auto& [ref, v] : f.evidence) ev.push_back(ref);
-          std::string cert = f.possible ? "possible" : "confirmed";
-          if (!x.certainty.empty() && x.certainty != cert) {
-            problems.push_back(Describe(x) + ": certainty is " + cert);
-            matched[i] = found = true;
-            break;
-          }
-          if (x.has_evidence && ev != x.evidence) {
-            std::string got;
-            for (const auto& e : ev) got += " " + e;
-            problems.push_back(Describe(x) + ": evidence is" + got);
-          }
-          if (x.has_rules && f.rules != x.rules) {
-            std::string got;
-            for (const auto& r : f.rules) got += " " + r;
-            problems.push_back(Describe(x) + ": rules are" + got);
-          }
-          matched[i] = found = true;
-          break;
-        }
-        if (!found) problems.push_back("missing flag " + Describe(x));
-      }
-      for (size_t i = 0; i < actual.size(); ++i) {
-        if (!matched[i]) {
-          problems.push_back("unexpected flag Patient/" + actual[i].patient_id + " " +
-                             actual[i].need);
-        }
-      }
+      Compare(expected, actual, &problems);
       if (problems.empty()) {
         ++passed;
         out << "PASS  " << file << ": " << name << "\n";

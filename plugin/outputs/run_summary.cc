@@ -20,6 +20,12 @@ void WriteCounts(W& w, const char* key, const Map& m) {
   w.EndObject();
 }
 
+std::vector<std::string> InstrumentIds(const RunSummary& s, const FormSeen& f) {
+  std::vector<std::string> ids;
+  for (InstrumentIndex i : f.instruments) ids.push_back(s.catalog->instruments()[i].id);
+  return ids;
+}
+
 }  // namespace
 
 std::string SummaryJson(const RunSummary& s) {
@@ -83,6 +89,38 @@ std::string SummaryJson(const RunSummary& s) {
   w.StartArray();
   for (const auto& m : c.missing_files) w.String((m + ".ndjson").c_str());
   w.EndArray();
+  w.Key("unmapped_forms");
+  w.StartArray();
+  for (const auto& [canonical, f] : s.forms->seen()) {
+    if (f.dropped == 0) continue;
+    w.StartObject();
+    w.Key("canonical");
+    w.String(canonical.c_str());
+    w.Key("count");
+    w.Uint64(f.dropped);
+    w.Key("questionnaire");
+    w.Bool(f.questionnaire);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("inferred_forms");
+  w.StartArray();
+  for (const auto& [canonical, f] : s.forms->seen()) {
+    if (f.status != FormStatus::kInferred) continue;
+    w.StartObject();
+    w.Key("canonical");
+    w.String(canonical.c_str());
+    w.Key("count");
+    w.Uint64(f.responses - f.dropped);
+    w.Key("instruments");
+    w.StartArray();
+    for (const std::string& id : InstrumentIds(s, f)) w.String(id.c_str());
+    w.EndArray();
+    w.Key("inferred_by");
+    w.String(f.inferred_by.c_str());
+    w.EndObject();
+  }
+  w.EndArray();
   w.Key("flags");
   w.Uint64(t.flags);
   WriteCounts(w, "flags_by_need", t.flags_by_need);
@@ -109,6 +147,24 @@ void PrintSummary(const RunSummary& s, std::ostream& out) {
   out << "  screenings  " << c.screenings_counted << " counted, " << c.TotalIgnored()
       << " resources ignored\n";
   for (const auto& [k, v] : c.ignored) out << "      ignored  " << v << "  " << k << "\n";
+  for (const auto& [canonical, f] : s.forms->seen()) {
+    if (f.status != FormStatus::kInferred) continue;
+    out << "  inferred    " << (f.responses - f.dropped) << "  " << canonical << " read as";
+    for (const std::string& id : InstrumentIds(s, f)) out << " " << id;
+    out << " (through " << f.inferred_by << "; map it in mappings/forms/)\n";
+  }
+  if (const uint64_t dropped = s.forms->DroppedResponses(); dropped > 0) {
+    out << "  WARNING     " << dropped
+        << " QuestionnaireResponse(s) of unmapped forms were not read: screenings may be missing"
+           " (exit 3; `sdoh-bridge forms` drafts mappings)\n";
+    for (const auto& [canonical, f] : s.forms->seen()) {
+      if (f.dropped == 0) continue;
+      out << "      unmapped  " << f.dropped << "  " << canonical
+          << (f.questionnaire ? "  (its Questionnaire asks no configured question)"
+                              : "  (no Questionnaire available)")
+          << "\n";
+    }
+  }
   out << "  flags       " << t.flags << "\n";
   for (const auto& [k, v] : t.flags_by_need) out << "      " << k << "  " << v << "\n";
   out << "  planned    ";

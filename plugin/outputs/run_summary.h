@@ -8,6 +8,8 @@
 #include "fhir/store.h"
 #include "plugin/outputs/folder_outputs.h"
 #include "plugin/pass/run_counts.h"
+#include "plugin/screening/form_inference.h"
+#include "plugin/setup/catalog.h"
 
 namespace sdoh {
 
@@ -21,6 +23,8 @@ struct RunSummary {
   std::string out_dir;
   const RunCounts* counts = nullptr;
   const PassTally* tally = nullptr;
+  const FormInference* forms = nullptr;  // the forms the pass met (mapped, inferred, unmapped)
+  const Catalog* catalog = nullptr;
   int exit_code = 0;
 };
 

@@ -10,6 +10,7 @@ ScreeningOptions CollectorOptions(const Pipeline& p, const PassOptions& o) {
   s.ruleset = &p.ruleset;
   s.now = o.now;
   s.only_patient = o.only_patient;
+  s.infer_forms = p.config.infer_forms;
   return s;
 }
 

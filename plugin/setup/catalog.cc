@@ -151,7 +151,7 @@ Status Catalog::LoadInstrument(const std::string& path) {
       Score sc;
       sc.name = kv.first.Scalar();
       const YAML::Node& def = kv.second;
-      if (Status s = CheckKeys(path, def, {"items", "points"}, "score '" + sc.name + "'");
+      if (Status s = CheckKeys(path, def, {"items", "points", "total"}, "score '" + sc.name + "'");
           !s.ok()) {
         return s;
       }
@@ -164,6 +164,14 @@ Status Catalog::LoadInstrument(const std::string& path) {
                                          " is not a question of " + ins.id);
         }
         sc.items.push_back(q);
+      }
+      if (YAML::Node total = def["total"]) {
+        CodeId q = codes_.Find(total.Scalar());
+        if (q == kNoCode || !(question_bits_[q] & (uint64_t{1} << ins.index))) {
+          return Status::InvalidArgument(Where(path, total) + ": score total " + total.Scalar() +
+                                         " is not a question of " + ins.id);
+        }
+        sc.total = q;
       }
       YAML::Node pts = def["points"];
       if (!pts || !pts.IsMap()) {

@@ -33,6 +33,9 @@ struct Score {
   std::string name;
   std::vector<CodeId> items;
   std::unordered_map<CodeId, int> points;  // answer code → points
+  // The question that carries the stored total (HITS 95614-4), or kNoCode. Read only when no
+  // item of the score is answered at all (issue 14 item 3).
+  CodeId total = kNoCode;
 };
 
 struct Instrument {
