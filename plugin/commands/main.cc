@@ -72,19 +72,25 @@ Options:
   --allow-large   server source: write even when the pass creates more referrals than
                   writeback.max_new_referrals_per_pass (default 500); without it such a pass
                   writes nothing and exits 1
-Exit codes: 0 done; 1 fatal error, a failed write or the large-pass valve; 2 usage or config
-error; 3 done, some inputs unreadable or responses of an unmapped form dropped (see the warning
-and summary.json unmapped_forms); 4 another run holds the ledger, or serve/watch owns it
-(nothing done).
+  --rebind-ledger server source: the ledger is bound to the server it was first used with
+                  (base URL and identifier system); rebind it to this one instead of refusing
+Exit codes: 0 done; 1 fatal error, a failed write, the large-pass valve, or the ledger cannot
+be written; 2 usage or config error, or the ledger is bound to another server; 3 done, some
+inputs unreadable or responses of an unmapped form dropped (see the warning and summary.json
+unmapped_forms); 4 another run holds the ledger, or serve/watch owns it (nothing done).
 )";
 
 constexpr const char* kRevokeUsage =
     R"(Usage: sdoh-bridge revoke --run RUN_ID [--config FILE] [--source URL] [--out DIR]
 
 Undoes everything the run RUN_ID wrote to the FHIR server, as recorded in the ledger: its
-ServiceRequests become revoked, its Tasks cancelled, its Flags entered-in-error (PUT with
-If-Match). Every change goes to the audit log.
-Exit codes: 0 done; 1 a write failed or the run is unknown; 2 config error; 4 ledger busy.
+ServiceRequests become revoked, its Tasks cancelled (with a statusReason), its Flags
+entered-in-error (PUT with If-Match). Each is read first and left as is, reported as skipped,
+when it is not what the ledger recorded (identifier under our system, subject) or is already
+final (a ServiceRequest completed, revoked or entered-in-error; a Task completed, cancelled,
+failed, rejected or entered-in-error). Every change and skip goes to the audit log.
+Exit codes: 0 done; 1 a write failed, the ledger cannot be written or the run is unknown;
+2 config error, or the ledger is bound to another server; 4 ledger busy.
 )";
 
 constexpr const char* kCheckUsage =
@@ -152,6 +158,8 @@ int Run(const std::vector<std::string>& args) {
       o.full = true;
     } else if (a == "--allow-large") {
       o.allow_large = true;
+    } else if (a == "--rebind-ledger") {
+      o.rebind_ledger = true;
     } else if (a.rfind("--config", 0) == 0) {
       if (!TakeValue(args, i, "--config", &o.config_path))
         return Usage("--config needs a file", kRunUsage);

@@ -66,6 +66,7 @@ int BeginWriteback(const RunOptions& options, const Pipeline& p, Source& source,
   WritebackContext wctx{
       &p.config,     p.catalog.get(), source.client(),    run_id, now, options.dry_run,
       options.since, options.full,    options.allow_large};
+  wctx.rebind_ledger = options.rebind_ledger;
   auto wb = options.writeback(wctx);
   if (!wb.ok()) {
     err << "sdoh-bridge: " << wb.status().message() << "\n";

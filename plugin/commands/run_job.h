@@ -20,6 +20,8 @@ struct RunOptions {
   // Server source: write even when the pass creates more than
   // writeback.max_new_referrals_per_pass referrals (issue 14 item 1).
   bool allow_large = false;
+  // Server source: rebind a ledger bound to another server (--rebind-ledger, issue 13).
+  bool rebind_ledger = false;
   // Server source: where planned resources are written. Null: NDJSON outputs only.
   WritebackFactory writeback = nullptr;
 };

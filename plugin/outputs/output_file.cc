@@ -23,7 +23,17 @@ OutputFile::~OutputFile() {
 }
 
 fhir::Status OutputFile::Open() {
-  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  // Issue 13: neither the output nor its .tmp is reached through a symlink (rename() would
+  // replace a symlinked output, but a symlink there is refused as a sign of tampering).
+  for (const std::string& p : {path_, tmp_}) {
+    struct stat st;
+    if (::lstat(p.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+      return fhir::Status::IoError(p +
+                                   " is a symlink; sdoh-bridge does not follow symlinks in its "
+                                   "out folder — replace it with a regular file or remove it");
+    }
+  }
+  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd_ < 0) return fhir::Status::IoError(tmp_ + ": " + std::strerror(errno));
   ::fchmod(fd_, 0600);
   // A writer thread only helps when another core can run it; on one core (a one-CPU machine,

@@ -1,5 +1,6 @@
 // An output file written whole or not at all: data goes to "<path>.tmp" (mode 0600: outputs
-// hold patient ids and needs) and replaces <path> only on Commit().
+// hold patient ids and needs) and replaces <path> only on Commit(). A symlinked <path> or
+// <path>.tmp is refused by Open(), never followed (issue 13).
 //
 // Writes are buffered in 1 MiB chunks and a full chunk is written by a background thread of the
 // file (started at the first full chunk), so copying hundreds of MB into the kernel overlaps

@@ -39,6 +39,9 @@ struct WritebackContext {
   std::string since;         // --since (overrides the ledger cursor)
   bool full = false;         // --full (ignore the cursor)
   bool allow_large = false;  // --allow-large (no writeback.max_new_referrals_per_pass valve)
+  // --rebind-ledger: a ledger bound to another server (or identifier system) is rebound to
+  // this one instead of refused (issue 13).
+  bool rebind_ledger = false;
 };
 
 // The writeback seam (plugin/writeback implements it; run_job only calls it). One instance

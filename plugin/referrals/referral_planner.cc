@@ -447,25 +447,6 @@ std::string ActivateServiceRequest(const std::string& json, const std::string& c
   return std::string(sb.GetString(), sb.GetSize());
 }
 
-std::string InactiveFlag(const std::string& json, fhir::InstantMicros end) {
-  rapidjson::Document d;
-  d.Parse(json.c_str());
-  if (d.HasParseError() || !d.IsObject()) return json;
-  auto& a = d.GetAllocator();
-  d.RemoveMember("status");
-  d.AddMember("status", "inactive", a);
-  if (!d.HasMember("period") || !d["period"].IsObject()) {
-    d.RemoveMember("period");
-    d.AddMember("period", rapidjson::Value(rapidjson::kObjectType), a);
-  }
-  d["period"].RemoveMember("end");
-  d["period"].AddMember("end", rapidjson::Value(fhir::FormatInstantUtc(end).c_str(), a), a);
-  rapidjson::StringBuffer sb;
-  Writer w(sb);
-  d.Accept(w);
-  return std::string(sb.GetString(), sb.GetSize());
-}
-
 std::string TaskPriority(const NeedFlag& flag, const RouteConfig& route, const Config& config) {
   std::string best = route.priority.empty() ? "routine" : route.priority;
   for (const std::string& rule : flag.rules) {

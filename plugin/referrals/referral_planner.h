@@ -77,9 +77,6 @@ bool IsStale(const NeedFlag& flag, const Config& config, fhir::InstantMicros now
 std::string ActivateServiceRequest(const std::string& service_request_json,
                                    const std::string& consent_reference);
 
-// Our Flag (JSON) made inactive with period.end = `end`: a stale need's chart Flag.
-std::string InactiveFlag(const std::string& flag_json, fhir::InstantMicros end);
-
 // The Task priority for this flag: the route's, raised by referrals.rule_priority of any rule
 // that fired.
 std::string TaskPriority(const NeedFlag& flag, const RouteConfig& route, const Config& config);

@@ -23,6 +23,17 @@ fhir::InstantMicros WallNow() {
       .count();
 }
 
+// Issue 13: the audit log (and its rewrite) is never reached through a symlink.
+fhir::Status RefuseSymlink(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    return fhir::Status::IoError("audit log " + path +
+                                 " is a symlink; sdoh-bridge does not follow symlinks there — "
+                                 "replace it with a regular file or remove it");
+  }
+  return fhir::Status::Ok();
+}
+
 }  // namespace
 
 AuditLog::~AuditLog() {
@@ -32,6 +43,9 @@ AuditLog::~AuditLog() {
 fhir::Status AuditLog::Open(const std::string& path, int retention_days, fhir::InstantMicros now,
                             std::string run_id) {
   run_id_ = std::move(run_id);
+  for (const std::string& p : {path, path + ".tmp"}) {
+    if (fhir::Status s = RefuseSymlink(p); !s.ok()) return s;
+  }
   // Retention: keep lines newer than the cutoff (a line that cannot be read is dropped too).
   const fhir::InstantMicros cutoff =
       now - static_cast<fhir::InstantMicros>(retention_days) * 86400LL * 1000000LL;
@@ -55,7 +69,7 @@ fhir::Status AuditLog::Open(const std::string& path, int retention_days, fhir::I
     in.close();
     if (dropped) {
       std::string tmp = path + ".tmp";
-      int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
       if (fd < 0) return fhir::Status::IoError("cannot write audit log " + tmp);
       bool ok = ::write(fd, kept.data(), kept.size()) == static_cast<ssize_t>(kept.size());
       ok = ::fsync(fd) == 0 && ok;
@@ -65,9 +79,9 @@ fhir::Status AuditLog::Open(const std::string& path, int retention_days, fhir::I
       }
     }
   }
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return fhir::Status::IoError("cannot open audit log " + path);
-  ::fchmod(fd, 0600);
+  ::fchmod(fd, 0600);  // on the fd: never through a path
   f_ = ::fdopen(fd, "a");
   if (f_ == nullptr) {
     ::close(fd);

@@ -1,7 +1,8 @@
 // The audit log (issue 5): one JSON object per line for every decision and write — ids,
 // needs, codes, HTTP status, attempts and server ids only; never names, birth dates,
 // addresses or free text (callers pass only such fields; there is no free-form field).
-// File mode 0600. On Open, lines older than the retention are dropped.
+// File mode 0600 (fchmod on the open fd). On Open, lines older than the retention are dropped.
+// A symlinked audit log (or its .tmp) is refused, never followed (issue 13).
 #pragma once
 
 #include <cstdio>

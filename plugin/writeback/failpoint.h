@@ -9,4 +9,8 @@ constexpr int kFailpointExitCode = 86;
 
 void Failpoint(const char* name);
 
+// An error failpoint (issue 13): true from the Nth hit on ("name:N", default 1) when
+// SDOH_FAILPOINT names this point, so the caller fails as if the operation had; false otherwise.
+bool FailpointFires(const char* name);
+
 }  // namespace sdoh::writeback

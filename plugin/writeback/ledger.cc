@@ -7,11 +7,14 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <mutex>
 #include <set>
 #include <thread>
 
 #include <sqlite3.h>
+
+#include "plugin/writeback/failpoint.h"
 
 namespace sdoh::writeback {
 
@@ -22,7 +25,7 @@ std::string Col(sqlite3_stmt* st, int i) {
   return t == nullptr ? std::string() : reinterpret_cast<const char*>(t);
 }
 
-void Bind(sqlite3_stmt* st, int i, const std::string& v) {
+void BindText(sqlite3_stmt* st, int i, const std::string& v) {
   sqlite3_bind_text(st, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
 }
 
@@ -45,10 +48,40 @@ CREATE TABLE IF NOT EXISTS resources(
   PRIMARY KEY(type, identifier));
 CREATE INDEX IF NOT EXISTS resources_run ON resources(run_id);
 CREATE INDEX IF NOT EXISTS resources_state ON resources(state);
-CREATE TABLE IF NOT EXISTS cursors(
-  type TEXT PRIMARY KEY, value TEXT NOT NULL, run_id TEXT NOT NULL,
-  updated TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')));
+CREATE TABLE IF NOT EXISTS server_cursors(
+  server TEXT NOT NULL, type TEXT NOT NULL, value TEXT NOT NULL, run_id TEXT NOT NULL,
+  updated TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  PRIMARY KEY(server, type));
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 )";
+// Ledgers from before issue 13 kept one cursor per type in "cursors", bound to no server: they
+// are left unread, so the first pass after the upgrade is a full one.
+
+// Issue 13: nothing in the out folder is reached through a symlink. A missing path is fine.
+fhir::Status RefuseSymlink(const std::string& path, const std::string& what) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    return fhir::Status::IoError(what + " " + path +
+                                 " is a symlink; sdoh-bridge does not follow symlinks there — "
+                                 "replace it with a regular file or remove it");
+  }
+  return fhir::Status::Ok();
+}
+
+// open(2) with O_NOFOLLOW: a symlink (even a dangling one) is neither followed nor its target
+// created. -1 with errno set on failure.
+int OpenNoFollow(const std::string& path, int flags) {
+  return ::open(path.c_str(), flags | O_NOFOLLOW | O_CLOEXEC, 0600);
+}
+
+fhir::Status OpenError(const std::string& path, const std::string& what, int err) {
+  if (err == ELOOP) {
+    return fhir::Status::IoError(what + " " + path +
+                                 " is a symlink; sdoh-bridge does not follow symlinks there — "
+                                 "replace it with a regular file or remove it");
+  }
+  return fhir::Status::IoError("cannot open " + what + " " + path + ": " + std::strerror(err));
+}
 
 // Ledgers this process owns (LedgerOwner): its own passes may open them.
 std::mutex owned_mu;
@@ -73,8 +106,12 @@ fhir::Status CheckNotOwnedElsewhere(const std::string& ledger_path) {
     std::lock_guard<std::mutex> lock(owned_mu);
     if (Owned().count(ledger_path)) return fhir::Status::Ok();
   }
-  int fd = ::open(OwnerPath(ledger_path).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fhir::Status::Ok();  // never owned
+  int fd = OpenNoFollow(OwnerPath(ledger_path), O_RDONLY);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOENT) return fhir::Status::Ok();  // never owned
+    return OpenError(OwnerPath(ledger_path), "ledger owner file", err);
+  }
   fhir::Status s = fhir::Status::Ok();
   if (::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
     s = fhir::Status::FailedPrecondition(
@@ -90,8 +127,8 @@ fhir::Status CheckNotOwnedElsewhere(const std::string& ledger_path) {
 fhir::Result<std::unique_ptr<LedgerOwner>> LedgerOwner::Acquire(const std::string& ledger_path,
                                                                 const std::string& role) {
   const std::string path = OwnerPath(ledger_path);
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return fhir::Status::IoError("cannot open the ledger owner file " + path);
+  int fd = OpenNoFollow(path, O_RDWR | O_CREAT);
+  if (fd < 0) return OpenError(path, "ledger owner file", errno);
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     std::string holder = OwnerText(fd);
     ::close(fd);
@@ -128,8 +165,8 @@ fhir::Status Ledger::Open(const std::string& path, int lock_wait_seconds) {
   path_ = path;
   if (fhir::Status owned = CheckNotOwnedElsewhere(path); !owned.ok()) return owned;
   const std::string lock_path = path + ".lock";
-  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd_ < 0) return fhir::Status::IoError("cannot open ledger lock " + lock_path);
+  lock_fd_ = OpenNoFollow(lock_path, O_RDWR | O_CREAT);
+  if (lock_fd_ < 0) return OpenError(lock_path, "ledger lock", errno);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(lock_wait_seconds);
   while (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     if (std::chrono::steady_clock::now() >= deadline) {
@@ -141,20 +178,47 @@ fhir::Status Ledger::Open(const std::string& path, int lock_wait_seconds) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  // The database and its -wal/-shm files are created 0600 (umask), and re-chmodded.
+  // SQLite opens -wal and -shm itself: they are checked here, under the lock (the journal too).
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    if (fhir::Status s = RefuseSymlink(path + suffix, "ledger file"); !s.ok()) return s;
+  }
+  // A new database is created 0600 (umask), and SQLite gives its -wal/-shm the database's mode.
+  // An existing file keeps the mode the admin gave it: never chmod'ed (issue 13).
   mode_t old = ::umask(077);
-  int rc =
-      sqlite3_open_v2(path.c_str(), &db_,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db_,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW,
+      nullptr);
   fhir::Status s =
       rc == SQLITE_OK
           ? fhir::Status::Ok()
           : fhir::Status::IoError("cannot open ledger " + path + ": " + sqlite3_errstr(rc));
+  // SQLite quietly falls back to read-only when the file is not writable (mode, owner,
+  // immutable flag, read-only mount): refused before anything is sent.
+  if (s.ok() && sqlite3_db_readonly(db_, "main") != 0) {
+    s = fhir::Status::IoError("the ledger " + path +
+                              " is not writable (file mode, owner or file system); nothing "
+                              "was sent — make it writable for this user (sdoh-bridge never "
+                              "changes its mode)");
+  }
   if (s.ok()) s = Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
   if (s.ok()) sqlite3_busy_timeout(db_, 5000);
   if (s.ok()) s = Exec(kSchema);
+  if (s.ok()) {
+    // Proof of writability: a write in a transaction that is rolled back.
+    s = Exec("BEGIN IMMEDIATE");
+    if (s.ok()) {
+      s = Exec(
+          "INSERT INTO meta(key, value) VALUES('write-probe', '') "
+          "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+      Rollback();
+    }
+    if (!s.ok()) {
+      s = fhir::Status::IoError("the ledger " + path + " cannot be written (" + s.message() +
+                                "); nothing was sent");
+    }
+  }
   ::umask(old);
-  for (const char* suffix : {"", "-wal", "-shm"}) ::chmod((path + suffix).c_str(), 0600);
   return s;
 }
 
@@ -170,22 +234,90 @@ fhir::Status Ledger::Exec(const char* sql) {
 
 fhir::Status Ledger::Begin() { return Exec("BEGIN IMMEDIATE"); }
 fhir::Status Ledger::Commit() { return Exec("COMMIT"); }
+void Ledger::Rollback() {
+  if (db_ != nullptr && sqlite3_get_autocommit(db_) == 0) Exec("ROLLBACK");
+}
+
+namespace {
+
+std::string Meta(sqlite3* db, const char* key) {
+  Stmt st(db, "SELECT value FROM meta WHERE key = ?1");
+  if (!st.ok()) return "";
+  BindText(st.get(), 1, key);
+  return sqlite3_step(st.get()) == SQLITE_ROW ? Col(st.get(), 0) : std::string();
+}
+
+std::string NormalizedBase(std::string base) {
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return base;
+}
+
+}  // namespace
+
+fhir::Status Ledger::Bind(const std::string& server_base, const std::string& identifier_system,
+                          bool rebind, std::string* previous) {
+  const std::string base = NormalizedBase(server_base);
+  const std::string bound_base = Meta(db_, "server_base");
+  const std::string bound_system = Meta(db_, "identifier_system");
+  const bool first = bound_base.empty() && bound_system.empty();
+  if (!first && (bound_base != base || bound_system != identifier_system)) {
+    if (!rebind) {
+      return fhir::Status::InvalidArgument(
+          "the ledger " + path_ + " is bound to the server " + bound_base + " (identifier system " +
+          bound_system + "), not " + base + " (identifier system " + identifier_system +
+          "); nothing was done — use the out folder (or writeback.ledger) of that server, or "
+          "pass --rebind-ledger to bind this ledger to " +
+          base);
+    }
+    if (previous != nullptr) *previous = bound_base + " " + bound_system;
+  }
+  if (first || rebind) {
+    if (fhir::Status s = Begin(); !s.ok()) return s;
+    for (const auto& [key, value] :
+         {std::pair<const char*, std::string>{"server_base", base},
+          std::pair<const char*, std::string>{"identifier_system", identifier_system}}) {
+      Stmt st(db_,
+              "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET "
+              "value = excluded.value");
+      if (!st.ok()) {
+        Rollback();
+        return fhir::Status::IoError("ledger " + path_ + ": " + sqlite3_errmsg(db_));
+      }
+      BindText(st.get(), 1, key);
+      BindText(st.get(), 2, value);
+      if (sqlite3_step(st.get()) != SQLITE_DONE) {
+        fhir::Status s = fhir::Status::IoError("ledger " + path_ + ": " + sqlite3_errmsg(db_));
+        Rollback();
+        return s;
+      }
+    }
+    if (fhir::Status s = Commit(); !s.ok()) {
+      Rollback();
+      return s;
+    }
+  }
+  server_ = base;
+  return fhir::Status::Ok();
+}
 
 fhir::Status Ledger::Upsert(const LedgerRow& r) {
+  if (FailpointFires("ledger-write-error")) {
+    return fhir::Status::IoError("ledger " + path_ + ": write failed (failpoint)");
+  }
   Stmt st(db_,
           "INSERT INTO resources(type, identifier, patient, need, state, server_id, version, "
           "run_id) VALUES(?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(type, identifier) DO UPDATE SET "
           "patient=?3, need=?4, state=?5, server_id=?6, version=?7, run_id=?8, "
           "updated=strftime('%Y-%m-%dT%H:%M:%fZ','now')");
   if (!st.ok()) return fhir::Status::IoError("ledger " + path_ + ": " + sqlite3_errmsg(db_));
-  Bind(st.get(), 1, r.type);
-  Bind(st.get(), 2, r.identifier);
-  Bind(st.get(), 3, r.patient);
-  Bind(st.get(), 4, r.need);
-  Bind(st.get(), 5, r.state);
-  Bind(st.get(), 6, r.server_id);
-  Bind(st.get(), 7, r.version);
-  Bind(st.get(), 8, r.run_id);
+  BindText(st.get(), 1, r.type);
+  BindText(st.get(), 2, r.identifier);
+  BindText(st.get(), 3, r.patient);
+  BindText(st.get(), 4, r.need);
+  BindText(st.get(), 5, r.state);
+  BindText(st.get(), 6, r.server_id);
+  BindText(st.get(), 7, r.version);
+  BindText(st.get(), 8, r.run_id);
   if (sqlite3_step(st.get()) != SQLITE_DONE) {
     return fhir::Status::IoError("ledger " + path_ + ": " + sqlite3_errmsg(db_));
   }
@@ -201,7 +333,7 @@ std::vector<LedgerRow> Ledger::Select(const char* where, const std::string& arg)
   Stmt st(db_, sql.c_str());
   std::vector<LedgerRow> out;
   if (!st.ok()) return out;
-  Bind(st.get(), 1, arg);
+  BindText(st.get(), 1, arg);
   while (sqlite3_step(st.get()) == SQLITE_ROW) {
     out.push_back({Col(st.get(), 0), Col(st.get(), 1), Col(st.get(), 2), Col(st.get(), 3),
                    Col(st.get(), 4), Col(st.get(), 5), Col(st.get(), 6), Col(st.get(), 7)});
@@ -225,21 +357,27 @@ std::vector<LedgerRow> Ledger::ForRun(const std::string& run_id) {
 }
 
 std::string Ledger::Cursor(const std::string& type) {
-  Stmt st(db_, "SELECT value FROM cursors WHERE type = ?1");
+  Stmt st(db_, "SELECT value FROM server_cursors WHERE server = ?1 AND type = ?2");
   if (!st.ok()) return "";
-  Bind(st.get(), 1, type);
+  BindText(st.get(), 1, server_);
+  BindText(st.get(), 2, type);
   return sqlite3_step(st.get()) == SQLITE_ROW ? Col(st.get(), 0) : std::string();
 }
 
 fhir::Status Ledger::SetCursor(const std::string& type, const std::string& value,
                                const std::string& run_id) {
+  if (FailpointFires("ledger-write-error")) {
+    return fhir::Status::IoError("ledger " + path_ + ": write failed (failpoint)");
+  }
   Stmt st(db_,
-          "INSERT INTO cursors(type, value, run_id) VALUES(?1,?2,?3) ON CONFLICT(type) DO "
-          "UPDATE SET value=?2, run_id=?3, updated=strftime('%Y-%m-%dT%H:%M:%fZ','now')");
+          "INSERT INTO server_cursors(server, type, value, run_id) VALUES(?1,?2,?3,?4) "
+          "ON CONFLICT(server, type) DO UPDATE SET value=?3, run_id=?4, "
+          "updated=strftime('%Y-%m-%dT%H:%M:%fZ','now')");
   if (!st.ok()) return fhir::Status::IoError("ledger " + path_ + ": " + sqlite3_errmsg(db_));
-  Bind(st.get(), 1, type);
-  Bind(st.get(), 2, value);
-  Bind(st.get(), 3, run_id);
+  BindText(st.get(), 1, server_);
+  BindText(st.get(), 2, type);
+  BindText(st.get(), 3, value);
+  BindText(st.get(), 4, run_id);
   if (sqlite3_step(st.get()) != SQLITE_DONE) {
     return fhir::Status::IoError("ledger " + path_ + ": " + sqlite3_errmsg(db_));
   }

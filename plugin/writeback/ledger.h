@@ -1,7 +1,10 @@
-// The writeback ledger (issue 5): a SQLite file (WAL, mode 0600) recording each planned
+// The writeback ledger (issue 5): a SQLite file (WAL, created mode 0600) recording each planned
 // resource planned → sent → confirmed (with server id and version) and the run that sent it,
-// plus the incremental-sync cursor per resource type. One writer at a time: Open takes an
-// exclusive flock on "<path>.lock" for the life of the object.
+// plus the incremental-sync cursors per (server, resource type). One writer at a time: Open
+// takes an exclusive flock on "<path>.lock" for the life of the object.
+// Issue 13: the ledger is bound to one server (base URL + identifier system, see Bind); it is
+// opened read-write and proven writable before anything is sent; a symlinked ledger, -wal,
+// -shm, lock or owner file is refused (never followed); an existing file is never chmod'ed.
 // Holds ids, needs and states only. Not thread-safe.
 #pragma once
 
@@ -34,11 +37,23 @@ class Ledger {
   Ledger(const Ledger&) = delete;
   Ledger& operator=(const Ledger&) = delete;
 
-  // Takes the lock (waiting up to lock_wait_seconds), then opens or creates the database.
+  // Takes the lock (waiting up to lock_wait_seconds), then opens or creates the database and
+  // proves it writable (a write in a transaction that is rolled back).
   // FailedPrecondition when another process holds the lock, or when another process owns the
-  // ledger (LedgerOwner: a running `serve`/`watch` does the passes on it).
+  // ledger (LedgerOwner: a running `serve`/`watch` does the passes on it). IoError when the
+  // ledger cannot be written (read-only file, file system or directory), or when the ledger,
+  // its -wal, -shm, .lock or .owner path is a symlink (each error names the path).
   fhir::Status Open(const std::string& path, int lock_wait_seconds);
 
+  // Binds the ledger to `server_base` (trailing '/' ignored) and `identifier_system`: recorded
+  // on first use; a ledger bound to another server or system is refused (InvalidArgument,
+  // naming both) unless `rebind`, which records the new binding. `*previous` receives the
+  // old binding ("<base> <system>") when it changed. Cursors are per bound server.
+  fhir::Status Bind(const std::string& server_base, const std::string& identifier_system,
+                    bool rebind, std::string* previous = nullptr);
+
+  // Every write returns its Status; callers stop writing to the server when one fails.
+  // Failpoint "ledger-write-error[:N]" makes the Nth Upsert/SetCursor fail (tests).
   fhir::Status Upsert(const LedgerRow& row);  // keyed by (type, identifier)
   std::optional<LedgerRow> Find(const std::string& type, const std::string& identifier);
   std::vector<LedgerRow> InState(const std::string& state);
@@ -47,7 +62,9 @@ class Ledger {
   // Several writes as one atomic commit.
   fhir::Status Begin();
   fhir::Status Commit();
+  void Rollback();  // after a failed write between Begin and Commit
 
+  // The cursors of the bound server (of "" before Bind).
   std::string Cursor(const std::string& type);
   fhir::Status SetCursor(const std::string& type, const std::string& value,
                          const std::string& run_id);
@@ -59,6 +76,7 @@ class Ledger {
   sqlite3* db_ = nullptr;
   int lock_fd_ = -1;
   std::string path_;
+  std::string server_;  // the bound server base URL
 };
 
 // Long-lived ownership of a ledger (issue 6): `serve` with a watch loop and `watch` hold an

@@ -104,6 +104,12 @@ ServerResource ParseServerResource(const rapidjson::Value& r, const std::string&
     std::string_view ref = json::StrMember(*focus, "reference");
     if (!ref.empty()) s.focus = Strip(ref);
   }
+  for (const char* member : {"subject", "for"}) {
+    if (const rapidjson::Value* subject = json::Member(r, member)) {
+      std::string_view ref = json::StrMember(*subject, "reference");
+      if (!ref.empty()) s.subject = Strip(ref);
+    }
+  }
   Refs(r, "reasonReference", &s.evidence);
   Refs(r, "supportingInfo", &s.evidence);
   s.json = Serialize(r);
@@ -207,6 +213,63 @@ FlagAction DecideFlag(const std::string& planned_json, const ServerResource* exi
     if (va != nullptr && Serialize(*va) != Serialize(*vb)) return FlagAction::kUpdate;
   }
   return FlagAction::kUnchanged;
+}
+
+std::string NotAsRecorded(const ServerResource& r, const std::string& identifier,
+                          const std::string& patient) {
+  if (r.identifier.empty()) return "not-ours (no identifier under our system)";
+  if (r.identifier != identifier) return "not-ours (identifier differs from the ledger)";
+  if (r.subject != "Patient/" + patient) return "not-ours (subject differs from the ledger)";
+  return "";
+}
+
+bool IsFinal(const ServerResource& r) {
+  if (r.type == "ServiceRequest") return In(r.status, {"completed", "revoked", "entered-in-error"});
+  if (r.type == "Task") {
+    return In(r.status, {"completed", "cancelled", "failed", "rejected", "entered-in-error"});
+  }
+  return r.status == "entered-in-error";
+}
+
+namespace {
+
+// `json` parsed, `edit` applied, serialized; `json` unchanged when it does not parse.
+template <typename Edit>
+std::string Edited(const std::string& json, Edit edit) {
+  rapidjson::Document d;
+  d.Parse(json.c_str());
+  if (d.HasParseError() || !d.IsObject()) return json;
+  edit(d, d.GetAllocator());
+  return Serialize(d);
+}
+
+void SetString(rapidjson::Value& obj, const char* key, const std::string& value,
+               rapidjson::Document::AllocatorType& alloc) {
+  obj.RemoveMember(key);
+  obj.AddMember(rapidjson::StringRef(key), rapidjson::Value(value.c_str(), alloc), alloc);
+}
+
+}  // namespace
+
+std::string CancelledTask(const std::string& task_json, const std::string& reason) {
+  return Edited(task_json, [&](rapidjson::Document& d, auto& alloc) {
+    SetString(d, "status", "cancelled", alloc);
+    d.RemoveMember("statusReason");
+    rapidjson::Value cc(rapidjson::kObjectType);
+    cc.AddMember("text", rapidjson::Value(reason.c_str(), alloc), alloc);
+    d.AddMember("statusReason", cc, alloc);
+  });
+}
+
+std::string InactiveFlag(const std::string& flag_json, const std::string& end) {
+  return Edited(flag_json, [&](rapidjson::Document& d, auto& alloc) {
+    SetString(d, "status", "inactive", alloc);
+    if (!d.HasMember("period") || !d["period"].IsObject()) {
+      d.RemoveMember("period");
+      d.AddMember("period", rapidjson::Value(rapidjson::kObjectType), alloc);
+    }
+    SetString(d["period"], "end", end, alloc);
+  });
 }
 
 std::string WithStatus(const std::string& resource_json, const std::string& status,

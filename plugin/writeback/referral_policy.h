@@ -34,6 +34,7 @@ struct ServerResource {
   std::optional<fhir::InstantMicros> authored;  // authoredOn
   std::vector<std::string> categories;          // every category coding code (ServiceRequest)
   std::string focus;                            // Task: "ServiceRequest/<id>"
+  std::string subject;                          // subject (Task: for), "Patient/<id>"
   std::vector<std::string> evidence;            // reasonReference + supportingInfo references
   std::string json;                             // the resource as read
   std::string Reference() const { return type + "/" + id; }
@@ -78,8 +79,23 @@ enum class FlagAction { kCreate, kUnchanged, kUpdate, kRetracted };
 // entered-in-error (retracted) is left alone.
 FlagAction DecideFlag(const std::string& planned_json, const ServerResource* existing);
 
+// Issue 13: why `r`, as read from the server, is not the resource the ledger recorded as
+// (`identifier` under our system, subject Patient/`patient`) — "" when it is. Anything else
+// is someone else's resource (another server's ids, a reused id) and must not be changed.
+std::string NotAsRecorded(const ServerResource& r, const std::string& identifier,
+                          const std::string& patient);
+
+// Issue 13: a resource sdoh-bridge never changes, whoever closed it: a ServiceRequest
+// completed, revoked or entered-in-error; a Task completed, cancelled, failed, rejected or
+// entered-in-error; a Flag entered-in-error.
+bool IsFinal(const ServerResource& r);
+
 // `resource_json` with "status" set to `status` (and "id" to `id` when non-empty): for PUTs.
 std::string WithStatus(const std::string& resource_json, const std::string& status,
                        const std::string& id = "");
+// A Task cancelled with a reason: status "cancelled" and statusReason.text = `reason`.
+std::string CancelledTask(const std::string& task_json, const std::string& reason);
+// A Flag made inactive: status "inactive" and period.end = `end` (a FHIR dateTime).
+std::string InactiveFlag(const std::string& flag_json, const std::string& end);
 
 }  // namespace sdoh::writeback

@@ -38,6 +38,11 @@ int RevokeCommand(const RevokeOptions& o, std::ostream& out, std::ostream& err) 
     err << "sdoh-bridge: " << s.message() << "\n";
     return s.code() == fhir::Status::Code::kFailedPrecondition ? 4 : 1;
   }
+  // The ledger's server ids mean something on its own server only (issue 13).
+  if (fhir::Status s = ledger.Bind(config->source, config->identifier_system, false); !s.ok()) {
+    err << "sdoh-bridge: " << s.message() << "\n";
+    return s.code() == fhir::Status::Code::kInvalidArgument ? 2 : 1;
+  }
   const fhir::InstantMicros now = std::chrono::duration_cast<std::chrono::microseconds>(
                                       std::chrono::system_clock::now().time_since_epoch())
                                       .count();
@@ -48,7 +53,8 @@ int RevokeCommand(const RevokeOptions& o, std::ostream& out, std::ostream& err) 
     err << "sdoh-bridge: " << s.message() << "\n";
     return 1;
   }
-  int failures = 0, done = 0;
+  int failures = 0, done = 0, already = 0, not_ours = 0, final_state = 0;
+  std::string ledger_error;
   auto rows = ledger.ForRun(o.run_id);
   if (rows.empty()) {
     err << "sdoh-bridge: the ledger has nothing written by run '" << o.run_id << "'\n";
@@ -63,9 +69,9 @@ int RevokeCommand(const RevokeOptions& o, std::ostream& out, std::ostream& err) 
       continue;
     }
     ServerResource r = ParseServerResource(*read->body, config->identifier_system);
-    std::string target = row.type == "ServiceRequest" ? "revoked"
-                         : row.type == "Task"         ? "cancelled"
-                                                      : "entered-in-error";
+    const std::string target = row.type == "ServiceRequest" ? "revoked"
+                               : row.type == "Task"         ? "cancelled"
+                                                            : "entered-in-error";
     AuditEvent ev{"retract",
                   "revoke-run",
                   row.type,
@@ -75,11 +81,28 @@ int RevokeCommand(const RevokeOptions& o, std::ostream& out, std::ostream& err) 
                   "revoke --run " + o.run_id,
                   0,
                   0,
-                  r.Reference(),
+                  row.type + "/" + row.server_id,
                   "",
                   ""};
-    if (r.status != target && !(row.type == "Task" && !IsOpenTask(r.status))) {
-      auto res = client->fhir->Update(row.type, r.id, WithStatus(r.json, target), r.version);
+    // Issue 13: the resource at that id must be the one the ledger recorded, and not closed.
+    std::string skip = NotAsRecorded(r, row.identifier, row.patient);
+    if (skip.empty() && r.status != target && IsFinal(r)) skip = "final (" + r.status + ")";
+    if (!skip.empty()) {
+      ++(skip.rfind("final", 0) == 0 ? final_state : not_ours);
+      ev.event = "skip";
+      ev.reason = skip;
+      audit.Write(ev);
+      out << "  skipped " << row.type << "/" << row.server_id << ": " << skip << "\n";
+      continue;
+    }
+    if (r.status == target) {
+      ++already;
+    } else {
+      const std::string json =
+          row.type == "Task"
+              ? CancelledTask(r.json, "Referral revoked by sdoh-bridge: revoke --run " + o.run_id)
+              : WithStatus(r.json, target);
+      auto res = client->fhir->Update(row.type, r.id, json, r.version);
       if (!res.ok()) {
         ++failures;
         ev.event = "error";
@@ -95,10 +118,24 @@ int RevokeCommand(const RevokeOptions& o, std::ostream& out, std::ostream& err) 
     }
     audit.Write(ev);
     row.state = "revoked";
-    ledger.Upsert(row);
+    if (fhir::Status s = ledger.Upsert(row); !s.ok()) {
+      // Issue 13: nothing more is changed on the server once the ledger cannot record it.
+      ledger_error = s.message();
+      audit.Write(
+          {"error", "ledger-write", "", "", "", "", "ledger-write-failed", 0, 0, "", "", ""});
+      break;
+    }
   }
   out << "sdoh-bridge revoke " << o.run_id << ": " << done << " resource(s) revoked, cancelled "
-      << "or marked entered-in-error; " << failures << " failure(s)\n";
+      << "or marked entered-in-error; " << already << " already so; " << not_ours
+      << " skipped (not as the ledger recorded them); " << final_state
+      << " skipped (final on the server, left as is); " << failures << " failure(s)\n";
+  if (!ledger_error.empty()) {
+    out << "  stopped: the ledger could not be written; nothing more was changed\n";
+    err << "sdoh-bridge: revoke stopped: the ledger could not be written (" << ledger_error
+        << ")\n";
+    return 1;
+  }
   return failures == 0 ? 0 : 1;
 }
 

@@ -102,7 +102,13 @@ class ServerWriteback : public Writeback {
   void Flush(bool everything);
   void SendBatch(const std::vector<const WriteGroup*>& groups);
   void CheckDuplicates(const WriteGroup& g, const WriteEntry& e, LedgerRow* row);
-  bool Put(const ServerResource& r, const std::string& json, AuditEvent ev);
+  enum class PutResult { kDone, kSkipped, kFailed };
+  // A PUT (If-Match) of `json` over `r`, as read from the server. Skipped (counted, reported,
+  // audited) unless `r` is what the ledger recorded for ev.identifier and ev.patient and is
+  // not final (issue 13).
+  PutResult Put(const ServerResource& r, const std::string& json, AuditEvent ev);
+  // False (and the pass stops writing to the server) when a ledger write failed (issue 13).
+  bool LedgerOk(const fhir::Status& s);
   void Retract(const std::string& patient, const std::string& need, const View& v,
                const std::vector<const ServerResource*>& srs, const std::string& reason);
   // Whether this ServiceRequest of ours was written under a rule-set version the admin withdrew
@@ -129,7 +135,8 @@ class ServerWriteback : public Writeback {
   WritebackPath path_ = {{"ServiceRequest", "Task", "Flag"}};
   std::string path_note_;
   bool forced_dry_run_ = false;
-  bool aborted_ = false;  // an uncertain write failure: stop writing; the next run reconciles
+  bool aborted_ = false;      // an uncertain write failure: stop writing; the next run reconciles
+  std::string ledger_error_;  // a ledger write failed: nothing more is sent
   int batches_sent_ = 0;
   std::vector<WriteGroup> pending_;
   size_t pending_entries_ = 0;
@@ -188,6 +195,18 @@ fhir::Status ServerWriteback::Begin(std::string* since) {
                                      ctx_.run_id);
         !s.ok()) {
       return s;
+    }
+    // The ledger belongs to one server (issue 13): its server ids, states and cursors mean
+    // nothing on another.
+    std::string previous;
+    if (fhir::Status s = ledger_.Bind(cfg_.source, system_, ctx_.rebind_ledger, &previous);
+        !s.ok()) {
+      return s;
+    }
+    if (!previous.empty()) {
+      audit_.Write({"rebind", "ledger", "", "", "", "", "rebind-ledger", 0, 0, "", "", ""});
+      path_note_ += std::string(path_note_.empty() ? "" : "; ") + "ledger rebound from " +
+                    previous + " (--rebind-ledger)";
     }
     // Reconcile: a resource sent but never confirmed is looked up by identifier.
     for (LedgerRow row : ledger_.InState("sent")) {
@@ -315,7 +334,7 @@ void ServerWriteback::AddPatient(PatientPass pass) {
                     {"action", "inactivate"},
                     {"reason", "stale screening"}});
         if (Writes()) {
-          Put(f, InactiveFlag(f.json, ctx_.now),
+          Put(f, InactiveFlag(f.json, fhir::FormatInstantUtc(ctx_.now)),
               {"update", "flag-inactive", "Flag", f.identifier, pid, flag.need, "screening-stale",
                0, 0, "", "", ""});
         }
@@ -476,16 +495,19 @@ void ServerWriteback::AddPatient(PatientPass pass) {
                     {"reference", existing->Reference()},
                     {"action", "update"}});
         if (Writes()) {
-          Put(*existing, WithStatus(flag_res->json, "active", existing->id),
-              {"update", "flag-update", "Flag", flag_res->identifier, pid, plan.need, "rescreen", 0,
-               0, "", "", ""});
+          (void)Put(*existing, WithStatus(flag_res->json, "active", existing->id),
+                    {"update", "flag-update", "Flag", flag_res->identifier, pid, plan.need,
+                     "rescreen", 0, 0, "", "", ""});
         }
       }
     }
     if (!group.entries.empty()) {
       if (Writes()) {
         for (const WriteEntry& e : group.entries) {
-          ledger_.Upsert({e.type, e.identifier, pid, plan.need, "planned", "", "", ctx_.run_id});
+          if (!LedgerOk(ledger_.Upsert(
+                  {e.type, e.identifier, pid, plan.need, "planned", "", "", ctx_.run_id}))) {
+            break;
+          }
         }
       }
       pending_entries_ += group.entries.size();
@@ -544,26 +566,26 @@ void ServerWriteback::AddPatient(PatientPass pass) {
       const std::string& need = id->need;
       if (retracted.count(need)) {
         if (f.status == "entered-in-error") continue;
+        if (Writes() && Put(f, WithStatus(f.json, "entered-in-error"),
+                            {"retract", "flag-entered-in-error", "Flag", f.identifier, pid, need,
+                             retracted[need], 0, 0, "", "", ""}) == PutResult::kSkipped) {
+          continue;
+        }
         retractions_.Add({{"patient", "Patient/" + pid},
                           {"need", need},
                           {"reference", f.Reference()},
                           {"action", "entered-in-error"}});
-        if (Writes()) {
-          Put(f, WithStatus(f.json, "entered-in-error"),
-              {"retract", "flag-entered-in-error", "Flag", f.identifier, pid, need, retracted[need],
-               0, 0, "", "", ""});
-        }
       } else if (f.status == "active") {
+        if (Writes() && Put(f, InactiveFlag(f.json, fhir::FormatInstantUtc(ctx_.now)),
+                            {"update", "flag-inactive", "Flag", f.identifier, pid, need,
+                             "need-not-positive", 0, 0, "", "", ""}) == PutResult::kSkipped) {
+          continue;
+        }
         flags_.Add({{"patient", "Patient/" + pid},
                     {"need", need},
                     {"identifier", f.identifier},
                     {"reference", f.Reference()},
                     {"action", "inactivate"}});
-        if (Writes()) {
-          Put(f, WithStatus(f.json, "inactive"),
-              {"update", "flag-inactive", "Flag", f.identifier, pid, need, "need-not-positive", 0,
-               0, "", "", ""});
-        }
       }
     }
   }
@@ -653,40 +675,73 @@ void ServerWriteback::Retract(const std::string& patient, const std::string& nee
                               const std::vector<const ServerResource*>& srs,
                               const std::string& reason) {
   for (const ServerResource* sr : srs) {
+    if (Writes() && Put(*sr, WithStatus(sr->json, "revoked"),
+                        {"retract", "revoke", "ServiceRequest", sr->identifier, patient, need,
+                         reason, 0, 0, "", "", ""}) == PutResult::kSkipped) {
+      continue;  // not ours as the ledger recorded it, or closed: its Tasks are left too
+    }
     retractions_.Add({{"patient", "Patient/" + patient},
                       {"need", need},
                       {"reference", sr->Reference()},
                       {"action", "revoked"}});
-    if (Writes()) {
-      Put(*sr, WithStatus(sr->json, "revoked"),
-          {"retract", "revoke", "ServiceRequest", sr->identifier, patient, need, reason, 0, 0, "",
-           "", ""});
-    }
     for (const ServerResource& t : v.tasks) {
       if (t.focus != sr->Reference() || !IsOpenTask(t.status)) continue;
+      if (Writes() && Put(t, CancelledTask(t.json, "Referral retracted by sdoh-bridge: " + reason),
+                          {"retract", "cancel", "Task", t.identifier, patient, need, reason, 0, 0,
+                           "", "", ""}) == PutResult::kSkipped) {
+        continue;
+      }
       retractions_.Add({{"patient", "Patient/" + patient},
                         {"need", need},
                         {"reference", t.Reference()},
                         {"action", "cancelled"}});
-      if (Writes()) {
-        Put(t, WithStatus(t.json, "cancelled"),
-            {"retract", "cancel", "Task", t.identifier, patient, need, reason, 0, 0, "", "", ""});
-      }
     }
   }
 }
 
-bool ServerWriteback::Put(const ServerResource& r, const std::string& json, AuditEvent ev) {
-  if (holding_) {  // the large-pass valve decides in Finish
+bool ServerWriteback::LedgerOk(const fhir::Status& s) {
+  if (s.ok()) return true;
+  if (ledger_error_.empty()) {
+    ledger_error_ = s.message();
+    Error("the ledger could not be written (" + s.message() +
+          "); stopped writing to the server — nothing more was sent");
+    audit_.Write(
+        {"error", "ledger-write", "", "", "", "", "ledger-write-failed", 0, 0, "", "", ""});
+  }
+  aborted_ = true;
+  return false;
+}
+
+ServerWriteback::PutResult ServerWriteback::Put(const ServerResource& r, const std::string& json,
+                                                AuditEvent ev) {
+  if (holding_) {  // the large-pass valve decides in Finish; the checks below run then
     if (!valve_) held_puts_.push_back({r, json, std::move(ev)});
-    return true;
+    return PutResult::kDone;
   }
   if (!MayWrite(r.type)) {  // the server's writeback path leaves this type out
     ++counts_["not updated (server does not allow " + r.type + ")"];
-    return true;
+    return PutResult::kSkipped;
+  }
+  ev.server_id = r.Reference();
+  // Issue 13: only what the ledger recorded (identifier and subject), and never a closed one.
+  // Looked up by the identifier the server holds (an update may give it a new one).
+  std::string skip;
+  auto row = r.identifier.empty() ? std::nullopt : ledger_.Find(r.type, r.identifier);
+  if (!row || row->patient != ev.patient) {
+    skip = "not-ours (not in the ledger for this patient)";
+  } else {
+    skip = NotAsRecorded(r, row->identifier, row->patient);
+  }
+  if (skip.empty() && IsFinal(r)) skip = "final (" + r.status + ")";
+  if (!skip.empty()) {
+    ++counts_[skip.rfind("final", 0) == 0 ? "skipped: final on the server, left as is"
+                                          : "skipped: not as the ledger recorded it"];
+    ev.event = "skip";
+    ev.reason = skip;
+    audit_.Write(ev);
+    return PutResult::kSkipped;
   }
   auto res = ctx_.client->Update(r.type, r.id, json, r.version);
-  ev.server_id = r.Reference();
   if (!res.ok()) {
     ev.event = "error";
     ev.http_status = res.error().http_status;
@@ -695,20 +750,22 @@ bool ServerWriteback::Put(const ServerResource& r, const std::string& json, Audi
     audit_.Write(ev);
     Error("Patient/" + ev.patient + " need " + ev.need + ": " + ev.action + " of " + r.Reference() +
           " failed: HTTP " + std::to_string(res.error().http_status) + " " + ev.issue_codes);
-    return false;
+    return PutResult::kFailed;
   }
   ev.http_status = res->status;
   ev.attempts = res->attempts;
   ev.version = IdVersion(res->location.empty() ? res->etag : res->location).second;
   audit_.Write(ev);
   ++counts_[ev.action];
-  if (auto row = ledger_.Find(r.type, ev.identifier); row && !ctx_.dry_run) {
-    if (ev.action == "revoke" || ev.action == "cancel" || ev.action == "flag-entered-in-error") {
-      row->state = "revoked";
-    }
-    ledger_.Upsert(*row);
+  if (ev.action == "revoke" || ev.action == "cancel" || ev.action == "flag-entered-in-error") {
+    row->state = "revoked";
   }
-  return true;
+  if (LedgerOk(ledger_.Upsert(*row)) && ev.identifier != row->identifier) {
+    LedgerRow renamed = *row;
+    renamed.identifier = ev.identifier;
+    LedgerOk(ledger_.Upsert(renamed));
+  }
+  return PutResult::kDone;
 }
 
 void ServerWriteback::Flush(bool everything) {
@@ -726,13 +783,19 @@ void ServerWriteback::Flush(bool everything) {
 
 void ServerWriteback::SendBatch(const std::vector<const WriteGroup*>& groups) {
   if (batches_sent_ > 0) Failpoint("between-batches");
-  ledger_.Begin();
+  // Recorded as sent before it is sent; nothing is sent unless that was recorded.
+  fhir::Status recorded = ledger_.Begin();
   for (const WriteGroup* g : groups) {
     for (const WriteEntry& e : g->entries) {
-      ledger_.Upsert({e.type, e.identifier, g->patient, g->need, "sent", "", "", ctx_.run_id});
+      if (recorded.ok()) {
+        recorded = ledger_.Upsert(
+            {e.type, e.identifier, g->patient, g->need, "sent", "", "", ctx_.run_id});
+      }
     }
   }
-  ledger_.Commit();
+  if (recorded.ok()) recorded = ledger_.Commit();
+  if (!recorded.ok()) ledger_.Rollback();
+  if (!LedgerOk(recorded)) return;
   auto res = ctx_.client->Transaction(BuildTransaction(groups, system_));
   ++batches_sent_;
   if (!res.ok()) {
@@ -758,8 +821,8 @@ void ServerWriteback::SendBatch(const std::vector<const WriteGroup*>& groups) {
         // Rejected: nothing was written (transactions are atomic). Otherwise it stays "sent"
         // and the next run reconciles it.
         if (rejected) {
-          ledger_.Upsert(
-              {we.type, we.identifier, g->patient, g->need, "planned", "", "", ctx_.run_id});
+          LedgerOk(ledger_.Upsert(
+              {we.type, we.identifier, g->patient, g->need, "planned", "", "", ctx_.run_id}));
         }
       }
       std::string detail =
@@ -777,7 +840,7 @@ void ServerWriteback::SendBatch(const std::vector<const WriteGroup*>& groups) {
   Failpoint("after-commit-before-ledger");
   size_t i = 0;
   std::vector<std::pair<const WriteGroup*, LedgerRow>> written;
-  ledger_.Begin();
+  recorded = ledger_.Begin();
   for (const WriteGroup* g : groups) {
     for (const WriteEntry& e : g->entries) {
       const fhir::client::EntryResult* er = i < res->entries.size() ? &res->entries[i] : nullptr;
@@ -785,7 +848,7 @@ void ServerWriteback::SendBatch(const std::vector<const WriteGroup*>& groups) {
       auto [id, version] = IdVersion(er ? er->location : "");
       LedgerRow row{e.type,      e.identifier, g->patient, g->need,
                     "confirmed", id,           version,    ctx_.run_id};
-      ledger_.Upsert(row);
+      if (recorded.ok()) recorded = ledger_.Upsert(row);
       const bool created = er && er->status == 201;
       ++counts_[e.type + (created ? " created" : " already there")];
       audit_.Write({"write", created ? "created" : "exists", e.type, e.identifier, g->patient,
@@ -794,7 +857,10 @@ void ServerWriteback::SendBatch(const std::vector<const WriteGroup*>& groups) {
       written.emplace_back(g, row);
     }
   }
-  ledger_.Commit();
+  if (recorded.ok()) recorded = ledger_.Commit();
+  if (!recorded.ok()) ledger_.Rollback();
+  // Not recorded as confirmed: they stay "sent", and the next run reconciles them.
+  if (!LedgerOk(recorded)) return;
   for (auto& [g, row] : written) {
     CheckDuplicates(*g, {row.type, row.identifier, ""}, &row);
   }
@@ -820,13 +886,13 @@ void ServerWriteback::CheckDuplicates(const WriteGroup& g, const WriteEntry& e, 
                      {"need", g.need},
                      {"kept", live[0].Reference()},
                      {"duplicate", live[k].Reference()}});
-    Put(live[k], WithStatus(live[k].json, "entered-in-error"),
-        {"duplicate", "mark-duplicate", e.type, e.identifier, g.patient, g.need,
-         "duplicate-of " + live[0].Reference(), 0, 0, "", "", ""});
+    (void)Put(live[k], WithStatus(live[k].json, "entered-in-error"),
+              {"duplicate", "mark-duplicate", e.type, e.identifier, g.patient, g.need,
+               "duplicate-of " + live[0].Reference(), 0, 0, "", "", ""});
   }
   row->server_id = live[0].id;
   row->version = live[0].version;
-  ledger_.Upsert(*row);
+  LedgerOk(ledger_.Upsert(*row));
 }
 
 int ServerWriteback::Finish(const std::string& server_time, std::string* plan_members,
@@ -848,9 +914,13 @@ int ServerWriteback::Finish(const std::string& server_time, std::string* plan_me
   Flush(true);
   const bool ok = errors_ == 0 && !aborted_ && !valve_;
   if (!ctx_.dry_run && ok && !server_time.empty()) {
-    ledger_.Begin();
-    for (const char* t : kSyncTypes) ledger_.SetCursor(t, server_time, ctx_.run_id);
-    ledger_.Commit();
+    fhir::Status s = ledger_.Begin();
+    for (const char* t : kSyncTypes) {
+      if (s.ok()) s = ledger_.SetCursor(t, server_time, ctx_.run_id);
+    }
+    if (s.ok()) s = ledger_.Commit();
+    if (!s.ok()) ledger_.Rollback();
+    LedgerOk(s);
   }
   if (ctx_.dry_run) {
     *plan_members = "\"new_referrals\":" + new_referrals_.Json() +
@@ -892,10 +962,14 @@ int ServerWriteback::Finish(const std::string& server_time, std::string* plan_me
         << "); a real pass writes nothing unless --allow-large\n";
   }
   for (const std::string& l : error_lines_) err << "sdoh-bridge: writeback: " << l << "\n";
-  if (aborted_) {
+  if (!ledger_error_.empty()) {
+    out << "  stopped     the ledger could not be written: nothing more was sent to the server\n";
+    err << "sdoh-bridge: writeback stopped: the ledger could not be written (" << ledger_error_
+        << "); what was sent and not recorded is reconciled by the next run\n";
+  } else if (aborted_) {
     err << "sdoh-bridge: writeback stopped after an uncertain failure; the next run reconciles\n";
   }
-  return ok ? 0 : 1;
+  return ok && ledger_error_.empty() ? 0 : 1;
 }
 
 }  // namespace

@@ -204,14 +204,6 @@ TEST_F(ReferralPlannerTest, TaskPriorityComesFromTheRouteAndARuleCanRaiseIt) {
   EXPECT_STREQ(Parse(Find(Plan(f), "Task")->json)["priority"].GetString(), "asap");
 }
 
-TEST_F(ReferralPlannerTest, AStaleFlagIsMadeInactiveWithAnEnd) {
-  rapidjson::Document d = Parse(
-      InactiveFlag(R"({"resourceType":"Flag","status":"active","period":{"start":"x"}})", now_));
-  EXPECT_STREQ(d["status"].GetString(), "inactive");
-  EXPECT_STREQ(d["period"]["start"].GetString(), "x");
-  EXPECT_STREQ(d["period"]["end"].GetString(), "2026-06-01T12:00:00Z");
-}
-
 }  // namespace
 }  // namespace sdoh
 

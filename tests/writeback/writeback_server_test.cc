@@ -1,8 +1,12 @@
 // Writeback against the real FHIR test server (tests/fhir-server): exactly once across reruns,
 // crashes at named failpoints, random kill -9, two processes at once; suppression, Flag
 // deactivation, retraction, revoke, dry run; the audit log holds no names or birth dates.
+// Issue 13: only what the ledger recorded is changed, never a closed referral; a ledger that
+// cannot be written stops the run; the ledger is bound to its server; no symlink is followed.
 // Each test starts its own server (PORT=0) and loads the samples; each stays under 30 s.
+#include <grp.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +30,7 @@
 
 #include "fhir/client/client_factory.h"
 #include "plugin/referrals/identifiers.h"
+#include "plugin/writeback/ledger.h"
 #include "tests/client/fault_proxy.h"
 #include "tests/support/server_samples.h"
 #include "tests/support/test_support.h"
@@ -225,7 +230,9 @@ class WritebackServerTest : public ::testing::Test {
       sr_by_identifier[id] = "ServiceRequest/" + list[0].id;
     }
     for (const auto& [id, list] : Live("Task")) {
-      std::string sr = id.substr(0, id.size() - 5);
+      // task-<K>-<E> belongs to sr-<K>-<E>; a format-1 "<sr>-task" to <sr> (identifiers.h).
+      std::string sr =
+          id.rfind("task-", 0) == 0 ? "sr-" + id.substr(5) : id.substr(0, id.size() - 5);
       EXPECT_EQ(list[0].focus, sr_by_identifier[sr]) << id;
     }
   }
@@ -283,6 +290,49 @@ class WritebackServerTest : public ::testing::Test {
         EXPECT_EQ(f.status, "entered-in-error");
       }
     }
+  }
+
+  // The resource as the server holds it now.
+  Found Get(const std::string& type, const std::string& id) {
+    for (Found& f : All(type)) {
+      if (f.id == id) return f;
+    }
+    return {};
+  }
+  // DELETE [base]/type/id on the test server.
+  void Delete(const std::string& type, const std::string& id) {
+    fhir::client::HttpRequest req;
+    req.method = "DELETE";
+    req.url = server_.base_url() + "/" + type + "/" + id;
+    auto r = client_.fhir->Send(req, fhir::client::RequestKind::kIdempotentWrite);
+    ASSERT_TRUE(r.ok()) << r.error().ToString();
+  }
+  std::string RevokeArgs(const std::string& run_id, const std::string& base = "") {
+    return "revoke --run " + run_id + " --source " + (base.empty() ? server_.base_url() : base) +
+           " --out " + out_.string();
+  }
+  // The same server under another base URL: through the fault proxy (no cues), whose
+  // origin the server's paging links then use.
+  std::string OtherBase() {
+    EXPECT_TRUE(Proxy().error().empty()) << Proxy().error();
+    return Proxy().origin() + "/fhir";
+  }
+  // `sdoh-bridge <args>` run as the user nobody (a forked child drops root's privileges), so
+  // that file modes apply; the plain process when the test does not run as root.
+  int RunAsNobody(const std::string& args) {
+    if (::geteuid() != 0) return Run(args);
+    const std::string log = (out_ / "nobody.log").string();
+    const std::string cmd = std::string(SDOH_BRIDGE_BIN) + " " + args + " > " + log + " 2>&1";
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) _exit(99);
+      ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+      _exit(98);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    last_output_ = ReadFile(log);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 
   std::unique_ptr<fhir::client::testing::FaultProxy> proxy_;
@@ -445,6 +495,28 @@ TEST_F(WritebackServerTest, ReferralsWrittenUnderFormatOneAreRecognised) {
                                                R"(","value":"food-pat03"}],
       "status":"active","code":)" + domain + R"(,"subject":{"reference":"Patient/pat03"}})");
   ASSERT_TRUE(flag.ok()) << flag.error().ToString();
+  // The earlier release recorded them in its ledger (issue 13: only what the ledger recorded is
+  // changed), bound to this server.
+  {
+    std::string sr_id, flag_id;
+    for (const Found& f : All("ServiceRequest")) {
+      if (f.identifier == "food-0123456789abcdef0123456789abcdef") sr_id = f.id;
+    }
+    for (const Found& f : All("Flag")) {
+      if (f.identifier == "food-pat03") flag_id = f.id;
+    }
+    sdoh::writeback::Ledger ledger;
+    ASSERT_TRUE(ledger.Open((out_ / "ledger.sqlite").string(), 0).ok());
+    ASSERT_TRUE(ledger.Bind(server_.base_url(), kSystem, false).ok());
+    ASSERT_TRUE(ledger
+                    .Upsert({"ServiceRequest", "food-0123456789abcdef0123456789abcdef", "pat03",
+                             "food", "confirmed", sr_id, "1", "run-format-1"})
+                    .ok());
+    ASSERT_TRUE(ledger
+                    .Upsert({"Flag", "food-pat03", "pat03", "food", "confirmed", flag_id, "1",
+                             "run-format-1"})
+                    .ok());
+  }
   ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
   int open_food = 0;
   for (const Found& f : All("ServiceRequest")) {
@@ -484,11 +556,11 @@ TEST_F(WritebackServerTest, PrefixPairPatientsGetTheirOwnFlags) {
     if (l.find("\"id\":\"pat29\"") != std::string::npos) patient = l;
   }
   ASSERT_FALSE(patient.empty());
-  patient.replace(patient.find("\"id\":\"pat29\""), 13, "\"id\":\"incomplete-pat29\"");
+  patient.replace(patient.find("\"id\":\"pat29\""), 12, "\"id\":\"incomplete-pat29\"");
   ASSERT_TRUE(client_.fhir->Update("Patient", "incomplete-pat29", patient).ok());
   std::string qr = OriginalQr("p29-ahc");
   ASSERT_FALSE(qr.empty());
-  qr.replace(qr.find("\"id\":\"p29-ahc\""), 15, "\"id\":\"x29-ahc\"");
+  qr.replace(qr.find("\"id\":\"p29-ahc\""), 14, "\"id\":\"x29-ahc\"");
   qr.replace(qr.find("Patient/pat29"), 13, "Patient/incomplete-pat29");
   qr.insert(
       qr.rfind("]}"),
@@ -955,6 +1027,259 @@ TEST_F(WritebackServerTest, AuditLogAndLedgerHoldNoNamesOrBirthDates) {
               fs::perms::owner_read | fs::perms::owner_write)
         << f;
   }
+}
+
+// Issue 13, defect 1: server B holds, under one of the ledger's server ids, an unrelated
+// referral (another subject and identifier); `revoke` reads each resource first and leaves
+// anything that is not what the ledger recorded untouched, reported as skipped.
+TEST_F(WritebackServerTest, RevokeSkipsAResourceThatIsNotWhatTheLedgerRecorded) {
+  ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
+  const std::string run_id = RunId();
+  auto srs = All("ServiceRequest");
+  ASSERT_GE(srs.size(), 2u);
+  rapidjson::Document foreign;
+  // 1: another system's identifier and another subject (server B's own referral).
+  foreign.Parse(srs[0].json.c_str());
+  foreign.RemoveMember("meta");
+  foreign["identifier"][0]["system"].SetString("https://server-b.example/referrals");
+  foreign["identifier"][0]["value"].SetString("b-123");
+  foreign["subject"]["reference"].SetString("Patient/server-b-patient");
+  ASSERT_TRUE(client_.fhir->Update("ServiceRequest", srs[0].id, ToJson(foreign)).ok());
+  // 2: our identifier, but another subject.
+  foreign.Parse(srs[1].json.c_str());
+  foreign.RemoveMember("meta");
+  foreign["subject"]["reference"].SetString("Patient/server-b-patient");
+  ASSERT_TRUE(client_.fhir->Update("ServiceRequest", srs[1].id, ToJson(foreign)).ok());
+  const Found b0 = Get("ServiceRequest", srs[0].id), b1 = Get("ServiceRequest", srs[1].id);
+
+  std::string out;
+  ASSERT_EQ(Run(RevokeArgs(run_id), &out), 0) << out;
+  for (const Found* b : {&b0, &b1}) {
+    Found now = Get("ServiceRequest", b->id);
+    EXPECT_EQ(now.version, b->version) << b->id << " was changed\n" << out;
+    EXPECT_EQ(now.status, "active") << b->id;
+    EXPECT_NE(out.find("skipped ServiceRequest/" + b->id + ": not-ours"), std::string::npos) << out;
+  }
+  EXPECT_NE(out.find("2 skipped (not as the ledger recorded them)"), std::string::npos) << out;
+  for (const Found& f : All("ServiceRequest")) {
+    if (f.id != b0.id && f.id != b1.id) {
+      EXPECT_EQ(f.status, "revoked") << f.id;
+    }
+  }
+  const std::string audit = ReadFile(out_ / "audit.jsonl");
+  EXPECT_NE(audit.find("\"event\":\"skip\""), std::string::npos);
+  EXPECT_NE(audit.find("\"server_id\":\"ServiceRequest/" + b0.id + "\""), std::string::npos);
+}
+
+// Issue 13, defect 1: retraction, too, changes only what the ledger recorded: a referral with
+// our identifier system that this ledger never wrote stays as it is.
+TEST_F(WritebackServerTest, RetractionLeavesAReferralTheLedgerDidNotRecord) {
+  ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
+  const Found* ours = nullptr;
+  auto srs = All("ServiceRequest");
+  for (const Found& f : srs) {
+    if (NeedOf(f) == "food" && f.json.find("Patient/pat03") != std::string::npos) ours = &f;
+  }
+  ASSERT_NE(ours, nullptr);
+  const std::string ours_id = ours->id;
+  rapidjson::Document other;
+  other.Parse(ours->json.c_str());
+  other.RemoveMember("meta");
+  other["id"].SetString("not-in-the-ledger");
+  // A format-1 value (still recognised as pat03's food referral) that no ledger recorded.
+  other["identifier"][0]["value"].SetString("food-00000000000000000000000000000000");
+  ASSERT_TRUE(client_.fhir->Update("ServiceRequest", "not-in-the-ledger", ToJson(other)).ok());
+  const Found before = Get("ServiceRequest", "not-in-the-ledger");
+
+  std::string qr = OriginalQr("p03-hvs");
+  qr.replace(qr.find("\"status\":\"completed\""), 20, "\"status\":\"entered-in-error\"");
+  ASSERT_TRUE(client_.fhir->Update("QuestionnaireResponse", "p03-hvs", qr).ok());
+  ASSERT_EQ(Run(RunArgs("--full")), 0) << last_output_;
+  EXPECT_EQ(Get("ServiceRequest", ours_id).status, "revoked") << last_output_;
+  const Found after = Get("ServiceRequest", "not-in-the-ledger");
+  EXPECT_EQ(after.version, before.version) << last_output_;
+  EXPECT_EQ(after.status, "active");
+  EXPECT_NE(last_output_.find("skipped: not as the ledger recorded it"), std::string::npos)
+      << last_output_;
+}
+
+// Issue 13, defect 2: a referral the care team completed stays completed; it is reported.
+// Cancelled Tasks carry a statusReason.
+TEST_F(WritebackServerTest, RevokeLeavesACompletedReferralCompleted) {
+  ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
+  const std::string run_id = RunId();
+  auto srs = All("ServiceRequest");
+  ASSERT_FALSE(srs.empty());
+  rapidjson::Document done;
+  done.Parse(srs[0].json.c_str());
+  done.RemoveMember("meta");
+  done["status"].SetString("completed");
+  ASSERT_TRUE(client_.fhir->Update("ServiceRequest", srs[0].id, ToJson(done)).ok());
+  const Found completed = Get("ServiceRequest", srs[0].id);
+
+  std::string out;
+  ASSERT_EQ(Run(RevokeArgs(run_id), &out), 0) << out;
+  Found now = Get("ServiceRequest", completed.id);
+  EXPECT_EQ(now.status, "completed") << out;
+  EXPECT_EQ(now.version, completed.version);
+  EXPECT_NE(out.find("skipped ServiceRequest/" + completed.id + ": final (completed)"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("1 skipped (final on the server, left as is)"), std::string::npos) << out;
+  int cancelled = 0;
+  for (const Found& t : All("Task")) {
+    EXPECT_EQ(t.status, "cancelled") << t.id;
+    rapidjson::Document d;
+    d.Parse(t.json.c_str());
+    ASSERT_TRUE(d.HasMember("statusReason") && d["statusReason"].HasMember("text")) << t.json;
+    EXPECT_NE(std::string(d["statusReason"]["text"].GetString()).find(run_id), std::string::npos);
+    ++cancelled;
+  }
+  EXPECT_GT(cancelled, 0);
+}
+
+// Issue 13, defect 2: an inactivated Flag gets period.end; a Task cancelled by a retraction
+// gets a statusReason.
+TEST_F(WritebackServerTest, AnInactivatedFlagEndsAndARetractedTaskSaysWhy) {
+  ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
+  std::string qr = OriginalQr("p03-hvs");
+  for (size_t pos; (pos = qr.find("LA6729-3")) != std::string::npos;)
+    qr.replace(pos, 8, "LA28398-8");
+  ASSERT_TRUE(client_.fhir->Update("QuestionnaireResponse", "p03-hvs", qr).ok());
+  ASSERT_EQ(Run(RunArgs("--full")), 0) << last_output_;
+  auto flags = Live("Flag");
+  ASSERT_EQ(flags[FlagIdentifier("pat03", "food")].size(), 1u);
+  rapidjson::Document f;
+  f.Parse(flags[FlagIdentifier("pat03", "food")][0].json.c_str());
+  EXPECT_EQ(std::string(f["status"].GetString()), "inactive");
+  ASSERT_TRUE(f.HasMember("period") && f["period"].HasMember("end")) << ToJson(f);
+
+  qr = OriginalQr("p03-hvs");
+  qr.replace(qr.find("\"status\":\"completed\""), 20, "\"status\":\"entered-in-error\"");
+  ASSERT_TRUE(client_.fhir->Update("QuestionnaireResponse", "p03-hvs", qr).ok());
+  ASSERT_EQ(Run(RunArgs("--full")), 0) << last_output_;
+  int cancelled = 0;
+  for (const Found& t : All("Task")) {
+    if (t.status != "cancelled") continue;
+    rapidjson::Document d;
+    d.Parse(t.json.c_str());
+    ASSERT_TRUE(d.HasMember("statusReason") && d["statusReason"].HasMember("text")) << t.json;
+    EXPECT_NE(std::string(d["statusReason"]["text"].GetString()).find("screening-entered-in-error"),
+              std::string::npos);
+    ++cancelled;
+  }
+  EXPECT_EQ(cancelled, 1) << last_output_;
+}
+
+// Issue 13, defect 3: ledger.sqlite mode 0400, the run as a user without root's privileges
+// (a forked child that drops to nobody): refused before anything is sent, exit 1, the mode
+// left as it was.
+TEST_F(WritebackServerTest, ALedgerThisUserCannotWriteStopsTheRunBeforeAnythingIsSent) {
+  ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
+  auto flags = Live("Flag");
+  ASSERT_EQ(flags[FlagIdentifier("pat03", "food")].size(), 1u);
+  Delete("Flag",
+         flags[FlagIdentifier("pat03", "food")][0].id);  // so the next run has something to write
+  const auto before = Snapshot();
+  if (::geteuid() == 0) {
+    for (const auto& e : fs::recursive_directory_iterator(out_)) {
+      ASSERT_EQ(::lchown(e.path().c_str(), 65534, 65534), 0) << e.path();
+    }
+    ASSERT_EQ(::chown(out_.c_str(), 65534, 65534), 0);
+  }
+  const fs::path ledger = out_ / "ledger.sqlite";
+  ASSERT_EQ(::chmod(ledger.c_str(), 0400), 0);
+  EXPECT_EQ(RunAsNobody(RunArgs("--full")), 1) << last_output_;
+  EXPECT_NE(last_output_.find("the ledger " + ledger.string() + " is not writable"),
+            std::string::npos)
+      << last_output_;
+  EXPECT_EQ(Snapshot(), before) << last_output_;
+  struct stat st;
+  ASSERT_EQ(::stat(ledger.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0400u);
+}
+
+// Issue 13, defect 3: a ledger write that fails mid-run (failpoint ledger-write-error: the
+// first, then a later one) stops writing to the server: exit 1, the summary says why, and a
+// clean rerun leaves exactly the plan.
+TEST_F(WritebackServerTest, AFailedLedgerWriteStopsWritingToTheServer) {
+  const auto before = Snapshot();
+  EXPECT_EQ(Run(RunArgs(), nullptr, "SDOH_FAILPOINT=ledger-write-error:1"), 1) << last_output_;
+  EXPECT_NE(last_output_.find("the ledger could not be written"), std::string::npos)
+      << last_output_;
+  EXPECT_EQ(Snapshot(), before) << "written to the server without a ledger record";
+  EXPECT_EQ(Run(RunArgs("--full"), nullptr, "SDOH_FAILPOINT=ledger-write-error:120"), 1)
+      << last_output_;
+  EXPECT_NE(last_output_.find("nothing more was sent"), std::string::npos) << last_output_;
+  ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
+  ExpectExactlyOnce();
+}
+
+// Issue 13, defect 4: the ledger is bound to the server it was first used with; the same
+// ledger against another base URL (the test server behind a second origin) is refused (exit 2)
+// unless --rebind-ledger, and the sync cursors are per server.
+TEST_F(WritebackServerTest, ALedgerIsBoundToItsServerAndCursorsArePerServer) {
+  ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
+  const std::string run_id = RunId();
+  const auto before = Snapshot();
+  const std::string a = server_.base_url(), b = OtherBase();
+  const std::string run_b = "run --config " + kSource + "/config/sdoh-bridge.yaml --source " + b +
+                            " --out " + out_.string();
+  EXPECT_EQ(Run(run_b), 2) << last_output_;
+  EXPECT_NE(last_output_.find("is bound to the server " + a), std::string::npos) << last_output_;
+  EXPECT_NE(last_output_.find("--rebind-ledger"), std::string::npos) << last_output_;
+  EXPECT_EQ(Run(RevokeArgs(run_id, b)), 2) << last_output_;
+  EXPECT_EQ(Snapshot(), before);
+
+  ASSERT_EQ(Run(run_b + " --rebind-ledger"), 0) << last_output_;
+  EXPECT_NE(last_output_.find("full pass"), std::string::npos) << last_output_;  // no cursor
+  EXPECT_NE(last_output_.find("ledger rebound from " + a), std::string::npos) << last_output_;
+  EXPECT_EQ(Snapshot(), before);  // the same server: everything was there already
+  ASSERT_EQ(Run(run_b), 0) << last_output_;
+  EXPECT_NE(last_output_.find("incremental pass"), std::string::npos) << last_output_;
+  EXPECT_EQ(Run(RunArgs()), 2) << last_output_;  // now bound to b
+}
+
+// Issue 13, defect 12: a dangling ledger.sqlite.lock symlink is refused with an error naming
+// it, and its target is not created; nothing is written.
+TEST_F(WritebackServerTest, ADanglingLockSymlinkIsRefusedAndItsTargetNotCreated) {
+  const fs::path target = out_ / "created-through-the-lock-symlink";
+  fs::create_symlink(target, out_ / "ledger.sqlite.lock");
+  const auto before = Snapshot();
+  EXPECT_EQ(Run(RunArgs()), 1) << last_output_;
+  EXPECT_NE(last_output_.find((out_ / "ledger.sqlite.lock").string() + " is a symlink"),
+            std::string::npos)
+      << last_output_;
+  EXPECT_FALSE(fs::exists(fs::symlink_status(target)));
+  EXPECT_EQ(Snapshot(), before);
+}
+
+// Issue 13, defect 12: the ledger's -shm and -wal, the ledger itself, the audit log and the
+// outputs are never reached through a symlink (nor chmod'ed through one): each is refused with
+// an error naming it, and the file it points to is left as it was.
+TEST_F(WritebackServerTest, SymlinksInTheOutFolderAreNotFollowed) {
+  ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
+  const fs::path victim = out_ / "victim";
+  for (const char* name : {"ledger.sqlite-shm", "ledger.sqlite-wal", "ledger.sqlite", "audit.jsonl",
+                           "flags.ndjson", "Task.ndjson.tmp"}) {
+    const fs::path link = out_ / name;
+    const fs::path moved = out_ / (std::string(name) + ".moved");
+    if (fs::exists(fs::symlink_status(link))) fs::rename(link, moved);
+    std::ofstream(victim) << "untouched";
+    ASSERT_EQ(::chmod(victim.c_str(), 0644), 0);
+    fs::create_symlink(victim, link);
+    EXPECT_NE(Run(RunArgs()), 0) << name << "\n" << last_output_;
+    EXPECT_NE(last_output_.find(link.string() + " is a symlink"), std::string::npos)
+        << name << "\n"
+        << last_output_;
+    EXPECT_EQ(ReadFile(victim), "untouched") << name;
+    struct stat st;
+    ASSERT_EQ(::stat(victim.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0644u) << name << " chmod'ed through the symlink";
+    fs::remove(link);
+    if (fs::exists(fs::symlink_status(moved))) fs::rename(moved, link);
+  }
+  ASSERT_EQ(Run(RunArgs()), 0) << last_output_;  // all back: the ledger works as before
 }
 
 }  // namespace

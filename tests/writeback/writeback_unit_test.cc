@@ -235,6 +235,105 @@ TEST(LedgerTest, StatesCursorModeAndOneWriterAtATime) {
   EXPECT_EQ(again.Find("Flag", "food-p")->state, "confirmed");
 }
 
+// Issue 13: bound to one server and identifier system; cursors per server; rebind on request.
+TEST(LedgerTest, BoundToItsServerWithCursorsPerServer) {
+  TempDir dir;
+  const std::string path = (dir.path() / "ledger.sqlite").string();
+  const std::string sys = "urn:sdoh-bridge:referral";
+  {
+    Ledger ledger;
+    ASSERT_TRUE(ledger.Open(path, 0).ok());
+    ASSERT_TRUE(ledger.Bind("http://a.example/fhir/", sys, false).ok());  // first use binds
+    ASSERT_TRUE(ledger.SetCursor("Patient", "2024-01-01T00:00:00Z", "run-1").ok());
+  }
+  {
+    Ledger ledger;
+    ASSERT_TRUE(ledger.Open(path, 0).ok());
+    fhir::Status s = ledger.Bind("http://b.example/fhir", sys, false);
+    EXPECT_EQ(s.code(), fhir::Status::Code::kInvalidArgument);
+    EXPECT_NE(s.message().find("bound to the server http://a.example/fhir"), std::string::npos);
+    EXPECT_NE(s.message().find("--rebind-ledger"), std::string::npos);
+    EXPECT_EQ(ledger.Bind("http://a.example/fhir", "urn:other", false).code(),
+              fhir::Status::Code::kInvalidArgument);
+    std::string previous;
+    ASSERT_TRUE(ledger.Bind("http://b.example/fhir", sys, true, &previous).ok());
+    EXPECT_EQ(previous, "http://a.example/fhir " + sys);
+    EXPECT_TRUE(ledger.Cursor("Patient").empty());  // b has no cursor yet
+  }
+  Ledger ledger;
+  ASSERT_TRUE(ledger.Open(path, 0).ok());
+  EXPECT_EQ(ledger.Bind("http://a.example/fhir", sys, false).code(),
+            fhir::Status::Code::kInvalidArgument);
+  ASSERT_TRUE(ledger.Bind("http://a.example/fhir", sys, true).ok());
+  EXPECT_EQ(ledger.Cursor("Patient"), "2024-01-01T00:00:00Z");  // a's cursor kept
+}
+
+// Issue 13: a dangling lock symlink is refused and its target not created; a symlinked -shm
+// is refused; an existing ledger's mode is never changed.
+TEST(LedgerTest, RefusesSymlinksAndNeverChmodsAnExistingFile) {
+  TempDir dir;
+  const std::string path = (dir.path() / "ledger.sqlite").string();
+  const fs::path target = dir.path() / "target";
+  fs::create_symlink(target, path + ".lock");
+  {
+    Ledger ledger;
+    fhir::Status s = ledger.Open(path, 0);
+    EXPECT_EQ(s.code(), fhir::Status::Code::kIoError);
+    EXPECT_NE(s.message().find(path + ".lock is a symlink"), std::string::npos) << s.message();
+    EXPECT_FALSE(fs::exists(fs::symlink_status(target)));
+  }
+  fs::remove(path + ".lock");
+  fs::create_symlink(target, path + "-shm");
+  {
+    Ledger ledger;
+    fhir::Status s = ledger.Open(path, 0);
+    EXPECT_NE(s.message().find(path + "-shm is a symlink"), std::string::npos) << s.message();
+    EXPECT_FALSE(fs::exists(fs::symlink_status(target)));
+  }
+  fs::remove(path + "-shm");
+  {
+    Ledger ledger;
+    ASSERT_TRUE(ledger.Open(path, 0).ok());
+  }
+  ASSERT_EQ(::chmod(path.c_str(), 0640), 0);
+  {
+    Ledger ledger;
+    ASSERT_TRUE(ledger.Open(path, 0).ok());
+  }
+  struct stat st;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+}
+
+// Issue 13: what the ledger recorded, and what is never changed.
+TEST(ReferralPolicyTest, NotAsRecordedAndFinal) {
+  ServerResource r = Sr("5", "active", "food-insecurity", "2024-01-01", "food-1");
+  r.subject = "Patient/p";
+  EXPECT_EQ(NotAsRecorded(r, "food-1", "p"), "");
+  EXPECT_NE(NotAsRecorded(r, "food-2", "p"), "");
+  EXPECT_NE(NotAsRecorded(r, "food-1", "q"), "");
+  r.identifier = "";
+  EXPECT_NE(NotAsRecorded(r, "food-1", "p"), "");
+  for (const char* s : {"completed", "revoked", "entered-in-error"}) {
+    EXPECT_TRUE(IsFinal(Sr("5", s, "food-insecurity", "2024-01-01"))) << s;
+  }
+  EXPECT_FALSE(IsFinal(Sr("5", "on-hold", "food-insecurity", "2024-01-01")));
+  for (const char* s : {"completed", "cancelled", "failed", "rejected", "entered-in-error"}) {
+    EXPECT_TRUE(IsFinal(Task("6", s, "ServiceRequest/5", "2024-01-01"))) << s;
+  }
+  EXPECT_FALSE(IsFinal(Task("6", "in-progress", "ServiceRequest/5", "2024-01-01")));
+  rapidjson::Document d;
+  d.Parse(CancelledTask(R"({"resourceType":"Task","status":"requested"})", "why").c_str());
+  EXPECT_STREQ(d["status"].GetString(), "cancelled");
+  EXPECT_STREQ(d["statusReason"]["text"].GetString(), "why");
+  d.Parse(InactiveFlag(R"({"resourceType":"Flag","status":"active","period":{"start":"2024"}})",
+                       "2024-06-01T00:00:00Z")
+              .c_str());
+  EXPECT_STREQ(d["status"].GetString(), "inactive");
+  EXPECT_STREQ(d["period"]["start"].GetString(), "2024");
+  EXPECT_STREQ(d["period"]["end"].GetString(), "2024-06-01T00:00:00Z");
+}
+
 TEST(AuditLogTest, Mode0600RetentionAndIdsOnly) {
   TempDir dir;
   const std::string path = (dir.path() / "audit.jsonl").string();
@@ -259,6 +358,18 @@ TEST(AuditLogTest, Mode0600RetentionAndIdsOnly) {
   struct stat st;
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+// Issue 13: a symlinked audit log is refused, its target untouched.
+TEST(AuditLogTest, ASymlinkedAuditLogIsRefused) {
+  TempDir dir;
+  const std::string path = (dir.path() / "audit.jsonl").string();
+  const fs::path target = dir.path() / "target";
+  fs::create_symlink(target, path);
+  AuditLog log;
+  fhir::Status s = log.Open(path, 30, T("2024-06-01"), "run-x");
+  EXPECT_NE(s.message().find(path + " is a symlink"), std::string::npos) << s.message();
+  EXPECT_FALSE(fs::exists(fs::symlink_status(target)));
 }
 
 TEST(WritebackConfigTest, KeysDefaultsAndErrorsWithFileAndLine) {
