@@ -470,6 +470,28 @@ TEST_F(AuthServiceTest, ReplayedJtiIs401AndCounted) {
   EXPECT_NE(m.find(R"(sdoh_jwt_rejections_total{reason="jti"} 1)"), std::string::npos) << m;
 }
 
+// Issue 13 #13: a token not yet valid, issued in the future, or with a critical extension.
+TEST_F(AuthServiceTest, NbfInTheFutureIs401) {
+  std::string claims = R"({"iss":")" + kIssuer + R"(","aud":")" + kBase +
+                       R"(/cds-services","exp":)" + std::to_string(Now() + 300) + R"(,"nbf":)" +
+                       std::to_string(Now() + 200) + R"(,"jti":"j-nbf"})";
+  ExpectRejected(Token(R"({"alg":"RS384","kid":"rsa-1","typ":"JWT"})", claims, rsa_.get()), "nbf");
+}
+
+TEST_F(AuthServiceTest, IatADayAheadIs401) {
+  std::string claims = R"({"iss":")" + kIssuer + R"(","aud":")" + kBase +
+                       R"(/cds-services","exp":)" + std::to_string(Now() + 300) + R"(,"iat":)" +
+                       std::to_string(Now() + 86400) + R"(,"jti":"j-iat"})";
+  ExpectRejected(Token(R"({"alg":"ES384","kid":"ec-1","typ":"JWT"})", claims, ec_.get()), "iat");
+}
+
+TEST_F(AuthServiceTest, UnknownCritHeaderIs401) {
+  ExpectRejected(Token(R"({"alg":"RS384","kid":"rsa-1","typ":"JWT","crit":["exp-ext"],)"
+                       R"("exp-ext":true})",
+                       Claims(kBase + "/cds-services", Now() + 300, "j-crit"), rsa_.get()),
+                 "crit");
+}
+
 TEST_F(AuthServiceTest, TamperedSignatureIs401) {
   std::string t = Good(*ec_, "j-tamper");
   t[t.size() - 3] = t[t.size() - 3] == 'A' ? 'B' : 'A';
