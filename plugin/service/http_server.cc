@@ -69,6 +69,14 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return DoClose();  // end_of_stream, timeout, reset, stop
     busy_ = true;
     const auto& req = parser_->get();
+    // RFC 9112 §6.3: a request whose Transfer-Encoding does not end in `chunked` has no
+    // determinable length. Beast reads it as bodiless, so its body would be parsed as the next
+    // request (issue 13 #10, request smuggling). 400 and close; the buffered bytes are dropped.
+    if (req.count(http::field::transfer_encoding) > 0 && !parser_->chunked()) {
+      HttpResponse r{400, "application/json",
+                     R"({"error":"Transfer-Encoding must end in chunked"})", ""};
+      return Write(r, false);
+    }
     HttpRequest in;
     in.method = std::string(req.method_string());
     in.target = std::string(req.target());
