@@ -308,6 +308,9 @@ int RunService(const std::vector<std::string>& args, bool with_http,
     if (loop) loop->Stop();
   });
   if (with_http) {
+    o.http.log = [](const std::string& line) {
+      std::cerr << "sdoh-bridge serve: " << line << std::endl;
+    };
     server = std::make_unique<HttpServer>(
         o.http, AsyncHttpHandler([app](HttpRequest r, HttpResponder respond) {
           app->HandleAsync(std::move(r), std::move(respond));
@@ -318,6 +321,8 @@ int RunService(const std::vector<std::string>& args, bool with_http,
     }
     std::cout << "sdoh-bridge serve: listening on " << o.http.host << ":" << server->port()
               << (o.no_auth ? " (no auth)" : "") << std::endl;
+    std::cout << "sdoh-bridge serve: at most " << server->max_connections()
+              << " connections at once" << std::endl;
   }
   if (loop) {
     std::cout << "sdoh-bridge " << command << ": watch loop every " << o.watch.interval.count()
@@ -375,6 +380,15 @@ fhir::Status ParseServiceSection(const std::string& path, const YAML::Node& s, S
         }
       } else if (key == "threads") {
         o->http.threads = v.as<int>();
+        if (o->http.threads < 1 || o->http.threads > 256) {
+          return fhir::Status::InvalidArgument(Where(path, v, where) + ": expected 1..256");
+        }
+      } else if (key == "max_connections") {
+        const long n = v.as<long>();
+        if (n < 1 || n > 100000) {
+          return fhir::Status::InvalidArgument(Where(path, v, where) + ": expected 1..100000");
+        }
+        o->http.max_connections = static_cast<size_t>(n);
       } else if (key == "public_base_url") {
         o->public_base_url = v.as<std::string>();
       } else if (key == "service_id") {
@@ -387,20 +401,30 @@ fhir::Status ParseServiceSection(const std::string& path, const YAML::Node& s, S
         o->allowed_issuers = v.as<std::vector<std::string>>();
       } else if (key == "jwt_leeway_seconds") {
         o->jwt_leeway_seconds = v.as<int>();
+        if (o->jwt_leeway_seconds < 0 || o->jwt_leeway_seconds > 3600) {
+          return fhir::Status::InvalidArgument(Where(path, v, where) + ": expected 0..3600");
+        }
       } else if (key == "body_limit_bytes") {
-        o->http.body_limit = v.as<size_t>();
-      } else if (key == "read_timeout_seconds") {
-        o->http.read_timeout = std::chrono::seconds(v.as<int>());
-      } else if (key == "write_timeout_seconds") {
-        o->http.write_timeout = std::chrono::seconds(v.as<int>());
+        const long long n = v.as<long long>();
+        if (n < 1)
+          return fhir::Status::InvalidArgument(Where(path, v, where) +
+                                               ": expected a positive byte count");
+        o->http.body_limit = static_cast<size_t>(n);
+      } else if (key == "read_timeout_seconds" || key == "write_timeout_seconds") {
+        const int n = v.as<int>();
+        if (n < 1 || n > 86400) {
+          return fhir::Status::InvalidArgument(Where(path, v, where) + ": expected 1..86400");
+        }
+        (key == "read_timeout_seconds" ? o->http.read_timeout : o->http.write_timeout) =
+            std::chrono::seconds(n);
       } else if (key == "metrics_token_env") {
         o->metrics_token_env = v.as<std::string>();
       } else if (key == "fhir_servers") {
         o->fhir_servers = v.as<std::vector<std::string>>();
       } else if (key == "fetch_threads") {
         o->fetch_threads = v.as<int>();
-        if (o->fetch_threads < 1) {
-          return fhir::Status::InvalidArgument(Where(path, v, where) + ": must be positive");
+        if (o->fetch_threads < 1 || o->fetch_threads > 64) {
+          return fhir::Status::InvalidArgument(Where(path, v, where) + ": expected 1..64");
         }
       } else {
         return fhir::Status::InvalidArgument(Where(path, kv.first, where) + ": unknown key");

@@ -9,9 +9,10 @@
 // `watch` takes --help, --config FILE, --interval SECONDS.
 // The main config's `service:` map (or the `service:` map of --service-config FILE, which wins)
 // has the keys listen, threads, public_base_url, service_id, no_auth, jwks_file,
-// allowed_issuers, jwt_leeway_seconds, body_limit_bytes, read_timeout_seconds,
-// write_timeout_seconds, metrics_token_env, fhir_servers, fetch_threads. `watch:` has
-// interval, backoff_seconds, max_backoff_seconds, notify_secret_env, notify_header and
+// allowed_issuers, jwt_leeway_seconds (0..3600), body_limit_bytes, read_timeout_seconds and
+// write_timeout_seconds (1..86400), max_connections, metrics_token_env, fhir_servers,
+// fetch_threads; threads is 1..256. Out-of-range values are config errors naming file:line.
+// `watch:` has interval, backoff_seconds, max_backoff_seconds, notify_secret_env, notify_header and
 // `subscription:` (see subscription.h). Flags override files.
 // Exit codes: 0 stopped by signal; 1 cannot listen; 2 usage or config error; 4 another
 // serve/watch owns the ledger.

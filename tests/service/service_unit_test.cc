@@ -58,6 +58,50 @@ TEST(ServeCommandTest, ServiceConfigKeysAndUnknownKey) {
   std::remove(path.c_str());
 }
 
+// Issue 13 #13: `threads: 20000`, `read_timeout_seconds: 0` and a negative leeway used to be
+// accepted. Each out-of-range value is a config error naming file:line and the key.
+TEST(ServeCommandTest, OutOfRangeValuesAreConfigErrorsWithFileAndLine) {
+  std::string path = ::testing::TempDir() + "/service-ranges.yaml";
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"threads: 20000", "service.threads"},
+      {"threads: 0", "service.threads"},
+      {"read_timeout_seconds: 0", "service.read_timeout_seconds"},
+      {"write_timeout_seconds: -5", "service.write_timeout_seconds"},
+      {"jwt_leeway_seconds: -1", "service.jwt_leeway_seconds"},
+      {"max_connections: 0", "service.max_connections"},
+      {"body_limit_bytes: 0", "service.body_limit_bytes"},
+      {"fetch_threads: 100000", "service.fetch_threads"},
+  };
+  for (const auto& [line, key] : bad) {
+    {
+      std::ofstream out(path);
+      out << "service:\n  listen: 127.0.0.1:0\n  " << line << "\n";
+    }
+    ServeOptions o;
+    fhir::Status s = LoadServiceConfig(path, &o);
+    ASSERT_FALSE(s.ok()) << line;
+    EXPECT_NE(s.message().find(path + ":3: " + key + ": expected"), std::string::npos)
+        << s.message();
+  }
+  {
+    std::ofstream out(path);
+    out << "service:\n  threads: 256\n  read_timeout_seconds: 1\n  jwt_leeway_seconds: 0\n"
+           "  max_connections: 50\n";
+  }
+  ServeOptions o;
+  ASSERT_TRUE(LoadServiceConfig(path, &o).ok());
+  EXPECT_EQ(o.http.threads, 256);
+  EXPECT_EQ(o.http.max_connections, 50u);
+  std::remove(path.c_str());
+}
+
+TEST(ServeCommandTest, DefaultConnectionCapLeavesDescriptorsForTheProcess) {
+  EXPECT_EQ(DefaultMaxConnections(48), 24u);
+  EXPECT_EQ(DefaultMaxConnections(1024), 960u);
+  EXPECT_EQ(DefaultMaxConnections(1u << 20), 10000u);
+  EXPECT_GE(DefaultMaxConnections(2), 1u);
+}
+
 TEST(ServeCommandTest, HelpExitsZeroAndUnknownFlagIsUsageError) {
   EXPECT_EQ(RunServeCommand({"--help"}), 0);
   EXPECT_EQ(RunServeCommand({"--bogus"}), 2);
