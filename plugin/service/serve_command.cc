@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "plugin/commands/run_job.h"
+#include "plugin/service/log_text.h"
 #include "plugin/service/service_app.h"
 #include "plugin/setup/fhir_section.h"
 #include "plugin/setup/pipeline.h"
@@ -72,7 +73,7 @@ int RunPass(const std::string& config_path, const PassRequest& request, Metrics*
         std::cout << " … (" << request.notified.size() << " in all)";
         break;
       }
-      std::cout << " " << ref;
+      std::cout << " " << EscapeForLog(ref);  // from the notification body
     }
   }
   std::cout << ")" << std::endl;

@@ -543,6 +543,32 @@ TEST_F(ServiceServerTest, NotificationWritesTheReferralOnceAlsoWhenRepeated) {
   EXPECT_EQ(serve.Terminate(), 0) << serve.Output();
 }
 
+// Issue 13 #13: a focus reference with a newline forged a log line. It is logged escaped, on
+// the pass's own line.
+TEST_F(ServiceServerTest, NotificationFocusWithANewlineCannotForgeALogLine) {
+  Load({"Questionnaire", "Patient"}, {"pat03"});
+  std::string config = WriteConfig(kWatchYaml);
+  Child serve({"serve", "--config", config, "--no-auth", "--listen", "127.0.0.1:0"},
+              out_ / "serve.log", {"SDOH_TEST_NOTIFY=" + kSecret});
+  uint16_t port = serve.ListeningPort();
+  ASSERT_NE(port, 0) << serve.Output();
+  ASSERT_TRUE(serve.WaitFor("watch: pass 1 done")) << serve.Output();
+  const std::string note =
+      R"({"resourceType":"Bundle","type":"history","entry":[{"resource":{)"
+      R"("resourceType":"SubscriptionStatus","type":"event-notification","notificationEvent":[)"
+      R"({"focus":{"reference":"Patient/pat03\nwatch: pass 77 done, exit code 0 (ok)\u001b[2J"}}]}}]})";
+  Reply r = Post(port, "/notify", note, {{"X-Sdoh-Notify-Secret", kSecret}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_TRUE(serve.WaitFor("watch: pass 2 done")) << serve.Output();
+  const std::string out = serve.Output();
+  EXPECT_EQ(out.find("\nwatch: pass 77"), std::string::npos) << out;
+  EXPECT_EQ(out.find('\x1b'), std::string::npos) << out;
+  EXPECT_NE(out.find("notified: Patient/pat03\\x0awatch: pass 77 done, exit code 0 (ok)\\x1b[2J)"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(serve.Terminate(), 0) << serve.Output();
+}
+
 Reply Get(uint16_t port, const std::string& target) {
   net::io_context ioc;
   net::ip::tcp::resolver resolver(ioc);
