@@ -214,6 +214,9 @@ int RunService(const std::vector<std::string>& args, bool with_http,
     o.public_base_url.pop_back();
   }
   settings.public_base_url = o.public_base_url;
+  settings.cards = o.cards;
+  settings.feedback_max_outcomes = o.feedback_max_outcomes;
+  settings.issued_cards_kept = o.issued_cards_kept;
   settings.prewarm_pipelines = with_http ? std::max(1, o.http.threads) : 0;
   if (const char* token = std::getenv(o.metrics_token_env.c_str())) settings.metrics_token = token;
 
@@ -418,6 +421,23 @@ fhir::Status ParseServiceSection(const std::string& path, const YAML::Node& s, S
         }
         (key == "read_timeout_seconds" ? o->http.read_timeout : o->http.write_timeout) =
             std::chrono::seconds(n);
+      } else if (key == "hide_sensitive_from") {
+        o->cards.hide_sensitive_from = v.as<std::vector<std::string>>();
+        for (const auto& t : o->cards.hide_sensitive_from) {
+          if (t.empty() || t.find('/') != std::string::npos) {
+            return fhir::Status::InvalidArgument(Where(path, v, where) +
+                                                 ": expected resource type names");
+          }
+        }
+      } else if (key == "feedback_max_outcomes" || key == "issued_cards_kept") {
+        const long long n = v.as<long long>();
+        const long long max = key == "feedback_max_outcomes" ? 10000 : 10000000;
+        if (n < 1 || n > max) {
+          return fhir::Status::InvalidArgument(Where(path, v, where) + ": expected 1.." +
+                                               std::to_string(max));
+        }
+        (key == "feedback_max_outcomes" ? o->feedback_max_outcomes : o->issued_cards_kept) =
+            static_cast<size_t>(n);
       } else if (key == "metrics_token_env") {
         o->metrics_token_env = v.as<std::string>();
       } else if (key == "fhir_servers") {
