@@ -9,6 +9,7 @@
 #include "plugin/commands/check_command.h"
 #include "plugin/commands/explain_command.h"
 #include "plugin/commands/fhirpath_command.h"
+#include "plugin/commands/forms_command.h"
 #include "plugin/commands/run_job.h"
 #include "plugin/commands/test_rules_command.h"
 #include "plugin/report/report_command.h"
@@ -36,10 +37,12 @@ Commands:
   report       equity report: screening, positivity and referral by stratum (HTML, JSON, CSV)
   revoke       undo what one run wrote to the FHIR server (from the ledger)
   fhirpath     evaluate a FHIRPath expression against a resource
+  forms        list the forms in the source: mapped, inferred or unmapped; draft mappings
   version      print the version
 
 Run 'sdoh-bridge <command> --help' for a command's options.
-Exit codes: 0 done; 1 fatal error; 2 usage or config error; 3 done, some inputs unreadable.
+Exit codes: 0 done; 1 fatal error; 2 usage or config error; 3 done, some inputs unreadable
+or some responses of an unmapped form dropped.
 )";
 
 constexpr const char* kRunUsage =
@@ -67,7 +70,8 @@ Options:
   --since INSTANT server source: only resources changed since this instant
   --full          server source: read everything, ignoring the ledger's cursor
 Exit codes: 0 done; 1 fatal error or a failed write; 2 usage or config error; 3 done, some
-inputs unreadable; 4 another run holds the ledger, or serve/watch owns it (nothing done).
+inputs unreadable or responses of an unmapped form dropped (see the warning and summary.json
+unmapped_forms); 4 another run holds the ledger, or serve/watch owns it (nothing done).
 )";
 
 constexpr const char* kRevokeUsage =
@@ -307,6 +311,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (command == "fhirpath") return sdoh::RunFhirpathCommand(args);
+    if (command == "forms") return sdoh::RunFormsCommand(args);
     std::cerr << "sdoh-bridge: unknown command '" << command << "'\n\n" << kUsage;
     return 2;
   } catch (const std::exception& e) {

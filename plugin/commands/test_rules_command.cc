@@ -4,7 +4,10 @@
 #include <ostream>
 #include <set>
 
-#include "plugin/screening/screening_collector.h"
+#include <memory>
+
+#include "fhir/memory_store.h"
+#include "plugin/pass/evaluate_pass.h"
 #include "plugin/setup/pipeline.h"
 #include "plugin/setup/yaml_json.h"
 #include "plugin/setup/yaml_util.h"
@@ -12,6 +15,14 @@
 namespace sdoh {
 
 namespace {
+
+// Every flag of a case, in patient order.
+struct FlagCollector : PassSink {
+  void OnPatient(PatientResult& result) override {
+    for (NeedFlag& f : result.flags) flags.push_back(std::move(f));
+  }
+  std::vector<NeedFlag> flags;
+};
 
 struct Expected {
   std::string patient;
@@ -27,6 +38,76 @@ std::string Describe(const Expected& e) {
   std::string s = (e.patient.empty() ? std::string() : "Patient/" + e.patient + " ") + e.flag;
   if (!e.certainty.empty()) s += " " + e.certainty;
   return s;
+}
+
+// The expected flags of one case. Errors name file, line and key.
+fhir::Status ParseExpected(const std::string& file, const YAML::Node& exp,
+                           std::vector<Expected>* expected) {
+  for (const auto& e : exp) {
+    if (fhir::Status s = CheckKeys(file, e, {"patient", "flag", "certainty", "evidence", "rules"},
+                                   "expected flag");
+        !s.ok()) {
+      return s;
+    }
+    Expected x;
+    auto flag = RequiredString(file, e, "flag");
+    if (!flag.ok()) return flag.status();
+    x.flag = *flag;
+    x.patient = OptionalString(file, e, "patient", "").value();
+    x.certainty = OptionalString(file, e, "certainty", "").value();
+    if (e["evidence"]) {
+      x.has_evidence = true;
+      x.evidence = StringList(file, e, "evidence", true).value();
+      std::sort(x.evidence.begin(), x.evidence.end());
+    }
+    if (e["rules"]) {
+      x.has_rules = true;
+      x.rules = StringList(file, e, "rules", true).value();
+      std::sort(x.rules.begin(), x.rules.end());
+    }
+    expected->push_back(std::move(x));
+  }
+  return fhir::Status::Ok();
+}
+
+// Each expected flag against the actual ones; what differs goes to `problems`.
+void Compare(const std::vector<Expected>& expected, const std::vector<NeedFlag>& actual,
+             std::vector<std::string>* problems) {
+  std::vector<bool> matched(actual.size(), false);
+  for (const Expected& x : expected) {
+    bool found = false;
+    for (size_t i = 0; i < actual.size(); ++i) {
+      const NeedFlag& f = actual[i];
+      if (matched[i] || f.need != x.flag) continue;
+      if (!x.patient.empty() && f.patient_id != x.patient) continue;
+      std::vector<std::string> ev;
+      for (const auto& [ref, v] : f.evidence) ev.push_back(ref);
+      std::string cert = f.possible ? "possible" : "confirmed";
+      if (!x.certainty.empty() && x.certainty != cert) {
+        problems->push_back(Describe(x) + ": certainty is " + cert);
+        matched[i] = found = true;
+        break;
+      }
+      if (x.has_evidence && ev != x.evidence) {
+        std::string got;
+        for (const auto& e : ev) got += " " + e;
+        problems->push_back(Describe(x) + ": evidence is" + got);
+      }
+      if (x.has_rules && f.rules != x.rules) {
+        std::string got;
+        for (const auto& r : f.rules) got += " " + r;
+        problems->push_back(Describe(x) + ": rules are" + got);
+      }
+      matched[i] = found = true;
+      break;
+    }
+    if (!found) problems->push_back("missing flag " + Describe(x));
+  }
+  for (size_t i = 0; i < actual.size(); ++i) {
+    if (!matched[i]) {
+      problems->push_back("unexpected flag Patient/" + actual[i].patient_id + " " + actual[i].need);
+    }
+  }
 }
 
 }  // namespace
@@ -64,103 +145,34 @@ int TestRulesCommand(const TestRulesOptions& options, std::ostream& out, std::os
             << "' needs 'expect' (a list, [] for no flags)\n";
         return 2;
       }
-      for (const auto& e : exp) {
-        if (fhir::Status s = CheckKeys(
-                file, e, {"patient", "flag", "certainty", "evidence", "rules"}, "expected flag");
-            !s.ok()) {
-          err << "sdoh-bridge: " << s.message() << "\n";
-          return 2;
-        }
-        Expected x;
-        auto flag = RequiredString(file, e, "flag");
-        if (!flag.ok()) {
-          err << "sdoh-bridge: " << flag.status().message() << "\n";
-          return 2;
-        }
-        x.flag = *flag;
-        x.patient = OptionalString(file, e, "patient", "").value();
-        x.certainty = OptionalString(file, e, "certainty", "").value();
-        if (e["evidence"]) {
-          x.has_evidence = true;
-          x.evidence = StringList(file, e, "evidence", true).value();
-          std::sort(x.evidence.begin(), x.evidence.end());
-        }
-        if (e["rules"]) {
-          x.has_rules = true;
-          x.rules = StringList(file, e, "rules", true).value();
-          std::sort(x.rules.begin(), x.rules.end());
-        }
-        expected.push_back(std::move(x));
+      if (fhir::Status st = ParseExpected(file, exp, &expected); !st.ok()) {
+        err << "sdoh-bridge: " << st.message() << "\n";
+        return 2;
       }
-      // Feed the case's resources through the same stages as `run`.
-      ScreeningOptions sopts;
-      sopts.time_zone = p.config.time_zone;
-      sopts.ruleset = &p.ruleset;
-      sopts.now = fhir::NowMicros();
-      ScreeningCollector collector(*p.catalog, sopts);
-      YAML::Node resources = c["resources"];
-      std::vector<std::pair<int, YAML::Node>> ordered;  // Questionnaires first, as in `run`
-      if (resources && resources.IsSequence()) {
-        for (const auto& r : resources) {
-          std::string type = r.IsMap() && r["resourceType"] ? r["resourceType"].Scalar() : "";
-          int rank = type == "Questionnaire" ? 0 : 1;
-          ordered.push_back({rank, r});
-        }
-      }
-      std::stable_sort(ordered.begin(), ordered.end(),
-                       [](const auto& a, const auto& b) { return a.first < b.first; });
+      // The case's resources through the one evaluation `run` uses.
+      std::vector<std::unique_ptr<rapidjson::Document>> docs;
+      fhir::MemoryStore store(file);
       uint64_t index = 0;
-      for (const auto& [rank, r] : ordered) {
-        rapidjson::Document d;
-        YamlToJson(r, d, d.GetAllocator());
-        std::string type = r.IsMap() && r["resourceType"] ? r["resourceType"].Scalar() : "";
-        collector.OnResource(type, d, {file, ++index});
+      if (YAML::Node resources = c["resources"]; resources && resources.IsSequence()) {
+        for (const auto& r : resources) {
+          docs.push_back(std::make_unique<rapidjson::Document>());
+          YamlToJson(r, *docs.back(), docs.back()->GetAllocator());
+          store.Add(*docs.back(), file, ++index);
+        }
       }
-      std::vector<NeedFlag> actual;
-      collector.Finish([&](PatientRecord& rec) {
-        auto flags = EvaluatePatient(p.ruleset, *p.catalog, rec);
-        for (auto& f : flags) actual.push_back(std::move(f));
-      });
+      PassOptions po;
+      po.now = fhir::NowMicros();
+      po.plan_referrals = false;
+      FlagCollector collected;
+      Pass pass(p, po);
+      (void)pass.Read(store);  // a memory store always reads
+      pass.Evaluate(collected);
+      std::vector<NeedFlag>& actual = collected.flags;
       std::vector<std::string> problems;
-      for (const auto& [reason, n] : collector.counts().skipped) {
+      for (const auto& [reason, n] : pass.counts().skipped) {
         problems.push_back("input skipped (" + reason + ")");
       }
-      std::vector<bool> matched(actual.size(), false);
-      for (const Expected& x : expected) {
-        bool found = false;
-        for (size_t i = 0; i < actual.size(); ++i) {
-          const NeedFlag& f = actual[i];
-          if (matched[i] || f.need != x.flag) continue;
-          if (!x.patient.empty() && f.patient_id != x.patient) continue;
-          std::vector<std::string> ev;
-          for (const auto& [ref, v] : f.evidence) ev.push_back(ref);
-          std::string cert = f.possible ? "possible" : "confirmed";
-          if (!x.certainty.empty() && x.certainty != cert) {
-            problems.push_back(Describe(x) + ": certainty is " + cert);
-            matched[i] = found = true;
-            break;
-          }
-          if (x.has_evidence && ev != x.evidence) {
-            std::string got;
-            for (const auto& e : ev) got += " " + e;
-            problems.push_back(Describe(x) + ": evidence is" + got);
-          }
-          if (x.has_rules && f.rules != x.rules) {
-            std::string got;
-            for (const auto& r : f.rules) got += " " + r;
-            problems.push_back(Describe(x) + ": rules are" + got);
-          }
-          matched[i] = found = true;
-          break;
-        }
-        if (!found) problems.push_back("missing flag " + Describe(x));
-      }
-      for (size_t i = 0; i < actual.size(); ++i) {
-        if (!matched[i]) {
-          problems.push_back("unexpected flag Patient/" + actual[i].patient_id + " " +
-                             actual[i].need);
-        }
-      }
+      Compare(expected, actual, &problems);
       if (problems.empty()) {
         ++passed;
         out << "PASS  " << file << ": " << name << "\n";

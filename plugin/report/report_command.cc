@@ -10,20 +10,17 @@
 #include <optional>
 #include <set>
 
-#include "fhir/client/client_factory.h"
-#include "fhir/client/rest_store.h"
 #include "fhir/datetime.h"
-#include "fhir/ndjson_folder_store.h"
 #include "plugin/outputs/output_file.h"
+#include "plugin/pass/evaluate_pass.h"
+#include "plugin/pass/source.h"
 #include "plugin/report/demographics.h"
 #include "plugin/report/period_end_filter.h"
 #include "plugin/report/referral_status.h"
 #include "plugin/report/report_model.h"
 #include "plugin/report/report_writers.h"
 #include "plugin/rules/rules_engine.h"
-#include "plugin/screening/screening_collector.h"
 #include "plugin/setup/config.h"
-#include "plugin/setup/fhir_section.h"
 #include "plugin/setup/pipeline.h"
 
 namespace sdoh {
@@ -88,8 +85,8 @@ std::optional<CivilDate> ParseDate(const std::string& s) {
 }
 
 // The newest counted answer to PRAPARE 76437-3 (primary insurance), or "not recorded".
-std::string Insurance(const PatientRecord& rec, const Catalog& catalog) {
-  const CodeId question = catalog.codes().Find("76437-3");
+std::string Insurance(const PatientRecord& rec, const PassCatalog& codes) {
+  const CodeId question = codes.Find("76437-3");
   if (question == kNoCode) return "not recorded";
   std::string best = "not recorded";
   fhir::InstantMicros best_when = 0;
@@ -99,7 +96,7 @@ std::string Insurance(const PatientRecord& rec, const Catalog& catalog) {
       if (a.question != question || a.answer == kNoCode) continue;
       if (found && s.when < best_when) continue;
       best = a.answer == kNonLoincAnswer ? "other (not a LOINC answer)"
-                                         : std::string(catalog.codes().Name(a.answer));
+                                         : std::string(codes.Name(a.answer));
       best_when = s.when;
       found = true;
     }
@@ -113,12 +110,17 @@ int RunReportCommand(const std::vector<std::string>& args) {
   return RunReportCommand(args, std::cout, std::cerr);
 }
 
-int RunReportCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+struct ReportArgs {
   std::string config_path, source, out_dir, from_arg, to_arg;
   int64_t min_cell = 11;
+};
+
+// -1: go on; otherwise the exit code (0 after --help, 2 on a usage error).
+int ParseReportArgs(const std::vector<std::string>& args, ReportArgs* a, std::ostream& out,
+                    std::ostream& err) {
   for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") {
       out << kUsage;
       return 0;
     }
@@ -129,17 +131,17 @@ int RunReportCommand(const std::vector<std::string>& args, std::ostream& out, st
     };
     std::string min_cell_arg;
     bool ok = true;
-    if (a == "--config") {
-      ok = value(&config_path);
-    } else if (a == "--source") {
-      ok = value(&source);
-    } else if (a == "--out") {
-      ok = value(&out_dir);
-    } else if (a == "--from") {
-      ok = value(&from_arg);
-    } else if (a == "--to") {
-      ok = value(&to_arg);
-    } else if (a == "--min-cell") {
+    if (arg == "--config") {
+      ok = value(&a->config_path);
+    } else if (arg == "--source") {
+      ok = value(&a->source);
+    } else if (arg == "--out") {
+      ok = value(&a->out_dir);
+    } else if (arg == "--from") {
+      ok = value(&a->from_arg);
+    } else if (arg == "--to") {
+      ok = value(&a->to_arg);
+    } else if (arg == "--min-cell") {
       ok = value(&min_cell_arg);
       char* end = nullptr;
       long long n = ok ? std::strtoll(min_cell_arg.c_str(), &end, 10) : 0;
@@ -147,32 +149,38 @@ int RunReportCommand(const std::vector<std::string>& args, std::ostream& out, st
         err << "sdoh-bridge report: --min-cell needs a whole number >= 1\n" << kUsage;
         return 2;
       }
-      min_cell = n;
+      a->min_cell = n;
     } else {
-      err << "sdoh-bridge report: unknown argument '" << a << "'\n" << kUsage;
+      err << "sdoh-bridge report: unknown argument '" << arg << "'\n" << kUsage;
       return 2;
     }
     if (!ok) {
-      err << "sdoh-bridge report: " << a << " needs a value\n" << kUsage;
+      err << "sdoh-bridge report: " << arg << " needs a value\n" << kUsage;
       return 2;
     }
   }
 
-  CivilDate to = CivilFromDays(fhir::NowMicros() / 86'400'000'000);
-  if (!to_arg.empty()) {
-    auto d = ParseDate(to_arg);
+  return -1;
+}
+
+// The period: --from/--to, by default the year up to today. False (message in err) on a bad date.
+bool ReportPeriod(const ReportArgs& a, CivilDate* from_out, CivilDate* to_out, std::ostream& err) {
+  CivilDate& to = *to_out;
+  CivilDate& from = *from_out;
+  to = CivilFromDays(fhir::NowMicros() / 86'400'000'000);
+  if (!a.to_arg.empty()) {
+    auto d = ParseDate(a.to_arg);
     if (!d) {
-      err << "sdoh-bridge report: --to must be a date YYYY-MM-DD, got '" << to_arg << "'\n";
-      return 2;
+      err << "sdoh-bridge report: --to must be a date YYYY-MM-DD, got '" << a.to_arg << "'\n";
+      return false;
     }
     to = *d;
   }
-  CivilDate from;
-  if (!from_arg.empty()) {
-    auto d = ParseDate(from_arg);
+  if (!a.from_arg.empty()) {
+    auto d = ParseDate(a.from_arg);
     if (!d) {
-      err << "sdoh-bridge report: --from must be a date YYYY-MM-DD, got '" << from_arg << "'\n";
-      return 2;
+      err << "sdoh-bridge report: --from must be a date YYYY-MM-DD, got '" << a.from_arg << "'\n";
+      return false;
     }
     from = *d;
   } else {
@@ -184,107 +192,103 @@ int RunReportCommand(const std::vector<std::string>& args, std::ostream& out, st
   }
   if (Days(from) > Days(to)) {
     err << "sdoh-bridge report: --from " << Format(from) << " is after --to " << Format(to) << "\n";
-    return 2;
+    return false;
   }
 
-  auto pipeline = LoadPipeline(config_path.empty() ? DefaultConfigPath() : config_path);
-  if (!pipeline.ok()) {
-    err << "sdoh-bridge: config error: " << pipeline.status().message() << "\n";
-    return 2;
-  }
-  Pipeline& p = *pipeline;
-  if (!source.empty()) p.config.source = source;
-  if (!out_dir.empty()) p.config.out = out_dir;
-  const bool server = IsServerSource(p.config.source);
-  if (std::error_code ec; !server && !std::filesystem::is_directory(p.config.source, ec)) {
-    err << "sdoh-bridge report: source '" << p.config.source << "' is not a folder\n";
-    return 2;
-  }
-  // The period in instants: [start of `from`, start of the day after `to`) in the time zone.
-  auto start = fhir::ParseFhirDateTime(Format(from), p.config.time_zone);
-  auto end = fhir::ParseFhirDateTime(Format(CivilFromDays(Days(to) + 1)), p.config.time_zone);
-  if (!start || !end) {
-    err << "sdoh-bridge report: cannot place the period in time zone " << p.config.time_zone_name
-        << "\n";
-    return 2;
-  }
+  return true;
+}
 
+// What the report is built from: one row per patient with a Patient resource, and the instant
+// referral status holds at.
+struct ReportInput {
+  std::vector<report::PatientRow> rows;
+  fhir::InstantMicros as_of = 0;
+};
+
+// Reads the source once through the one evaluation (the rules see the screenings of [start,
+// end)) and, from a server, the referral status. -1 when done; otherwise the exit code.
+int ReadReportInput(const Pipeline& p, bool server, fhir::InstantMicros start,
+                    fhir::InstantMicros end, ReportInput* input, std::ostream& err) {
+  std::vector<report::PatientRow>& rows = input->rows;
   // The store: an NDJSON folder, or a FHIR server through the same REST client as `run`.
-  std::unique_ptr<fhir::Store> store;
-  fhir::client::Client client;
-  if (server) {
-    auto source = BuildServerSource(p.config, &client);
-    if (!source.ok()) {
-      err << "sdoh-bridge: config error: " << source.status().message() << "\n";
-      return 2;
-    }
-    store = std::make_unique<fhir::client::RestStore>(client.fhir.get(), *source);
-  } else {
-    store = std::make_unique<fhir::NdjsonFolderStore>(
-        p.config.source,
-        fhir::NdjsonFolderStore::Options{p.config.max_line_bytes, p.config.max_depth});
+  auto opened = Source::Open(p.config);
+  if (!opened.ok()) {
+    err << "sdoh-bridge: config error: " << opened.status().message() << "\n";
+    return 2;
   }
+  fhir::Store& store = (*opened)->store();
   const fhir::InstantMicros now = fhir::NowMicros();
-  ScreeningOptions sopts;
-  sopts.time_zone = p.config.time_zone;
-  sopts.ruleset = &p.ruleset;
-  sopts.now = now;
-  ScreeningCollector collector(*p.catalog, sopts);
-  report::PeriodEndFilter as_of_end(collector, *p.catalog, p.config.time_zone, *end);
-  report::DemographicsTap tap(as_of_end);
-  if (fhir::Status s = store->ReadAll(ScreeningCollector::InputTypes(), tap); !s.ok()) {
-    err << "sdoh-bridge: reading " << store->Describe() << " failed: " << s.message() << "\n";
+  // What is read goes through the period-end filter and the demographics tap to the collector;
+  // the rules see the screenings of the period.
+  std::unique_ptr<report::PeriodEndFilter> as_of_end;
+  std::unique_ptr<report::DemographicsTap> tap;
+  PassOptions po;
+  po.now = now;
+  po.plan_referrals = false;
+  po.evaluate_window = std::make_pair(start, end);
+  po.reader = [&](fhir::ResourceVisitor& collector) -> fhir::ResourceVisitor& {
+    as_of_end =
+        std::make_unique<report::PeriodEndFilter>(collector, *p.catalog, p.config.time_zone, end);
+    tap = std::make_unique<report::DemographicsTap>(*as_of_end);
+    return *tap;
+  };
+  Pass pass(p, po);
+  if (fhir::Status s = pass.Read(store); !s.ok()) {
+    err << "sdoh-bridge: reading " << store.Describe() << " failed: " << s.message() << "\n";
     return 1;
   }
   // Referral status: what the server holds now. Open referrals count as open until the end of
   // the period, or until now when the period has not ended.
-  report::ReferralReader referrals(p.config.identifier_system, p.config.time_zone);
-  const fhir::InstantMicros as_of = std::min(now, *end);
+  report::ReferralReader referrals(p.config.identifier_system, p.config.time_zone, *p.catalog);
+  const fhir::InstantMicros as_of = input->as_of = std::min(now, end);
   std::map<std::string, std::vector<report::ReferralRow>> referrals_by_patient;
   std::set<std::string> interpreter_referred;
   if (server) {
-    if (fhir::Status s = store->ReadAll({"ServiceRequest", "Task"}, referrals); !s.ok()) {
-      err << "sdoh-bridge: reading " << store->Describe() << " failed: " << s.message() << "\n";
+    if (fhir::Status s = store.ReadAll({"ServiceRequest", "Task"}, referrals); !s.ok()) {
+      err << "sdoh-bridge: reading " << store.Describe() << " failed: " << s.message() << "\n";
       return 1;
     }
-    referrals_by_patient = referrals.ByPatient(*start, *end, as_of);
+    referrals_by_patient = referrals.ByPatient(start, end, as_of);
     interpreter_referred = referrals.WithInterpreterReferral();
   }
 
-  std::vector<report::PatientRow> rows;
-  collector.Finish([&](PatientRecord& rec) {
+  FunctionSink sink([&](PatientResult& result) {
+    const PatientRecord& rec = result.record;
     if (!rec.facts.present) return;  // screenings without a Patient resource are not counted
     report::PatientRow row;
     row.active_living = rec.facts.active && !rec.facts.deceased;
-    if (auto it = tap.by_patient().find(rec.id); it != tap.by_patient().end()) {
+    if (auto it = tap->by_patient().find(rec.id); it != tap->by_patient().end()) {
       row.demographics = it->second;
     }
-    row.insurance = Insurance(rec, *p.catalog);
+    row.insurance = Insurance(rec, pass.collector().pass_catalog());
     if (auto it = referrals_by_patient.find(rec.id); it != referrals_by_patient.end()) {
       row.referrals = std::move(it->second);
     }
     row.interpreter_referral = interpreter_referred.count(rec.id) != 0;
-    PatientRecord in_period;
-    in_period.id = rec.id;
-    in_period.facts = rec.facts;
-    for (const Screening& s : rec.counted) {
-      if (s.when >= *start && s.when < *end) in_period.counted.push_back(s);
-    }
-    row.screened = !in_period.counted.empty();
-    for (const NeedFlag& f : EvaluatePatient(p.ruleset, *p.catalog, in_period)) {
+    row.screened = std::any_of(rec.counted.begin(), rec.counted.end(),
+                               [&](const Screening& s) { return s.when >= start && s.when < end; });
+    for (const NeedFlag& f : result.flags) {
       row.positive_needs.insert(f.need);
       if (f.def != nullptr && f.def->route == "interpreter") row.interpreter_need = true;
     }
     rows.push_back(std::move(row));
   });
+  pass.Evaluate(sink);
 
+  return -1;
+}
+
+// Builds the report and writes report.html, report.json and the CSV tables.
+int WriteReport(const Pipeline& p, const CivilDate& from, const CivilDate& to, int64_t min_cell,
+                bool server, const ReportInput& input, std::ostream& out, std::ostream& err) {
+  const std::vector<report::PatientRow>& rows = input.rows;
   report::ReportOptions ro;
   ro.from = Format(from);
   ro.to = Format(to);
   ro.period_end = to;
   ro.min_cell = min_cell;
   ro.referrals = server;
-  ro.referrals_as_of = fhir::FormatInstantUtc(as_of);
+  ro.referrals_as_of = fhir::FormatInstantUtc(input.as_of);
   for (const auto& [name, def] : p.catalog->needs()) ro.needs.push_back(name);
   report::Report rep = report::BuildReport(rows, ro);
 
@@ -311,6 +315,37 @@ int RunReportCommand(const std::vector<std::string>& args, std::ostream& out, st
       << " patients read; wrote report.html, report.json and " << files.size() - 2
       << " CSV tables to " << p.config.out << "\n";
   return 0;
+}
+
+int RunReportCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  ReportArgs a;
+  if (int code = ParseReportArgs(args, &a, out, err); code >= 0) return code;
+  CivilDate from, to;
+  if (!ReportPeriod(a, &from, &to, err)) return 2;
+  auto pipeline = LoadPipeline(a.config_path.empty() ? DefaultConfigPath() : a.config_path);
+  if (!pipeline.ok()) {
+    err << "sdoh-bridge: config error: " << pipeline.status().message() << "\n";
+    return 2;
+  }
+  Pipeline& p = *pipeline;
+  if (!a.source.empty()) p.config.source = a.source;
+  if (!a.out_dir.empty()) p.config.out = a.out_dir;
+  const bool server = IsServerSource(p.config.source);
+  if (std::error_code ec; !server && !std::filesystem::is_directory(p.config.source, ec)) {
+    err << "sdoh-bridge report: source '" << p.config.source << "' is not a folder\n";
+    return 2;
+  }
+  // The period in instants: [start of `from`, start of the day after `to`) in the time zone.
+  auto start = fhir::ParseFhirDateTime(Format(from), p.config.time_zone);
+  auto end = fhir::ParseFhirDateTime(Format(CivilFromDays(Days(to) + 1)), p.config.time_zone);
+  if (!start || !end) {
+    err << "sdoh-bridge report: cannot place the period in time zone " << p.config.time_zone_name
+        << "\n";
+    return 2;
+  }
+  ReportInput input;
+  if (int code = ReadReportInput(p, server, *start, *end, &input, err); code >= 0) return code;
+  return WriteReport(p, from, to, a.min_cell, server, input, out, err);
 }
 
 }  // namespace sdoh

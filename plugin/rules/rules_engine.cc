@@ -1,7 +1,10 @@
 #include "plugin/rules/rules_engine.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
+
+#include "plugin/screening/answer_value.h"
 
 namespace sdoh {
 
@@ -34,7 +37,89 @@ struct Evaluator {
   bool detail;                 // build the readable detail (costly; only when it is shown)
 
   std::string Pair(CodeId q, CodeId a) const {
-    return std::string(catalog.codes().Name(q)) + "=" + std::string(catalog.codes().Name(a));
+    return std::string(catalog.codes().Name(q)) + "=" + AnswerName(catalog.codes(), a);
+  }
+
+  // A score decided by bounds (issue 14 item 3): an item without exactly one scored answer
+  // (unanswered, declined, several answers, an unscored code) counts as the score's lowest
+  // points. True when even that lower bound is above the threshold (no answer could change
+  // it); otherwise such an item makes it unknown (incomplete), never false. The stored total
+  // is read only when no item of the score is present at all. Evidence: the answered items,
+  // or the total.
+  Match EvalScore(const Condition& c) const {
+    Match m;
+    const Score& sc = *c.score;
+    int lowest = 0;
+    bool first = true;
+    for (const auto& [code, pts] : sc.points) {
+      if (first || pts < lowest) lowest = pts;
+      first = false;
+    }
+    int sum = 0, open = 0;
+    bool any_present = false;
+    std::vector<uint32_t> sources;
+    for (CodeId item : sc.items) {
+      int n = 0;
+      const Answer* only = nullptr;
+      for (const Answer& a : screening->answers) {
+        if (a.question == item) {
+          ++n;
+          only = &a;
+        }
+      }
+      if (n > 0) any_present = true;
+      auto pts = n == 1 ? sc.points.find(only->answer) : sc.points.end();
+      if (pts == sc.points.end()) {
+        ++open;
+        continue;
+      }
+      sum += pts->second;
+      sources.push_back(only->source);
+    }
+    const std::string above = std::to_string(c.above);
+    if (!any_present && sc.total != kNoCode) {
+      int n = 0;
+      const Answer* only = nullptr;
+      for (const Answer& a : screening->answers) {
+        if (a.question == sc.total) {
+          ++n;
+          only = &a;
+        }
+      }
+      std::optional<int> total = n == 1 ? IntegerAnswer(only->answer) : std::nullopt;
+      if (total) {
+        const std::string name = sc.name + " total " + std::string(catalog.codes().Name(sc.total));
+        if (*total > c.above) {
+          m.value = Tri::kTrue;
+          m.sources.push_back(only->source);
+          if (detail) m.detail.push_back(name + " = " + std::to_string(*total) + " > " + above);
+        } else if (detail) {
+          m.detail.push_back(name + " = " + std::to_string(*total) + " (no item answered)");
+        }
+        return m;
+      }
+    }
+    const int lower = sum + open * lowest;
+    if (lower > c.above) {
+      m.value = Tri::kTrue;
+      m.sources = std::move(sources);
+      if (detail) {
+        m.detail.push_back(open == 0 ? sc.name + " score " + std::to_string(sum) + " > " + above
+                                     : sc.name + " score at least " + std::to_string(lower) +
+                                           " > " + above + " (" + std::to_string(open) +
+                                           " item(s) unanswered or declined, counted at " +
+                                           std::to_string(lowest) + ")");
+      }
+    } else if (open > 0) {
+      m.value = Tri::kUnknown;
+      if (detail) {
+        m.detail.push_back(sc.name + " score " + std::to_string(sum) + " with " +
+                           std::to_string(open) + " item(s) unanswered or declined: undecided");
+      }
+    } else if (detail) {
+      m.detail.push_back(sc.name + " score " + std::to_string(sum));
+    }
+    return m;
   }
 
   Match Eval(const Condition& c) const {
@@ -106,38 +191,17 @@ struct Evaluator {
         }
         return m;
       }
-      case Condition::Kind::kScore: {
-        int sum = 0;
-        bool complete = true;
-        std::vector<uint32_t> sources;
-        for (CodeId item : c.score->items) {
-          int n = 0;
-          const Answer* only = nullptr;
-          for (const Answer& a : screening->answers) {
-            if (a.question == item) {
-              ++n;
-              only = &a;
-            }
+      case Condition::Kind::kScore:
+        return EvalScore(c);
+      case Condition::Kind::kUnanswered: {
+        // True when none of the questions has an answer in this screening (issue 14 item 4b:
+        // the HVS risk 88124-3 counts only when neither HVS question is answered).
+        m.value = Tri::kTrue;
+        for (const Answer& a : screening->answers) {
+          if (std::find(c.answers.begin(), c.answers.end(), a.question) != c.answers.end()) {
+            m.value = Tri::kFalse;
+            if (detail) m.detail.push_back(Pair(a.question, a.answer));
           }
-          auto pts = only ? c.score->points.find(only->answer) : c.score->points.end();
-          if (n != 1 || pts == c.score->points.end()) {
-            complete = false;
-            continue;
-          }
-          sum += pts->second;
-          sources.push_back(only->source);
-        }
-        if (!complete) {
-          m.value = Tri::kUnknown;
-        } else if (sum > c.above) {
-          m.value = Tri::kTrue;
-          m.sources = std::move(sources);
-          if (detail) {
-            m.detail.push_back(c.score->name + " score " + std::to_string(sum) + " > " +
-                               std::to_string(c.above));
-          }
-        } else if (detail) {
-          m.detail.push_back(c.score->name + " score " + std::to_string(sum));
         }
         return m;
       }

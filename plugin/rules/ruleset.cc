@@ -27,7 +27,7 @@ struct Compiler {
     if (!n.IsMap() || n.size() != 1) {
       return Error(n,
                    "a condition is a mapping with exactly one kind (answer, any, all, not, "
-                   "score, incomplete, patient, fhirpath)");
+                   "score, incomplete, unanswered, patient, fhirpath)");
     }
     // Copies: yaml-cpp iterators hand out proxies that die with the iterator.
     const auto first = n.begin();
@@ -89,6 +89,22 @@ struct Compiler {
         c.above = body["above"].as<int>();
       } catch (const YAML::Exception&) {
         return Error(body["above"], "'above' must be an integer");
+      }
+      return c;
+    }
+    if (kind == "unanswered") {
+      c.kind = Condition::Kind::kUnanswered;
+      if (instrument == nullptr) return Error(n, "'unanswered' needs a rule with an instrument");
+      auto qs = StringList(file, n, "unanswered", true);
+      if (!qs.ok()) return qs.status();
+      if (qs->empty()) return Error(body, "'unanswered' must list at least one question");
+      for (const auto& q : *qs) {
+        CodeId id = catalog.codes().Find(q);
+        if (id == kNoCode || !catalog.HasQuestion(instrument->index, id)) {
+          return Error(body,
+                       "question " + q + " is not a question of instrument " + instrument->id);
+        }
+        c.answers.push_back(id);
       }
       return c;
     }

@@ -22,10 +22,20 @@ enum class PatientPredicate {
 };
 
 struct Condition {
-  enum class Kind { kAnswer, kAny, kAll, kNot, kScore, kIncomplete, kPatient, kFhirpath };
+  enum class Kind {
+    kAnswer,
+    kAny,
+    kAll,
+    kNot,
+    kScore,
+    kIncomplete,
+    kUnanswered,
+    kPatient,
+    kFhirpath
+  };
   Kind kind = Kind::kAnswer;
   CodeId question = kNoCode;        // kAnswer
-  std::vector<CodeId> answers;      // kAnswer: sorted
+  std::vector<CodeId> answers;      // kAnswer: sorted; kUnanswered: the questions
   std::vector<Condition> children;  // kAny, kAll, kNot (1), kIncomplete (1)
   const Score* score = nullptr;     // kScore
   int above = 0;                    // kScore: true when the sum is greater

@@ -1,5 +1,6 @@
 // The normalised form of screenings: what the rules read. A Screening is one counted
-// QuestionnaireResponse or Observation panel for one instrument, reduced to (question, answer)
+// QuestionnaireResponse, Observation panel or group of standalone item Observations for one
+// instrument, reduced to (question, answer)
 // code pairs with the resource each answer came from. No free text is kept.
 #pragma once
 
@@ -24,7 +25,9 @@ struct VersionRank {
   auto operator<=>(const VersionRank&) const = default;
 };
 
-enum class ScreeningKind : uint8_t { kQuestionnaireResponse, kObservationPanel };
+// kObservationItems: standalone item Observations of one effective instant (issue 14 item 4a);
+// its id is the first item's.
+enum class ScreeningKind : uint8_t { kQuestionnaireResponse, kObservationPanel, kObservationItems };
 
 // Three-valued logic of rule conditions: unknown when the answers needed are missing.
 enum class Tri : uint8_t { kFalse, kTrue, kUnknown };

@@ -8,7 +8,10 @@
 #include <limits>
 
 #include "fhir/json.h"
+#include "plugin/screening/answer_value.h"
 #include "plugin/screening/interned_ids.h"
+#include "plugin/screening/standalone_items.h"
+#include "plugin/setup/questionnaire_links.h"
 
 namespace sdoh {
 
@@ -149,7 +152,9 @@ std::string_view FindLoinc(const Value* cc, Pred pred) {
 // odd versionId) live in a side table. Indexed like the observation id table; an id that was
 // only named by a hasMember reference has a record that is not `present`.
 struct ObservationRecord {
-  static constexpr uint8_t kPresent = 1, kValidStatus = 2, kUsed = 4;
+  // kListed: named in some Observation's hasMember (so never a standalone item);
+  // kStandalone: taken into a standalone-items candidate.
+  static constexpr uint8_t kPresent = 1, kValidStatus = 2, kUsed = 4, kListed = 8, kStandalone = 16;
   uint64_t seq = 0;
   uint32_t subject = kNoPatient;
   CodeId question = kNoCode;
@@ -217,11 +222,21 @@ struct ScreeningCollector::State {
   // Highest rank of a non-counting version, by id: retracts lower counted versions.
   StringMap<VersionRank> qr_tombstones;
   StringMap<VersionRank> obs_tombstones;
+  // (observation index, effective instant) of each accepted version of a possible standalone
+  // item (issue 14 4a), in acceptance order: the last entry of an index is its current version;
+  // kNoInstant when that version has none. A vector, 16 bytes a version, not a hash map.
+  static constexpr fhir::InstantMicros kNoInstant = std::numeric_limits<int64_t>::min();
+  std::vector<std::pair<uint32_t, fhir::InstantMicros>> item_when;
 
   uint32_t ObservationIndex(std::string_view id) {
     bool inserted = false;
     uint32_t index = observation_ids.Intern(id, &inserted);
     if (inserted) observations.push_back(ObservationRecord{});
+    return index;
+  }
+  uint32_t ListedObservationIndex(std::string_view id) {
+    uint32_t index = ObservationIndex(id);
+    observations[index].flags |= ObservationRecord::kListed;
     return index;
   }
   VersionRank RankOf(const ObservationRecord& o) const {
@@ -244,8 +259,12 @@ struct ScreeningCollector::State {
   }
 };
 
-ScreeningCollector::ScreeningCollector(Catalog& catalog, ScreeningOptions options)
-    : catalog_(catalog), options_(std::move(options)), state_(std::make_unique<State>()) {}
+ScreeningCollector::ScreeningCollector(const Catalog& catalog, ScreeningOptions options)
+    : catalog_(catalog),
+      pass_(catalog),
+      options_(std::move(options)),
+      forms_(catalog, options_.infer_forms),
+      state_(std::make_unique<State>()) {}
 
 ScreeningCollector::~ScreeningCollector() = default;
 
@@ -380,41 +399,37 @@ void ScreeningCollector::OnResource(std::string_view expected_type, const Value&
 
 void ScreeningCollector::AddQuestionnaire(const Value& r, const fhir::SourceLocation& where) {
   std::string_view url = json::StrMember(r, "url");
-  if (url.empty() || catalog_.FindForm(url) == nullptr) {
-    counts_.Ignore("Questionnaire", url.empty() ? "no url" : "form not mapped to an instrument");
+  if (url.empty()) {
+    counts_.Ignore("Questionnaire", "no url");
     return;
   }
+  // The Questionnaire of a form mappings/forms/ does not name is kept for this pass only, with
+  // the codes that are configured questions (form_inference.h): the catalog is not touched.
+  const bool mapped = catalog_.FindForm(url) != nullptr;
   Catalog::LinkMap map;
-  std::vector<std::pair<const Value*, size_t>> stack{{&r, 0}};
-  while (!stack.empty()) {
-    auto [v, depth] = stack.back();
-    stack.pop_back();
-    if (depth > options_.max_item_depth) {
-      Skip(where, "Questionnaire", "too-deep",
-           "item nesting deeper than " + std::to_string(options_.max_item_depth));
-      return;
-    }
-    const Value* items = json::ArrayMember(*v, "item");
-    if (items == nullptr) continue;
-    for (const auto& item : items->GetArray()) {
-      std::string_view link = json::StrMember(item, "linkId");
-      std::string_view code;
-      // Questionnaire.item.code is an array of Coding (not a CodeableConcept).
-      if (const Value* codes = json::ArrayMember(item, "code")) {
-        for (const auto& c : codes->GetArray()) {
-          if (json::StrMember(c, "system") == kLoinc && !json::StrMember(c, "code").empty()) {
-            code = json::StrMember(c, "code");
-            break;
-          }
-        }
-      }
-      if (!link.empty() && !code.empty()) {
-        map.emplace(std::string(link), catalog_.codes().Intern(code));
-      }
-      stack.push_back({&item, depth + 1});
-    }
+  if (fhir::Status st = QuestionnaireLinks(
+          r, options_.max_item_depth,
+          [&](std::string_view code) { return mapped ? pass_.Intern(code) : pass_.Find(code); },
+          &map);
+      !st.ok()) {
+    Skip(where, "Questionnaire", "too-deep", st.message());
+    return;
   }
-  catalog_.AddQuestionnaire(url, json::StrMember(r, "version"), std::move(map));
+  if (!mapped) {  // only configured questions matter for inference
+    std::erase_if(map, [&](const auto& link) {
+      return link.second == kNoCode || !catalog_.IsQuestion(link.second);
+    });
+    if (map.empty()) counts_.Ignore("Questionnaire", "form not mapped, asks no known question");
+    forms_.AddQuestionnaire(url, std::move(map));
+    return;
+  }
+  const uint64_t conflicts = pass_.conflicts();
+  if (!pass_.AddQuestionnaire(url, json::StrMember(r, "version"), std::move(map))) {
+    // The catalog defines this form: its definition wins, in every pass and call.
+    counts_.Ignore("Questionnaire", pass_.conflicts() > conflicts
+                                        ? "conflicts with the catalog's definition of the form"
+                                        : "form defined by the catalog");
+  }
 }
 
 void ScreeningCollector::AddPatient(const Value& r, const fhir::SourceLocation&) {
@@ -517,7 +532,32 @@ void ScreeningCollector::AddQuestionnaireResponse(const Value& r,
   if (!ValidQrStatus(status)) return tombstone(StatusToken(status));
   std::string_view canonical = json::Str(top.questionnaire);
   const Form* form = canonical.empty() ? nullptr : catalog_.FindForm(canonical);
-  if (form == nullptr) return tombstone("form not mapped to an instrument");
+  // How the form is read: its mapping, else inference (issue 14 item 5a), else it is dropped
+  // and counted by canonical so that the pass warns and exits 3 (item 5b).
+  const std::vector<InstrumentIndex>* instruments = nullptr;
+  const StringMap<CodeId>* local_ids = nullptr;
+  const Catalog::LinkMap* qmap = nullptr;
+  if (form != nullptr) {
+    forms_.CountMapped(canonical, *form);
+    if (form->instruments.empty()) return tombstone("form mapped as not a screening");
+    instruments = &form->instruments;
+    local_ids = &form->link_ids;
+    qmap = pass_.FindQuestionnaire(canonical);
+  } else {
+    const FormInference::Inferred* inferred = forms_.Infer(canonical, top.item);
+    if (inferred == nullptr) return tombstone("form not mapped to an instrument");
+    instruments = &inferred->instruments;
+    if (!inferred->link_ids.empty()) qmap = &inferred->link_ids;
+    if (Wanted(patient) && !patient.empty()) {
+      std::string ids;
+      for (InstrumentIndex i : *instruments) {
+        ids += (ids.empty() ? "" : ",") + catalog_.instruments()[i].id;
+      }
+      Trace("QuestionnaireResponse/" + std::string(id), ids, "inferred",
+            "form " + std::string(StripCanonicalVersion(canonical)) +
+                " is not in mappings/forms/: read as " + ids + " through " + inferred->by);
+    }
+  }
   if (top.authored == nullptr) return tombstone("authored missing");
   auto authored = fhir::ParseFhirDateTime(json::Str(top.authored), options_.time_zone);
   if (!authored) {
@@ -531,11 +571,10 @@ void ScreeningCollector::AddQuestionnaireResponse(const Value& r,
   }
   if (!Wanted(patient)) return;
 
-  const Catalog::LinkMap* qmap = catalog_.FindQuestionnaire(canonical);
-  const size_t n = form->instruments.size();
+  const size_t n = instruments->size();
   std::vector<Answer>& answers = scratch_answers_;
   answers.clear();
-  CodeTable& codes = catalog_.codes();
+  PassCatalog& codes = pass_;
   // Iterative walk over item, item.item and answer.item at any depth.
   auto& stack = scratch_items_;
   stack.clear();
@@ -568,9 +607,9 @@ void ScreeningCollector::AddQuestionnaireResponse(const Value& r,
       auto it = qmap->find(link);
       if (it != qmap->end()) q = it->second;
     }
-    if (q == kNoCode && !form->link_ids.empty()) {  // (b) the local linkId map
-      auto it = form->link_ids.find(link);
-      if (it != form->link_ids.end()) q = it->second;
+    if (q == kNoCode && local_ids != nullptr && !local_ids->empty()) {  // (b) local linkId map
+      auto it = local_ids->find(link);
+      if (it != local_ids->end()) q = it->second;
     }
     if (q == kNoCode) {  // (c) a LOINC-shaped last segment
       size_t slash = link.rfind('/');
@@ -586,6 +625,8 @@ void ScreeningCollector::AddQuestionnaireResponse(const Value& r,
           if (const Value* vc = json::Member(a, "valueCoding")) {
             std::string_view c = json::StrMember(*vc, "code");
             if (!c.empty() && json::StrMember(*vc, "system") == kLoinc) code = codes.Intern(c);
+          } else {
+            code = NumericAnswerCode(a);
           }
           answers.push_back({q, code, 0});
         }
@@ -609,7 +650,7 @@ void ScreeningCollector::AddQuestionnaireResponse(const Value& r,
     c.when = *authored;
     c.id = stored_id;
     c.rank = rank;
-    c.instrument = form->instruments[i];
+    c.instrument = (*instruments)[i];
     std::vector<FhirpathOutcome> fhirpath;
     EvaluateFhirpath(r, c.instrument, &fhirpath);
     size_t kept = 0;
@@ -643,7 +684,7 @@ void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocati
     panel_of = catalog_.InstrumentForPanel(c);
     if (panel_of != nullptr) return true;
     if (q == kNoCode) {
-      CodeId cid = catalog_.codes().Find(c);
+      CodeId cid = pass_.Find(c);
       if (cid != kNoCode && catalog_.IsQuestion(cid)) q = cid;
     }
     return false;
@@ -662,6 +703,14 @@ void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocati
   const bool odd_version = !vid.empty() && !CanonicalNumber(vid, &numeric);
 
   if (panel_of != nullptr) {
+    // Whatever the panel's status, what it lists is a member, never a standalone item.
+    if (has_members) {
+      for (const auto& m : top.has_member->GetArray()) {
+        std::string_view mid = json::ReferenceId(json::StrMember(m, "reference"), "Observation");
+        if (!mid.empty() && mid.find('\n') == std::string_view::npos)
+          st.ListedObservationIndex(mid);
+      }
+    }
     auto tombstone = [&](const std::string& reason) {
       counts_.Ignore("Observation", "panel " + reason);
       auto [it, inserted] = st.obs_tombstones.try_emplace(std::string(id), rank);
@@ -698,7 +747,7 @@ void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocati
       for (const auto& m : top.has_member->GetArray()) {
         std::string_view mid = json::ReferenceId(json::StrMember(m, "reference"), "Observation");
         if (mid.empty() || mid.find('\n') != std::string_view::npos) continue;
-        members.push_back(st.ObservationIndex(mid));
+        members.push_back(st.ListedObservationIndex(mid));
       }
     }
     uint32_t* data = st.runs.Allocate(members.size());
@@ -746,28 +795,41 @@ void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocati
       for (const auto& c : codings->GetArray()) {
         std::string_view code = json::StrMember(c, "code");
         if (!code.empty() && json::StrMember(c, "system") == kLoinc) {
-          add_answer(catalog_.codes().Intern(code));
+          add_answer(pass_.Intern(code));
           any = true;
         }
       }
     }
     if (!any) add_answer(kNonLoincAnswer);
   } else if (top.has_other_value) {
-    add_answer(kNonLoincAnswer);
+    add_answer(NumericAnswerCode(r));
   }
   if (has_members) {
     for (const auto& m : top.has_member->GetArray()) {
       std::string_view mid = json::ReferenceId(json::StrMember(m, "reference"), "Observation");
       if (!mid.empty()) {
-        extra.members.push_back(st.ObservationIndex(mid));
+        extra.members.push_back(st.ListedObservationIndex(mid));
         need_extra = true;
       }
     }
   }
-  ObservationRecord& current = st.observations[st.ObservationIndex(id)];
+  const uint32_t index = st.ObservationIndex(id);
+  ObservationRecord& current = st.observations[index];
   if ((current.flags & ObservationRecord::kPresent) != 0) {
     counts_.Ignore("Observation", "older version read twice");
     if (!(st.RankOf(current) < rank)) return;
+  }
+  rec.flags |= current.flags & ObservationRecord::kListed;
+  // A possible standalone item (issue 14 item 4a): a question with an effective instant.
+  std::string_view eff = json::Str(top.effective_dt);
+  if (eff.empty() && top.effective_period != nullptr) {
+    eff = json::StrMember(*top.effective_period, "start");
+  }
+  auto when = q != kNoCode && !has_members && !eff.empty()
+                  ? fhir::ParseFhirDateTime(eff, options_.time_zone)
+                  : std::nullopt;
+  if (when || (current.flags & ObservationRecord::kPresent) != 0) {
+    st.item_when.emplace_back(index, when ? *when : State::kNoInstant);
   }
   if (need_extra) {
     if (current.extra != 0) {
@@ -781,8 +843,48 @@ void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocati
   current = rec;
 }
 
+void ScreeningCollector::AddStandaloneCandidates() {
+  State& st = *state_;
+  std::vector<StandaloneItem> items;
+  // The current version's instant of each item: the last entry of its index.
+  std::stable_sort(st.item_when.begin(), st.item_when.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (size_t i = 0; i < st.item_when.size(); ++i) {
+    if (i + 1 < st.item_when.size() && st.item_when[i + 1].first == st.item_when[i].first) {
+      continue;
+    }
+    const auto [index, when] = st.item_when[i];
+    if (when == State::kNoInstant) continue;
+    const ObservationRecord& o = st.observations[index];
+    const uint8_t need = ObservationRecord::kPresent | ObservationRecord::kValidStatus;
+    if ((o.flags & need) != need || (o.flags & ObservationRecord::kListed) != 0) continue;
+    if (o.question == kNoCode || o.subject == kNoPatient) continue;
+    if (o.extra != 0 && !st.obs_extras[o.extra - 1].members.empty()) continue;
+    items.push_back({o.subject, when, index, o.question});
+  }
+  // Items in id order, so that a group's id (its first item's) does not depend on read order.
+  std::sort(items.begin(), items.end(), [&](const StandaloneItem& a, const StandaloneItem& b) {
+    return st.observation_ids.Name(a.observation) < st.observation_ids.Name(b.observation);
+  });
+  for (ItemGroup& g : GroupStandaloneItems(catalog_, std::move(items))) {
+    Candidate c;
+    c.kind = ScreeningKind::kObservationItems;
+    c.instrument = g.instrument;
+    c.when = g.when;
+    c.id = st.strings.Add(st.observation_ids.Name(g.observations[0]));
+    c.rank = st.RankOf(st.observations[g.observations[0]]);
+    uint32_t* data = st.runs.Allocate(g.observations.size());
+    std::memcpy(data, g.observations.data(), g.observations.size() * sizeof(uint32_t));
+    c.data = data;
+    c.count = static_cast<uint32_t>(g.observations.size());
+    for (uint32_t o : g.observations) st.observations[o].flags |= ObservationRecord::kStandalone;
+    AddCandidate(g.patient, c);
+  }
+}
+
 void ScreeningCollector::Finish(const std::function<void(PatientRecord&)>& fn) {
   State& st = *state_;
+  AddStandaloneCandidates();
   std::vector<uint32_t> order(st.patients.size());
   for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
@@ -835,6 +937,7 @@ void ScreeningCollector::Finish(const std::function<void(PatientRecord&)>& fn) {
     drop.assign(n, 0);
     for (size_t i = 0; i < n; ++i) {
       const Candidate& c = cand(i);
+      if (c.kind == ScreeningKind::kObservationItems) continue;  // built from current versions
       const auto& tombs =
           c.kind == ScreeningKind::kQuestionnaireResponse ? st.qr_tombstones : st.obs_tombstones;
       if (tombs.empty()) continue;
@@ -858,15 +961,21 @@ void ScreeningCollector::Finish(const std::function<void(PatientRecord&)>& fn) {
         }
       }
     }
-    // 2. Newest wins per instrument: latest instant, then greater id byte-wise.
+    // 2. Newest wins per instrument: latest instant; at an equal instant a QR or panel beats
+    // standalone items (often extracted from it), then the greater id byte-wise wins.
+    auto beats = [](const Candidate& x, const Candidate& y) {
+      if (x.when != y.when) return y.when < x.when;
+      const bool xi = x.kind == ScreeningKind::kObservationItems;
+      const bool yi = y.kind == ScreeningKind::kObservationItems;
+      if (xi != yi) return yi;
+      return y.id < x.id;
+    };
     std::fill(best.begin(), best.end(), -1);
     for (size_t i = 0; i < n; ++i) {
       if (drop[i]) continue;
       const Candidate& c = cand(i);
       int& b = best[c.instrument];
-      if (b < 0 || cand(b).when < c.when || (cand(b).when == c.when && cand(b).id < c.id)) {
-        b = static_cast<int>(i);
-      }
+      if (b < 0 || beats(c, cand(b))) b = static_cast<int>(i);
     }
     for (size_t i = 0; i < n; ++i) {
       const Candidate& c = cand(i);
@@ -893,7 +1002,9 @@ void ScreeningCollector::Finish(const std::function<void(PatientRecord&)>& fn) {
         s.fhirpath = std::move(e.fhirpath);
       }
       s.sources.push_back(s.Reference());
-      s.source_versions.push_back(s.VersionId());
+      s.source_versions.push_back(s.kind == ScreeningKind::kObservationItems
+                                      ? st.VersionIdOf(st.observations[c.data[0]])
+                                      : s.VersionId());
       if (s.kind == ScreeningKind::kQuestionnaireResponse) {
         s.answers.reserve(c.count);
         for (uint32_t a = 0; a < c.count; ++a) {
@@ -942,7 +1053,8 @@ void ScreeningCollector::Finish(const std::function<void(PatientRecord&)>& fn) {
           }
           if (tracing) {
             Trace("Observation/" + std::string(st.observation_ids.Name(mid)), instruments[k].id,
-                  "member", "");
+                  "member",
+                  s.kind == ScreeningKind::kObservationItems ? "standalone item (no panel)" : "");
           }
           if (extra != nullptr) {
             for (uint32_t next : extra->members) queue.push_back({next, depth + 1});
@@ -952,7 +1064,11 @@ void ScreeningCollector::Finish(const std::function<void(PatientRecord&)>& fn) {
       ++counts_.screenings_counted;
       if (tracing) {
         trace_.push_back({s.Reference(), instruments[k].id, "counted",
-                          "newest counted screening of this instrument", s.when, true});
+                          s.kind == ScreeningKind::kObservationItems
+                              ? "newest counted screening of this instrument: standalone items "
+                                "of one effective instant"
+                              : "newest counted screening of this instrument",
+                          s.when, true});
       }
       rec.counted.push_back(std::move(s));
     }
@@ -960,7 +1076,8 @@ void ScreeningCollector::Finish(const std::function<void(PatientRecord&)>& fn) {
   }
   for (size_t i = 0; i < st.observations.size(); ++i) {
     const ObservationRecord& o = st.observations[i];
-    if ((o.flags & ObservationRecord::kPresent) != 0 && (o.flags & ObservationRecord::kUsed) == 0) {
+    if ((o.flags & ObservationRecord::kPresent) != 0 &&
+        (o.flags & (ObservationRecord::kUsed | ObservationRecord::kStandalone)) == 0) {
       counts_.Ignore("Observation", "not reached by a counted panel");
     }
   }

@@ -21,6 +21,8 @@
 #include "fhir/store.h"
 #include "plugin/pass/run_counts.h"
 #include "plugin/rules/ruleset.h"
+#include "plugin/screening/form_inference.h"
+#include "plugin/screening/pass_catalog.h"
 #include "plugin/screening/screening.h"
 #include "plugin/setup/catalog.h"
 
@@ -33,13 +35,14 @@ struct ScreeningOptions {
   std::string only_patient;          // when set, keep state for this patient only (explain)
   const Ruleset* ruleset = nullptr;  // its fhirpath conditions are evaluated as resources are read
   fhir::InstantMicros now = 0;       // evaluation time for FHIRPath now()/today()
+  bool infer_forms = true;           // config forms.infer (plugin/screening/form_inference.h)
 };
 
 // One line of the explain trace: what happened to a resource of the patient and why.
 struct TraceEvent {
   std::string reference;
   std::string instrument;
-  std::string outcome;  // counted | superseded | ignored | skipped | member
+  std::string outcome;  // counted | superseded | ignored | skipped | member | inferred
   std::string reason;
   fhir::InstantMicros when = 0;
   bool has_when = false;
@@ -47,7 +50,9 @@ struct TraceEvent {
 
 class ScreeningCollector : public fhir::ResourceVisitor {
  public:
-  ScreeningCollector(Catalog& catalog, ScreeningOptions options);
+  // REQUIRES: `catalog` outlives the collector. The collector never changes it: what arrives
+  // with the data lives in its own PassCatalog.
+  ScreeningCollector(const Catalog& catalog, ScreeningOptions options);
   ~ScreeningCollector() override;
 
   // The order of types a store should read: Questionnaires first (they resolve QR linkIds).
@@ -63,6 +68,10 @@ class ScreeningCollector : public fhir::ResourceVisitor {
   void Finish(const std::function<void(PatientRecord&)>& fn);
 
   RunCounts& counts() { return counts_; }
+  // The catalog with this pass's overlay (answer code names, Questionnaires from the data).
+  const PassCatalog& pass_catalog() const { return pass_; }
+  // Every form this pass met: mapped, inferred, or unmapped with its dropped responses.
+  const FormInference& forms() const { return forms_; }
   const std::vector<TraceEvent>& trace() const { return trace_; }
 
  private:
@@ -84,8 +93,12 @@ class ScreeningCollector : public fhir::ResourceVisitor {
   void EvaluateFhirpath(const rapidjson::Value& resource, int instrument,
                         std::vector<FhirpathOutcome>* out);
 
-  Catalog& catalog_;
+  void AddStandaloneCandidates();
+
+  const Catalog& catalog_;
+  PassCatalog pass_;
   ScreeningOptions options_;
+  FormInference forms_;  // per pass: inferred forms and the census of forms seen
   RunCounts counts_;
   std::vector<TraceEvent> trace_;
   std::unique_ptr<State> state_;

@@ -9,8 +9,9 @@
 #include <set>
 
 #include "fhir/json.h"
+#include "fhir/memory_store.h"
+#include "plugin/pass/evaluate_pass.h"
 #include "plugin/referrals/referral_planner.h"
-#include "plugin/screening/screening_collector.h"
 
 namespace sdoh::service {
 
@@ -365,55 +366,42 @@ CdsResult EvaluatePatientView(const Pipeline& p, const HookCall& call, fhir::Ins
     return {400, ErrorJson("prefetch.patient: id does not match context.patientId"), {}, {}};
   }
   const std::string& patient_id = call.patient_id;
-  // The collector interns answer codes and registers Questionnaires in this catalog (see the
-  // contract in cds_hooks.h: one call per pipeline at a time).
-  Catalog& catalog = *p.catalog;
-
-  ScreeningOptions sopts;
-  sopts.time_zone = p.config.time_zone;
-  sopts.ruleset = &p.ruleset;
-  sopts.now = now;
-  sopts.only_patient = patient_id;
-  ScreeningCollector collector(catalog, sopts);
-  // Feed in the collector's type order (Questionnaires first: they resolve QR linkIds).
-  for (const std::string& type : ScreeningCollector::InputTypes()) {
-    uint64_t position = 0;
-    if (type == "Patient") {
-      collector.OnResource(type, *call.patient, fhir::SourceLocation{"prefetch.patient", 1});
-      continue;
-    }
-    if (type == "Questionnaire") {
-      for (const rapidjson::Value* q : call.questionnaires) {
-        collector.OnResource(type, *q,
-                             fhir::SourceLocation{"fhirServer.Questionnaire", ++position});
-      }
-    }
-    for (const auto& source :
-         {std::pair{"prefetch.qr", call.qr}, std::pair{"prefetch.obs", call.obs}}) {
-      const char* key = source.first;  // a named copy: lambdas cannot capture bindings (C++17)
-      ForEachEntry(*source.second, [&](const rapidjson::Value& r) {
-        ++position;
-        if (GetStr(r, "resourceType") == type) {
-          collector.OnResource(type, r, fhir::SourceLocation{key, position});
-        }
-      });
-    }
-    if (type == "Observation") {
-      for (const rapidjson::Value* m : call.members) {
-        collector.OnResource(type, *m, fhir::SourceLocation{"fhirServer.Observation", ++position});
-      }
-    }
+  // The prefetch as a store, through the one evaluation `run` uses. The pipeline is shared and
+  // immutable: this call's codes and Questionnaires live in its own pass and die with it.
+  fhir::MemoryStore store("prefetch");
+  store.Add(*call.patient, "prefetch.patient", 1);
+  uint64_t position = 0;
+  for (const rapidjson::Value* q : call.questionnaires) {
+    store.Add(*q, "fhirServer.Questionnaire", ++position);
   }
-  std::vector<NeedFlag> flags;
-  PatientFacts facts;
-  collector.Finish([&](PatientRecord& rec) {
-    if (rec.id != patient_id) return;
-    facts = rec.facts;
-    flags = EvaluatePatient(p.ruleset, catalog, rec);
-  });
+  // The patient is prefetch.patient; Patient entries in the bundles (e.g. included) are not.
+  for (const auto& [origin, bundle] :
+       {std::pair{"prefetch.qr", call.qr}, std::pair{"prefetch.obs", call.obs}}) {
+    uint64_t entry = 0;
+    ForEachEntry(*bundle, [&, origin = origin](const rapidjson::Value& r) {
+      ++entry;
+      if (GetStr(r, "resourceType") != "Patient") store.Add(r, origin, entry);
+    });
+  }
+  // Panel members the service read from fhirServer (the prefetch lacked them).
+  position = 0;
+  for (const rapidjson::Value* m : call.members) {
+    store.Add(*m, "fhirServer.Observation", ++position);
+  }
+  PassOptions po;
+  po.now = now;
+  po.only_patient = patient_id;
+  struct Cards : PassSink {
+    void OnPatient(PatientResult& r) override {
+      flags = std::move(r.flags);
+      plans = std::move(r.plans);
+    }
+    std::vector<NeedFlag> flags;
+    std::vector<ReferralPlan> plans;
+  } evaluated;
+  (void)EvaluatePass(p, store, po, evaluated);  // a memory store always reads
 
   std::set<std::string> open_domains = OpenReferralDomains(*call.open);
-  PlanContext pctx{&catalog, &p.config, p.ruleset.id(), p.ruleset.version(), now};
   CdsResult result;
   rapidjson::StringBuffer sb;
   Writer w(sb);
@@ -423,11 +411,12 @@ CdsResult EvaluatePatientView(const Pipeline& p, const HookCall& call, fhir::Ins
   const std::string viewer_type = call.user_id.substr(0, call.user_id.find('/'));
   bool hide_sensitive = false;
   for (const auto& t : options.hide_sensitive_from) hide_sensitive |= t == viewer_type;
-  for (const NeedFlag& f : flags) {
+  for (size_t i = 0; i < evaluated.flags.size(); ++i) {
+    const NeedFlag& f = evaluated.flags[i];
+    const ReferralPlan& plan = evaluated.plans[i];
     // Issue 14 item 6: a patient or a relative looking gets no card that reveals a sensitive
     // need (the safety screen); the care team still sees it.
     if (hide_sensitive && f.def && f.def->sensitive) continue;
-    ReferralPlan plan = PlanReferral(f, facts, pctx);
     bool already_open = f.def && !f.def->domain.code.empty() &&
                         (open_domains.count(f.def->domain.system + "|" + f.def->domain.code) ||
                          open_domains.count("|" + f.def->domain.code));

@@ -217,7 +217,6 @@ int RunService(const std::vector<std::string>& args, bool with_http,
   settings.cards = o.cards;
   settings.feedback_max_outcomes = o.feedback_max_outcomes;
   settings.issued_cards_kept = o.issued_cards_kept;
-  settings.prewarm_pipelines = with_http ? std::max(1, o.http.threads) : 0;
   if (const char* token = std::getenv(o.metrics_token_env.c_str())) settings.metrics_token = token;
 
   // Missing prefetch: from the allow-listed servers, with the config's transport settings.

@@ -58,7 +58,7 @@ Result<Config> LoadConfig(const std::string& path) {
   c.path = path;
   if (Status s = CheckKeys(path, n,
                            {"source", "out", "mappings", "rules", "time_zone", "limits",
-                            "referrals", "fhir", "writeback", "service", "watch"},
+                            "referrals", "fhir", "writeback", "service", "watch", "forms"},
                            "config");
       !s.ok()) {
     return s;
@@ -95,6 +95,17 @@ Result<Config> LoadConfig(const std::string& path) {
     auto md = SizeValue(path, limits, "max_depth", c.max_depth);
     if (!md.ok()) return md.status();
     c.max_depth = *md;
+  }
+  if (YAML::Node forms = n["forms"]) {
+    if (Status s = CheckKeys(path, forms, {"infer"}, "forms"); !s.ok()) return s;
+    if (forms["infer"]) {
+      try {
+        c.infer_forms = forms["infer"].as<bool>();
+      } catch (const YAML::Exception&) {
+        return Status::InvalidArgument(Where(path, forms["infer"]) +
+                                       ": 'infer' must be true or false");
+      }
+    }
   }
   if (YAML::Node wb = n["writeback"]) {
     if (Status s = CheckKeys(

@@ -46,6 +46,9 @@ struct Config {
   fhir::TimeZone time_zone = fhir::TimeZone::Utc();
   size_t max_line_bytes = 16u << 20;
   size_t max_depth = 64;
+  // forms.infer: read forms mappings/forms/ does not name through their Questionnaire's item
+  // codes or their LOINC-shaped linkIds (issue 14 item 5a).
+  bool infer_forms = true;
   std::string identifier_system;
   std::map<std::string, RouteConfig> routes;  // by route name
   WritebackConfig writeback;

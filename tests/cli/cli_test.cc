@@ -278,4 +278,120 @@ TEST(CliTest, TestRulesRunsFixtures) {
   EXPECT_THAT(r.output, ::testing::HasSubstr("missing flag"));
 }
 
+// Issue 14 item 5: a form that is neither mapped nor inferable is never dropped quietly.
+void WriteSource(const fs::path& dir, bool with_questionnaire) {
+  const std::string form = "http://vendor.example.com/fhir/Questionnaire/intake";
+  std::ofstream(dir / "Patient.ndjson") << R"({"resourceType":"Patient","id":"v1"})"
+                                        << "\n";
+  std::ofstream(dir / "QuestionnaireResponse.ndjson")
+      << R"({"resourceType":"QuestionnaireResponse","id":"vq1","status":"completed","questionnaire":")"
+      << form
+      << R"(|7","subject":{"reference":"Patient/v1"},"authored":"2024-05-01T10:00:00Z","item":[{"linkId":"food-a","answer":[{"valueCoding":{"system":"http://loinc.org","code":"LA28397-0"}}]}]})"
+      << "\n";
+  if (with_questionnaire) {
+    std::ofstream(dir / "Questionnaire.ndjson")
+        << R"({"resourceType":"Questionnaire","id":"vq","url":")" << form
+        << R"(","status":"active","item":[{"linkId":"food-a","type":"choice","code":[{"system":"http://loinc.org","code":"88122-7"}]}]})"
+        << "\n";
+  }
+}
+
+TEST(CliTest, UnmappedFormIsAWarningInTheSummaryAndExitThree) {
+  TempDir src, out;
+  WriteSource(src.path(), false);
+  Result r = RunCli("run --config " + kSource + "/config/sdoh-bridge.yaml --source " +
+                    src.path().string() + " --out " + out.path().string());
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_THAT(r.output, ::testing::HasSubstr("WARNING"));
+  EXPECT_THAT(r.output, ::testing::HasSubstr(
+                            "unmapped  1  http://vendor.example.com/fhir/Questionnaire/intake"));
+  rapidjson::Document summary;
+  summary.Parse(ReadFile(out.path() / "summary.json").c_str());
+  ASSERT_FALSE(summary.HasParseError());
+  EXPECT_EQ(summary["exit_code"].GetInt(), 3);
+  ASSERT_EQ(summary["unmapped_forms"].Size(), 1u);
+  EXPECT_STREQ(summary["unmapped_forms"][0]["canonical"].GetString(),
+               "http://vendor.example.com/fhir/Questionnaire/intake");
+  EXPECT_EQ(summary["unmapped_forms"][0]["count"].GetUint64(), 1u);
+  // The samples have no unmapped form: an empty list, exit 0 (checked above).
+  TempDir samples_out;
+  Result s = RunCli("run --config " + kSource + "/config/sdoh-bridge.yaml --out " +
+                    samples_out.path().string());
+  EXPECT_EQ(s.exit_code, 0) << s.output;
+  EXPECT_THAT(s.output, ::testing::Not(::testing::HasSubstr("WARNING")));
+}
+
+TEST(CliTest, UnregisteredVendorFormWithItsQuestionnaireIsInferred) {
+  TempDir src, out;
+  WriteSource(src.path(), true);
+  Result r = RunCli("run --config " + kSource + "/config/sdoh-bridge.yaml --source " +
+                    src.path().string() + " --out " + out.path().string());
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, ::testing::HasSubstr("inferred    1  "
+                                             "http://vendor.example.com/fhir/Questionnaire/intake "
+                                             "read as hvs"));
+  std::vector<std::string> flags = Lines(ReadFile(out.path() / "flags.ndjson"));
+  ASSERT_EQ(flags.size(), 1u);
+  EXPECT_THAT(flags[0], ::testing::HasSubstr(R"("flag":"food")"));
+  rapidjson::Document summary;
+  summary.Parse(ReadFile(out.path() / "summary.json").c_str());
+  ASSERT_FALSE(summary.HasParseError());
+  EXPECT_EQ(summary["unmapped_forms"].Size(), 0u);
+  ASSERT_EQ(summary["inferred_forms"].Size(), 1u);
+  EXPECT_STREQ(summary["inferred_forms"][0]["instruments"][0].GetString(), "hvs");
+  // explain marks it inferred.
+  Result e = RunCli("explain --config " + kSource + "/config/sdoh-bridge.yaml --source " +
+                    src.path().string() + " --patient v1");
+  EXPECT_THAT(e.output, ::testing::HasSubstr("inferred  QuestionnaireResponse/vq1  [hvs]"));
+  // With forms.infer off, the same form is dropped: warning and exit 3.
+  std::string config = ReadFile(kSource + "/config/sdoh-bridge.yaml");
+  auto replace = [&](const std::string& from, const std::string& to) {
+    size_t at = config.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    config.replace(at, from.size(), to);
+  };
+  replace("infer: true", "infer: false");
+  replace("source: ../samples", "source: " + kSource + "/samples");
+  replace("out: ../out", "out: " + kSource + "/out");
+  replace("mappings: ../mappings", "mappings: " + kSource + "/mappings");
+  replace("  - rules/sdoh-default.yaml", "  - " + kSource + "/config/rules/sdoh-default.yaml");
+  std::ofstream(src.path() / "off.yaml") << config;
+  Result off = RunCli("run --config " + (src.path() / "off.yaml").string() + " --source " +
+                      src.path().string() + " --out " + out.path().string());
+  EXPECT_EQ(off.exit_code, 3) << off.output;
+}
+
+TEST(CliTest, FormsCommandListsFormsAndDraftsMappings) {
+  TempDir src, drafts;
+  WriteSource(src.path(), false);
+  Result r = RunCli("forms --config " + kSource + "/config/sdoh-bridge.yaml --source " +
+                    src.path().string() + " --write " + drafts.path().string());
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_THAT(r.output, ::testing::HasSubstr(
+                            "unmapped  1  http://vendor.example.com/fhir/Questionnaire/intake"));
+  EXPECT_THAT(r.output, ::testing::HasSubstr("Questionnaire not available; linkIds: food-a"));
+  std::string draft = ReadFile(drafts.path() / "intake.yaml");
+  EXPECT_THAT(draft, ::testing::HasSubstr("instruments: [REVIEW]"));
+  // On the samples: every form mapped, the feedback form declared not a screening.
+  Result s = RunCli("forms --config " + kSource + "/config/sdoh-bridge.yaml");
+  EXPECT_EQ(s.exit_code, 0) << s.output;
+  EXPECT_THAT(s.output, ::testing::HasSubstr("mapped  "));
+  EXPECT_THAT(
+      s.output,
+      ::testing::HasSubstr(
+          "not-a-screening  1  http://clinic.example.org/fhir/Questionnaire/visit-feedback"));
+  // With the Questionnaire: inferred, and the draft loads as a mapping.
+  TempDir src2, drafts2;
+  WriteSource(src2.path(), true);
+  Result i = RunCli("forms --config " + kSource + "/config/sdoh-bridge.yaml --source " +
+                    src2.path().string() + " --write " + drafts2.path().string());
+  EXPECT_EQ(i.exit_code, 0) << i.output;
+  EXPECT_THAT(i.output,
+              ::testing::HasSubstr("inferred  1  "
+                                   "http://vendor.example.com/fhir/Questionnaire/intake  → hvs"));
+  std::string inferred = ReadFile(drafts2.path() / "intake.yaml");
+  EXPECT_THAT(inferred, ::testing::HasSubstr("instruments: [hvs]"));
+  EXPECT_THAT(inferred, ::testing::HasSubstr("\"food-a\": 88122-7"));
+}
+
 }  // namespace

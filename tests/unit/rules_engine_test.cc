@@ -33,9 +33,19 @@ TEST_F(RulesTest, HungerVitalSignFood) {
   ASSERT_TRUE(o.Has("p", "food"));
   EXPECT_EQ(o.Get("p", "food").rules, std::vector<std::string>{"hvs.food"});
   EXPECT_FALSE(One(kHvs, {{"/88122-7", {"LA15775-2"}}}).Has("p", "food"));
-  // The derived risk item never decides.
+  // The derived risk item never decides when a question is answered.
   EXPECT_FALSE(
       One(kHvs, {{"/88122-7", {"LA28398-8"}}, {"/88124-3", {"LA19952-3"}}}).Has("p", "food"));
+  EXPECT_FALSE(
+      One(kHvs, {{"/88123-5", {"LA15775-2"}}, {"/88124-3", {"LA19952-3"}}}).Has("p", "food"));
+}
+
+// Issue 14 item 4b: 88124-3 = LA19952-3 "At risk" alone (neither question answered) is food.
+TEST_F(RulesTest, HungerVitalSignRiskAloneIsFood) {
+  auto o = One(kHvs, {{"/88124-3", {"LA19952-3"}}});
+  ASSERT_TRUE(o.Has("p", "food"));
+  EXPECT_EQ(o.Get("p", "food").rules, std::vector<std::string>{"hvs.food-risk"});
+  EXPECT_FALSE(One(kHvs, {{"/88124-3", {"LA19983-8"}}}).Has("p", "food"));  // No risk
 }
 
 TEST_F(RulesTest, PrapareFoodAndUtilitiesFromMultiSelect) {
@@ -129,19 +139,64 @@ TEST_F(RulesTest, HitsTenIsNegative) {
 }
 
 TEST_F(RulesTest, HitsIncompleteIsNeverNegativeNorPositive) {
-  auto missing = One(kAhc, Hits("LA6482-9", "LA6482-9", "LA6482-9", nullptr));
+  // 1 + 1 + 1 + unanswered: at most 8, at least 4: undecided.
+  auto missing = One(kAhc, Hits("LA6270-8", "LA6270-8", "LA6270-8", nullptr));
   EXPECT_FALSE(missing.Has("p", "interpersonal-safety"));
   ASSERT_TRUE(missing.Has("p", "interpersonal-safety-incomplete"));
   EXPECT_EQ(missing.Get("p", "interpersonal-safety-incomplete").def->route, "none");
-  // All four absent in a counted AHC screening.
+  // All four absent in a counted AHC screening (and no total).
   EXPECT_TRUE(One(kAhc, {{"/71802-3", {"LA31993-1"}}}).Has("p", "interpersonal-safety-incomplete"));
-  // Two answers on one item, or an unscored answer, make the item incomplete.
-  auto two = Hits("LA6482-9", "LA6482-9", "LA6482-9", "LA6482-9");
-  two[0].answers.push_back("LA6270-8");
+  // Two answers on one item, or an unscored answer, make the item unanswered.
+  auto two = Hits("LA6270-8", "LA6270-8", "LA10066-1", "LA6482-9");
+  two[0].answers.push_back("LA6482-9");
   EXPECT_TRUE(One(kAhc, two).Has("p", "interpersonal-safety-incomplete"));
   EXPECT_FALSE(One(kAhc, two).Has("p", "interpersonal-safety"));
-  EXPECT_TRUE(One(kAhc, Hits("LA6482-9", "LA6482-9", "LA6482-9", "LA30122-8"))
+  EXPECT_TRUE(One(kAhc, Hits("LA6270-8", "LA6270-8", "LA6482-9", "LA30122-8"))
                   .Has("p", "interpersonal-safety-incomplete"));
+}
+
+// Issue 14 item 3: an unanswered or declined item counts as its lowest points (1); when even
+// that lower bound is above 10, no answer could change the decision.
+TEST_F(RulesTest, HitsDecidedByBoundsWhenAnItemIsDeclined) {
+  // 5 + 5 + 5 + declined ≥ 16 > 10: positive, not incomplete.
+  auto o = One(kAhc, Hits("LA6482-9", "LA6482-9", "LA6482-9", nullptr));
+  ASSERT_TRUE(o.Has("p", "interpersonal-safety"));
+  EXPECT_FALSE(o.Has("p", "interpersonal-safety-incomplete"));
+  EXPECT_EQ(o.Get("p", "interpersonal-safety").rules, std::vector<std::string>{"ahc-hrsn.hits"});
+  EXPECT_THAT(o.Get("p", "interpersonal-safety").why[0], ::testing::HasSubstr("at least 16 > 10"));
+  // An unscored answer ("choose not to answer") or two answers count as declined.
+  EXPECT_TRUE(One(kAhc, Hits("LA6482-9", "LA6482-9", "LA6482-9", "LA30122-8"))
+                  .Has("p", "interpersonal-safety"));
+  // 4 + 3 + 3 + declined ≥ 11: decided. 4 + 3 + 2 + declined ≥ 10: not decided.
+  EXPECT_TRUE(One(kAhc, Hits("LA16644-9", "LA10082-8", "LA10082-8", nullptr))
+                  .Has("p", "interpersonal-safety"));
+  auto ten = One(kAhc, Hits("LA16644-9", "LA10082-8", "LA10066-1", nullptr));
+  EXPECT_FALSE(ten.Has("p", "interpersonal-safety"));
+  EXPECT_TRUE(ten.Has("p", "interpersonal-safety-incomplete"));
+}
+
+TEST_F(RulesTest, HitsTotalCountsOnlyWhenNoItemIsPresent) {
+  auto with_total = [&](const std::vector<Item>& items, const std::string& total) {
+    std::string qr = Qr("q", "p", kAhc, "2024-05-01", items);
+    qr.insert(qr.rfind(']'), std::string(items.empty() ? "" : ",") +
+                                 R"({"linkId":"/95614-4","answer":[{"valueDecimal":)" + total +
+                                 "}]}");
+    return h.Run({PatientJson("p"), qr});
+  };
+  auto positive = with_total({}, "12");
+  ASSERT_TRUE(positive.Has("p", "interpersonal-safety"));
+  EXPECT_FALSE(positive.Has("p", "interpersonal-safety-incomplete"));
+  EXPECT_THAT(EvidenceOf(positive.Get("p", "interpersonal-safety")),
+              ElementsAre("QuestionnaireResponse/q"));
+  auto negative = with_total({}, "10");
+  EXPECT_FALSE(negative.Has("p", "interpersonal-safety"));
+  EXPECT_FALSE(negative.Has("p", "interpersonal-safety-incomplete"));
+  // A total that is not a whole number decides nothing.
+  EXPECT_TRUE(with_total({}, "12.5").Has("p", "interpersonal-safety-incomplete"));
+  // One item present (declined items aside): the total is not read; 5 + 3 × 1 = 8.
+  auto item = with_total({{"/95618-5", {"LA6482-9"}}}, "16");
+  EXPECT_FALSE(item.Has("p", "interpersonal-safety"));
+  EXPECT_TRUE(item.Has("p", "interpersonal-safety-incomplete"));
 }
 
 TEST_F(RulesTest, HitsOnlyForAhcCore) {

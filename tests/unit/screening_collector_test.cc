@@ -30,7 +30,9 @@ TEST_F(ScreeningTest, QrNeedsAuthoredAndAMappedForm) {
   auto o = h.Run({Qr("q", "p", kHvs, "", kFoodPositive)});
   EXPECT_FALSE(o.Has("p", "food"));
   EXPECT_EQ(o.counts.ignored.at("QuestionnaireResponse: authored missing"), 1u);
-  o = h.Run({Qr("q", "p", "http://example.org/Questionnaire/other", "2024-05-01", kFoodPositive)});
+  // A form with nothing to map it by (no Questionnaire, local linkIds) is dropped and counted.
+  o = h.Run({Qr("q", "p", "http://example.org/Questionnaire/other", "2024-05-01",
+                {{"food-1", {"LA28397-0"}}})});
   EXPECT_FALSE(o.Has("p", "food"));
   EXPECT_EQ(o.counts.ignored.at("QuestionnaireResponse: form not mapped to an instrument"), 1u);
 }
@@ -197,10 +199,18 @@ TEST_F(ScreeningTest, DataAbsentMemberIsUnanswered) {
       declined.size() - 1,
       R"(,"dataAbsentReason":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/data-absent-reason","code":"asked-declined"}]})");
   auto o = h.Run({Panel("panel", "p", "96777-8", "2024-05-01", {"h1", "h2", "h3", "h4"}),
-                  Obs("h1", "p", "95618-5", "LA6482-9"), Obs("h2", "p", "95617-7", "LA6482-9"),
-                  Obs("h3", "p", "95616-9", "LA6482-9"), declined});
+                  Obs("h1", "p", "95618-5", "LA6270-8"), Obs("h2", "p", "95617-7", "LA6270-8"),
+                  Obs("h3", "p", "95616-9", "LA6270-8"), declined});
   EXPECT_FALSE(o.Has("p", "interpersonal-safety"));
   EXPECT_TRUE(o.Has("p", "interpersonal-safety-incomplete"));
+  // 5 + 5 + 5 + declined is decided (issue 14 item 3): evidence the three answered members.
+  o = h.Run({Panel("panel", "p", "96777-8", "2024-05-01", {"h1", "h2", "h3", "h4"}),
+             Obs("h1", "p", "95618-5", "LA6482-9"), Obs("h2", "p", "95617-7", "LA6482-9"),
+             Obs("h3", "p", "95616-9", "LA6482-9"), declined});
+  ASSERT_TRUE(o.Has("p", "interpersonal-safety"));
+  EXPECT_FALSE(o.Has("p", "interpersonal-safety-incomplete"));
+  EXPECT_THAT(EvidenceOf(o.Get("p", "interpersonal-safety")),
+              ElementsAre("Observation/h1", "Observation/h2", "Observation/h3"));
 }
 
 TEST_F(ScreeningTest, QrAndPanelOfOneInstrumentCompete) {

@@ -88,6 +88,8 @@ inline std::string PatientJson(const std::string& id, const std::string& extra =
 struct Outcome {
   std::map<std::string, std::map<std::string, NeedFlag>> flags;  // patient → need → flag
   RunCounts counts;
+  std::map<std::string, FormSeen> forms;  // the collector's census of forms seen
+  uint64_t dropped_forms = 0;             // responses dropped for an unmapped form
   bool Has(const std::string& patient, const std::string& need) const {
     auto p = flags.find(patient);
     return p != flags.end() && p->second.count(need) > 0;
@@ -122,10 +124,11 @@ class Harness {
   }
   Pipeline& pipeline() { return *pipeline_; }
 
-  Outcome Run(const std::vector<std::string>& resources,
-              fhir::TimeZone tz = fhir::TimeZone::Utc()) {
+  Outcome Run(const std::vector<std::string>& resources, fhir::TimeZone tz = fhir::TimeZone::Utc(),
+              bool infer_forms = true) {
     Outcome out;
     ScreeningOptions o;
+    o.infer_forms = infer_forms;
     o.time_zone = tz;
     o.ruleset = &pipeline_->ruleset;
     o.now = fhir::NowMicros();
@@ -154,6 +157,8 @@ class Harness {
       }
     });
     out.counts = c.counts();
+    out.forms = c.forms().seen();
+    out.dropped_forms = c.forms().DroppedResponses();
     return out;
   }
 
