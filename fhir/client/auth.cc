@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "fhir/client/redact.h"
 #include "fhir/client/url.h"
 #include "fhir/json.h"
 
@@ -203,8 +204,8 @@ ClientResult<std::string> OAuthTokenProvider::FetchToken(std::string* scope,
     if (parsed && doc.IsObject()) {
       std::string_view err = json::StrMember(doc, "error");
       std::string_view desc = json::StrMember(doc, "error_description");
-      if (!err.empty()) e.message += ": " + std::string(err);
-      if (!desc.empty()) e.message += " (" + std::string(desc) + ")";
+      if (!err.empty()) e.message += ": " + RedactSecrets(err);
+      if (!desc.empty()) e.message += " (" + RedactSecrets(desc) + ")";
     }
     return e;
   }

@@ -1,5 +1,6 @@
 #include "fhir/client/client_error.h"
 
+#include "fhir/client/redact.h"
 #include "fhir/json.h"
 
 namespace fhir::client {
@@ -45,7 +46,8 @@ std::string ClientError::ToString() const {
   }
   if (attempts > 1) s += " [after " + std::to_string(attempts) + " attempts]";
   if (!request_id.empty()) s += " [X-Request-Id " + request_id + "]";
-  return s;
+  // Every printed client error passes here: a token the server echoed never leaves (issue 13).
+  return RedactSecrets(s);
 }
 
 fhir::Status ClientError::ToStatus() const {
@@ -94,6 +96,8 @@ std::vector<OutcomeIssue> ParseOutcomeIssues(const rapidjson::Value& body) {
         issue.diagnostics = std::string(json::StrMember(*details, "text"));
       }
     }
+    // Servers echo request headers in diagnostics; callers print these (issue 13 #13).
+    issue.diagnostics = RedactSecrets(issue.diagnostics);
     out.push_back(std::move(issue));
   }
   return out;

@@ -19,7 +19,7 @@ namespace fhir::client {
 struct OutcomeIssue {
   std::string severity;     // fatal | error | warning | information
   std::string code;         // IssueType: invalid, not-found, conflict, processing, ...
-  std::string diagnostics;  // free text (or details.text when diagnostics is absent)
+  std::string diagnostics;  // free text (or details.text), secrets redacted (redact.h)
 };
 
 struct ClientError {
@@ -51,7 +51,8 @@ struct ClientError {
     e.message = std::move(message);
     return e;
   }
-  // "HTTP 412 on PUT http://.../Patient/1: error/conflict: version mismatch" and the like.
+  // "HTTP 412 on PUT http://.../Patient/1: error/conflict: version mismatch" and the like,
+  // with bearer tokens and Authorization values redacted (redact.h).
   std::string ToString() const;
   // A fhir::Status for layers that speak Status (the Store interface).
   fhir::Status ToStatus() const;

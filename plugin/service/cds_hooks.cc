@@ -96,6 +96,31 @@ bool Warning(const std::string& need) {
   return need == "interpersonal-safety" || need.rfind("housing-", 0) == 0;
 }
 
+// "Practitioner/1" or "PractitionerRole/1": a viewer who can be a referral's requester.
+bool IsPractitioner(const std::string& user_id) {
+  return user_id.rfind("Practitioner/", 0) == 0 || user_id.rfind("PractitionerRole/", 0) == 0;
+}
+
+// The suggested ServiceRequest with the viewing practitioner as requester (issue 14 item 6):
+// the one who accepts the suggestion is the one who orders it.
+std::string WithRequester(const std::string& json, const std::string& user_id) {
+  rapidjson::Document sr;
+  sr.Parse(json.data(), json.size());
+  if (sr.HasParseError() || !sr.IsObject()) return json;
+  auto& a = sr.GetAllocator();
+  rapidjson::Value requester(rapidjson::kObjectType);
+  requester.AddMember("reference", rapidjson::Value(user_id.c_str(), a), a);
+  if (sr.HasMember("requester")) {
+    sr["requester"] = requester;
+  } else {
+    sr.AddMember("requester", requester, a);
+  }
+  rapidjson::StringBuffer sb;
+  Writer w(sb);
+  sr.Accept(w);
+  return std::string(sb.GetString(), sb.GetSize());
+}
+
 std::string RouteLabel(const std::string& route) {
   if (route == "social-work") return "social work";
   if (route == "transportation") return "transportation services";
@@ -103,12 +128,14 @@ std::string RouteLabel(const std::string& route) {
   return "";
 }
 
-void WriteCard(Writer& w, const Pipeline& p, const NeedFlag& flag, const ReferralPlan& plan,
-               bool already_open) {
+void WriteCard(Writer& w, const Pipeline& p, const HookCall& call, const NeedFlag& flag,
+               const ReferralPlan& plan, bool already_open, IssuedCard* issued,
+               std::string* card_uuid) {
   const NeedDef* def = flag.def;
   std::string route = def ? def->route : plan.route;
   w.StartObject();
-  Str(w, "uuid", Uuid());
+  *card_uuid = Uuid();
+  Str(w, "uuid", *card_uuid);
   // No names or free text in the summary: the need, its certainty and the route.
   std::string summary = "Social need: " + flag.need + (flag.possible ? " (possible)" : "");
   if (!RouteLabel(route).empty()) summary += " - consider referral to " + RouteLabel(route);
@@ -120,15 +147,17 @@ void WriteCard(Writer& w, const Pipeline& p, const NeedFlag& flag, const Referra
   Str(w, "label", "sdoh-bridge rules " + p.ruleset.id() + " " + p.ruleset.version());
   w.EndObject();
 
-  std::string detail = "**Need:** " + flag.need + " (" +
+  // Every value in the markdown detail is escaped (issue 13 #13: an id rendered as a link).
+  std::string detail = "**Need:** " + EscapeMarkdown(flag.need) + " (" +
                        (flag.possible ? "possible" : "confirmed") + ")\n\n**Evidence**\n\n";
   for (const auto& [ref, version] : flag.evidence) {
-    detail += "- " + ref + (version.empty() ? "" : " (version " + version + ")") + "\n";
+    detail += "- " + EscapeMarkdown(ref) +
+              (version.empty() ? "" : " (version " + EscapeMarkdown(version) + ")") + "\n";
   }
   detail += "\n**Rules**\n\n";
-  for (const auto& r : flag.rules) detail += "- `" + r + "`\n";
+  for (const auto& r : flag.rules) detail += "- " + EscapeMarkdown(r) + "\n";
   detail += "\n**Why**\n\n";
-  for (const auto& y : flag.why) detail += "- " + y + "\n";
+  for (const auto& y : flag.why) detail += "- " + EscapeMarkdown(y) + "\n";
 
   const PlannedResource* sr = nullptr;
   for (const auto& r : plan.resources) {
@@ -141,7 +170,7 @@ void WriteCard(Writer& w, const Pipeline& p, const NeedFlag& flag, const Referra
   } else if (!sr) {
     detail += "\nNo referral is suggested: " +
               (plan.not_planned.empty() ? std::string("the route creates no ServiceRequest")
-                                        : plan.not_planned) +
+                                        : EscapeMarkdown(plan.not_planned)) +
               ".\n";
   }
   Str(w, "detail", detail);
@@ -154,7 +183,9 @@ void WriteCard(Writer& w, const Pipeline& p, const NeedFlag& flag, const Referra
                            ? def->service_text
                            : (def ? def->service.display : std::string());
     Str(w, "label", "Create referral" + (what.empty() ? std::string() : ": " + what));
-    Str(w, "uuid", Uuid());
+    const std::string suggestion_uuid = Uuid();
+    issued->suggestion_uuids.push_back(suggestion_uuid);
+    Str(w, "uuid", suggestion_uuid);
     w.Key("isRecommended");
     w.Bool(!flag.possible);
     w.Key("actions");
@@ -163,7 +194,9 @@ void WriteCard(Writer& w, const Pipeline& p, const NeedFlag& flag, const Referra
     Str(w, "type", "create");
     Str(w, "description", "Create ServiceRequest " + sr->identifier);
     w.Key("resource");
-    w.RawValue(sr->json.data(), sr->json.size(), rapidjson::kObjectType);
+    const std::string resource =
+        IsPractitioner(call.user_id) ? WithRequester(sr->json, call.user_id) : sr->json;
+    w.RawValue(resource.data(), resource.size(), rapidjson::kObjectType);
     w.EndObject();
     w.EndArray();
     w.EndObject();
@@ -189,6 +222,22 @@ void WriteCard(Writer& w, const Pipeline& p, const NeedFlag& flag, const Referra
 
 }  // namespace
 
+std::string EscapeMarkdown(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '\n' || c == '\r') {
+      out += ' ';
+    } else if (std::string_view("\\`*_{}[]()<>#+!|~:&=").find(c) != std::string_view::npos) {
+      out += '\\';
+      out += c;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::string DiscoveryJson(const std::string& service_id) {
   rapidjson::StringBuffer sb;
   Writer w(sb);
@@ -209,7 +258,7 @@ std::string DiscoveryJson(const std::string& service_id) {
   Str(w, "obs",
       "Observation?subject=Patient/{{context.patientId}}&code=http://loinc.org|96777-8,"
       "http://loinc.org|97023-6,http://loinc.org|88121-9,http://loinc.org|93025-5"
-      "&_include=Observation:has-member");
+      "&_include:iterate=Observation:has-member");
   Str(w, "openReferrals",
       "ServiceRequest?subject=Patient/{{context.patientId}}&status=draft,active,on-hold");
   w.EndObject();
@@ -228,6 +277,32 @@ std::vector<std::string> HookCall::Missing() const {
   if (!qr) out.push_back("qr");
   if (!obs) out.push_back("obs");
   if (!open) out.push_back("openReferrals");
+  if (obs && !MissingMembers().empty()) out.push_back("obs.hasMember");
+  return out;
+}
+
+std::vector<std::string> HookCall::MissingMembers() const {
+  std::set<std::string> present, named;
+  auto visit = [&](const rapidjson::Value& r) {
+    if (GetStr(r, "resourceType") != "Observation") return;
+    present.insert("Observation/" + GetStr(r, "id"));
+    auto hm = r.FindMember("hasMember");
+    if (hm == r.MemberEnd() || !hm->value.IsArray()) return;
+    for (const auto& m : hm->value.GetArray()) {
+      std::string ref = GetStr(m, "reference");
+      size_t at = ref.rfind("Observation/");  // absolute or relative, no _history
+      if (at == std::string::npos) continue;
+      ref = ref.substr(at);
+      ref = ref.substr(0, ref.find("/_history"));
+      named.insert(ref);
+    }
+  };
+  if (obs) ForEachEntry(*obs, visit);
+  for (const rapidjson::Value* m : members) visit(*m);
+  std::vector<std::string> out;
+  for (const auto& ref : named) {
+    if (!present.count(ref)) out.push_back(ref);
+  }
   return out;
 }
 
@@ -237,18 +312,19 @@ bool ParsePatientView(const std::string& body, HookCall* call, CdsResult* error)
   if (fhir::json::ParseDocument(body, fhir::json::kNetworkMaxDepth, doc.get()) !=
           fhir::json::ParseFailure::kNone ||
       !doc->IsObject()) {
-    *error = {400, ErrorJson("request body: expected a JSON object"), {}};
+    *error = {400, ErrorJson("request body: expected a JSON object"), {}, {}};
     return false;
   }
   if (GetStr(*doc, "hook") != "patient-view") {
-    *error = {400, ErrorJson("request body: `hook` must be patient-view"), {}};
+    *error = {400, ErrorJson("request body: `hook` must be patient-view"), {}, {}};
     return false;
   }
   auto ctx_it = doc->FindMember("context");
   call->patient_id =
       ctx_it != doc->MemberEnd() ? GetStr(ctx_it->value, "patientId") : std::string();
+  call->user_id = ctx_it != doc->MemberEnd() ? GetStr(ctx_it->value, "userId") : std::string();
   if (call->patient_id.empty()) {
-    *error = {400, ErrorJson("context.patientId is required"), {}};
+    *error = {400, ErrorJson("context.patientId is required"), {}, {}};
     return false;
   }
   call->fhir_server = GetStr(*doc, "fhirServer");
@@ -264,23 +340,30 @@ bool ParsePatientView(const std::string& body, HookCall* call, CdsResult* error)
     call->open = Prefetched(pre_it->value, "openReferrals", "Bundle");
   }
   if (call->patient && GetStr(*call->patient, "id") != call->patient_id) {
-    *error = {400, ErrorJson("prefetch.patient: id does not match context.patientId"), {}};
+    *error = {400, ErrorJson("prefetch.patient: id does not match context.patientId"), {}, {}};
     return false;
   }
   call->request = std::move(doc);
   return true;
 }
 
-CdsResult EvaluatePatientView(const Pipeline& p, const HookCall& call, fhir::InstantMicros now) {
+CdsResult EvaluatePatientView(const Pipeline& p, const HookCall& call, fhir::InstantMicros now,
+                              const CardOptions& options) {
   if (!call.Missing().empty()) {
     std::string m = call.fhir_server.empty()
                         ? "prefetch incomplete (patient, qr, obs, openReferrals required) and "
                           "no fhirServer"
                         : "prefetch incomplete (patient, qr, obs, openReferrals required)";
-    return {412, ErrorJson(m), {}};
+    if (call.obs && !call.MissingMembers().empty()) {
+      // Issue 14 item 6: a panel whose members are not all there would give "no needs".
+      m = "prefetch incomplete: " + std::to_string(call.MissingMembers().size()) +
+          " Observation(s) named in hasMember are missing (prefetch obs with "
+          "_include:iterate=Observation:has-member, or allow fetching from fhirServer)";
+    }
+    return {412, ErrorJson(m), {}, {}};
   }
   if (GetStr(*call.patient, "id") != call.patient_id) {
-    return {400, ErrorJson("prefetch.patient: id does not match context.patientId"), {}};
+    return {400, ErrorJson("prefetch.patient: id does not match context.patientId"), {}, {}};
   }
   const std::string& patient_id = call.patient_id;
   // The prefetch as a store, through the one evaluation `run` uses. The pipeline is shared and
@@ -299,6 +382,11 @@ CdsResult EvaluatePatientView(const Pipeline& p, const HookCall& call, fhir::Ins
       ++entry;
       if (GetStr(r, "resourceType") != "Patient") store.Add(r, origin, entry);
     });
+  }
+  // Panel members the service read from fhirServer (the prefetch lacked them).
+  position = 0;
+  for (const rapidjson::Value* m : call.members) {
+    store.Add(*m, "fhirServer.Observation", ++position);
   }
   PassOptions po;
   po.now = now;
@@ -320,14 +408,23 @@ CdsResult EvaluatePatientView(const Pipeline& p, const HookCall& call, fhir::Ins
   w.StartObject();
   w.Key("cards");
   w.StartArray();
+  const std::string viewer_type = call.user_id.substr(0, call.user_id.find('/'));
+  bool hide_sensitive = false;
+  for (const auto& t : options.hide_sensitive_from) hide_sensitive |= t == viewer_type;
   for (size_t i = 0; i < evaluated.flags.size(); ++i) {
     const NeedFlag& f = evaluated.flags[i];
     const ReferralPlan& plan = evaluated.plans[i];
+    // Issue 14 item 6: a patient or a relative looking gets no card that reveals a sensitive
+    // need (the safety screen); the care team still sees it.
+    if (hide_sensitive && f.def && f.def->sensitive) continue;
     bool already_open = f.def && !f.def->domain.code.empty() &&
                         (open_domains.count(f.def->domain.system + "|" + f.def->domain.code) ||
                          open_domains.count("|" + f.def->domain.code));
-    WriteCard(w, p, f, plan, already_open);
+    IssuedCard issued{patient_id, f.need, {}};
+    std::string uuid;
+    WriteCard(w, p, call, f, plan, already_open, &issued, &uuid);
     result.needs.push_back(f.need);
+    result.issued.emplace_back(std::move(uuid), std::move(issued));
   }
   w.EndArray();
   w.EndObject();
@@ -335,36 +432,12 @@ CdsResult EvaluatePatientView(const Pipeline& p, const HookCall& call, fhir::Ins
   return result;
 }
 
-CdsResult EvaluatePatientView(const Pipeline& p, const std::string& body, fhir::InstantMicros now) {
+CdsResult EvaluatePatientView(const Pipeline& p, const std::string& body, fhir::InstantMicros now,
+                              const CardOptions& options) {
   HookCall call;
   CdsResult error;
   if (!ParsePatientView(body, &call, &error)) return error;
-  return EvaluatePatientView(p, call, now);
-}
-
-fhir::Result<std::vector<std::string>> FeedbackOutcomes(const std::string& body) {
-  rapidjson::Document doc;
-  if (fhir::json::ParseDocument(body, fhir::json::kNetworkMaxDepth, &doc) !=
-          fhir::json::ParseFailure::kNone ||
-      !doc.IsObject() || !doc.HasMember("feedback") || !doc["feedback"].IsArray()) {
-    return fhir::Status::InvalidArgument("feedback body: expected {\"feedback\": [...]}");
-  }
-  std::vector<std::string> out;
-  size_t i = 0;
-  for (const auto& f : doc["feedback"].GetArray()) {
-    std::string outcome = GetStr(f, "outcome");
-    if (outcome != "accepted" && outcome != "overridden") {
-      return fhir::Status::InvalidArgument("feedback[" + std::to_string(i) +
-                                           "].outcome: expected accepted or overridden");
-    }
-    if (GetStr(f, "card").empty()) {
-      return fhir::Status::InvalidArgument("feedback[" + std::to_string(i) +
-                                           "].card: the card uuid is required");
-    }
-    out.push_back(outcome);
-    ++i;
-  }
-  return out;
+  return EvaluatePatientView(p, call, now, options);
 }
 
 }  // namespace sdoh::service

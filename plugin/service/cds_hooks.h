@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "fhir/datetime.h"
+#include "plugin/service/feedback.h"
 #include "plugin/setup/pipeline.h"
 
 namespace sdoh::service {
@@ -24,6 +25,13 @@ struct CdsResult {
   int status = 200;                // 200, 400 (bad request) or 412 (prefetch missing)
   std::string body;                // {"cards":[...]} or {"error":...}
   std::vector<std::string> needs;  // one per card returned
+  std::vector<std::pair<std::string, IssuedCard>> issued;  // card uuid → what it was about
+};
+
+// Who sees the cards (issue 14 item 6). A viewer (`context.userId`) whose resource type is in
+// `hide_sensitive_from` gets no card for a sensitive need (NeedDef.sensitive).
+struct CardOptions {
+  std::vector<std::string> hide_sensitive_from = {"Patient", "RelatedPerson"};
 };
 
 // One parsed patient-view call. The four prefetch values point into `request` or into
@@ -31,6 +39,7 @@ struct CdsResult {
 struct HookCall {
   std::shared_ptr<rapidjson::Document> request;
   std::string patient_id;
+  std::string user_id;       // context.userId ("Practitioner/1", "RelatedPerson/2", or "")
   std::string fhir_server;   // "" when the call named none
   std::string access_token;  // fhirAuthorization.access_token ("" when none); never logged
   const rapidjson::Value* patient = nullptr;  // a Patient
@@ -40,9 +49,15 @@ struct HookCall {
   std::vector<std::unique_ptr<rapidjson::Document>> fetched;
   // Questionnaires fetched for the QRs' canonicals (linkId → LOINC), fed before the QRs.
   std::vector<const rapidjson::Value*> questionnaires;
+  // Observations fetched because a panel or group in `obs` names them in hasMember.
+  std::vector<const rapidjson::Value*> members;
 
-  // Prefetch keys still missing ("patient", "qr", "obs", "openReferrals").
+  // Prefetch keys still missing ("patient", "qr", "obs", "openReferrals", and
+  // "obs.hasMember" while a member is missing).
   std::vector<std::string> Missing() const;
+  // "Observation/<id>" named in a hasMember of `obs` or `members` but in neither (members of
+  // members too: PRAPARE is panel → group → item).
+  std::vector<std::string> MissingMembers() const;
 };
 
 // Parses a hook call body. False with `*error` (400) on a malformed call.
@@ -51,14 +66,17 @@ bool ParsePatientView(const std::string& body, HookCall* call, CdsResult* error)
 // Cards for a parsed call; 412 when a prefetch value is still missing. Thread-safe: the
 // pipeline is const and shared; what the call brings (answer codes, Questionnaires) lives in
 // the call's own PassCatalog and never changes what another call sees.
+// A panel member still missing is 412 too: never an incomplete "no needs" answer.
 CdsResult EvaluatePatientView(const Pipeline& pipeline, const HookCall& call,
-                              fhir::InstantMicros now);
+                              fhir::InstantMicros now, const CardOptions& options = {});
 
 // Parse + evaluate from the prefetch alone (412 when it is incomplete).
 CdsResult EvaluatePatientView(const Pipeline& pipeline, const std::string& body,
-                              fhir::InstantMicros now);
+                              fhir::InstantMicros now, const CardOptions& options = {});
 
-// Parses a feedback body; the outcomes (accepted | overridden) of its entries, or an error.
-fhir::Result<std::vector<std::string>> FeedbackOutcomes(const std::string& body);
+// Markdown-escaped `text` for a card's detail: ASCII punctuation that CommonMark/GFM gives a
+// meaning (links, emphasis, code, HTML, headings, tables) is backslash-escaped, and line
+// breaks become spaces, so an id or value can never render as a link or break the layout.
+std::string EscapeMarkdown(std::string_view text);
 
 }  // namespace sdoh::service

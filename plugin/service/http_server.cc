@@ -1,14 +1,19 @@
 #include "plugin/service/http_server.h"
 
+#include <sys/resource.h>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+
+#include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <mutex>
 #include <set>
 
@@ -69,6 +74,14 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return DoClose();  // end_of_stream, timeout, reset, stop
     busy_ = true;
     const auto& req = parser_->get();
+    // RFC 9112 §6.3: a request whose Transfer-Encoding does not end in `chunked` has no
+    // determinable length. Beast reads it as bodiless, so its body would be parsed as the next
+    // request (issue 13 #10, request smuggling). 400 and close; the buffered bytes are dropped.
+    if (req.count(http::field::transfer_encoding) > 0 && !parser_->chunked()) {
+      HttpResponse r{400, "application/json",
+                     R"({"error":"Transfer-Encoding must end in chunked"})", ""};
+      return Write(r, false);
+    }
     HttpRequest in;
     in.method = std::string(req.method_string());
     in.target = std::string(req.target());
@@ -148,26 +161,99 @@ class Session : public std::enable_shared_from_this<Session> {
 struct HttpServer::Impl {
   net::io_context ioc;
   std::optional<tcp::acceptor> acceptor;
+  std::optional<net::steady_timer> accept_pause;  // on the acceptor's strand
+  std::chrono::milliseconds pause{0};
   std::shared_ptr<Shared> shared = std::make_shared<Shared>();
   std::vector<std::thread> threads;
   std::once_flag stop_once;
+  size_t max_connections = 0;
+  bool refusing = false;  // at the cap: logged once per episode
+
+  void Log(const std::string& line) {
+    if (shared->options.log) shared->options.log(line);
+  }
+
+  // Out of descriptors (issue 13 #11): the pending connection stays in the backlog and accept
+  // fails again at once, so retrying now would spin. Wait 50 ms, doubling to 1 s, then retry.
+  void PauseAccepting(const beast::error_code& ec) {
+    const bool first = pause.count() == 0;
+    pause = first ? std::chrono::milliseconds(50)
+                  : std::min(pause * 2, std::chrono::milliseconds(1000));
+    if (first) Log("accept: " + ec.message() + "; pausing accepts (retry from 50 ms up to 1 s)");
+    accept_pause->expires_after(pause);
+    accept_pause->async_wait([this](beast::error_code wait_ec) {
+      if (wait_ec || shared->stopping || !acceptor->is_open()) return;
+      DoAccept();
+    });
+  }
+
+  // Over the cap: a short 503 if the socket takes it without waiting, then close.
+  void Refuse(tcp::socket& s) {
+    static constexpr char kBusy[] =
+        "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n"
+        "Content-Length: 0\r\n\r\n";
+    beast::error_code ec;
+    s.non_blocking(true, ec);
+    s.send(net::buffer(kBusy, sizeof kBusy - 1), 0, ec);
+    s.shutdown(tcp::socket::shutdown_both, ec);
+    s.close(ec);
+  }
 
   void DoAccept() {
     acceptor->async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
       if (ec) {
         if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
+        const int e = ec.value();
+        if (ec.category() == boost::system::system_category() &&
+            (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM)) {
+          if (!shared->stopping) PauseAccepting(ec);
+          return;
+        }
       } else if (!shared->stopping) {
-        auto session = std::make_shared<Session>(std::move(s), shared);
+        if (pause.count() != 0) {
+          pause = std::chrono::milliseconds(0);
+          Log("accept: resumed");
+        }
+        size_t open = 0;
         {
           std::lock_guard<std::mutex> lock(shared->mu);
-          shared->sessions.insert(session);
+          open = shared->sessions.size();
         }
-        session->Run();
+        if (open >= max_connections) {
+          if (!refusing) {
+            Log("connections: " + std::to_string(open) + " open, the cap (" +
+                std::to_string(max_connections) + "); refusing new ones until some close");
+          }
+          refusing = true;
+          Refuse(s);
+        } else {
+          refusing = false;
+          auto session = std::make_shared<Session>(std::move(s), shared);
+          {
+            std::lock_guard<std::mutex> lock(shared->mu);
+            shared->sessions.insert(session);
+          }
+          session->Run();
+        }
       }
       if (!shared->stopping) DoAccept();
     });
   }
 };
+
+size_t DefaultMaxConnections(uint64_t soft) {
+  if (soft == static_cast<uint64_t>(RLIM_INFINITY) || soft > 20000) return 10000;
+  const uint64_t reserve = std::min<uint64_t>(64, soft / 2);
+  return static_cast<size_t>(std::clamp<uint64_t>(soft - reserve, 1, 10000));
+}
+
+size_t DefaultMaxConnections() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1000;
+  return DefaultMaxConnections(static_cast<uint64_t>(rl.rlim_cur));
+}
+
+size_t HttpServer::max_connections() const { return impl_->max_connections; }
 
 std::string HeaderValue(const HttpRequest& request, const std::string& name) {
   for (const auto& [k, v] : request.headers) {
@@ -208,6 +294,8 @@ fhir::Status HttpServer::Start() {
   if (!ec) impl_->acceptor->listen(net::socket_base::max_listen_connections, ec);
   if (ec) return fhir::Status::IoError("listen " + where + ": " + ec.message());
   port_ = impl_->acceptor->local_endpoint().port();
+  impl_->max_connections = o.max_connections > 0 ? o.max_connections : DefaultMaxConnections();
+  impl_->accept_pause.emplace(impl_->acceptor->get_executor());
   impl_->DoAccept();
   int n = o.threads > 0 ? o.threads : 1;
   for (int i = 0; i < n; ++i) impl_->threads.emplace_back([this] { impl_->ioc.run(); });
@@ -222,6 +310,7 @@ void HttpServer::Stop() {
     net::post(impl_->acceptor->get_executor(), [this] {
       beast::error_code ec;
       impl_->acceptor->close(ec);
+      if (impl_->accept_pause) impl_->accept_pause->cancel();
       std::vector<std::shared_ptr<Session>> live;
       {
         std::lock_guard<std::mutex> lock(impl_->shared->mu);

@@ -52,7 +52,19 @@ struct HttpServerOptions {
   size_t body_limit = 4u << 20;
   std::chrono::seconds read_timeout{30};  // whole request, and idle keep-alive wait
   std::chrono::seconds write_timeout{30};
+  // Connections open at once; one more is accepted and closed at once (503 attempted). 0: sized
+  // from RLIMIT_NOFILE (DefaultMaxConnections) so that accept never runs out of descriptors.
+  size_t max_connections = 0;
+  // Operational events (accept paused on EMFILE, connections refused at the cap): one line
+  // each, no request content. Null: silent.
+  std::function<void(const std::string&)> log;
 };
+
+// The connection cap for a soft descriptor limit: the limit minus a reserve for the process's
+// own files (config, ledger, curl, threads) — half of it, at most 64 — capped at 10000.
+size_t DefaultMaxConnections(uint64_t nofile_soft_limit);
+// The same for this process's current RLIMIT_NOFILE.
+size_t DefaultMaxConnections();
 
 class HttpServer {
  public:
@@ -63,6 +75,7 @@ class HttpServer {
   // Binds, listens and starts the threads. Error names host:port.
   fhir::Status Start();
   uint16_t port() const { return port_; }
+  size_t max_connections() const;
   // Stops accepting and closes idle connections; requests being handled finish and their
   // responses are written. Returns at once; safe from any thread, more than once.
   void Stop();

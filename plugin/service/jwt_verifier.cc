@@ -220,6 +220,19 @@ std::optional<JwtRejection> JwtVerifier::Verify(std::string_view token, std::str
   if (exp - now_seconds > policy_.max_lifetime_seconds + policy_.leeway_seconds) {
     return Reject("exp", "token lifetime too long");
   }
+  // RFC 7519 §4.1.5 / §4.1.6 (issue 13 #13): not valid before `nbf`; an `iat` in the future
+  // (beyond the leeway) is a clock or forgery problem, not a token to honour.
+  for (const char* name : {"nbf", "iat"}) {
+    auto it = claims.FindMember(name);
+    if (it == claims.MemberEnd()) continue;
+    if (!it->value.IsInt64()) return Reject(name, std::string(name) + " is not a NumericDate");
+    if (it->value.GetInt64() - policy_.leeway_seconds > now_seconds) {
+      return Reject(name, std::string(name) + " is in the future");
+    }
+  }
+  // RFC 7515 §4.1.11: a `crit` header names extensions the recipient must understand; this
+  // verifier understands none, so any `crit` makes the token invalid.
+  if (header.HasMember("crit")) return Reject("crit", "crit header names unsupported extensions");
   std::string jti = Str(claims, "jti");
   if (jti.empty()) return Reject("jti", "jti missing");
   std::lock_guard<std::mutex> lock(mu_);

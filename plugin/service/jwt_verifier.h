@@ -1,7 +1,8 @@
 // Verifies the EHR's CDS Hooks JWT (sdoh-codes.md §9 "Client → service auth"): RS384 or ES384
 // only (alg none and HMAC are rejected), the key chosen by `kid` from a JWKS file, `iss` on an
-// allow-list, `aud` equal to the called service URL, `exp` in the future, and each `jti` used
-// once (replay cache until the token's exp). Thread-safe.
+// allow-list, `aud` equal to the called service URL, `exp` in the future, `nbf` and `iat` not
+// in the future (beyond the leeway), no `crit` header (no extension is understood), and each
+// `jti` used once (replay cache until the token's exp). Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -19,13 +20,14 @@ namespace sdoh::service {
 
 struct JwtPolicy {
   std::vector<std::string> allowed_issuers;  // empty: every issuer is rejected
-  int64_t leeway_seconds = 30;               // clock skew allowed on exp / iat
+  int64_t leeway_seconds = 30;               // clock skew allowed on exp / nbf / iat
   int64_t max_lifetime_seconds = 3600;       // tokens valid for longer than this are refused
 };
 
 // Why a token was refused: a short machine reason (metrics label) and a readable message.
 struct JwtRejection {
-  std::string reason;  // malformed | alg | kid | signature | iss | aud | exp | jti
+  // malformed | alg | kid | signature | iss | aud | exp | nbf | iat | crit | jti
+  std::string reason;
   std::string message;
 };
 

@@ -1,5 +1,6 @@
 #include "plugin/service/prefetch_fetcher.h"
 
+#include <cctype>
 #include <set>
 
 #include "fhir/client/auth.h"
@@ -52,6 +53,15 @@ fhir::Result<std::unique_ptr<rapidjson::Document>> SearchAll(FhirClient& client,
   }
   bundle->AddMember("entry", entries, a);
   return bundle;
+}
+
+// FHIR id: [A-Za-z0-9\-\.]{1,64} (never a path, so it cannot leave Observation/).
+bool ValidId(const std::string& id) {
+  if (id.empty() || id.size() > 64 || id == "." || id == "..") return false;
+  for (char c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.') return false;
+  }
+  return true;
 }
 
 template <typename Fn>
@@ -148,6 +158,36 @@ fhir::Status PrefetchFetcher::Fetch(HookCall* call) {
                   {{"subject", subject}, {"status", "draft,active,on-hold"}, {"_count", count}});
     if (!b.ok()) return b.status();
     call->open = keep(std::move(*b));
+  }
+  // Members a panel or group names but the prefetch lacks (issue 14 item 6: an EHR that
+  // prefetched with the one-level `_include=Observation:has-member` sends a PRAPARE panel and
+  // its groups without the items). Read by id, level by level, at most kMaxMemberReads.
+  constexpr size_t kMaxMemberReads = 500;
+  size_t member_reads = 0;
+  for (std::vector<std::string> missing = call->MissingMembers(); !missing.empty();
+       missing = call->MissingMembers()) {
+    for (const std::string& ref : missing) {
+      const std::string mid = ref.substr(ref.find('/') + 1);
+      if (!ValidId(mid)) {
+        return fhir::Status::Unavailable(
+            "fhirServer read Observation: a hasMember reference "
+            "is not a valid id");
+      }
+      if (++member_reads > kMaxMemberReads) {
+        return fhir::Status::Unavailable("fhirServer read Observation: more than " +
+                                         std::to_string(kMaxMemberReads) + " missing members");
+      }
+      auto r = client.Read("Observation", mid);
+      if (!r.ok() || !r->body || fhir::json::StrMember(*r->body, "id") != mid) {
+        // Gone or not readable: the screening cannot be evaluated whole.
+        return fhir::Status::Unavailable(
+            "fhirServer read Observation (a hasMember of the prefetch): " +
+            (r.ok() ? std::string("not the resource asked for") : Describe(r.error())));
+      }
+      auto doc = std::make_unique<rapidjson::Document>();
+      doc->CopyFrom(*r->body, doc->GetAllocator());
+      call->members.push_back(keep(std::move(doc)));
+    }
   }
   // Questionnaires of mapped forms that neither the call nor the catalog carries (their items'
   // codes say which LOINC question a linkId is; README "Reading answers" rule a).

@@ -33,7 +33,9 @@ class PrefetchFetcher {
   PrefetchFetcher(PrefetchFetcherOptions options, const Catalog* catalog);
 
   bool Allowed(const std::string& fhir_server) const;
-  // Fills every missing prefetch value of `call` (and the Questionnaires its QRs need).
+  // Fills every missing prefetch value of `call` (and the Questionnaires its QRs need), and
+  // reads the Observations that a panel or group of the prefetch names in hasMember but the
+  // prefetch lacks (at any depth, at most 500).
   // Errors name the query that failed (HTTP status, OperationOutcome codes), never the token.
   fhir::Status Fetch(HookCall* call);
 

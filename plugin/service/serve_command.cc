@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "plugin/commands/run_job.h"
+#include "plugin/service/log_text.h"
 #include "plugin/service/service_app.h"
 #include "plugin/setup/fhir_section.h"
 #include "plugin/setup/pipeline.h"
@@ -72,7 +73,7 @@ int RunPass(const std::string& config_path, const PassRequest& request, Metrics*
         std::cout << " … (" << request.notified.size() << " in all)";
         break;
       }
-      std::cout << " " << ref;
+      std::cout << " " << EscapeForLog(ref);  // from the notification body
     }
   }
   std::cout << ")" << std::endl;
@@ -213,6 +214,9 @@ int RunService(const std::vector<std::string>& args, bool with_http,
     o.public_base_url.pop_back();
   }
   settings.public_base_url = o.public_base_url;
+  settings.cards = o.cards;
+  settings.feedback_max_outcomes = o.feedback_max_outcomes;
+  settings.issued_cards_kept = o.issued_cards_kept;
   if (const char* token = std::getenv(o.metrics_token_env.c_str())) settings.metrics_token = token;
 
   // Missing prefetch: from the allow-listed servers, with the config's transport settings.
@@ -307,6 +311,9 @@ int RunService(const std::vector<std::string>& args, bool with_http,
     if (loop) loop->Stop();
   });
   if (with_http) {
+    o.http.log = [](const std::string& line) {
+      std::cerr << "sdoh-bridge serve: " << line << std::endl;
+    };
     server = std::make_unique<HttpServer>(
         o.http, AsyncHttpHandler([app](HttpRequest r, HttpResponder respond) {
           app->HandleAsync(std::move(r), std::move(respond));
@@ -317,6 +324,8 @@ int RunService(const std::vector<std::string>& args, bool with_http,
     }
     std::cout << "sdoh-bridge serve: listening on " << o.http.host << ":" << server->port()
               << (o.no_auth ? " (no auth)" : "") << std::endl;
+    std::cout << "sdoh-bridge serve: at most " << server->max_connections()
+              << " connections at once" << std::endl;
   }
   if (loop) {
     std::cout << "sdoh-bridge " << command << ": watch loop every " << o.watch.interval.count()
@@ -374,6 +383,15 @@ fhir::Status ParseServiceSection(const std::string& path, const YAML::Node& s, S
         }
       } else if (key == "threads") {
         o->http.threads = v.as<int>();
+        if (o->http.threads < 1 || o->http.threads > 256) {
+          return fhir::Status::InvalidArgument(Where(path, v, where) + ": expected 1..256");
+        }
+      } else if (key == "max_connections") {
+        const long n = v.as<long>();
+        if (n < 1 || n > 100000) {
+          return fhir::Status::InvalidArgument(Where(path, v, where) + ": expected 1..100000");
+        }
+        o->http.max_connections = static_cast<size_t>(n);
       } else if (key == "public_base_url") {
         o->public_base_url = v.as<std::string>();
       } else if (key == "service_id") {
@@ -386,20 +404,47 @@ fhir::Status ParseServiceSection(const std::string& path, const YAML::Node& s, S
         o->allowed_issuers = v.as<std::vector<std::string>>();
       } else if (key == "jwt_leeway_seconds") {
         o->jwt_leeway_seconds = v.as<int>();
+        if (o->jwt_leeway_seconds < 0 || o->jwt_leeway_seconds > 3600) {
+          return fhir::Status::InvalidArgument(Where(path, v, where) + ": expected 0..3600");
+        }
       } else if (key == "body_limit_bytes") {
-        o->http.body_limit = v.as<size_t>();
-      } else if (key == "read_timeout_seconds") {
-        o->http.read_timeout = std::chrono::seconds(v.as<int>());
-      } else if (key == "write_timeout_seconds") {
-        o->http.write_timeout = std::chrono::seconds(v.as<int>());
+        const long long n = v.as<long long>();
+        if (n < 1)
+          return fhir::Status::InvalidArgument(Where(path, v, where) +
+                                               ": expected a positive byte count");
+        o->http.body_limit = static_cast<size_t>(n);
+      } else if (key == "read_timeout_seconds" || key == "write_timeout_seconds") {
+        const int n = v.as<int>();
+        if (n < 1 || n > 86400) {
+          return fhir::Status::InvalidArgument(Where(path, v, where) + ": expected 1..86400");
+        }
+        (key == "read_timeout_seconds" ? o->http.read_timeout : o->http.write_timeout) =
+            std::chrono::seconds(n);
+      } else if (key == "hide_sensitive_from") {
+        o->cards.hide_sensitive_from = v.as<std::vector<std::string>>();
+        for (const auto& t : o->cards.hide_sensitive_from) {
+          if (t.empty() || t.find('/') != std::string::npos) {
+            return fhir::Status::InvalidArgument(Where(path, v, where) +
+                                                 ": expected resource type names");
+          }
+        }
+      } else if (key == "feedback_max_outcomes" || key == "issued_cards_kept") {
+        const long long n = v.as<long long>();
+        const long long max = key == "feedback_max_outcomes" ? 10000 : 10000000;
+        if (n < 1 || n > max) {
+          return fhir::Status::InvalidArgument(Where(path, v, where) + ": expected 1.." +
+                                               std::to_string(max));
+        }
+        (key == "feedback_max_outcomes" ? o->feedback_max_outcomes : o->issued_cards_kept) =
+            static_cast<size_t>(n);
       } else if (key == "metrics_token_env") {
         o->metrics_token_env = v.as<std::string>();
       } else if (key == "fhir_servers") {
         o->fhir_servers = v.as<std::vector<std::string>>();
       } else if (key == "fetch_threads") {
         o->fetch_threads = v.as<int>();
-        if (o->fetch_threads < 1) {
-          return fhir::Status::InvalidArgument(Where(path, v, where) + ": must be positive");
+        if (o->fetch_threads < 1 || o->fetch_threads > 64) {
+          return fhir::Status::InvalidArgument(Where(path, v, where) + ": expected 1..64");
         }
       } else {
         return fhir::Status::InvalidArgument(Where(path, kv.first, where) + ": unknown key");

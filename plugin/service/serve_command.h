@@ -9,9 +9,13 @@
 // `watch` takes --help, --config FILE, --interval SECONDS.
 // The main config's `service:` map (or the `service:` map of --service-config FILE, which wins)
 // has the keys listen, threads, public_base_url, service_id, no_auth, jwks_file,
-// allowed_issuers, jwt_leeway_seconds, body_limit_bytes, read_timeout_seconds,
-// write_timeout_seconds, metrics_token_env, fhir_servers, fetch_threads. `watch:` has
-// interval, backoff_seconds, max_backoff_seconds, notify_secret_env, notify_header and
+// allowed_issuers, jwt_leeway_seconds (0..3600), body_limit_bytes, read_timeout_seconds and
+// write_timeout_seconds (1..86400), max_connections, metrics_token_env, fhir_servers,
+// fetch_threads, hide_sensitive_from (resource types of viewers who get no sensitive card;
+// default [Patient, RelatedPerson]), feedback_max_outcomes (1..10000, default 100),
+// issued_cards_kept (1..10000000, default 100000); threads is 1..256. Out-of-range values are
+// config errors naming file:line.
+// `watch:` has interval, backoff_seconds, max_backoff_seconds, notify_secret_env, notify_header and
 // `subscription:` (see subscription.h). Flags override files.
 // Exit codes: 0 stopped by signal; 1 cannot listen; 2 usage or config error; 4 another
 // serve/watch owns the ledger.
@@ -26,6 +30,7 @@
 
 #include "fhir/client/client_factory.h"
 #include "fhir/status.h"
+#include "plugin/service/cds_hooks.h"
 #include "plugin/service/http_server.h"
 #include "plugin/service/subscription.h"
 #include "plugin/service/watch_loop.h"
@@ -47,6 +52,9 @@ struct ServeOptions {
   // `source` when it is a FHIR server.
   std::vector<std::string> fhir_servers;
   int fetch_threads = 4;
+  CardOptions cards;                   // hide_sensitive_from
+  size_t feedback_max_outcomes = 100;  // entries per feedback POST
+  size_t issued_cards_kept = 100000;   // card uuids remembered for feedback
   // watch:
   WatchSettings watch;
   std::string notify_secret_env = "SDOH_NOTIFY_SECRET";

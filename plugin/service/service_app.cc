@@ -37,7 +37,10 @@ HttpResponse Error(int status, const std::string& message) {
 }  // namespace
 
 ServiceApp::ServiceApp(std::shared_ptr<const Pipeline> pipeline, ServiceSettings settings)
-    : pipeline_(std::move(pipeline)), settings_(std::move(settings)) {
+    : pipeline_(std::move(pipeline)),
+      settings_(std::move(settings)),
+      issued_(settings_.issued_cards_kept),
+      feedback_(settings_.feedback_kept) {
   if (settings_.fetcher) {
     fetch_pool_ = std::make_unique<boost::asio::thread_pool>(
         static_cast<size_t>(settings_.fetch_threads > 0 ? settings_.fetch_threads : 1));
@@ -91,12 +94,46 @@ std::optional<HttpResponse> ServiceApp::CheckJwt(const HttpRequest& request,
 
 HttpResponse ServiceApp::Cards(const CdsResult& result) {
   for (const auto& need : result.needs) metrics_.CountCard(need);
+  for (const auto& [uuid, card] : result.issued) issued_.Add(uuid, card);
   return Json(result.status, result.body);
 }
 
 HttpResponse ServiceApp::Evaluate(const HookCall& call) {
   if (!pipeline_) return Error(503, "config not loaded");
-  return Cards(EvaluatePatientView(*pipeline_, call, fhir::NowMicros()));
+  return Cards(EvaluatePatientView(*pipeline_, call, fhir::NowMicros(), settings_.cards));
+}
+
+// Issue 13 #13 / issue 14 item 7: bounded, validated, and only for cards this service issued
+// (a request naming any other uuid is refused whole, nothing counted).
+HttpResponse ServiceApp::Feedback(const HttpRequest& request) {
+  auto entries = ParseFeedback(request.body, settings_.feedback_max_outcomes);
+  if (!entries.ok()) return Error(400, entries.status().message());
+  std::vector<IssuedCard> cards;
+  for (size_t i = 0; i < entries->size(); ++i) {
+    const FeedbackEntry& e = (*entries)[i];
+    auto card = issued_.Find(e.card);
+    if (!card) {
+      metrics_.CountFeedback("unknown-card");
+      return Error(404, "feedback[" + std::to_string(i) +
+                            "].card: not a card this service issued (or no longer remembered)");
+    }
+    for (const auto& s : e.accepted_suggestions) {
+      bool known = false;
+      for (const auto& k : card->suggestion_uuids) known |= k == s;
+      if (!known) {
+        return Error(400, "feedback[" + std::to_string(i) +
+                              "].acceptedSuggestions: not a suggestion of that card");
+      }
+    }
+    cards.push_back(std::move(*card));
+  }
+  for (size_t i = 0; i < entries->size(); ++i) {
+    const FeedbackEntry& e = (*entries)[i];
+    metrics_.CountFeedback(e.outcome);
+    feedback_.Record({e.card, cards[i].patient_id, cards[i].need, e.outcome, e.override_reason,
+                      e.outcome_timestamp});
+  }
+  return Json(200, "{}");
 }
 
 HttpResponse ServiceApp::Notify(const HttpRequest& request) {
@@ -198,10 +235,7 @@ std::optional<HttpResponse> ServiceApp::Route(HttpRequest& request, std::string*
     *route = "/cds-services/{id}/feedback";
     if (!post) return Error(405, "POST only");
     if (auto denied = CheckJwt(request, path)) return *denied;
-    auto outcomes = FeedbackOutcomes(request.body);
-    if (!outcomes.ok()) return Error(400, outcomes.status().message());
-    for (const auto& o : *outcomes) metrics_.CountFeedback(o);
-    return Json(200, "{}");
+    return Feedback(request);
   }
   if (path.rfind("/cds-services/", 0) == 0) *route = "/cds-services/{unknown}";
   return Error(404, "no such route");

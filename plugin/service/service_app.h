@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "plugin/service/cds_hooks.h"
+#include "plugin/service/feedback.h"
 #include "plugin/service/http_server.h"
 #include "plugin/service/jwt_verifier.h"
 #include "plugin/service/metrics.h"
@@ -38,6 +40,11 @@ struct ServiceSettings {
   std::function<void(const std::vector<std::string>&)> on_notify;
   // GET /readyz beyond "config loaded": server, token, ledger (plugin/service/readiness.h).
   std::shared_ptr<ReadinessProbe> readiness;
+  CardOptions cards;  // who sees which cards (service.hide_sensitive_from)
+  // Feedback (feedback.h): entries per POST; card uuids remembered; outcomes kept.
+  size_t feedback_max_outcomes = 100;
+  size_t issued_cards_kept = 100000;
+  size_t feedback_kept = 10000;
 };
 
 class ServiceApp {
@@ -50,6 +57,8 @@ class ServiceApp {
   // For HttpServer: answers at once, or later from a fetch thread.
   void HandleAsync(HttpRequest request, HttpResponder respond);
   Metrics& metrics() { return metrics_; }
+  // The most recent feedback outcomes (ids only), oldest first.
+  std::vector<FeedbackRecord> feedback() const { return feedback_.Snapshot(); }
 
  private:
   // Answers now, or returns nullopt after handing the request to a fetch thread.
@@ -59,10 +68,13 @@ class ServiceApp {
   HttpResponse Notify(const HttpRequest& request);
   HttpResponse Cards(const CdsResult& result);
   HttpResponse Evaluate(const HookCall& call);
+  HttpResponse Feedback(const HttpRequest& request);
 
   std::shared_ptr<const Pipeline> pipeline_;  // const, shared by every call (no per-call copy)
   ServiceSettings settings_;
   Metrics metrics_;
+  IssuedCards issued_;
+  FeedbackLog feedback_;
   std::unique_ptr<boost::asio::thread_pool> fetch_pool_;
 };
 

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "fhir/client/redact.h"
+
 #include "tests/client/fakes.h"
 
 namespace fhir::client {
@@ -135,6 +137,48 @@ TEST(FhirClientTest, OperationOutcomeBecomesATypedError) {
   EXPECT_EQ(r.error().issues[0].code, "conflict");
   EXPECT_EQ(r.error().issues[0].diagnostics, "version mismatch");
   EXPECT_EQ(FindHeader(rig.transport->requests[0].headers, "If-Match"), "W/\"3\"");
+}
+
+// Issue 13 #13: a server error that echoes the request's Authorization header must not put
+// the token into any message the client builds (ToString, ToStatus, the issues).
+TEST(FhirClientTest, EchoedBearerTokenIsRedactedInEveryErrorMessage) {
+  const std::string token = "eyJhbGciOiJSUzM4NCJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl";
+  ClientRig rig(std::make_shared<BearerAuth>(token));
+  rig.transport->script = {ScriptedTransport::Status(
+      400,
+      "{\"resourceType\":\"OperationOutcome\",\"issue\":[{\"severity\":\"error\",\"code\":"
+      "\"security\",\"diagnostics\":\"bad request; headers: Authorization: Bearer " +
+          token +
+          ", X-Id: 1\"},{\"severity\":\"error\",\"code\":\"invalid\",\"details\":{"
+          "\"text\":\"token bearer " +
+          token + " unknown; access_token=" + token + "\"}}]}")};
+  ClientResult<Response> r = rig.client->Read("Patient", "1");
+  ASSERT_FALSE(r.ok());
+  ASSERT_EQ(r.error().issues.size(), 2u);
+  for (const std::string& text :
+       {r.error().ToString(), r.error().ToStatus().message(), r.error().issues[0].diagnostics,
+        r.error().issues[1].diagnostics}) {
+    EXPECT_EQ(text.find(token), std::string::npos) << text;
+    EXPECT_EQ(text.find("c2lnbmF0dXJl"), std::string::npos) << text;
+    EXPECT_NE(text.find("[redacted]"), std::string::npos) << text;
+  }
+  EXPECT_NE(r.error().ToString().find("X-Id: 1"), std::string::npos) << r.error().ToString();
+}
+
+TEST(RedactSecretsTest, TokensAndAuthorizationValuesGoTheRestStays) {
+  EXPECT_EQ(RedactSecrets("Authorization: Bearer abc.def-ghi_jkl"),
+            "Authorization: Bearer [redacted]");
+  EXPECT_EQ(RedactSecrets("{\"authorization\":\"Basic dXNlcjpwYXNz\"}"),
+            "{\"authorization\":\"Basic [redacted]\"}");
+  EXPECT_EQ(RedactSecrets("x?access_token=s3cr3t&y=1"), "x?access_token=[redacted]&y=1");
+  EXPECT_EQ(RedactSecrets("client_secret: hunter2"), "client_secret: [redacted]");
+  EXPECT_EQ(RedactSecrets("BEARER  tok"), "BEARER  [redacted]");
+  // Prose and other words are kept; redaction is idempotent.
+  EXPECT_EQ(RedactSecrets("authorization failed for Patient/1"),
+            "authorization failed for Patient/1");
+  EXPECT_EQ(RedactSecrets("the bearer of news"), "the bearer [redacted] news");
+  const std::string once = RedactSecrets("Authorization: Bearer abc");
+  EXPECT_EQ(RedactSecrets(once), once);
 }
 
 TEST(FhirClientTest, PlainCreateIsSentOnceOnServiceUnavailable) {

@@ -1,7 +1,7 @@
 // libFuzzer target: the CDS Hooks service's pure functions (issue 7, "Bad input"), no server:
 //   - the bytes as a patient-view request body: service::EvaluatePatientView on the default
 //     pipeline (SDOH_SOURCE_DIR/config/sdoh-bridge.yaml, loaded once), and as a feedback body
-//     (service::FeedbackOutcomes);
+//     (service::ParseFeedback);
 //   - the bytes as a bearer JWT: service::JwtVerifier::Verify with a fixed JWKS (one RS384 and
 //     one ES384 public key, below), a fixed clock and a fresh verifier per input (the jti replay
 //     cache would otherwise make runs depend on order).
@@ -50,7 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   const sdoh::Pipeline& pipeline = LoadedPipeline();
   (void)sdoh::service::EvaluatePatientView(pipeline, input, kNowSeconds * 1000000LL);
-  (void)sdoh::service::FeedbackOutcomes(input);
+  (void)sdoh::service::ParseFeedback(input, 100);
 
   sdoh::service::JwtPolicy policy;
   policy.allowed_issuers = {kIssuer};

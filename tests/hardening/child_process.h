@@ -28,8 +28,9 @@ using Clock = std::chrono::steady_clock;
 
 class ChildProcess {
  public:
-  // Starts `binary args...` with stdout+stderr on a pipe. pid() < 0 on failure.
-  ChildProcess(const std::string& binary, const std::vector<std::string>& args) {
+  // Starts `binary args...` with stdout+stderr on a pipe. pid() < 0 on failure. `nofile` > 0:
+  // the child's RLIMIT_NOFILE (soft and hard), as `prlimit --nofile=N` would set it.
+  ChildProcess(const std::string& binary, const std::vector<std::string>& args, rlim_t nofile = 0) {
     int fds[2];
     if (pipe(fds) != 0) return;
     pid_ = fork();
@@ -38,6 +39,10 @@ class ChildProcess {
       dup2(fds[1], 2);
       close(fds[0]);
       close(fds[1]);
+      if (nofile > 0) {
+        rlimit rl{nofile, nofile};
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) _exit(126);
+      }
       std::vector<char*> argv;
       argv.push_back(const_cast<char*>(binary.c_str()));
       for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));

@@ -144,7 +144,7 @@ TEST(HostileServiceBodyTest, DeeplyNestedCdsAndFeedbackBodiesAre400) {
     sdoh::service::CdsResult r =
         sdoh::service::EvaluatePatientView(*pipeline, body, 1700000000LL * 1000000);
     EXPECT_EQ(r.status, 400);
-    EXPECT_FALSE(sdoh::service::FeedbackOutcomes(body).ok());
+    EXPECT_FALSE(sdoh::service::ParseFeedback(body, 100).ok());
     EXPECT_FALSE(sdoh::service::ParseNotification(body).ok());
   }
 }

@@ -158,5 +158,38 @@ TEST_F(ServeLimitsTest, SlowlorisConnectionsAreClosedWhileANormalClientIsServed)
   EXPECT_EQ(Healthz(), 200);
 }
 
+// Issue 13 #10: a Transfer-Encoding whose final coding is not `chunked` leaves the request
+// length undeterminable (RFC 9112 §6.3); a body that is itself a request must not be answered
+// as a second request. One 400, then the connection closes.
+TEST_F(ServeLimitsTest, TransferEncodingNotEndingInChunkedIs400AndTheSmuggledRequestIsDropped) {
+  const std::string smuggled = "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n";
+  for (const std::string te : {"gzip", "chunked, identity", "identity"}) {
+    SCOPED_TRACE(te);
+    Conn c(port_);
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(c.Send("POST " + kService + " HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: " + te +
+                       "\r\nContent-Type: application/json\r\n\r\n" + smuggled));
+    ASSERT_TRUE(c.ReadUntilClosed(30s)) << "the server kept the connection open: " << c.received();
+    EXPECT_EQ(c.Status(), 400) << c.received();
+    EXPECT_NE(c.received().find("Connection: close"), std::string::npos) << c.received();
+    size_t responses = 0;
+    for (size_t at = c.received().find("HTTP/1.1 "); at != std::string::npos;
+         at = c.received().find("HTTP/1.1 ", at + 1)) {
+      ++responses;
+    }
+    EXPECT_EQ(responses, 1u) << "the smuggled request was answered: " << c.received();
+    EXPECT_EQ(c.received().find("sdoh_"), std::string::npos) << c.received();
+  }
+  // A chunked body still works (the final coding is chunked).
+  Conn ok(port_);
+  ASSERT_TRUE(ok.ok());
+  ASSERT_TRUE(
+      ok.Send("POST /notify HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+              "2\r\n{}\r\n0\r\n\r\n"));
+  ASSERT_TRUE(ok.ReadResponse(30s)) << ok.received();
+  EXPECT_EQ(ok.Status(), 503) << ok.received();  // notify off here; the body was read
+  EXPECT_EQ(Healthz(), 200);
+}
+
 }  // namespace
 }  // namespace sdoh::hardening

@@ -92,7 +92,8 @@ std::vector<std::string> ReadLines(const std::string& file) {
 // The prefetch an EHR would send for `patient_id`, from samples/: its Patient, its
 // QuestionnaireResponses (plus the Questionnaires) and its Observations, no open referrals.
 std::string HookBody(const std::string& patient_id, const std::string& open_referrals = "",
-                     const std::string& extra_qr_entries = "") {
+                     const std::string& extra_qr_entries = "",
+                     const std::string& user_id = "Practitioner/example") {
   std::string patient, qr, obs;
   auto add = [](std::string* bundle, const std::string& line) {
     *bundle += (bundle->empty() ? "" : ",") + std::string("{\"resource\":") + line + "}";
@@ -113,9 +114,10 @@ std::string HookBody(const std::string& patient_id, const std::string& open_refe
     return R"({"resourceType":"Bundle","type":"searchset","entry":[)" + entries + "]}";
   };
   return R"({"hook":"patient-view","hookInstance":"d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",)"
-         R"("context":{"userId":"Practitioner/example","patientId":")" +
-         patient_id + R"("},"prefetch":{"patient":)" + patient + ",\"qr\":" + bundle(qr) +
-         ",\"obs\":" + bundle(obs) + ",\"openReferrals\":" + bundle(open_referrals) + "}}";
+         R"("context":{"userId":")" +
+         user_id + R"(","patientId":")" + patient_id + R"("},"prefetch":{"patient":)" + patient +
+         ",\"qr\":" + bundle(qr) + ",\"obs\":" + bundle(obs) +
+         ",\"openReferrals\":" + bundle(open_referrals) + "}}";
 }
 
 std::set<std::string> ExpectedNeeds(const std::string& patient_id) {
@@ -239,7 +241,7 @@ TEST_F(NoAuthServiceTest, DiscoveryListsPatientViewWithPrefetch) {
   EXPECT_STREQ(svc["prefetch"]["obs"].GetString(),
                "Observation?subject=Patient/{{context.patientId}}&code=http://loinc.org|96777-8,"
                "http://loinc.org|97023-6,http://loinc.org|88121-9,http://loinc.org|93025-5"
-               "&_include=Observation:has-member");
+               "&_include:iterate=Observation:has-member");  // panel → group → item (issue 14)
   EXPECT_STREQ(svc["prefetch"]["openReferrals"].GetString(),
                "ServiceRequest?subject=Patient/{{context.patientId}}&status=draft,active,on-hold");
 }
@@ -429,16 +431,183 @@ TEST_F(NoAuthServiceTest, MissingPrefetchWithoutFhirServerIs412) {
   EXPECT_EQ(Fetch(port_, http::verb::post, kServicePath, body).status, 412);
 }
 
+std::string FeedbackBody(const std::vector<std::string>& entries) {
+  std::string out = R"({"feedback":[)";
+  for (size_t i = 0; i < entries.size(); ++i) out += (i ? "," : "") + entries[i];
+  return out + "]}";
+}
+
+std::string Overridden(const std::string& card, const std::string& reason = "patient-declined") {
+  return R"({"card":")" + card +
+         R"(","outcome":"overridden","outcomeTimestamp":"2026-12-03T10:00:00Z",)"
+         R"("overrideReason":{"reason":{"system":"urn:sdoh-bridge:cds-override-reason","code":")" +
+         reason + R"("},"userComment":"x"}})";
+}
+
 TEST_F(NoAuthServiceTest, FeedbackIsCounted) {
-  std::string fb = R"({"feedback":[{"card":"c1","outcome":"accepted"},)"
-                   R"({"card":"c2","outcome":"overridden"}]})";
+  auto cards = Parse(Fetch(port_, http::verb::post, kServicePath, HookBody("pat01")).body);
+  ASSERT_GE(cards["cards"].Size(), 1u);
+  const auto& card = cards["cards"][0];
+  ASSERT_TRUE(card.HasMember("suggestions"));
+  std::string accepted = R"({"card":")" + std::string(card["uuid"].GetString()) +
+                         R"(","outcome":"accepted","outcomeTimestamp":"2026-12-03T10:00:00Z",)"
+                         R"("acceptedSuggestions":[{"id":")" +
+                         card["suggestions"][0]["uuid"].GetString() + R"("}]})";
+  std::string fb = FeedbackBody({accepted, Overridden(card["uuid"].GetString())});
   EXPECT_EQ(Fetch(port_, http::verb::post, kServicePath + "/feedback", fb).status, 200);
   EXPECT_EQ(Fetch(port_, http::verb::post, kServicePath + "/feedback", "{}").status, 400);
-  Fetch(port_, http::verb::post, kServicePath, HookBody("pat01"));
   std::string m = Fetch(port_, http::verb::get, "/metrics").body;
   EXPECT_NE(m.find(R"(sdoh_cds_feedback_total{outcome="accepted"} 1)"), std::string::npos) << m;
   EXPECT_NE(m.find(R"(sdoh_cds_feedback_total{outcome="overridden"} 1)"), std::string::npos);
   EXPECT_NE(m.find(R"(sdoh_cds_cards_total{need="food"} 1)"), std::string::npos) << m;
+}
+
+// Issue 13 #13: one POST carried 95,000 outcomes, for cards nobody issued. Now: at most 100 per
+// POST, and only uuids of cards this service issued (kept in a bounded store) count.
+TEST_F(NoAuthServiceTest, FeedbackIsBoundedAndOnlyForCardsThisServiceIssued) {
+  auto cards = Parse(Fetch(port_, http::verb::post, kServicePath, HookBody("pat01")).body);
+  ASSERT_GE(cards["cards"].Size(), 1u);
+  const std::string uuid = cards["cards"][0]["uuid"].GetString();
+  const std::string need =
+      std::string(cards["cards"][0]["summary"].GetString()).substr(13);  // "Social need: "
+
+  Reply unknown = Fetch(port_, http::verb::post, kServicePath + "/feedback",
+                        FeedbackBody({Overridden("00000000-0000-4000-8000-000000000000")}));
+  EXPECT_EQ(unknown.status, 404) << unknown.body;
+  std::vector<std::string> many(101, Overridden(uuid));
+  Reply big = Fetch(port_, http::verb::post, kServicePath + "/feedback", FeedbackBody(many));
+  EXPECT_EQ(big.status, 400) << big.body;
+  EXPECT_NE(big.body.find("at most 100"), std::string::npos) << big.body;
+  std::string m = Fetch(port_, http::verb::get, "/metrics").body;
+  EXPECT_EQ(m.find(R"(sdoh_cds_feedback_total{outcome="overridden"})"), std::string::npos) << m;
+
+  // Issue 14 item 7 (recording only): an override with its reason is kept, by patient and need.
+  many.resize(100);
+  EXPECT_EQ(Fetch(port_, http::verb::post, kServicePath + "/feedback", FeedbackBody(many)).status,
+            200);
+  auto kept = app_->feedback();
+  ASSERT_EQ(kept.size(), 100u);
+  EXPECT_EQ(kept[0].patient_id, "pat01");
+  EXPECT_EQ(need.rfind(kept[0].need, 0), 0u) << need;
+  EXPECT_EQ(kept[0].outcome, "overridden");
+  EXPECT_EQ(kept[0].reason, "patient-declined");
+}
+
+std::set<std::string> CardNeeds(const Reply& r) {
+  std::set<std::string> out;
+  auto d = Parse(r.body);
+  if (!d.IsObject() || !d.HasMember("cards")) return out;
+  for (const auto& card : d["cards"].GetArray()) {
+    std::string summary = card["summary"].GetString();
+    out.insert(summary.substr(13, summary.find(' ', 13) - 13));
+  }
+  return out;
+}
+
+// Issue 14 item 6: a patient-view opened by the patient or a relative shows no card for a
+// sensitive need (pat06 screened positive for interpersonal safety); the care team sees it.
+TEST_F(NoAuthServiceTest, PatientOrRelatedPersonViewerGetsNoSensitiveCard) {
+  std::set<std::string> all = ExpectedNeeds("pat06");
+  ASSERT_TRUE(all.count("interpersonal-safety"));
+  std::set<std::string> neutral = all;
+  neutral.erase("interpersonal-safety");
+  for (const std::string viewer : {"RelatedPerson/partner-1", "Patient/pat06"}) {
+    SCOPED_TRACE(viewer);
+    Reply r = Fetch(port_, http::verb::post, kServicePath, HookBody("pat06", "", "", viewer));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(CardNeeds(r), neutral) << r.body;
+    for (const char* word : {"safety", "hits", "HITS", "76501-6", "93026-3"}) {
+      EXPECT_EQ(r.body.find(word), std::string::npos) << word << " in " << r.body;
+    }
+  }
+  Reply clinician = Fetch(port_, http::verb::post, kServicePath,
+                          HookBody("pat06", "", "", "PractitionerRole/r1"));
+  EXPECT_EQ(CardNeeds(clinician), all);
+}
+
+// Issue 14 item 6: the suggestion's requester is the viewing practitioner.
+TEST_F(NoAuthServiceTest, SuggestionRequesterIsTheViewingPractitioner) {
+  for (const std::string viewer : {"Practitioner/dr-7", "PractitionerRole/role-3"}) {
+    auto d =
+        Parse(Fetch(port_, http::verb::post, kServicePath, HookBody("pat01", "", "", viewer)).body);
+    ASSERT_GT(d["cards"].Size(), 0u);
+    int suggestions = 0;
+    for (const auto& card : d["cards"].GetArray()) {
+      if (!card.HasMember("suggestions")) continue;
+      ++suggestions;
+      const auto& sr = card["suggestions"][0]["actions"][0]["resource"];
+      ASSERT_TRUE(sr.HasMember("requester"));
+      EXPECT_EQ(std::string(sr["requester"]["reference"].GetString()), viewer);
+    }
+    EXPECT_GT(suggestions, 0);
+  }
+}
+
+// Issue 13 #13: markdown in a value that reaches a card's detail (here a meta.versionId of
+// the evidence) renders as text, never as a link or emphasis.
+TEST_F(NoAuthServiceTest, MarkdownInValuesIsEscapedInCardDetail) {
+  std::string body = HookBody("pat01");
+  const std::string injected = "[click](https://evil.example/x) *bold* <b>";
+  // Every resource of the prefetch that has a meta gets the hostile versionId.
+  size_t at = 0;
+  int stamped = 0;
+  while ((at = body.find("\"meta\":{", at)) != std::string::npos) {
+    at += 8;
+    body.insert(at, "\"versionId\":\"" + injected + "\",");
+    ++stamped;
+  }
+  ASSERT_GT(stamped, 0);
+  Reply r = Fetch(port_, http::verb::post, kServicePath, body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto d = Parse(r.body);
+  ASSERT_GT(d["cards"].Size(), 0u);
+  bool seen = false;
+  for (const auto& card : d["cards"].GetArray()) {
+    std::string detail = card["detail"].GetString();
+    EXPECT_EQ(detail.find("[click]("), std::string::npos) << detail;
+    EXPECT_EQ(detail.find("<b>"), std::string::npos) << detail;
+    EXPECT_EQ(detail.find(" *bold*"), std::string::npos) << detail;
+    seen |= detail.find("\\[click\\]\\(https\\://evil.example/x\\)") != std::string::npos;
+  }
+  EXPECT_TRUE(seen) << r.body;
+  EXPECT_EQ(EscapeMarkdown("a\nb_c"), "a b\\_c");
+}
+
+// Issue 14 item 6: PRAPARE is panel → group → item. A prefetch made with the one-level
+// `_include=Observation:has-member` lacks the items: without a fhirServer to read them from that
+// is 412, never a 200 with no cards. The `_include:iterate` prefetch gives the cards of `run`.
+TEST_F(NoAuthServiceTest, ThreeLevelPrapareNeedsEveryMemberOr412) {
+  Reply full = Fetch(port_, http::verb::post, kServicePath, HookBody("pat06"));
+  ASSERT_EQ(full.status, 200) << full.body;
+  EXPECT_EQ(CardNeeds(full), ExpectedNeeds("pat06"));
+
+  // What the one-level include returns: the panel and its direct members (the groups).
+  std::string panel, groups;
+  std::set<std::string> group_ids;
+  for (const auto& line : ReadLines("Observation.ndjson")) {
+    auto d = Parse(line);
+    if (std::string(d["id"].GetString()) == "p06-prapare") {
+      panel = line;
+      for (const auto& m : d["hasMember"].GetArray()) {
+        group_ids.insert(std::string(m["reference"].GetString()).substr(12));
+      }
+    }
+  }
+  ASSERT_FALSE(panel.empty());
+  for (const auto& line : ReadLines("Observation.ndjson")) {
+    auto d = Parse(line);
+    if (group_ids.count(d["id"].GetString())) groups += ",{\"resource\":" + line + "}";
+  }
+  std::string body = HookBody("pat06");
+  size_t obs = body.find("\"obs\":");
+  size_t open = body.find(",\"openReferrals\":");
+  ASSERT_NE(obs, std::string::npos);
+  body = body.substr(0, obs) +
+         R"("obs":{"resourceType":"Bundle","type":"searchset","entry":[{"resource":)" + panel +
+         "}" + groups + "]}" + body.substr(open);
+  Reply partial = Fetch(port_, http::verb::post, kServicePath, body);
+  EXPECT_EQ(partial.status, 412) << partial.body;
+  EXPECT_NE(partial.body.find("hasMember"), std::string::npos) << partial.body;
 }
 
 class AuthServiceTest : public ServiceTest {
@@ -535,6 +704,28 @@ TEST_F(AuthServiceTest, ReplayedJtiIs401AndCounted) {
   EXPECT_EQ(Discover(t), 401);
   std::string m = Fetch(port_, http::verb::get, "/metrics").body;
   EXPECT_NE(m.find(R"(sdoh_jwt_rejections_total{reason="jti"} 1)"), std::string::npos) << m;
+}
+
+// Issue 13 #13: a token not yet valid, issued in the future, or with a critical extension.
+TEST_F(AuthServiceTest, NbfInTheFutureIs401) {
+  std::string claims = R"({"iss":")" + kIssuer + R"(","aud":")" + kBase +
+                       R"(/cds-services","exp":)" + std::to_string(Now() + 300) + R"(,"nbf":)" +
+                       std::to_string(Now() + 200) + R"(,"jti":"j-nbf"})";
+  ExpectRejected(Token(R"({"alg":"RS384","kid":"rsa-1","typ":"JWT"})", claims, rsa_.get()), "nbf");
+}
+
+TEST_F(AuthServiceTest, IatADayAheadIs401) {
+  std::string claims = R"({"iss":")" + kIssuer + R"(","aud":")" + kBase +
+                       R"(/cds-services","exp":)" + std::to_string(Now() + 300) + R"(,"iat":)" +
+                       std::to_string(Now() + 86400) + R"(,"jti":"j-iat"})";
+  ExpectRejected(Token(R"({"alg":"ES384","kid":"ec-1","typ":"JWT"})", claims, ec_.get()), "iat");
+}
+
+TEST_F(AuthServiceTest, UnknownCritHeaderIs401) {
+  ExpectRejected(Token(R"({"alg":"RS384","kid":"rsa-1","typ":"JWT","crit":["exp-ext"],)"
+                       R"("exp-ext":true})",
+                       Claims(kBase + "/cds-services", Now() + 300, "j-crit"), rsa_.get()),
+                 "crit");
 }
 
 TEST_F(AuthServiceTest, TamperedSignatureIs401) {

@@ -385,6 +385,32 @@ TEST_F(PrefetchFetchTest, NoPrefetchFetchesEverythingAndCardsEqualTheRunFlags) {
   EXPECT_NE(m.find(R"(sdoh_cds_prefetch_fetches_total{outcome="ok"} 3)"), std::string::npos) << m;
 }
 
+// Issue 14 item 6: a PRAPARE panel → group → item prefetched with the one-level include (panel
+// and groups only): the items are read from fhirServer and the cards equal `run`'s flags.
+TEST_F(PrefetchFetchTest, ThreeLevelPrapareMissingItemsAreFetchedAndCardsEqualTheRunFlags) {
+  auto expected = RunFlags("pat06");
+  ASSERT_TRUE(expected.count("interpersonal-safety")) << "pat06 screens positive on PRAPARE";
+  auto panel = client_.fhir->Read("Observation", "p06-prapare");
+  ASSERT_TRUE(panel.ok());
+  std::string entries = R"({"resource":)" + ToJson(*panel->body) + "}";
+  for (const auto& m : (*panel->body)["hasMember"].GetArray()) {
+    std::string id = std::string(m["reference"].GetString()).substr(12);
+    auto group = client_.fhir->Read("Observation", id);
+    ASSERT_TRUE(group.ok()) << id;
+    entries += R"(,{"resource":)" + ToJson(*group->body) + "}";
+  }
+  std::string prefetch = R"({"patient":)" + ServerPatient("pat06") +
+                         R"(,"qr":{"resourceType":"Bundle","type":"searchset","entry":[]})"
+                         R"(,"obs":{"resourceType":"Bundle","type":"searchset","entry":[)" +
+                         entries +
+                         R"(]},"openReferrals":{"resourceType":"Bundle","type":"searchset"}})";
+  Reply r = Post(http_->port(), kServicePath, Call("pat06", prefetch, server_.base_url()));
+  EXPECT_EQ(CardFlags(r), expected) << r.body;
+  // The same prefetch with no fhirServer to read from: 412, not a 200 with fewer cards.
+  Reply alone = Post(http_->port(), kServicePath, Call("pat06", prefetch, ""));
+  EXPECT_EQ(alone.status, 412) << alone.body;
+}
+
 TEST_F(PrefetchFetchTest, NoFhirServerOrNotAllowedOrFailingIs412) {
   EXPECT_EQ(Post(http_->port(), kServicePath, Call("pat01", "", "")).status, 412);
   Reply other = Post(http_->port(), kServicePath, Call("pat01", "", "http://127.0.0.1:9/fhir"));
@@ -540,6 +566,32 @@ TEST_F(ServiceServerTest, NotificationWritesTheReferralOnceAlsoWhenRepeated) {
   ASSERT_EQ(Post(port, "/notify", note, {secret}).status, 200);
   ASSERT_TRUE(serve.WaitFor("watch: pass 3 done")) << serve.Output();
   EXPECT_EQ(std::make_tuple(Live("ServiceRequest"), Live("Task"), Live("Flag")), before);
+  EXPECT_EQ(serve.Terminate(), 0) << serve.Output();
+}
+
+// Issue 13 #13: a focus reference with a newline forged a log line. It is logged escaped, on
+// the pass's own line.
+TEST_F(ServiceServerTest, NotificationFocusWithANewlineCannotForgeALogLine) {
+  Load({"Questionnaire", "Patient"}, {"pat03"});
+  std::string config = WriteConfig(kWatchYaml);
+  Child serve({"serve", "--config", config, "--no-auth", "--listen", "127.0.0.1:0"},
+              out_ / "serve.log", {"SDOH_TEST_NOTIFY=" + kSecret});
+  uint16_t port = serve.ListeningPort();
+  ASSERT_NE(port, 0) << serve.Output();
+  ASSERT_TRUE(serve.WaitFor("watch: pass 1 done")) << serve.Output();
+  const std::string note =
+      R"({"resourceType":"Bundle","type":"history","entry":[{"resource":{)"
+      R"("resourceType":"SubscriptionStatus","type":"event-notification","notificationEvent":[)"
+      R"({"focus":{"reference":"Patient/pat03\nwatch: pass 77 done, exit code 0 (ok)\u001b[2J"}}]}}]})";
+  Reply r = Post(port, "/notify", note, {{"X-Sdoh-Notify-Secret", kSecret}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_TRUE(serve.WaitFor("watch: pass 2 done")) << serve.Output();
+  const std::string out = serve.Output();
+  EXPECT_EQ(out.find("\nwatch: pass 77"), std::string::npos) << out;
+  EXPECT_EQ(out.find('\x1b'), std::string::npos) << out;
+  EXPECT_NE(out.find("notified: Patient/pat03\\x0awatch: pass 77 done, exit code 0 (ok)\\x1b[2J)"),
+            std::string::npos)
+      << out;
   EXPECT_EQ(serve.Terminate(), 0) << serve.Output();
 }
 

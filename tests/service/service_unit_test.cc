@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "plugin/service/cds_hooks.h"
+#include "plugin/service/feedback.h"
 #include "plugin/service/jwt_verifier.h"
 #include "plugin/service/notification.h"
 #include "plugin/service/serve_command.h"
@@ -58,19 +59,103 @@ TEST(ServeCommandTest, ServiceConfigKeysAndUnknownKey) {
   std::remove(path.c_str());
 }
 
+// Issue 13 #13: `threads: 20000`, `read_timeout_seconds: 0` and a negative leeway used to be
+// accepted. Each out-of-range value is a config error naming file:line and the key.
+TEST(ServeCommandTest, OutOfRangeValuesAreConfigErrorsWithFileAndLine) {
+  std::string path = ::testing::TempDir() + "/service-ranges.yaml";
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"threads: 20000", "service.threads"},
+      {"threads: 0", "service.threads"},
+      {"read_timeout_seconds: 0", "service.read_timeout_seconds"},
+      {"write_timeout_seconds: -5", "service.write_timeout_seconds"},
+      {"jwt_leeway_seconds: -1", "service.jwt_leeway_seconds"},
+      {"max_connections: 0", "service.max_connections"},
+      {"body_limit_bytes: 0", "service.body_limit_bytes"},
+      {"fetch_threads: 100000", "service.fetch_threads"},
+      {"feedback_max_outcomes: 0", "service.feedback_max_outcomes"},
+      {"issued_cards_kept: -1", "service.issued_cards_kept"},
+      {"hide_sensitive_from: [Patient/1]", "service.hide_sensitive_from"},
+  };
+  for (const auto& [line, key] : bad) {
+    {
+      std::ofstream out(path);
+      out << "service:\n  listen: 127.0.0.1:0\n  " << line << "\n";
+    }
+    ServeOptions o;
+    fhir::Status s = LoadServiceConfig(path, &o);
+    ASSERT_FALSE(s.ok()) << line;
+    EXPECT_NE(s.message().find(path + ":3: " + key + ": expected"), std::string::npos)
+        << s.message();
+  }
+  {
+    std::ofstream out(path);
+    out << "service:\n  threads: 256\n  read_timeout_seconds: 1\n  jwt_leeway_seconds: 0\n"
+           "  max_connections: 50\n  hide_sensitive_from: [RelatedPerson]\n"
+           "  feedback_max_outcomes: 10\n";
+  }
+  ServeOptions o;
+  ASSERT_TRUE(LoadServiceConfig(path, &o).ok());
+  EXPECT_EQ(o.cards.hide_sensitive_from, std::vector<std::string>{"RelatedPerson"});
+  EXPECT_EQ(o.feedback_max_outcomes, 10u);
+  EXPECT_EQ(o.http.threads, 256);
+  EXPECT_EQ(o.http.max_connections, 50u);
+  std::remove(path.c_str());
+}
+
+TEST(ServeCommandTest, DefaultConnectionCapLeavesDescriptorsForTheProcess) {
+  EXPECT_EQ(DefaultMaxConnections(48), 24u);
+  EXPECT_EQ(DefaultMaxConnections(1024), 960u);
+  EXPECT_EQ(DefaultMaxConnections(1u << 20), 10000u);
+  EXPECT_GE(DefaultMaxConnections(2), 1u);
+}
+
 TEST(ServeCommandTest, HelpExitsZeroAndUnknownFlagIsUsageError) {
   EXPECT_EQ(RunServeCommand({"--help"}), 0);
   EXPECT_EQ(RunServeCommand({"--bogus"}), 2);
   EXPECT_EQ(RunServeCommand({"--listen"}), 2);
 }
 
-TEST(CdsHooksTest, FeedbackOutcomes) {
-  auto ok = FeedbackOutcomes(R"({"feedback":[{"card":"a","outcome":"accepted"}]})");
-  ASSERT_TRUE(ok.ok());
-  EXPECT_EQ(*ok, std::vector<std::string>{"accepted"});
-  EXPECT_FALSE(FeedbackOutcomes(R"({"feedback":[{"card":"a","outcome":"maybe"}]})").ok());
-  EXPECT_FALSE(FeedbackOutcomes(R"({"feedback":[{"outcome":"accepted"}]})").ok());
-  EXPECT_FALSE(FeedbackOutcomes("[]").ok());
+// CDS Hooks 2.0 feedback: outcomeTimestamp required, acceptedSuggestions required for
+// accepted (issue 14 item 7); at most `max_outcomes` entries per POST (issue 13 #13).
+TEST(FeedbackTest, ParseValidatesPerSpecAndIsBounded) {
+  auto ok = ParseFeedback(
+      R"({"feedback":[{"card":"a","outcome":"accepted","outcomeTimestamp":"2026-01-01T00:00:00Z",)"
+      R"("acceptedSuggestions":[{"id":"s1"}]},{"card":"b","outcome":"overridden",)"
+      R"("outcomeTimestamp":"2026-01-01T00:00:00Z","overrideReason":{"reason":{"code":)"
+      R"("patient-declined","system":"urn:sdoh-bridge:cds-override-reason"}}}]})",
+      100);
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  ASSERT_EQ(ok->size(), 2u);
+  EXPECT_EQ((*ok)[0].accepted_suggestions, std::vector<std::string>{"s1"});
+  EXPECT_EQ((*ok)[1].override_reason, "patient-declined");
+  auto refused = [](const std::string& body, const std::string& why) {
+    auto r = ParseFeedback(body, 2);
+    ASSERT_FALSE(r.ok()) << body;
+    EXPECT_NE(r.status().message().find(why), std::string::npos) << r.status().message();
+  };
+  refused(R"({"feedback":[{"card":"a","outcome":"maybe","outcomeTimestamp":"t"}]})", "outcome");
+  refused(R"({"feedback":[{"outcome":"overridden","outcomeTimestamp":"t"}]})", "card");
+  refused(R"({"feedback":[{"card":"a","outcome":"overridden"}]})", "outcomeTimestamp");
+  refused(R"({"feedback":[{"card":"a","outcome":"accepted","outcomeTimestamp":"t"}]})",
+          "acceptedSuggestions");
+  refused("[]", "expected");
+  std::string three = R"({"feedback":[)";
+  for (int i = 0; i < 3; ++i) {
+    three +=
+        std::string(i ? "," : "") + R"({"card":"a","outcome":"overridden","outcomeTimestamp":"t"})";
+  }
+  refused(three + "]}", "at most 2");
+}
+
+TEST(FeedbackTest, IssuedCardsKeepsTheMostRecent) {
+  IssuedCards cards(2);
+  cards.Add("u1", {"p1", "food", {}});
+  cards.Add("u2", {"p1", "utilities", {}});
+  cards.Add("u3", {"p2", "food", {}});
+  EXPECT_FALSE(cards.Find("u1").has_value());
+  ASSERT_TRUE(cards.Find("u3").has_value());
+  EXPECT_EQ(cards.Find("u3")->patient_id, "p2");
+  EXPECT_EQ(cards.size(), 2u);
 }
 
 TEST(JwtVerifierTest, JwksRefusals) {
