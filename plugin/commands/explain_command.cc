@@ -3,6 +3,8 @@
 #include <ostream>
 
 #include "fhir/ndjson_folder_store.h"
+#include "fhir/printable.h"
+#include "fhir/resource_id.h"
 #include "plugin/screening/screening_collector.h"
 #include "plugin/setup/pipeline.h"
 
@@ -23,11 +25,17 @@ int ExplainCommand(const ExplainOptions& options, std::ostream& out, std::ostrea
   }
   int exit_code = 0;
   for (const std::string& pid : options.patients) {
+    if (!fhir::IsValidId(pid)) {  // never echoed raw to the terminal (issue 13 #6)
+      err << "sdoh-bridge: --patient '" << fhir::Printable(pid, 80)
+          << "' is not a FHIR id ([A-Za-z0-9-.]{1,64})\n";
+      return 2;
+    }
     fhir::NdjsonFolderStore store(p.config.source, {p.config.max_line_bytes, p.config.max_depth});
     ScreeningOptions sopts;
     sopts.time_zone = p.config.time_zone;
     sopts.ruleset = &p.ruleset;
     sopts.now = fhir::NowMicros();
+    sopts.input = InputPolicyFor(p.config, sopts.now);
     sopts.only_patient = pid;
     ScreeningCollector collector(*p.catalog, sopts);
     if (fhir::Status s = store.ReadAll(ScreeningCollector::InputTypes(), collector); !s.ok()) {
@@ -58,11 +66,12 @@ int ExplainCommand(const ExplainOptions& options, std::ostream& out, std::ostrea
             : facts.interpreter == InterpreterStatement::kNotNeeded ? "not needed (explicit)"
                                                                     : "none")
         << "; preferred language: "
-        << (facts.prefers_other_language ? facts.preferred_language : "default") << "\n";
+        << (facts.prefers_other_language ? fhir::Printable(facts.preferred_language) : "default")
+        << "\n";
     out << "  screenings and observations:\n";
     for (const TraceEvent& t : collector.trace()) {
       if (t.outcome == "read") continue;
-      out << "    " << t.outcome << "  " << t.reference;
+      out << "    " << t.outcome << "  " << fhir::Printable(t.reference);
       if (!t.instrument.empty()) out << "  [" << t.instrument << "]";
       if (t.has_when) out << "  " << fhir::FormatInstantUtc(t.when);
       if (!t.reason.empty()) out << "  — " << t.reason;
@@ -74,7 +83,7 @@ int ExplainCommand(const ExplainOptions& options, std::ostream& out, std::ostrea
           << o.need;
       if (!o.screening.empty()) out << " on " << o.screening;
       out << ": " << TriName(o.value);
-      if (!o.detail.empty()) out << " (" << o.detail << ")";
+      if (!o.detail.empty()) out << " (" << fhir::Printable(o.detail, 400) << ")";
       if (o.value == Tri::kTrue && !o.evidence.empty()) {
         out << " evidence";
         for (const auto& e : o.evidence) out << " " << e;

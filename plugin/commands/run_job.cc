@@ -14,6 +14,7 @@
 #include "fhir/client/client_factory.h"
 #include "fhir/client/rest_store.h"
 #include "fhir/ndjson_folder_store.h"
+#include "fhir/printable.h"
 #include "plugin/outputs/output_file.h"
 #include "plugin/referrals/referral_planner.h"
 #include "plugin/screening/screening_collector.h"
@@ -166,6 +167,7 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
   sopts.time_zone = p.config.time_zone;
   sopts.ruleset = &p.ruleset;
   sopts.now = now;
+  sopts.input = InputPolicyFor(p.config, now);
   ScreeningCollector collector(*p.catalog, sopts);
   const auto t0 = std::chrono::steady_clock::now();
   if (fhir::Status s = store.ReadAll(ScreeningCollector::InputTypes(), collector); !s.ok()) {
@@ -346,7 +348,8 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
 
   // The readable summary.
   out << "sdoh-bridge " << (options.dry_run ? "dry run " : "run ") << run_id << "\n";
-  out << "  source      " << store.Describe() << " (" << store.stats().bytes << " bytes)\n";
+  out << "  source      " << fhir::Printable(store.Describe(), 1024) << " (" << store.stats().bytes
+      << " bytes)\n";
   out << "  rules       " << p.ruleset.id() << " " << p.ruleset.version() << "\n";
   out << "  read       ";
   for (const auto& [t, n] : counts.read) out << " " << t << " " << n;
@@ -370,12 +373,13 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
   size_t shown = 0;
   for (const SkipRecord& s : counts.skip_examples) {
     if (shown++ == 10) break;
-    out << "      " << s.where << ": " << s.reason << ": " << s.detail << "\n";
+    out << "      " << fhir::Printable(s.where, 1024) << ": " << s.reason << ": "
+        << fhir::Printable(s.detail) << "\n";
   }
   for (const auto& m : counts.missing_files)
     out << "  note        no " << m << ".ndjson in the source\n";
   for (const auto& [k, v] : counts.rule_errors) out << "  rule error  " << v << "  " << k << "\n";
-  out << "  out         " << p.config.out << "\n";
+  out << "  out         " << fhir::Printable(p.config.out, 1024) << "\n";
   return exit_code;
 }
 

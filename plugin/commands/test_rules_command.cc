@@ -97,6 +97,7 @@ int TestRulesCommand(const TestRulesOptions& options, std::ostream& out, std::os
       sopts.time_zone = p.config.time_zone;
       sopts.ruleset = &p.ruleset;
       sopts.now = fhir::NowMicros();
+      sopts.input = InputPolicyFor(p.config, sopts.now);
       ScreeningCollector collector(*p.catalog, sopts);
       YAML::Node resources = c["resources"];
       std::vector<std::pair<int, YAML::Node>> ordered;  // Questionnaires first, as in `run`

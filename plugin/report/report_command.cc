@@ -229,6 +229,7 @@ int RunReportCommand(const std::vector<std::string>& args, std::ostream& out, st
   sopts.time_zone = p.config.time_zone;
   sopts.ruleset = &p.ruleset;
   sopts.now = now;
+  sopts.input = InputPolicyFor(p.config, now);
   ScreeningCollector collector(*p.catalog, sopts);
   report::PeriodEndFilter as_of_end(collector, *p.catalog, p.config.time_zone, *end);
   report::DemographicsTap tap(as_of_end);

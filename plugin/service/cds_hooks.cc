@@ -291,6 +291,8 @@ CdsResult EvaluatePatientView(const Pipeline& p, const HookCall& call, fhir::Ins
   sopts.ruleset = &p.ruleset;
   sopts.now = now;
   sopts.only_patient = patient_id;
+  sopts.input = InputPolicyFor(p.config, now);  // issue 13 #6-#8
+  sopts.input.AddLocalBase(call.fhir_server);   // the calling EHR's own absolute subjects
   ScreeningCollector collector(catalog, sopts);
   // Feed in the collector's type order (Questionnaires first: they resolve QR linkIds).
   for (const std::string& type : ScreeningCollector::InputTypes()) {
