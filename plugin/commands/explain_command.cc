@@ -2,13 +2,31 @@
 
 #include <ostream>
 
-#include "fhir/ndjson_folder_store.h"
 #include "fhir/printable.h"
 #include "fhir/resource_id.h"
-#include "plugin/screening/screening_collector.h"
+#include "plugin/pass/evaluate_pass.h"
+#include "plugin/pass/source.h"
 #include "plugin/setup/pipeline.h"
 
 namespace sdoh {
+
+namespace {
+
+// The one patient explain asks for.
+struct ExplainSink : PassSink {
+  void OnPatient(PatientResult& result) override {
+    found = true;
+    facts = result.record.facts;
+    flags = std::move(result.flags);
+    outcomes = std::move(result.outcomes);
+  }
+  bool found = false;
+  PatientFacts facts;
+  std::vector<NeedFlag> flags;
+  std::vector<RuleOutcome> outcomes;
+};
+
+}  // namespace
 
 int ExplainCommand(const ExplainOptions& options, std::ostream& out, std::ostream& err) {
   auto pipeline =
@@ -19,10 +37,6 @@ int ExplainCommand(const ExplainOptions& options, std::ostream& out, std::ostrea
   }
   Pipeline& p = *pipeline;
   if (!options.source.empty()) p.config.source = options.source;
-  if (p.config.source.find("://") != std::string::npos) {
-    err << "sdoh-bridge: explain reads an NDJSON folder in this build\n";
-    return 2;
-  }
   int exit_code = 0;
   for (const std::string& pid : options.patients) {
     if (!fhir::IsValidId(pid)) {  // never echoed raw to the terminal (issue 13 #6)
@@ -30,28 +44,29 @@ int ExplainCommand(const ExplainOptions& options, std::ostream& out, std::ostrea
           << "' is not a FHIR id ([A-Za-z0-9-.]{1,64})\n";
       return 2;
     }
-    fhir::NdjsonFolderStore store(p.config.source, {p.config.max_line_bytes, p.config.max_depth});
-    ScreeningOptions sopts;
-    sopts.time_zone = p.config.time_zone;
-    sopts.ruleset = &p.ruleset;
-    sopts.now = fhir::NowMicros();
-    sopts.input = InputPolicyFor(p.config, sopts.now);
-    sopts.only_patient = pid;
-    ScreeningCollector collector(*p.catalog, sopts);
-    if (fhir::Status s = store.ReadAll(ScreeningCollector::InputTypes(), collector); !s.ok()) {
+    auto source = Source::Open(p.config);
+    if (!source.ok()) {
+      err << "sdoh-bridge: config error: " << source.status().message() << "\n";
+      return 2;
+    }
+    fhir::Store& store = (*source)->store();
+    PassOptions po;
+    po.now = fhir::NowMicros();
+    po.only_patient = pid;
+    po.plan_referrals = false;
+    po.rule_outcomes = true;
+    Pass pass(p, po);
+    if (fhir::Status s = pass.Read(store); !s.ok()) {
       err << "sdoh-bridge: reading " << store.Describe() << " failed: " << s.message() << "\n";
       return 1;
     }
-    bool found = false;
-    std::vector<RuleOutcome> outcomes;
-    std::vector<NeedFlag> flags;
-    PatientFacts facts;
-    collector.Finish([&](PatientRecord& rec) {
-      if (rec.id != pid) return;
-      found = true;
-      facts = rec.facts;
-      flags = EvaluatePatient(p.ruleset, *p.catalog, rec, &outcomes);
-    });
+    ExplainSink sink;
+    pass.Evaluate(sink);
+    const bool found = sink.found;
+    const std::vector<RuleOutcome>& outcomes = sink.outcomes;
+    const std::vector<NeedFlag>& flags = sink.flags;
+    const PatientFacts& facts = sink.facts;
+    const ScreeningCollector& collector = pass.collector();
     out << "Patient/" << pid << "\n";
     if (!found) {
       out << "  not found in " << store.Describe() << " (no Patient resource and no screening)\n";

@@ -4,7 +4,10 @@
 #include <ostream>
 #include <set>
 
-#include "plugin/screening/screening_collector.h"
+#include <memory>
+
+#include "fhir/memory_store.h"
+#include "plugin/pass/evaluate_pass.h"
 #include "plugin/setup/pipeline.h"
 #include "plugin/setup/yaml_json.h"
 #include "plugin/setup/yaml_util.h"
@@ -12,6 +15,14 @@
 namespace sdoh {
 
 namespace {
+
+// Every flag of a case, in patient order.
+struct FlagCollector : PassSink {
+  void OnPatient(PatientResult& result) override {
+    for (NeedFlag& f : result.flags) flags.push_back(std::move(f));
+  }
+  std::vector<NeedFlag> flags;
+};
 
 struct Expected {
   std::string patient;
@@ -92,38 +103,27 @@ int TestRulesCommand(const TestRulesOptions& options, std::ostream& out, std::os
         }
         expected.push_back(std::move(x));
       }
-      // Feed the case's resources through the same stages as `run`.
-      ScreeningOptions sopts;
-      sopts.time_zone = p.config.time_zone;
-      sopts.ruleset = &p.ruleset;
-      sopts.now = fhir::NowMicros();
-      sopts.input = InputPolicyFor(p.config, sopts.now);
-      ScreeningCollector collector(*p.catalog, sopts);
-      YAML::Node resources = c["resources"];
-      std::vector<std::pair<int, YAML::Node>> ordered;  // Questionnaires first, as in `run`
-      if (resources && resources.IsSequence()) {
+      // The case's resources through the one evaluation `run` uses.
+      std::vector<std::unique_ptr<rapidjson::Document>> docs;
+      fhir::MemoryStore store(file);
+      uint64_t index = 0;
+      if (YAML::Node resources = c["resources"]; resources && resources.IsSequence()) {
         for (const auto& r : resources) {
-          std::string type = r.IsMap() && r["resourceType"] ? r["resourceType"].Scalar() : "";
-          int rank = type == "Questionnaire" ? 0 : 1;
-          ordered.push_back({rank, r});
+          docs.push_back(std::make_unique<rapidjson::Document>());
+          YamlToJson(r, *docs.back(), docs.back()->GetAllocator());
+          store.Add(*docs.back(), file, ++index);
         }
       }
-      std::stable_sort(ordered.begin(), ordered.end(),
-                       [](const auto& a, const auto& b) { return a.first < b.first; });
-      uint64_t index = 0;
-      for (const auto& [rank, r] : ordered) {
-        rapidjson::Document d;
-        YamlToJson(r, d, d.GetAllocator());
-        std::string type = r.IsMap() && r["resourceType"] ? r["resourceType"].Scalar() : "";
-        collector.OnResource(type, d, {file, ++index});
-      }
-      std::vector<NeedFlag> actual;
-      collector.Finish([&](PatientRecord& rec) {
-        auto flags = EvaluatePatient(p.ruleset, *p.catalog, rec);
-        for (auto& f : flags) actual.push_back(std::move(f));
-      });
+      PassOptions po;
+      po.now = fhir::NowMicros();
+      po.plan_referrals = false;
+      FlagCollector collected;
+      Pass pass(p, po);
+      (void)pass.Read(store);  // a memory store always reads
+      pass.Evaluate(collected);
+      std::vector<NeedFlag>& actual = collected.flags;
       std::vector<std::string> problems;
-      for (const auto& [reason, n] : collector.counts().skipped) {
+      for (const auto& [reason, n] : pass.counts().skipped) {
         problems.push_back("input skipped (" + reason + ")");
       }
       std::vector<bool> matched(actual.size(), false);

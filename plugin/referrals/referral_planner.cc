@@ -2,9 +2,10 @@
 
 #include <algorithm>
 
-#include <openssl/evp.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+
+#include "plugin/referrals/identifiers.h"
 
 namespace sdoh {
 
@@ -77,7 +78,9 @@ void Identifier(Writer& w, const std::string& system, const std::string& value) 
   w.EndArray();
 }
 
-void MetaValue(Writer& w, const char* profile, bool sensitive) {
+// meta: the SDOHCC profile (when given), the rule-set tag (identifiers.h), and the
+// restricted confidentiality label on a sensitive need.
+void MetaValue(Writer& w, const char* profile, bool sensitive, const std::string& ruleset_tag) {
   w.StartObject();
   if (profile != nullptr) {
     Key(w, "profile");
@@ -91,6 +94,10 @@ void MetaValue(Writer& w, const char* profile, bool sensitive) {
     CodingObj(w, "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "R", "restricted");
     w.EndArray();
   }
+  Key(w, "tag");
+  w.StartArray();
+  CodingObj(w, std::string(kRulesetTagSystem), ruleset_tag, "");
+  w.EndArray();
   w.EndObject();
 }
 
@@ -125,7 +132,8 @@ const ReferralFragments& FragmentsFor(const NeedDef& def, const RouteConfig& rou
   if (slot) return *slot;
   auto f = std::make_shared<ReferralFragments>();
   const std::string& domain_system = ctx.catalog->domain_system();
-  f->sr_meta = Json([&](Writer& w) { MetaValue(w, "SDOHCC-ServiceRequest", def.sensitive); });
+  const std::string tag = RulesetTagCode(ctx.ruleset_id, ctx.ruleset_version);
+  f->sr_meta = Json([&](Writer& w) { MetaValue(w, "SDOHCC-ServiceRequest", def.sensitive, tag); });
   f->sr_category = Json([&](Writer& w) {
     w.StartArray();
     CodeableConcept(w, kUsCoreCategory, "sdoh", "SDOH");
@@ -156,13 +164,13 @@ const ReferralFragments& FragmentsFor(const NeedDef& def, const RouteConfig& rou
     w.EndArray();
   });
   f->owner = Json([&](Writer& w) { Ref(w, route.owner); });
-  f->task_meta =
-      Json([&](Writer& w) { MetaValue(w, "SDOHCC-TaskForReferralManagement", def.sensitive); });
+  f->task_meta = Json(
+      [&](Writer& w) { MetaValue(w, "SDOHCC-TaskForReferralManagement", def.sensitive, tag); });
   f->task_code = Json([&](Writer& w) {
     CodeableConcept(w, "http://hl7.org/fhir/CodeSystem/task-code", "fulfill",
                     "Fulfill the focal request");
   });
-  f->flag_meta = Json([&](Writer& w) { MetaValue(w, nullptr, true); });
+  f->flag_meta = Json([&](Writer& w) { MetaValue(w, nullptr, def.sensitive, tag); });
   f->flag_category = Json([&](Writer& w) {
     w.StartArray();
     if (def.route == "interpreter") {
@@ -251,7 +259,7 @@ std::string BuildTask(const NeedFlag& flag, const RouteConfig& route, const std:
   Key(w, "resourceType");
   w.String("Task");
   KeyRaw(w, "meta", f.task_meta, rapidjson::kObjectType);
-  Identifier(w, ctx.config->identifier_system, sr_id + "-task");
+  Identifier(w, ctx.config->identifier_system, TaskIdentifier(sr_id));
   Key(w, "status");
   w.String("requested");
   Key(w, "intent");
@@ -300,7 +308,7 @@ std::string BuildFlag(const NeedFlag& flag, const std::string& identifier, const
   w.StartObject();
   Key(w, "resourceType");
   w.String("Flag");
-  if (def.sensitive) KeyRaw(w, "meta", f.flag_meta, rapidjson::kObjectType);
+  KeyRaw(w, "meta", f.flag_meta, rapidjson::kObjectType);
   Identifier(w, ctx.config->identifier_system, identifier);
   Key(w, "status");
   w.String("active");
@@ -326,35 +334,6 @@ std::string BuildFlag(const NeedFlag& flag, const std::string& identifier, const
 }
 
 }  // namespace
-
-std::string Sha256Hex(const std::string& data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  // Fetched once: EVP_sha256() makes OpenSSL 3 look the implementation up on every call.
-  static EVP_MD* const fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  EVP_Digest(data.data(), data.size(), digest, &len, fetched ? fetched : EVP_sha256(), nullptr);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
-}
-
-std::string ServiceRequestIdentifier(const NeedFlag& flag) {
-  std::string input = flag.patient_id + "|" + flag.need;
-  for (const auto& [ref, version] : flag.evidence) {  // std::map: sorted by reference
-    input += "|" + ref;
-    if (!version.empty()) input += "/_history/" + version;
-  }
-  return flag.need + "-" + Sha256Hex(input).substr(0, 32);
-}
-
-std::string FlagIdentifier(const std::string& patient_id, const std::string& need) {
-  return need + "-" + patient_id;
-}
 
 ReferralPlan PlanReferral(const NeedFlag& flag, const PatientFacts& facts, const PlanContext& ctx) {
   ReferralPlan plan;
@@ -384,7 +363,7 @@ ReferralPlan PlanReferral(const NeedFlag& flag, const PatientFacts& facts, const
     plan.resources.push_back(
         {"ServiceRequest", sr_id, BuildServiceRequest(flag, route, sr_id, ctx)});
     if (wants("Task") && !route.review) {
-      plan.resources.push_back({"Task", sr_id + "-task", BuildTask(flag, route, sr_id, ctx)});
+      plan.resources.push_back({"Task", TaskIdentifier(sr_id), BuildTask(flag, route, sr_id, ctx)});
     }
   }
   if (wants("Flag")) {

@@ -1,13 +1,7 @@
 // The referral stage (pure): a need flag and the patient's facts in, the resources to write
 // out — SDOHCC ServiceRequest, Task for referral management, chart Flag — each with a
-// deterministic business identifier so a retry or a rerun never makes a second one.
-//
-// Identifiers (stable across releases; README "Identity"):
-//   ServiceRequest  <need>-<hex>  hex = first 32 hex digits of SHA-256 over
-//                   "<patient id>|<need>|<evidence 1>|<evidence 2>|..." where evidence are the
-//                   sorted references, each with "/_history/<versionId>" when it has one
-//   Task            the ServiceRequest value + "-task"
-//   Flag            <need>-<patient id>   (one Flag per patient and need)
+// deterministic business identifier (plugin/referrals/identifiers.h) so a retry or a rerun
+// never makes a second one, and the rule-set tag.
 #pragma once
 
 #include <map>
@@ -51,10 +45,6 @@ struct PlanContext {
                    std::shared_ptr<const ReferralFragments>>
       fragments = {};
 };
-
-std::string ServiceRequestIdentifier(const NeedFlag& flag);
-std::string FlagIdentifier(const std::string& patient_id, const std::string& need);
-std::string Sha256Hex(const std::string& data);
 
 ReferralPlan PlanReferral(const NeedFlag& flag, const PatientFacts& facts, const PlanContext& ctx);
 

@@ -1,16 +1,15 @@
 #include "plugin/report/referral_status.h"
 
 #include <algorithm>
-#include <cctype>
 
 #include "fhir/json.h"
+#include "plugin/referrals/identifiers.h"
 
 namespace sdoh::report {
 
 namespace {
 
 constexpr int64_t kMicrosPerDay = 86'400'000'000;
-constexpr std::string_view kTaskSuffix = "-task";
 
 // The value of the first identifier under `system`, or "".
 std::string_view IdentifierValue(const rapidjson::Value& resource, std::string_view system) {
@@ -42,19 +41,6 @@ bool Closed(ReferralStatus s) {
 
 }  // namespace
 
-std::string NeedOfIdentifier(std::string_view value) {
-  if (value.size() > kTaskSuffix.size() &&
-      value.substr(value.size() - kTaskSuffix.size()) == kTaskSuffix) {
-    value.remove_suffix(kTaskSuffix.size());
-  }
-  constexpr size_t kHex = 32;
-  if (value.size() < kHex + 2 || value[value.size() - kHex - 1] != '-') return {};
-  for (char c : value.substr(value.size() - kHex)) {
-    if (!std::isxdigit(static_cast<unsigned char>(c))) return {};
-  }
-  return std::string(value.substr(0, value.size() - kHex - 1));
-}
-
 std::optional<ReferralStatus> StatusOfTask(std::string_view s) {
   if (s == "draft" || s == "requested" || s == "received" || s == "ready" || s == "on-hold") {
     return ReferralStatus::kOpen;
@@ -79,19 +65,16 @@ void ReferralReader::OnResource(std::string_view, const rapidjson::Value& resour
   const std::string_view type = fhir::json::StrMember(resource, "resourceType");
   const bool task = type == "Task";
   if (!task && type != "ServiceRequest") return;
-  std::string value(IdentifierValue(resource, system_));
-  if (NeedOfIdentifier(value).empty()) return;  // not one of ours
-  if (task) {
-    if (value.size() <= kTaskSuffix.size() ||
-        value.compare(value.size() - kTaskSuffix.size(), kTaskSuffix.size(), kTaskSuffix) != 0) {
-      return;
-    }
-    value.resize(value.size() - kTaskSuffix.size());
+  const std::string patient = PatientOf(resource, task ? "for" : "subject");
+  auto id = ParseIdentifier(IdentifierValue(resource, system_), patient, *catalog_);
+  if (!id || id->kind != (task ? IdentifierKind::kTask : IdentifierKind::kServiceRequest)) {
+    return;  // not one of ours
   }
   Resource r;
   r.status = std::string(fhir::json::StrMember(resource, "status"));
   if (r.status == "entered-in-error") return;  // a duplicate or a retraction: not a referral
-  r.patient = PatientOf(resource, task ? "for" : "subject");
+  r.patient = patient;
+  r.need = id->need;
   r.authored = When(fhir::json::StrMember(resource, "authoredOn"), tz_);
   if (task) r.changed = When(fhir::json::StrMember(resource, "lastModified"), tz_);
   if (!r.changed) {
@@ -102,7 +85,7 @@ void ReferralReader::OnResource(std::string_view, const rapidjson::Value& resour
   }
   // Writeback keeps one live resource per identifier; should a server hold two, the first read
   // counts, so each referral is counted once.
-  (task ? tasks_ : requests_).try_emplace(std::move(value), std::move(r));
+  (task ? tasks_ : requests_).try_emplace(std::move(id->service_request), std::move(r));
 }
 
 std::map<std::string, std::vector<ReferralRow>> ReferralReader::ByPatient(
@@ -119,7 +102,7 @@ std::map<std::string, std::vector<ReferralRow>> ReferralReader::ByPatient(
     if (!status) status = StatusOfServiceRequest(sr.status);
     if (!status) continue;
     ReferralRow row;
-    row.need = NeedOfIdentifier(value);
+    row.need = sr.need;
     row.status = *status;
     fhir::InstantMicros until = as_of;
     // A referral closed after `as_of` was still open then.
@@ -134,7 +117,7 @@ std::map<std::string, std::vector<ReferralRow>> ReferralReader::ByPatient(
 std::set<std::string> ReferralReader::WithInterpreterReferral() const {
   std::set<std::string> out;
   for (const auto& [value, sr] : requests_) {
-    if (sr.patient.empty() || NeedOfIdentifier(value) != "interpreter") continue;
+    if (sr.patient.empty() || sr.need != "interpreter") continue;
     if (sr.status == "revoked") continue;
     if (StatusOfServiceRequest(sr.status)) out.insert(sr.patient);
   }

@@ -1,6 +1,6 @@
 // The referrals sdoh-bridge made, as a FHIR server holds them now: ServiceRequests and Tasks
-// with an identifier under `referrals.identifier_system` (README "Identity": ServiceRequest
-// `<need>-<hex>`, its Task the same value + `-task`), read by a ResourceVisitor, then turned
+// with an identifier of ours under `referrals.identifier_system` (plugin/referrals/identifiers.h,
+// either format), read by a ResourceVisitor, then turned
 // into one status per referral (the Task's when it has a live one, else the ServiceRequest's)
 // and the days it has been open. Ids and patient references stay in here and in the report
 // command's join; the report model sees only need, status and days.
@@ -17,12 +17,9 @@
 #include "fhir/datetime.h"
 #include "fhir/store.h"
 #include "plugin/report/report_model.h"
+#include "plugin/setup/catalog.h"
 
 namespace sdoh::report {
-
-// The need of a referral identifier `<need>-<32 hex digits>` (a Task's ends in `-task`), or ""
-// when the value does not have that shape.
-std::string NeedOfIdentifier(std::string_view value);
 
 // Task.status → report status: draft, requested, received, ready, on-hold → open; accepted,
 // in-progress → accepted; completed; rejected; cancelled, failed → cancelled. entered-in-error
@@ -34,9 +31,9 @@ std::optional<ReferralStatus> StatusOfServiceRequest(std::string_view status);
 
 class ReferralReader : public fhir::ResourceVisitor {
  public:
-  // REQUIRES: identifier_system non-empty.
-  ReferralReader(std::string identifier_system, fhir::TimeZone tz)
-      : system_(std::move(identifier_system)), tz_(std::move(tz)) {}
+  // REQUIRES: identifier_system non-empty; `catalog` outlives the reader.
+  ReferralReader(std::string identifier_system, fhir::TimeZone tz, const Catalog& catalog)
+      : system_(std::move(identifier_system)), tz_(std::move(tz)), catalog_(&catalog) {}
 
   void OnResource(std::string_view expected_type, const rapidjson::Value& resource,
                   const fhir::SourceLocation& where) override;
@@ -62,11 +59,13 @@ class ReferralReader : public fhir::ResourceVisitor {
   struct Resource {
     std::string status;
     std::string patient;  // the id in subject / for
+    std::string need;
     std::optional<fhir::InstantMicros> authored;
     std::optional<fhir::InstantMicros> changed;  // Task.lastModified, else meta.lastUpdated
   };
   std::string system_;
   fhir::TimeZone tz_;
+  const Catalog* catalog_;
   std::map<std::string, Resource> requests_;  // by identifier value
   std::map<std::string, Resource> tasks_;     // by the ServiceRequest's identifier value
   uint64_t unreadable_ = 0;

@@ -10,20 +10,17 @@
 #include <optional>
 #include <set>
 
-#include "fhir/client/client_factory.h"
-#include "fhir/client/rest_store.h"
 #include "fhir/datetime.h"
-#include "fhir/ndjson_folder_store.h"
 #include "plugin/outputs/output_file.h"
+#include "plugin/pass/evaluate_pass.h"
+#include "plugin/pass/source.h"
 #include "plugin/report/demographics.h"
 #include "plugin/report/period_end_filter.h"
 #include "plugin/report/referral_status.h"
 #include "plugin/report/report_model.h"
 #include "plugin/report/report_writers.h"
 #include "plugin/rules/rules_engine.h"
-#include "plugin/screening/screening_collector.h"
 #include "plugin/setup/config.h"
-#include "plugin/setup/fhir_section.h"
 #include "plugin/setup/pipeline.h"
 
 namespace sdoh {
@@ -88,8 +85,8 @@ std::optional<CivilDate> ParseDate(const std::string& s) {
 }
 
 // The newest counted answer to PRAPARE 76437-3 (primary insurance), or "not recorded".
-std::string Insurance(const PatientRecord& rec, const Catalog& catalog) {
-  const CodeId question = catalog.codes().Find("76437-3");
+std::string Insurance(const PatientRecord& rec, const PassCatalog& codes) {
+  const CodeId question = codes.Find("76437-3");
   if (question == kNoCode) return "not recorded";
   std::string best = "not recorded";
   fhir::InstantMicros best_when = 0;
@@ -99,7 +96,7 @@ std::string Insurance(const PatientRecord& rec, const Catalog& catalog) {
       if (a.question != question || a.answer == kNoCode) continue;
       if (found && s.when < best_when) continue;
       best = a.answer == kNonLoincAnswer ? "other (not a LOINC answer)"
-                                         : std::string(catalog.codes().Name(a.answer));
+                                         : std::string(codes.Name(a.answer));
       best_when = s.when;
       found = true;
     }
@@ -210,42 +207,41 @@ int RunReportCommand(const std::vector<std::string>& args, std::ostream& out, st
   }
 
   // The store: an NDJSON folder, or a FHIR server through the same REST client as `run`.
-  std::unique_ptr<fhir::Store> store;
-  fhir::client::Client client;
-  if (server) {
-    auto source = BuildServerSource(p.config, &client);
-    if (!source.ok()) {
-      err << "sdoh-bridge: config error: " << source.status().message() << "\n";
-      return 2;
-    }
-    store = std::make_unique<fhir::client::RestStore>(client.fhir.get(), *source);
-  } else {
-    store = std::make_unique<fhir::NdjsonFolderStore>(
-        p.config.source,
-        fhir::NdjsonFolderStore::Options{p.config.max_line_bytes, p.config.max_depth});
+  auto opened = Source::Open(p.config);
+  if (!opened.ok()) {
+    err << "sdoh-bridge: config error: " << opened.status().message() << "\n";
+    return 2;
   }
+  fhir::Store& store = (*opened)->store();
   const fhir::InstantMicros now = fhir::NowMicros();
-  ScreeningOptions sopts;
-  sopts.time_zone = p.config.time_zone;
-  sopts.ruleset = &p.ruleset;
-  sopts.now = now;
-  sopts.input = InputPolicyFor(p.config, now);
-  ScreeningCollector collector(*p.catalog, sopts);
-  report::PeriodEndFilter as_of_end(collector, *p.catalog, p.config.time_zone, *end);
-  report::DemographicsTap tap(as_of_end);
-  if (fhir::Status s = store->ReadAll(ScreeningCollector::InputTypes(), tap); !s.ok()) {
-    err << "sdoh-bridge: reading " << store->Describe() << " failed: " << s.message() << "\n";
+  // What is read goes through the period-end filter and the demographics tap to the collector;
+  // the rules see the screenings of the period.
+  std::unique_ptr<report::PeriodEndFilter> as_of_end;
+  std::unique_ptr<report::DemographicsTap> tap;
+  PassOptions po;
+  po.now = now;
+  po.plan_referrals = false;
+  po.evaluate_window = std::make_pair(*start, *end);
+  po.reader = [&](fhir::ResourceVisitor& collector) -> fhir::ResourceVisitor& {
+    as_of_end =
+        std::make_unique<report::PeriodEndFilter>(collector, *p.catalog, p.config.time_zone, *end);
+    tap = std::make_unique<report::DemographicsTap>(*as_of_end);
+    return *tap;
+  };
+  Pass pass(p, po);
+  if (fhir::Status s = pass.Read(store); !s.ok()) {
+    err << "sdoh-bridge: reading " << store.Describe() << " failed: " << s.message() << "\n";
     return 1;
   }
   // Referral status: what the server holds now. Open referrals count as open until the end of
   // the period, or until now when the period has not ended.
-  report::ReferralReader referrals(p.config.identifier_system, p.config.time_zone);
+  report::ReferralReader referrals(p.config.identifier_system, p.config.time_zone, *p.catalog);
   const fhir::InstantMicros as_of = std::min(now, *end);
   std::map<std::string, std::vector<report::ReferralRow>> referrals_by_patient;
   std::set<std::string> interpreter_referred;
   if (server) {
-    if (fhir::Status s = store->ReadAll({"ServiceRequest", "Task"}, referrals); !s.ok()) {
-      err << "sdoh-bridge: reading " << store->Describe() << " failed: " << s.message() << "\n";
+    if (fhir::Status s = store.ReadAll({"ServiceRequest", "Task"}, referrals); !s.ok()) {
+      err << "sdoh-bridge: reading " << store.Describe() << " failed: " << s.message() << "\n";
       return 1;
     }
     referrals_by_patient = referrals.ByPatient(*start, *end, as_of);
@@ -253,31 +249,29 @@ int RunReportCommand(const std::vector<std::string>& args, std::ostream& out, st
   }
 
   std::vector<report::PatientRow> rows;
-  collector.Finish([&](PatientRecord& rec) {
+  FunctionSink sink([&](PatientResult& result) {
+    const PatientRecord& rec = result.record;
     if (!rec.facts.present) return;  // screenings without a Patient resource are not counted
     report::PatientRow row;
     row.active_living = rec.facts.active && !rec.facts.deceased;
-    if (auto it = tap.by_patient().find(rec.id); it != tap.by_patient().end()) {
+    if (auto it = tap->by_patient().find(rec.id); it != tap->by_patient().end()) {
       row.demographics = it->second;
     }
-    row.insurance = Insurance(rec, *p.catalog);
+    row.insurance = Insurance(rec, pass.collector().pass_catalog());
     if (auto it = referrals_by_patient.find(rec.id); it != referrals_by_patient.end()) {
       row.referrals = std::move(it->second);
     }
     row.interpreter_referral = interpreter_referred.count(rec.id) != 0;
-    PatientRecord in_period;
-    in_period.id = rec.id;
-    in_period.facts = rec.facts;
-    for (const Screening& s : rec.counted) {
-      if (s.when >= *start && s.when < *end) in_period.counted.push_back(s);
-    }
-    row.screened = !in_period.counted.empty();
-    for (const NeedFlag& f : EvaluatePatient(p.ruleset, *p.catalog, in_period)) {
+    row.screened = std::any_of(rec.counted.begin(), rec.counted.end(), [&](const Screening& s) {
+      return s.when >= *start && s.when < *end;
+    });
+    for (const NeedFlag& f : result.flags) {
       row.positive_needs.insert(f.need);
       if (f.def != nullptr && f.def->route == "interpreter") row.interpreter_need = true;
     }
     rows.push_back(std::move(row));
   });
+  pass.Evaluate(sink);
 
   report::ReportOptions ro;
   ro.from = Format(from);

@@ -11,6 +11,7 @@
 #include "fhir/printable.h"
 #include "fhir/resource_id.h"
 #include "plugin/screening/interned_ids.h"
+#include "plugin/setup/questionnaire_links.h"
 
 namespace sdoh {
 
@@ -312,8 +313,11 @@ struct ScreeningCollector::State {
   }
 };
 
-ScreeningCollector::ScreeningCollector(Catalog& catalog, ScreeningOptions options)
-    : catalog_(catalog), options_(std::move(options)), state_(std::make_unique<State>()) {}
+ScreeningCollector::ScreeningCollector(const Catalog& catalog, ScreeningOptions options)
+    : catalog_(catalog),
+      pass_(catalog),
+      options_(std::move(options)),
+      state_(std::make_unique<State>()) {}
 
 ScreeningCollector::~ScreeningCollector() = default;
 
@@ -499,36 +503,20 @@ void ScreeningCollector::AddQuestionnaire(const Value& r, const fhir::SourceLoca
     return;
   }
   Catalog::LinkMap map;
-  std::vector<std::pair<const Value*, size_t>> stack{{&r, 0}};
-  while (!stack.empty()) {
-    auto [v, depth] = stack.back();
-    stack.pop_back();
-    if (depth > options_.max_item_depth) {
-      Skip(where, "Questionnaire", "too-deep",
-           "item nesting deeper than " + std::to_string(options_.max_item_depth));
-      return;
-    }
-    const Value* items = json::ArrayMember(*v, "item");
-    if (items == nullptr) continue;
-    for (const auto& item : items->GetArray()) {
-      std::string_view link = json::StrMember(item, "linkId");
-      std::string_view code;
-      // Questionnaire.item.code is an array of Coding (not a CodeableConcept).
-      if (const Value* codes = json::ArrayMember(item, "code")) {
-        for (const auto& c : codes->GetArray()) {
-          if (json::StrMember(c, "system") == kLoinc && !json::StrMember(c, "code").empty()) {
-            code = json::StrMember(c, "code");
-            break;
-          }
-        }
-      }
-      if (!link.empty() && !code.empty()) {
-        map.emplace(std::string(link), catalog_.codes().Intern(code));
-      }
-      stack.push_back({&item, depth + 1});
-    }
+  if (fhir::Status st = QuestionnaireLinks(
+          r, options_.max_item_depth, [&](std::string_view code) { return pass_.Intern(code); },
+          &map);
+      !st.ok()) {
+    Skip(where, "Questionnaire", "too-deep", st.message());
+    return;
   }
-  catalog_.AddQuestionnaire(url, json::StrMember(r, "version"), std::move(map));
+  const uint64_t conflicts = pass_.conflicts();
+  if (!pass_.AddQuestionnaire(url, json::StrMember(r, "version"), std::move(map))) {
+    // The catalog defines this form: its definition wins, in every pass and call.
+    counts_.Ignore("Questionnaire", pass_.conflicts() > conflicts
+                                        ? "conflicts with the catalog's definition of the form"
+                                        : "form defined by the catalog");
+  }
 }
 
 void ScreeningCollector::AddPatient(const Value& r, const fhir::SourceLocation& where) {
@@ -679,11 +667,11 @@ void ScreeningCollector::AddQuestionnaireResponse(const Value& r,
   if (*authored > options_.input.latest_date) return tombstone("future-dated");
   if (!Wanted(patient)) return;
 
-  const Catalog::LinkMap* qmap = catalog_.FindQuestionnaire(canonical);
+  const Catalog::LinkMap* qmap = pass_.FindQuestionnaire(canonical);
   const size_t n = form->instruments.size();
   std::vector<Answer>& answers = scratch_answers_;
   answers.clear();
-  CodeTable& codes = catalog_.codes();
+  PassCatalog& codes = pass_;
   // Iterative walk over item, item.item and answer.item at any depth.
   auto& stack = scratch_items_;
   stack.clear();
@@ -803,7 +791,7 @@ void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocati
     panel_of = catalog_.InstrumentForPanel(c);
     if (panel_of != nullptr) return true;
     if (q == kNoCode) {
-      CodeId cid = catalog_.codes().Find(c);
+      CodeId cid = pass_.Find(c);
       if (cid != kNoCode && catalog_.IsQuestion(cid)) q = cid;
     }
     return false;
@@ -925,7 +913,7 @@ void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocati
       for (const auto& c : codings->GetArray()) {
         std::string_view code = json::StrMember(c, "code");
         if (!code.empty() && json::StrMember(c, "system") == kLoinc) {
-          add_answer(catalog_.codes().Intern(code));
+          add_answer(pass_.Intern(code));
           any = true;
         }
       }

@@ -22,6 +22,7 @@
 #include "plugin/pass/run_counts.h"
 #include "plugin/rules/ruleset.h"
 #include "plugin/screening/input_policy.h"
+#include "plugin/screening/pass_catalog.h"
 #include "plugin/screening/screening.h"
 #include "plugin/setup/catalog.h"
 
@@ -49,7 +50,9 @@ struct TraceEvent {
 
 class ScreeningCollector : public fhir::ResourceVisitor {
  public:
-  ScreeningCollector(Catalog& catalog, ScreeningOptions options);
+  // REQUIRES: `catalog` outlives the collector. The collector never changes it: what arrives
+  // with the data lives in its own PassCatalog.
+  ScreeningCollector(const Catalog& catalog, ScreeningOptions options);
   ~ScreeningCollector() override;
 
   // The order of types a store should read: Questionnaires first (they resolve QR linkIds).
@@ -65,6 +68,8 @@ class ScreeningCollector : public fhir::ResourceVisitor {
   void Finish(const std::function<void(PatientRecord&)>& fn);
 
   RunCounts& counts() { return counts_; }
+  // The catalog with this pass's overlay (answer code names, Questionnaires from the data).
+  const PassCatalog& pass_catalog() const { return pass_; }
   const std::vector<TraceEvent>& trace() const { return trace_; }
 
  private:
@@ -88,7 +93,8 @@ class ScreeningCollector : public fhir::ResourceVisitor {
   void EvaluateFhirpath(const rapidjson::Value& resource, int instrument,
                         std::vector<FhirpathOutcome>* out);
 
-  Catalog& catalog_;
+  const Catalog& catalog_;
+  PassCatalog pass_;
   ScreeningOptions options_;
   RunCounts counts_;
   std::vector<TraceEvent> trace_;

@@ -9,8 +9,9 @@
 #include <set>
 
 #include "fhir/json.h"
+#include "fhir/memory_store.h"
+#include "plugin/pass/evaluate_pass.h"
 #include "plugin/referrals/referral_planner.h"
-#include "plugin/screening/screening_collector.h"
 
 namespace sdoh::service {
 
@@ -282,60 +283,47 @@ CdsResult EvaluatePatientView(const Pipeline& p, const HookCall& call, fhir::Ins
     return {400, ErrorJson("prefetch.patient: id does not match context.patientId"), {}};
   }
   const std::string& patient_id = call.patient_id;
-  // The collector interns answer codes and registers Questionnaires in this catalog (see the
-  // contract in cds_hooks.h: one call per pipeline at a time).
-  Catalog& catalog = *p.catalog;
-
-  ScreeningOptions sopts;
-  sopts.time_zone = p.config.time_zone;
-  sopts.ruleset = &p.ruleset;
-  sopts.now = now;
-  sopts.only_patient = patient_id;
-  sopts.input = InputPolicyFor(p.config, now);  // issue 13 #6-#8
-  sopts.input.AddLocalBase(call.fhir_server);   // the calling EHR's own absolute subjects
-  ScreeningCollector collector(catalog, sopts);
-  // Feed in the collector's type order (Questionnaires first: they resolve QR linkIds).
-  for (const std::string& type : ScreeningCollector::InputTypes()) {
-    uint64_t position = 0;
-    if (type == "Patient") {
-      collector.OnResource(type, *call.patient, fhir::SourceLocation{"prefetch.patient", 1});
-      continue;
-    }
-    if (type == "Questionnaire") {
-      for (const rapidjson::Value* q : call.questionnaires) {
-        collector.OnResource(type, *q,
-                             fhir::SourceLocation{"fhirServer.Questionnaire", ++position});
-      }
-    }
-    for (const auto& source :
-         {std::pair{"prefetch.qr", call.qr}, std::pair{"prefetch.obs", call.obs}}) {
-      const char* key = source.first;  // a named copy: lambdas cannot capture bindings (C++17)
-      ForEachEntry(*source.second, [&](const rapidjson::Value& r) {
-        ++position;
-        if (GetStr(r, "resourceType") == type) {
-          collector.OnResource(type, r, fhir::SourceLocation{key, position});
-        }
-      });
-    }
+  // The prefetch as a store, through the one evaluation `run` uses. The pipeline is shared and
+  // immutable: this call's codes and Questionnaires live in its own pass and die with it.
+  fhir::MemoryStore store("prefetch");
+  store.Add(*call.patient, "prefetch.patient", 1);
+  uint64_t position = 0;
+  for (const rapidjson::Value* q : call.questionnaires) {
+    store.Add(*q, "fhirServer.Questionnaire", ++position);
   }
-  std::vector<NeedFlag> flags;
-  PatientFacts facts;
-  collector.Finish([&](PatientRecord& rec) {
-    if (rec.id != patient_id) return;
-    facts = rec.facts;
-    flags = EvaluatePatient(p.ruleset, catalog, rec);
-  });
+  // The patient is prefetch.patient; Patient entries in the bundles (e.g. included) are not.
+  for (const auto& [origin, bundle] :
+       {std::pair{"prefetch.qr", call.qr}, std::pair{"prefetch.obs", call.obs}}) {
+    uint64_t entry = 0;
+    ForEachEntry(*bundle, [&, origin = origin](const rapidjson::Value& r) {
+      ++entry;
+      if (GetStr(r, "resourceType") != "Patient") store.Add(r, origin, entry);
+    });
+  }
+  PassOptions po;
+  po.now = now;
+  po.only_patient = patient_id;
+  po.local_bases = {call.fhir_server};  // the calling EHR's own absolute subjects (issue 13 #7)
+  struct Cards : PassSink {
+    void OnPatient(PatientResult& r) override {
+      flags = std::move(r.flags);
+      plans = std::move(r.plans);
+    }
+    std::vector<NeedFlag> flags;
+    std::vector<ReferralPlan> plans;
+  } evaluated;
+  (void)EvaluatePass(p, store, po, evaluated);  // a memory store always reads
 
   std::set<std::string> open_domains = OpenReferralDomains(*call.open);
-  PlanContext pctx{&catalog, &p.config, p.ruleset.id(), p.ruleset.version(), now};
   CdsResult result;
   rapidjson::StringBuffer sb;
   Writer w(sb);
   w.StartObject();
   w.Key("cards");
   w.StartArray();
-  for (const NeedFlag& f : flags) {
-    ReferralPlan plan = PlanReferral(f, facts, pctx);
+  for (size_t i = 0; i < evaluated.flags.size(); ++i) {
+    const NeedFlag& f = evaluated.flags[i];
+    const ReferralPlan& plan = evaluated.plans[i];
     bool already_open = f.def && !f.def->domain.code.empty() &&
                         (open_domains.count(f.def->domain.system + "|" + f.def->domain.code) ||
                          open_domains.count("|" + f.def->domain.code));

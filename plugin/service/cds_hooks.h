@@ -48,14 +48,13 @@ struct HookCall {
 // Parses a hook call body. False with `*error` (400) on a malformed call.
 bool ParsePatientView(const std::string& body, HookCall* call, CdsResult* error);
 
-// Cards for a parsed call; 412 when a prefetch value is still missing. REQUIRES: no other
-// thread uses `pipeline` meanwhile — the screening collector extends its catalog with the
-// answer codes and Questionnaires it meets (ServiceApp lends each call a pipeline of its own,
-// see pipeline_pool.h).
+// Cards for a parsed call; 412 when a prefetch value is still missing. Thread-safe: the
+// pipeline is const and shared; what the call brings (answer codes, Questionnaires) lives in
+// the call's own PassCatalog and never changes what another call sees.
 CdsResult EvaluatePatientView(const Pipeline& pipeline, const HookCall& call,
                               fhir::InstantMicros now);
 
-// Parse + evaluate from the prefetch alone (412 when it is incomplete). Same REQUIRES.
+// Parse + evaluate from the prefetch alone (412 when it is incomplete).
 CdsResult EvaluatePatientView(const Pipeline& pipeline, const std::string& body,
                               fhir::InstantMicros now);
 

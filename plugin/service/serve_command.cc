@@ -213,7 +213,6 @@ int RunService(const std::vector<std::string>& args, bool with_http,
     o.public_base_url.pop_back();
   }
   settings.public_base_url = o.public_base_url;
-  settings.prewarm_pipelines = with_http ? std::max(1, o.http.threads) : 0;
   if (const char* token = std::getenv(o.metrics_token_env.c_str())) settings.metrics_token = token;
 
   // Missing prefetch: from the allow-listed servers, with the config's transport settings.

@@ -37,8 +37,7 @@ HttpResponse Error(int status, const std::string& message) {
 }  // namespace
 
 ServiceApp::ServiceApp(std::shared_ptr<const Pipeline> pipeline, ServiceSettings settings)
-    : pipeline_(std::move(pipeline)), pool_(pipeline_), settings_(std::move(settings)) {
-  if (settings_.prewarm_pipelines > 0) (void)pool_.Prewarm(settings_.prewarm_pipelines);
+    : pipeline_(std::move(pipeline)), settings_(std::move(settings)) {
   if (settings_.fetcher) {
     fetch_pool_ = std::make_unique<boost::asio::thread_pool>(
         static_cast<size_t>(settings_.fetch_threads > 0 ? settings_.fetch_threads : 1));
@@ -96,9 +95,8 @@ HttpResponse ServiceApp::Cards(const CdsResult& result) {
 }
 
 HttpResponse ServiceApp::Evaluate(const HookCall& call) {
-  auto lease = pool_.Acquire();
-  if (!lease.ok()) return Error(503, "config no longer loads: " + lease.status().message());
-  return Cards(EvaluatePatientView(**lease, call, fhir::NowMicros()));
+  if (!pipeline_) return Error(503, "config not loaded");
+  return Cards(EvaluatePatientView(*pipeline_, call, fhir::NowMicros()));
 }
 
 HttpResponse ServiceApp::Notify(const HttpRequest& request) {

@@ -1,8 +1,8 @@
 // Routes of `serve` (requests in, responses out; no sockets): /healthz, /readyz, /metrics,
 // GET /cds-services, POST /cds-services/<id>, POST /cds-services/<id>/feedback, POST /notify.
 // Applies the EHR JWT check to the CDS routes, the shared secret to /notify, the metrics access
-// rule, and counts everything. Thread-safe; evaluations run in parallel, each on a pipeline
-// borrowed from a PipelinePool. A patient-view call whose prefetch is incomplete is fetched from
+// rule, and counts everything. Thread-safe; evaluations run in parallel on the one const
+// pipeline. A patient-view call whose prefetch is incomplete is fetched from
 // its fhirServer on the app's fetch threads, so the HTTP threads never block on the network.
 #pragma once
 
@@ -16,7 +16,6 @@
 #include "plugin/service/http_server.h"
 #include "plugin/service/jwt_verifier.h"
 #include "plugin/service/metrics.h"
-#include "plugin/service/pipeline_pool.h"
 #include "plugin/service/prefetch_fetcher.h"
 #include "plugin/service/readiness.h"
 #include "plugin/setup/pipeline.h"
@@ -32,7 +31,6 @@ struct ServiceSettings {
   // Missing prefetch: read from the call's (allow-listed) fhirServer. Null: 412 instead.
   std::shared_ptr<PrefetchFetcher> fetcher;
   int fetch_threads = 4;
-  int prewarm_pipelines = 0;  // pipelines loaded at start (else on the first calls)
   // POST /notify: the header (lower-case name) that must carry `notify_secret`, and where
   // event notifications go. Without a secret or a sink /notify answers 503.
   std::string notify_header = "x-sdoh-notify-secret";
@@ -62,8 +60,7 @@ class ServiceApp {
   HttpResponse Cards(const CdsResult& result);
   HttpResponse Evaluate(const HookCall& call);
 
-  std::shared_ptr<const Pipeline> pipeline_;  // read only (readiness, fetcher's catalog)
-  PipelinePool pool_;                         // what evaluations run on
+  std::shared_ptr<const Pipeline> pipeline_;  // const, shared by every call (no per-call copy)
   ServiceSettings settings_;
   Metrics metrics_;
   std::unique_ptr<boost::asio::thread_pool> fetch_pool_;

@@ -9,6 +9,7 @@
 #include <rapidjson/error/en.h>
 
 #include "fhir/json.h"
+#include "plugin/setup/questionnaire_links.h"
 #include "plugin/setup/yaml_util.h"
 
 namespace sdoh {
@@ -339,25 +340,11 @@ Status Catalog::LoadQuestionnaireJson(const std::string& path) {
     return Status::InvalidArgument(path + ": resourceType must be Questionnaire");
   }
   LinkMap map;
-  // Walk items at any depth, collecting linkId → first LOINC code.
-  std::vector<const rapidjson::Value*> stack{&d};
-  while (!stack.empty()) {
-    const rapidjson::Value* v = stack.back();
-    stack.pop_back();
-    const rapidjson::Value* items = fhir::json::ArrayMember(*v, "item");
-    if (items == nullptr) continue;
-    for (const auto& item : items->GetArray()) {
-      std::string_view link = fhir::json::StrMember(item, "linkId");
-      if (const rapidjson::Value* codes = fhir::json::ArrayMember(item, "code")) {
-        for (const auto& c : codes->GetArray()) {
-          if (fhir::json::StrMember(c, "system") == "http://loinc.org" && !link.empty()) {
-            map.emplace(std::string(link), codes_.Intern(fhir::json::StrMember(c, "code")));
-            break;
-          }
-        }
-      }
-      stack.push_back(&item);
-    }
+  constexpr size_t kMaxItemDepth = 64;
+  if (Status s = QuestionnaireLinks(
+          d, kMaxItemDepth, [&](std::string_view code) { return codes_.Intern(code); }, &map);
+      !s.ok()) {
+    return Status::InvalidArgument(path + ": " + s.message());
   }
   AddQuestionnaire(fhir::json::StrMember(d, "url"), fhir::json::StrMember(d, "version"),
                    std::move(map));

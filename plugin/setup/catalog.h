@@ -84,12 +84,16 @@ struct InterpreterSettings {
   std::string default_language;
 };
 
+// Immutable after Load (and after Ruleset::Load has interned the rules' codes): shared, const,
+// by every thread, pass and CDS call. What arrives with the data of one pass or call (codes,
+// Questionnaires) lives in that pass's PassCatalog (plugin/screening/pass_catalog.h).
 class Catalog {
  public:
   // Loads instruments/*.yaml, forms/*.yaml, needs.yaml and interpreter.yaml from `dir`, and any
   // Questionnaire JSON in questionnaires/*.json. Errors name file, line and key.
   static fhir::Result<std::unique_ptr<Catalog>> Load(const std::string& dir);
 
+  // REQUIRES: loading only (Ruleset::Load interns its codes before the catalog is shared).
   CodeTable& codes() { return codes_; }
   const CodeTable& codes() const { return codes_; }
   const std::vector<Instrument>& instruments() const { return instruments_; }
@@ -102,9 +106,9 @@ class Catalog {
   // True when `question` belongs to any instrument (a question worth keeping).
   bool IsQuestion(CodeId question) const;
 
-  // Questionnaires (rule 3a): linkId → LOINC item code, by canonical and version.
+  // Questionnaires (rule 3a) from mappings/questionnaires/: linkId → LOINC item code, by
+  // canonical and version.
   using LinkMap = StringMap<CodeId>;
-  void AddQuestionnaire(std::string_view url, std::string_view version, LinkMap map);
   // The linkId map of the Questionnaire for `canonical` (may carry |version): the exact version
   // when known, else any version of that url; nullptr when none was loaded.
   const LinkMap* FindQuestionnaire(std::string_view canonical) const;
@@ -115,6 +119,7 @@ class Catalog {
   const InterpreterSettings& interpreter() const { return interpreter_; }
 
  private:
+  void AddQuestionnaire(std::string_view url, std::string_view version, LinkMap map);
   fhir::Status LoadInstrument(const std::string& path);
   fhir::Status LoadForm(const std::string& path);
   fhir::Status LoadNeeds(const std::string& path);

@@ -28,6 +28,8 @@ class CodeTable {
     return index == IdTable::kNone ? kNoCode : index + 1;
   }
   std::string_view Name(CodeId id) const;
+  // How many codes are interned (the highest id).
+  uint32_t size() const { return static_cast<uint32_t>(table_.size()); }
 
  private:
   IdTable table_;  // index + 1 = CodeId

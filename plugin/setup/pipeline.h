@@ -12,9 +12,11 @@
 
 namespace sdoh {
 
+// Loaded once; const after load and shared by every thread, pass and CDS call (the catalog
+// never changes: per-pass state lives in plugin/screening/pass_catalog.h).
 struct Pipeline {
   Config config;
-  std::unique_ptr<Catalog> catalog;
+  std::unique_ptr<const Catalog> catalog;
   Ruleset ruleset;
 };
 

@@ -200,7 +200,7 @@ FlagAction DecideFlag(const std::string& planned_json, const ServerResource* exi
   a.Parse(planned_json.c_str());
   b.Parse(existing->json.c_str());
   if (a.HasParseError() || b.HasParseError()) return FlagAction::kUpdate;
-  for (const char* m : {"status", "category", "code", "subject", "period"}) {
+  for (const char* m : {"identifier", "status", "category", "code", "subject", "period"}) {
     const rapidjson::Value* va = fhir::json::Member(a, m);
     const rapidjson::Value* vb = fhir::json::Member(b, m);
     if ((va == nullptr) != (vb == nullptr)) return FlagAction::kUpdate;

@@ -12,6 +12,7 @@
 
 #include "fhir/client/fhir_client.h"
 #include "fhir/json.h"
+#include "plugin/referrals/identifiers.h"
 #include "plugin/writeback/audit_log.h"
 #include "plugin/writeback/failpoint.h"
 #include "plugin/writeback/ledger.h"
@@ -54,12 +55,6 @@ std::pair<std::string, std::string> IdVersion(const std::string& location) {
   }
   auto slash = loc.rfind('/');
   return {slash == std::string::npos ? loc : loc.substr(slash + 1), version};
-}
-
-// The need of one of our ServiceRequest identifiers "<need>-<32 hex>".
-std::string NeedOfServiceRequest(const std::string& identifier) {
-  if (identifier.size() <= 33 || identifier[identifier.size() - 33] != '-') return "";
-  return identifier.substr(0, identifier.size() - 33);
 }
 
 class JsonList {
@@ -111,7 +106,7 @@ class ServerWriteback : public Writeback {
   void Retract(const std::string& patient, const std::string& need, const View& v,
                const std::vector<const ServerResource*>& srs, const std::string& reason);
   // Whether this ServiceRequest of ours was written under a rule-set version the admin withdrew
-  // (writeback.withdrawn_rulesets), read from its note ("Rule set <id> <version>.").
+  // (writeback.withdrawn_rulesets), read from its rule-set tag (identifiers.h).
   bool UnderWithdrawnRuleset(const ServerResource& sr) const;
   void Error(const std::string& line) {
     ++errors_;
@@ -366,6 +361,14 @@ void ServerWriteback::AddPatient(PatientPass pass) {
       for (const ServerResource& f : v.flags) {
         if (f.identifier == flag_res->identifier) existing = &f;
       }
+      if (existing == nullptr) {  // a format-1 Flag of this need is updated to the new identifier
+        for (const ServerResource& f : v.flags) {
+          auto id = ParseIdentifier(f.identifier, pid, *ctx_.catalog);
+          if (id && id->legacy && id->kind == IdentifierKind::kFlag && id->need == plan.need) {
+            existing = &f;
+          }
+        }
+      }
       FlagAction fa = DecideFlag(flag_res->json, existing);
       if (fa == FlagAction::kCreate) {
         group.entries.push_back({"Flag", flag_res->identifier, flag_res->json});
@@ -403,9 +406,10 @@ void ServerWriteback::AddPatient(PatientPass pass) {
   {
     std::map<std::string, std::vector<const ServerResource*>> open_by_need;
     for (const ServerResource& sr : v.srs) {
-      std::string need = NeedOfServiceRequest(sr.identifier);
-      if (!need.empty() && !positive.count(need) && IsOpenServiceRequest(sr.status)) {
-        open_by_need[need].push_back(&sr);
+      auto id = ParseIdentifier(sr.identifier, pid, *ctx_.catalog);
+      if (id && id->kind == IdentifierKind::kServiceRequest && !positive.count(id->need) &&
+          IsOpenServiceRequest(sr.status)) {
+        open_by_need[id->need].push_back(&sr);
       }
     }
     std::map<std::string, std::string> retracted;  // need -> reason
@@ -441,11 +445,10 @@ void ServerWriteback::AddPatient(PatientPass pass) {
         Retract(pid, need, v, withdrawn, retracted[need]);
       }
     }
-    const std::string suffix = "-" + pid;
     for (const ServerResource& f : v.flags) {
-      if (f.identifier.size() <= suffix.size() || !f.identifier.ends_with(suffix)) continue;
-      std::string need = f.identifier.substr(0, f.identifier.size() - suffix.size());
-      if (positive.count(need)) continue;
+      auto id = ParseIdentifier(f.identifier, pid, *ctx_.catalog);
+      if (!id || id->kind != IdentifierKind::kFlag || positive.count(id->need)) continue;
+      const std::string& need = id->need;
       if (retracted.count(need)) {
         if (f.status == "entered-in-error") continue;
         retractions_.Add({{"patient", "Patient/" + pid},
@@ -479,20 +482,11 @@ bool ServerWriteback::UnderWithdrawnRuleset(const ServerResource& sr) const {
   rapidjson::Document d;
   d.Parse(sr.json.c_str());
   if (d.HasParseError()) return false;
-  const rapidjson::Value* notes = fhir::json::ArrayMember(d, "note");
-  if (notes == nullptr) return false;
-  for (const rapidjson::Value& n : notes->GetArray()) {
-    std::string_view text = fhir::json::StrMember(n, "text");
-    size_t at = text.find("Rule set ");
-    if (at == std::string_view::npos) continue;
-    std::string_view rest = text.substr(at + 9);
-    size_t end = rest.find(". ");
-    std::string id_version(rest.substr(0, end));  // "<ruleset id> <version>"
-    size_t space = id_version.rfind(' ');
-    std::string version = space == std::string::npos ? id_version : id_version.substr(space + 1);
-    for (const std::string& w : cfg_.writeback.withdrawn_rulesets) {
-      if (w == id_version || w == version) return true;
-    }
+  auto ruleset = RulesetOf(d);
+  if (!ruleset) return false;
+  const std::string id_version = ruleset->first + " " + ruleset->second;
+  for (const std::string& w : cfg_.writeback.withdrawn_rulesets) {
+    if (w == id_version || w == ruleset->second) return true;
   }
   return false;
 }

@@ -4,7 +4,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "plugin/referrals/referral_planner.h"
+#include "plugin/referrals/identifiers.h"
 
 namespace sdoh::writeback {
 

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include "plugin/referrals/identifiers.h"
+
 namespace sdoh::report {
 namespace {
 
@@ -16,6 +18,12 @@ const std::string kHex = "0123456789abcdef0123456789abcdef";
 
 // The identifier's hex digits, one set per patient ("p1" → "1123…"), as distinct referrals have.
 std::string Hex(const std::string& patient) { return patient.back() + kHex.substr(1); }
+
+const Catalog& TheCatalog() {
+  static const std::unique_ptr<Catalog> catalog =
+      std::move(*Catalog::Load(std::string(SDOH_SOURCE_DIR) + "/mappings"));
+  return *catalog;
+}
 
 fhir::InstantMicros At(const std::string& when) {
   return *fhir::ParseFhirDateTime(when, fhir::TimeZone::Utc());
@@ -46,16 +54,6 @@ std::string Task(const std::string& need, const std::string& patient, const std:
   return s + R"(,"meta":{"lastUpdated":"2025-02-01T00:00:00Z"}})";
 }
 
-TEST(ReferralStatusTest, NeedOfIdentifier) {
-  EXPECT_EQ(NeedOfIdentifier("food-" + kHex), "food");
-  EXPECT_EQ(NeedOfIdentifier("housing-instability-" + kHex), "housing-instability");
-  EXPECT_EQ(NeedOfIdentifier("housing-instability-" + kHex + "-task"), "housing-instability");
-  EXPECT_EQ(NeedOfIdentifier("food-pat01"), "");  // a Flag's identifier
-  EXPECT_EQ(NeedOfIdentifier("food-" + kHex.substr(1)), "");
-  EXPECT_EQ(NeedOfIdentifier("food-" + kHex.substr(1) + "g"), "");
-  EXPECT_EQ(NeedOfIdentifier(kHex), "");
-}
-
 TEST(ReferralStatusTest, StatusMaps) {
   for (const char* s : {"draft", "requested", "received", "ready", "on-hold"}) {
     EXPECT_EQ(StatusOfTask(s), ReferralStatus::kOpen) << s;
@@ -75,7 +73,7 @@ TEST(ReferralStatusTest, StatusMaps) {
 }
 
 TEST(ReferralStatusTest, TaskStatusWinsDaysOpenAndPeriod) {
-  ReferralReader reader(kSystem, fhir::TimeZone::Utc());
+  ReferralReader reader(kSystem, fhir::TimeZone::Utc(), TheCatalog());
   // p1 food: Task completed 10 days after authoring.
   Feed(reader, Sr("food", "p1", "active"));
   Feed(reader, Task("food", "p1", "completed", "2025-01-25T06:00:00Z"));
@@ -101,8 +99,31 @@ TEST(ReferralStatusTest, TaskStatusWinsDaysOpenAndPeriod) {
        R"({"resourceType":"Flag","identifier":[{"system":")" + kSystem +
            R"(","value":"food-p5"}],"status":"active","subject":{"reference":"Patient/p5"}})");
 
+  // p6 housing-instability, written under the current identifier format (identifiers.h); a
+  // format-2 value of p6 presented as p7's is not ours.
+  NeedFlag flag;
+  flag.patient_id = "p6";
+  flag.need = "housing-instability";
+  flag.evidence["QuestionnaireResponse/q6"] = "1";
+  const std::string sr_value = ServiceRequestIdentifier(flag);
+  for (const std::string patient : {"p6", "p7"}) {
+    Feed(reader, R"({"resourceType":"ServiceRequest","identifier":[{"system":")" + kSystem +
+                     R"(","value":")" + sr_value +
+                     R"("}],"status":"active","subject":{"reference":"Patient/)" + patient +
+                     R"("},"authoredOn":"2025-01-20"})");
+  }
+  Feed(
+      reader,
+      R"({"resourceType":"Task","identifier":[{"system":")" + kSystem + R"(","value":")" +
+          TaskIdentifier(sr_value) +
+          R"("}],"status":"accepted","for":{"reference":"Patient/p6"},"authoredOn":"2025-01-20"})");
+
   const auto by = reader.ByPatient(At("2025-01-01"), At("2025-07-01"), At("2025-02-14"));
   ASSERT_EQ(by.count("p5"), 0u);
+  ASSERT_EQ(by.count("p7"), 0u);
+  ASSERT_EQ(by.at("p6").size(), 1u);
+  EXPECT_EQ(by.at("p6")[0].need, "housing-instability");
+  EXPECT_EQ(by.at("p6")[0].status, ReferralStatus::kAccepted);
   ASSERT_EQ(by.at("p1").size(), 2u);
   EXPECT_EQ(by.at("p1")[0].need, "food");
   EXPECT_EQ(by.at("p1")[0].status, ReferralStatus::kCompleted);

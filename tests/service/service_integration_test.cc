@@ -17,11 +17,13 @@
 #include <fstream>
 #include <future>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include "fhir/client/jwt.h"
+#include "plugin/referrals/identifiers.h"
 #include "plugin/referrals/referral_planner.h"
 #include "plugin/service/cds_hooks.h"
 #include "plugin/service/http_server.h"
@@ -89,7 +91,8 @@ std::vector<std::string> ReadLines(const std::string& file) {
 
 // The prefetch an EHR would send for `patient_id`, from samples/: its Patient, its
 // QuestionnaireResponses (plus the Questionnaires) and its Observations, no open referrals.
-std::string HookBody(const std::string& patient_id, const std::string& open_referrals = "") {
+std::string HookBody(const std::string& patient_id, const std::string& open_referrals = "",
+                     const std::string& extra_qr_entries = "") {
   std::string patient, qr, obs;
   auto add = [](std::string* bundle, const std::string& line) {
     *bundle += (bundle->empty() ? "" : ",") + std::string("{\"resource\":") + line + "}";
@@ -98,6 +101,7 @@ std::string HookBody(const std::string& patient_id, const std::string& open_refe
     if (Parse(line)["id"].GetString() == patient_id) patient = line;
   }
   for (const auto& line : ReadLines("Questionnaire.ndjson")) add(&qr, line);
+  if (!extra_qr_entries.empty()) add(&qr, extra_qr_entries);
   const std::string subject = "\"subject\":{\"reference\":\"Patient/" + patient_id + "\"";
   for (const auto& line : ReadLines("QuestionnaireResponse.ndjson")) {
     if (line.find(subject) != std::string::npos) add(&qr, line);
@@ -325,6 +329,69 @@ TEST_F(NoAuthServiceTest, ConcurrentCallsGiveTheSameCardsAsOneAtATime) {
     }));
   }
   for (auto& c : clients) EXPECT_EQ(c.get(), 0);
+}
+
+// Issue 12: one call's prefetch can never change another patient's cards. Patient B's prefetch
+// carries a Questionnaire that reuses the canonical of pat07's form (sdoh-intake, whose linkIds
+// the catalog maps: rule 3b) with other item codes. Before the catalog was immutable, that
+// Questionnaire was registered in the shared (pooled) catalog and pat07's next call read its
+// answers through it (rule 3a wins over 3b): different cards.
+std::string PoisonedIntakeQuestionnaire() {
+  std::string items;
+  for (const char* link : {"q1-living", "q2-problems", "q3-food-worry", "q4-food-last",
+                           "q5-transport", "q6-utilities", "q11-pay-basics", "q12-language"}) {
+    items += std::string(items.empty() ? "" : ",") + R"({"linkId":")" + link +
+             R"(","code":[{"system":"http://loinc.org","code":"54899-0"}],"type":"choice"})";
+  }
+  return R"({"resourceType":"Questionnaire","id":"poison","status":"active",)"
+         R"("url":"http://clinic.example.org/fhir/Questionnaire/sdoh-intake","item":[)" +
+         items + "]}";
+}
+
+std::vector<std::string> CardLines(const std::string& body) {
+  std::vector<std::string> out;
+  auto d = Parse(body);
+  if (!d.IsObject() || !d.HasMember("cards")) return out;
+  for (const auto& card : d["cards"].GetArray()) {
+    rapidjson::StringBuffer sb;
+    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+    card.Accept(w);
+    // Card and suggestion uuids differ per call by design.
+    static const std::regex kUuid(R"("uuid":"[^"]*")");
+    std::string line = std::regex_replace(sb.GetString(), kUuid, R"("uuid":"")");
+    out.push_back(line);
+  }
+  return out;
+}
+
+TEST_F(NoAuthServiceTest, APrefetchQuestionnaireNeverChangesAnotherPatientsCards) {
+  const auto first =
+      CardLines(Fetch(port_, http::verb::post, kServicePath, HookBody("pat07")).body);
+  ASSERT_FALSE(first.empty());
+  Reply poisoned = Fetch(port_, http::verb::post, kServicePath,
+                         HookBody("pat40", "", PoisonedIntakeQuestionnaire()));
+  ASSERT_EQ(poisoned.status, 200) << poisoned.body;
+  EXPECT_EQ(CardLines(Fetch(port_, http::verb::post, kServicePath, HookBody("pat07")).body), first);
+  // The same with calls running at once: pat07's cards never change.
+  std::vector<std::future<int>> clients;
+  for (int c = 0; c < 4; ++c) {
+    clients.push_back(std::async(std::launch::async, [&, c] {
+      int mismatches = 0;
+      for (int i = 0; i < 10; ++i) {
+        if (c % 2 == 0) {
+          Fetch(port_, http::verb::post, kServicePath,
+                HookBody("pat40", "", PoisonedIntakeQuestionnaire()));
+        } else if (CardLines(
+                       Fetch(port_, http::verb::post, kServicePath, HookBody("pat07")).body) !=
+                   first) {
+          ++mismatches;
+        }
+      }
+      return mismatches;
+    }));
+  }
+  for (auto& c : clients) EXPECT_EQ(c.get(), 0);
+  EXPECT_EQ(CardLines(Fetch(port_, http::verb::post, kServicePath, HookBody("pat07")).body), first);
 }
 
 TEST_F(NoAuthServiceTest, OpenReferralOfTheSameDomainSuppressesTheSuggestion) {

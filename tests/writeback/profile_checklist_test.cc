@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include "plugin/referrals/identifiers.h"
 #include "plugin/referrals/referral_planner.h"
 #include "plugin/setup/pipeline.h"
 #include "plugin/writeback/transaction_bundle.h"
@@ -77,6 +78,11 @@ TEST(ProfileChecklistTest, ServiceRequestTaskAndFlagCarryTheRequiredElements) {
       ASSERT_TRUE(d.HasMember("identifier"));
       EXPECT_EQ(std::string(d["identifier"][0]["system"].GetString()), p->config.identifier_system);
       EXPECT_EQ(std::string(d["identifier"][0]["value"].GetString()), r.identifier);
+      // Every resource: the rule set it was written under, as a meta.tag (identifiers.h).
+      auto ruleset = RulesetOf(d);
+      ASSERT_TRUE(ruleset.has_value());
+      EXPECT_EQ(ruleset->first, p->ruleset.id());
+      EXPECT_EQ(ruleset->second, p->ruleset.version());
       if (r.type == "ServiceRequest") {
         ++checked_sr;
         sr_identifier = r.identifier;
@@ -98,8 +104,10 @@ TEST(ProfileChecklistTest, ServiceRequestTaskAndFlagCarryTheRequiredElements) {
         EXPECT_EQ(std::string(d["meta"]["profile"][0].GetString()),
                   "http://hl7.org/fhir/us/sdoh-clinicalcare/StructureDefinition/"
                   "SDOHCC-ServiceRequest");
-        EXPECT_EQ(r.identifier.rfind(name + "-", 0), 0u);
-        EXPECT_EQ(r.identifier.size(), name.size() + 33);
+        // identifiers.h: sr-<16 hex>-<32 hex>, the need not named.
+        EXPECT_EQ(r.identifier.rfind("sr-", 0), 0u);
+        EXPECT_EQ(r.identifier.size(), 3u + 16 + 1 + 32);
+        EXPECT_EQ(r.identifier.find(name), std::string::npos);
       } else if (r.type == "Task") {
         ++checked_task;
         EXPECT_STREQ(d["intent"].GetString(), "order");  // fixed
@@ -109,7 +117,7 @@ TEST(ProfileChecklistTest, ServiceRequestTaskAndFlagCarryTheRequiredElements) {
         EXPECT_EQ(Ref(d, "for"), "Patient/pat-1");  // 1..1
         EXPECT_TRUE(d.HasMember("authoredOn"));     // 1..1
         EXPECT_FALSE(Ref(d, "requester").empty());  // 1..1
-        EXPECT_EQ(r.identifier, sr_identifier + "-task");
+        EXPECT_EQ(r.identifier, TaskIdentifier(sr_identifier));
         EXPECT_EQ(std::string(d["meta"]["profile"][0].GetString()),
                   "http://hl7.org/fhir/us/sdoh-clinicalcare/StructureDefinition/"
                   "SDOHCC-TaskForReferralManagement");
@@ -123,7 +131,7 @@ TEST(ProfileChecklistTest, ServiceRequestTaskAndFlagCarryTheRequiredElements) {
         EXPECT_TRUE(HasCoding(d["code"], domain_system, def.domain.code));
         EXPECT_TRUE(d["code"].HasMember("text"));
         EXPECT_EQ(Ref(d, "subject"), "Patient/pat-1");  // 1..1
-        EXPECT_EQ(r.identifier, name + "-pat-1");
+        EXPECT_EQ(r.identifier, FlagIdentifier("pat-1", name));
       }
     }
   }

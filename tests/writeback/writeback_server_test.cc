@@ -25,6 +25,7 @@
 #include <rapidjson/writer.h>
 
 #include "fhir/client/client_factory.h"
+#include "plugin/referrals/identifiers.h"
 #include "tests/client/fault_proxy.h"
 #include "tests/support/server_samples.h"
 #include "tests/support/test_support.h"
@@ -79,6 +80,26 @@ class Server : public sdoh::test::FhirServerProcess {
 struct Found {
   std::string id, version, status, identifier, focus, json;
 };
+
+using sdoh::FlagIdentifier;
+
+// The need of one of our resources, from its identifier and its subject (identifiers.h).
+std::string NeedOf(const Found& f) {
+  static const std::unique_ptr<sdoh::Catalog> catalog =
+      std::move(*sdoh::Catalog::Load(std::string(SDOH_SOURCE_DIR) + "/mappings"));
+  rapidjson::Document d;
+  d.Parse(f.json.c_str());
+  if (d.HasParseError() || !d.IsObject()) return "";
+  std::string patient;
+  for (const char* member : {"subject", "for"}) {
+    if (d.HasMember(member) && d[member].IsObject() && d[member].HasMember("reference")) {
+      std::string ref = d[member]["reference"].GetString();
+      patient = ref.substr(ref.rfind('/') + 1);
+    }
+  }
+  auto id = sdoh::ParseIdentifier(f.identifier, patient, *catalog);
+  return id ? id->need : "";
+}
 
 class WritebackServerTest : public ::testing::Test {
  protected:
@@ -213,13 +234,6 @@ class WritebackServerTest : public ::testing::Test {
     d.Parse(ReadFile(out_ / "summary.json").c_str());
     return d["run"].GetString();
   }
-  const Found* ByIdentifier(const std::vector<Found>& v, const std::string& prefix,
-                            const std::string& status = "") {
-    for (const Found& f : v) {
-      if (f.identifier.rfind(prefix, 0) == 0 && (status.empty() || f.status == status)) return &f;
-    }
-    return nullptr;
-  }
 
   // A fault proxy in front of the server (tests/client/fault_proxy.h); `run` then reads and
   // writes through it.
@@ -258,15 +272,14 @@ class WritebackServerTest : public ::testing::Test {
   void ExpectFoodOfPat03Retracted(const std::string& context) {
     int revoked = 0;
     for (const Found& f : All("ServiceRequest")) {
-      if (f.identifier.rfind("food-", 0) == 0 &&
-          f.json.find("Patient/pat03") != std::string::npos) {
+      if (NeedOf(f) == "food" && f.json.find("Patient/pat03") != std::string::npos) {
         EXPECT_EQ(f.status, "revoked");
         ++revoked;
       }
     }
     EXPECT_EQ(revoked, 1) << context;
     for (const Found& f : All("Flag")) {
-      if (f.identifier == "food-pat03") {
+      if (f.identifier == FlagIdentifier("pat03", "food")) {
         EXPECT_EQ(f.status, "entered-in-error");
       }
     }
@@ -401,24 +414,103 @@ TEST_F(WritebackServerTest, OpenReferralBySomeoneElseSuppresses) {
   ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
   auto srs = All("ServiceRequest");
   for (const Found& f : srs) {
-    EXPECT_FALSE(f.identifier.rfind("food-", 0) == 0 &&
-                 f.json.find("Patient/pat04") != std::string::npos)
+    EXPECT_FALSE(NeedOf(f) == "food" && f.json.find("Patient/pat04") != std::string::npos)
         << "a second open food referral for pat04";
   }
   EXPECT_NE(ReadFile(out_ / "audit.jsonl").find("open-referral ServiceRequest/"),
             std::string::npos);
   // Its Flag is still written.
-  EXPECT_EQ(Live("Flag").count("food-pat04"), 1u);
+  EXPECT_EQ(Live("Flag").count(FlagIdentifier("pat04", "food")), 1u);
+}
+
+// Issue 12: referrals an earlier release wrote under identifier format 1 (`<need>-<hex>` for
+// the ServiceRequest, `<need>-<patient id>` for the Flag) are recognised after the upgrade: no
+// second open referral, no second Flag (the format-1 Flag is updated to the new identifier), and
+// a negative rescreen inactivates it like one of the new format.
+TEST_F(WritebackServerTest, ReferralsWrittenUnderFormatOneAreRecognised) {
+  const std::string domain =
+      R"({"coding":[{"system":"http://hl7.org/fhir/us/sdoh-clinicalcare/CodeSystem/SDOHCC-CodeSystemTemporaryCodes","code":"food-insecurity"}]})";
+  auto sr = client_.fhir->Create("ServiceRequest",
+                                 R"({"resourceType":"ServiceRequest",
+      "identifier":[{"system":")" + std::string(kSystem) +
+                                     R"(","value":"food-0123456789abcdef0123456789abcdef"}],
+      "status":"active","intent":"order","category":[)" +
+                                     domain +
+                                     R"(],"code":{"text":"Food"},
+      "subject":{"reference":"Patient/pat03"},"authoredOn":"2024-06-01",
+      "note":[{"text":"Referral for food. Rule set sdoh-default 1.0.0. Why: hvs."}]})");
+  ASSERT_TRUE(sr.ok()) << sr.error().ToString();
+  auto flag = client_.fhir->Create("Flag", R"({"resourceType":"Flag",
+      "identifier":[{"system":")" + std::string(kSystem) +
+                                               R"(","value":"food-pat03"}],
+      "status":"active","code":)" + domain + R"(,"subject":{"reference":"Patient/pat03"}})");
+  ASSERT_TRUE(flag.ok()) << flag.error().ToString();
+  ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
+  int open_food = 0;
+  for (const Found& f : All("ServiceRequest")) {
+    if (NeedOf(f) == "food" && f.status == "active" &&
+        f.json.find("Patient/pat03") != std::string::npos) {
+      ++open_food;
+    }
+  }
+  EXPECT_EQ(open_food, 1) << "the format-1 referral is the open one; no second";
+  int food_flags = 0;
+  for (const Found& f : All("Flag")) {
+    if (NeedOf(f) == "food" && f.json.find("Patient/pat03") != std::string::npos) {
+      ++food_flags;
+      EXPECT_EQ(f.identifier, FlagIdentifier("pat03", "food")) << "updated to format 2";
+      EXPECT_EQ(f.status, "active");
+    }
+  }
+  EXPECT_EQ(food_flags, 1);
+  // A negative rescreen: the (migrated) Flag goes inactive.
+  std::string qr = OriginalQr("p03-hvs");
+  for (size_t pos; (pos = qr.find("LA6729-3")) != std::string::npos;)
+    qr.replace(pos, 8, "LA28398-8");
+  ASSERT_TRUE(client_.fhir->Update("QuestionnaireResponse", "p03-hvs", qr).ok());
+  ASSERT_EQ(Run(RunArgs("--full")), 0) << last_output_;
+  auto flags = Live("Flag");
+  ASSERT_EQ(flags[FlagIdentifier("pat03", "food")].size(), 1u);
+  EXPECT_EQ(flags[FlagIdentifier("pat03", "food")][0].status, "inactive");
+}
+
+// Issue 12: two patients whose ids and need names collided under "<need>-<patient id>":
+// pat29 (HITS with an item missing: interpersonal-safety-incomplete) and incomplete-pat29 (all
+// four HITS items "Frequently": interpersonal-safety) both gave "interpersonal-safety-
+// incomplete-pat29", so one Flag was never written. Each now gets its own Flag.
+TEST_F(WritebackServerTest, PrefixPairPatientsGetTheirOwnFlags) {
+  std::string patient;
+  for (const std::string& l : Lines(ReadFile(kSource + "/samples/Patient.ndjson"))) {
+    if (l.find("\"id\":\"pat29\"") != std::string::npos) patient = l;
+  }
+  ASSERT_FALSE(patient.empty());
+  patient.replace(patient.find("\"id\":\"pat29\""), 13, "\"id\":\"incomplete-pat29\"");
+  ASSERT_TRUE(client_.fhir->Update("Patient", "incomplete-pat29", patient).ok());
+  std::string qr = OriginalQr("p29-ahc");
+  ASSERT_FALSE(qr.empty());
+  qr.replace(qr.find("\"id\":\"p29-ahc\""), 15, "\"id\":\"x29-ahc\"");
+  qr.replace(qr.find("Patient/pat29"), 13, "Patient/incomplete-pat29");
+  qr.insert(
+      qr.rfind("]}"),
+      R"(,{"linkId":"/95615-1","answer":[{"valueCoding":{"system":"http://loinc.org","code":"LA6482-9"}}]})");
+  ASSERT_TRUE(client_.fhir->Update("QuestionnaireResponse", "x29-ahc", qr).ok());
+  ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
+  auto live = Live("Flag");
+  const std::string a = FlagIdentifier("pat29", "interpersonal-safety-incomplete");
+  const std::string b = FlagIdentifier("incomplete-pat29", "interpersonal-safety");
+  ASSERT_EQ(live[a].size(), 1u) << last_output_;
+  ASSERT_EQ(live[b].size(), 1u) << last_output_;
+  EXPECT_NE(live[a][0].json.find("\"Patient/pat29\""), std::string::npos);
+  EXPECT_NE(live[b][0].json.find("\"Patient/incomplete-pat29\""), std::string::npos);
 }
 
 TEST_F(WritebackServerTest, RejectedTenDaysAgoWithANewerScreeningFollowsThePolicy) {
   // pat03's food referral is written, then rejected; pat03 is rescreened positive (a new QR).
   ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
   auto tasks = All("Task");
-  const Found* task = ByIdentifier(tasks, "food-");
+  const Found* task = nullptr;
   for (const Found& t : tasks) {
-    if (t.identifier.rfind("food-", 0) == 0 && t.json.find("Patient/pat03") != std::string::npos)
-      task = &t;
+    if (NeedOf(t) == "food" && t.json.find("Patient/pat03") != std::string::npos) task = &t;
   }
   ASSERT_NE(task, nullptr);
   auto rej =
@@ -457,7 +549,7 @@ TEST_F(WritebackServerTest, RejectedTenDaysAgoWithANewerScreeningFollowsThePolic
   auto open_food_pat03 = [&] {
     int n = 0;
     for (const Found& f : All("ServiceRequest")) {
-      if (f.identifier.rfind("food-", 0) == 0 && f.status == "active" &&
+      if (NeedOf(f) == "food" && f.status == "active" &&
           f.json.find("Patient/pat03") != std::string::npos)
         ++n;
     }
@@ -473,7 +565,7 @@ TEST_F(WritebackServerTest, RejectedTenDaysAgoWithANewerScreeningFollowsThePolic
 
 TEST_F(WritebackServerTest, NegativeRescreenDeactivatesTheFlagWithoutASecondOne) {
   ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
-  ASSERT_EQ(Live("Flag").count("food-pat03"), 1u);
+  ASSERT_EQ(Live("Flag").count(FlagIdentifier("pat03", "food")), 1u);
   std::string qr;
   for (const std::string& l : Lines(ReadFile(kSource + "/samples/QuestionnaireResponse.ndjson"))) {
     if (l.find("\"id\":\"p03-hvs\"") != std::string::npos) qr = l;
@@ -484,15 +576,15 @@ TEST_F(WritebackServerTest, NegativeRescreenDeactivatesTheFlagWithoutASecondOne)
   ASSERT_TRUE(client_.fhir->Update("QuestionnaireResponse", "p03-hvs", qr).ok());
   ASSERT_EQ(Run(RunArgs("--full")), 0) << last_output_;
   auto flags = Live("Flag");
-  ASSERT_EQ(flags.count("food-pat03"), 1u);
-  ASSERT_EQ(flags["food-pat03"].size(), 1u);
-  EXPECT_EQ(flags["food-pat03"][0].status, "inactive");
+  ASSERT_EQ(flags.count(FlagIdentifier("pat03", "food")), 1u);
+  ASSERT_EQ(flags[FlagIdentifier("pat03", "food")].size(), 1u);
+  EXPECT_EQ(flags[FlagIdentifier("pat03", "food")][0].status, "inactive");
   // A positive rescreen reactivates the same Flag (PUT with If-Match), never a second one.
   ASSERT_TRUE(client_.fhir->Update("QuestionnaireResponse", "p03-hvs", OriginalQr("p03-hvs")).ok());
   ASSERT_EQ(Run(RunArgs("--full")), 0) << last_output_;
   flags = Live("Flag");
-  ASSERT_EQ(flags["food-pat03"].size(), 1u);
-  EXPECT_EQ(flags["food-pat03"][0].status, "active");
+  ASSERT_EQ(flags[FlagIdentifier("pat03", "food")].size(), 1u);
+  EXPECT_EQ(flags[FlagIdentifier("pat03", "food")][0].status, "active");
 }
 
 TEST_F(WritebackServerTest, EnteredInErrorScreeningRetractsWhatItAloneJustified) {
@@ -503,13 +595,13 @@ TEST_F(WritebackServerTest, EnteredInErrorScreeningRetractsWhatItAloneJustified)
   ASSERT_EQ(Run(RunArgs("--full")), 0) << last_output_;
   int revoked = 0, cancelled = 0;
   for (const Found& f : All("ServiceRequest")) {
-    if (f.json.find("Patient/pat03") != std::string::npos && f.identifier.rfind("food-", 0) == 0) {
+    if (f.json.find("Patient/pat03") != std::string::npos && NeedOf(f) == "food") {
       EXPECT_EQ(f.status, "revoked");
       ++revoked;
     }
   }
   for (const Found& f : All("Task")) {
-    if (f.json.find("Patient/pat03") != std::string::npos && f.identifier.rfind("food-", 0) == 0) {
+    if (f.json.find("Patient/pat03") != std::string::npos && NeedOf(f) == "food") {
       EXPECT_EQ(f.status, "cancelled");
       ++cancelled;
     }
@@ -517,7 +609,7 @@ TEST_F(WritebackServerTest, EnteredInErrorScreeningRetractsWhatItAloneJustified)
   EXPECT_EQ(revoked, 1);
   EXPECT_EQ(cancelled, 1);
   for (const Found& f : All("Flag")) {
-    if (f.identifier == "food-pat03") {
+    if (f.identifier == FlagIdentifier("pat03", "food")) {
       EXPECT_EQ(f.status, "entered-in-error");
     }
   }
@@ -536,7 +628,7 @@ TEST_F(WritebackServerTest, IncrementalPassRereadsARescreenedPatientWhole) {
   // The cursor is the server's time in whole seconds: let the loading end in an earlier second.
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
-  ASSERT_EQ(Live("Flag").count("food-pat03"), 1u);
+  ASSERT_EQ(Live("Flag").count(FlagIdentifier("pat03", "food")), 1u);
   auto before = Snapshot();
   std::string qr = OriginalQr("p03-hvs");
   for (size_t pos; (pos = qr.find("LA6729-3")) != std::string::npos;)
@@ -547,8 +639,8 @@ TEST_F(WritebackServerTest, IncrementalPassRereadsARescreenedPatientWhole) {
   EXPECT_NE(out.find("incremental pass"), std::string::npos) << out;
   EXPECT_NE(out.find("1 changed patients read in full"), std::string::npos) << out;
   auto flags = Live("Flag");
-  ASSERT_EQ(flags["food-pat03"].size(), 1u);
-  EXPECT_EQ(flags["food-pat03"][0].status, "inactive");
+  ASSERT_EQ(flags[FlagIdentifier("pat03", "food")].size(), 1u);
+  EXPECT_EQ(flags[FlagIdentifier("pat03", "food")][0].status, "inactive");
   // Only that Flag changed: every other resource of ours keeps its version.
   auto after = Snapshot();
   ASSERT_EQ(after.size(), before.size());
@@ -561,7 +653,7 @@ TEST_F(WritebackServerTest, IncrementalPassRereadsARescreenedPatientWhole) {
 // two levels down the panel) turns from "Yes" to "No"; only the member changed on the server.
 TEST_F(WritebackServerTest, IncrementalPassFollowsAChangedMemberToItsPanel) {
   ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
-  ASSERT_EQ(Live("Flag").count("housing-instability-pat06"), 1u);
+  ASSERT_EQ(Live("Flag").count(FlagIdentifier("pat06", "housing-instability")), 1u);
   std::string obs = OriginalObservation("p06-prapare-93033-9");
   ASSERT_NE(obs.find("LA33-6"), std::string::npos);
   obs.replace(obs.find("LA33-6"), 6, "LA32-8");
@@ -571,11 +663,11 @@ TEST_F(WritebackServerTest, IncrementalPassFollowsAChangedMemberToItsPanel) {
   ASSERT_EQ(Run(RunArgs(), &out), 0) << out;
   EXPECT_NE(out.find("incremental pass"), std::string::npos) << out;
   auto flags = Live("Flag");
-  ASSERT_EQ(flags["housing-instability-pat06"].size(), 1u);
-  EXPECT_EQ(flags["housing-instability-pat06"][0].status, "inactive");
+  ASSERT_EQ(flags[FlagIdentifier("pat06", "housing-instability")].size(), 1u);
+  EXPECT_EQ(flags[FlagIdentifier("pat06", "housing-instability")][0].status, "inactive");
   // The panel's other needs are still read (from the re-read panel) and stay active.
-  ASSERT_EQ(flags["food-pat06"].size(), 1u);
-  EXPECT_EQ(flags["food-pat06"][0].status, "active");
+  ASSERT_EQ(flags[FlagIdentifier("pat06", "food")].size(), 1u);
+  EXPECT_EQ(flags[FlagIdentifier("pat06", "food")][0].status, "active");
   // flags.ndjson of the incremental pass: p06's remaining needs, no housing.
   std::string flags_out = ReadFile(out_ / "flags.ndjson");
   EXPECT_NE(flags_out.find("\"Patient/pat06\",\"flag\":\"food\""), std::string::npos);
@@ -769,7 +861,7 @@ TEST_F(WritebackServerTest, AWithdrawnRulesetVersionRetractsWhatItAloneJustified
   ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
   std::set<std::string> utilities_before;
   for (const auto& [id, list] : Live("ServiceRequest")) {
-    if (id.rfind("utilities-", 0) == 0) utilities_before.insert(list[0].id);
+    if (NeedOf(list[0]) == "utilities") utilities_before.insert(list[0].id);
   }
   ASSERT_FALSE(utilities_before.empty());
   std::string rules = ReadFile(kSource + "/config/rules/sdoh-default.yaml");
@@ -791,7 +883,7 @@ TEST_F(WritebackServerTest, AWithdrawnRulesetVersionRetractsWhatItAloneJustified
   ASSERT_EQ(Run(RunArgs("--full")), 0) << last_output_;
   int revoked = 0, active_other = 0;
   for (const Found& f : All("ServiceRequest")) {
-    if (f.identifier.rfind("utilities-", 0) == 0) {
+    if (NeedOf(f) == "utilities") {
       revoked += f.status == "revoked";
     } else {
       EXPECT_EQ(f.status, "active") << f.identifier;
@@ -801,7 +893,7 @@ TEST_F(WritebackServerTest, AWithdrawnRulesetVersionRetractsWhatItAloneJustified
   EXPECT_GE(revoked, 1) << last_output_;
   EXPECT_GT(active_other, 20);
   for (const Found& t : All("Task")) {
-    if (t.identifier.rfind("utilities-", 0) == 0 && t.status != "requested") {
+    if (NeedOf(t) == "utilities" && t.status != "requested") {
       EXPECT_EQ(t.status, "cancelled") << t.identifier;
     }
   }

@@ -1,0 +1,34 @@
+#include "plugin/pass/source.h"
+
+#include "plugin/setup/fhir_section.h"
+
+namespace sdoh {
+
+fhir::Result<std::unique_ptr<Source>> Source::Open(const Config& config) {
+  std::unique_ptr<Source> s(new Source(config));
+  s->is_server_ = IsServerSource(config.source);
+  if (s->is_server_) {
+    auto options = BuildServerSource(config, &s->client_);
+    if (!options.ok()) return options.status();
+    s->rest_options_ = *options;
+  }
+  return s;
+}
+
+fhir::Store& Source::store() {
+  if (store_) return *store_;
+  if (is_server_) {
+    auto rest = std::make_unique<fhir::client::RestStore>(client_.fhir.get(), rest_options_);
+    rest_ = rest.get();
+    store_ = std::move(rest);
+  } else {
+    auto folder = std::make_unique<fhir::NdjsonFolderStore>(
+        config_.source,
+        fhir::NdjsonFolderStore::Options{config_.max_line_bytes, config_.max_depth});
+    folder_ = folder.get();
+    store_ = std::move(folder);
+  }
+  return *store_;
+}
+
+}  // namespace sdoh

@@ -1,0 +1,204 @@
+#include "plugin/referrals/identifiers.h"
+
+#include <openssl/evp.h>
+
+#include "fhir/json.h"
+
+namespace sdoh {
+
+namespace {
+
+constexpr size_t kNeedKeyHex = 16;
+constexpr size_t kEvidenceHex = 32;
+constexpr std::string_view kFlagPrefix = "flag-";
+constexpr std::string_view kServiceRequestPrefix = "sr-";
+constexpr std::string_view kTaskPrefix = "task-";
+constexpr std::string_view kLegacyTaskSuffix = "-task";
+
+// Length-prefixed fields ("<bytes>:<field>;" each), so that no field can run into the next.
+class Fields {
+ public:
+  Fields& Add(std::string_view field) {
+    text_ += std::to_string(field.size());
+    text_ += ':';
+    text_ += field;
+    text_ += ';';
+    return *this;
+  }
+  std::string Hex(size_t digits) const { return Sha256Hex(text_).substr(0, digits); }
+
+ private:
+  std::string text_;
+};
+
+std::string NeedKey(std::string_view patient_id, std::string_view need) {
+  return Fields().Add("need").Add(patient_id).Add(need).Hex(kNeedKeyHex);
+}
+
+bool IsHex(std::string_view s) {
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+// The catalog need whose key for `patient_id` is `key`, or nullptr.
+const std::string* NeedOfKey(std::string_view key, std::string_view patient_id,
+                             const Catalog& catalog) {
+  for (const auto& [name, def] : catalog.needs()) {
+    if (NeedKey(patient_id, name) == key) return &name;
+  }
+  return nullptr;
+}
+
+// "<need>-<32 hex>" (format 1 ServiceRequest) → need, when the need is in the catalog.
+std::optional<std::string> LegacyServiceRequestNeed(std::string_view value,
+                                                    const Catalog& catalog) {
+  if (value.size() < kEvidenceHex + 2) return std::nullopt;
+  std::string_view hex = value.substr(value.size() - kEvidenceHex);
+  if (value[value.size() - kEvidenceHex - 1] != '-' || !IsHex(hex)) return std::nullopt;
+  std::string_view need = value.substr(0, value.size() - kEvidenceHex - 1);
+  if (catalog.FindNeed(need) == nullptr) return std::nullopt;
+  return std::string(need);
+}
+
+}  // namespace
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  // Fetched once: EVP_sha256() makes OpenSSL 3 look the implementation up on every call.
+  static EVP_MD* const fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  EVP_Digest(data.data(), data.size(), digest, &len, fetched ? fetched : EVP_sha256(), nullptr);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  out.reserve(len * 2);
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
+}
+
+std::string ServiceRequestIdentifier(const NeedFlag& flag) {
+  Fields evidence;
+  evidence.Add("referral").Add(flag.patient_id).Add(flag.need);
+  for (const auto& [ref, version] : flag.evidence) {  // std::map: sorted by reference
+    evidence.Add(version.empty() ? ref : ref + "/_history/" + version);
+  }
+  std::string value(kServiceRequestPrefix);
+  value += NeedKey(flag.patient_id, flag.need);
+  value += '-';
+  value += evidence.Hex(kEvidenceHex);
+  return value;
+}
+
+std::string TaskIdentifier(std::string_view service_request_identifier) {
+  if (service_request_identifier.starts_with(kServiceRequestPrefix)) {
+    return std::string(kTaskPrefix) +
+           std::string(service_request_identifier.substr(kServiceRequestPrefix.size()));
+  }
+  return std::string(service_request_identifier) + std::string(kLegacyTaskSuffix);
+}
+
+std::string FlagIdentifier(std::string_view patient_id, std::string_view need) {
+  return std::string(kFlagPrefix) + NeedKey(patient_id, need);
+}
+
+std::optional<ReferralIdentity> ParseIdentifier(std::string_view value, std::string_view patient_id,
+                                                const Catalog& catalog) {
+  ReferralIdentity id;
+  // Format 2.
+  if (value.starts_with(kFlagPrefix)) {
+    std::string_view key = value.substr(kFlagPrefix.size());
+    if (key.size() == kNeedKeyHex && IsHex(key)) {
+      if (const std::string* need = NeedOfKey(key, patient_id, catalog)) {
+        id.kind = IdentifierKind::kFlag;
+        id.need = *need;
+        return id;
+      }
+    }
+  }
+  for (bool task : {false, true}) {
+    std::string_view prefix = task ? kTaskPrefix : kServiceRequestPrefix;
+    if (!value.starts_with(prefix)) continue;
+    std::string_view rest = value.substr(prefix.size());
+    if (rest.size() != kNeedKeyHex + 1 + kEvidenceHex || rest[kNeedKeyHex] != '-' ||
+        !IsHex(rest.substr(0, kNeedKeyHex)) || !IsHex(rest.substr(kNeedKeyHex + 1))) {
+      continue;
+    }
+    if (const std::string* need = NeedOfKey(rest.substr(0, kNeedKeyHex), patient_id, catalog)) {
+      id.kind = task ? IdentifierKind::kTask : IdentifierKind::kServiceRequest;
+      id.need = *need;
+      id.service_request = std::string(kServiceRequestPrefix) + std::string(rest);
+      return id;
+    }
+  }
+  // Format 1.
+  id.legacy = true;
+  if (value.ends_with(kLegacyTaskSuffix)) {
+    std::string_view sr = value.substr(0, value.size() - kLegacyTaskSuffix.size());
+    if (auto need = LegacyServiceRequestNeed(sr, catalog)) {
+      id.kind = IdentifierKind::kTask;
+      id.need = std::move(*need);
+      id.service_request = std::string(sr);
+      return id;
+    }
+  }
+  if (auto need = LegacyServiceRequestNeed(value, catalog)) {
+    id.kind = IdentifierKind::kServiceRequest;
+    id.need = std::move(*need);
+    id.service_request = std::string(value);
+    return id;
+  }
+  // A format-1 Flag: "<need>-<patient id>" for exactly this patient.
+  if (value.size() > patient_id.size() + 1 && value.ends_with(patient_id) &&
+      value[value.size() - patient_id.size() - 1] == '-') {
+    std::string_view need = value.substr(0, value.size() - patient_id.size() - 1);
+    if (catalog.FindNeed(need) != nullptr) {
+      id.kind = IdentifierKind::kFlag;
+      id.need = std::string(need);
+      return id;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string RulesetTagCode(std::string_view ruleset_id, std::string_view version) {
+  std::string code(ruleset_id);
+  code += '|';
+  code += version;
+  return code;
+}
+
+std::optional<std::pair<std::string, std::string>> RulesetOf(const rapidjson::Value& resource) {
+  if (const rapidjson::Value* meta = fhir::json::Member(resource, "meta");
+      meta != nullptr && meta->IsObject()) {
+    if (const rapidjson::Value* tags = fhir::json::ArrayMember(*meta, "tag")) {
+      for (const rapidjson::Value& tag : tags->GetArray()) {
+        if (!tag.IsObject() || fhir::json::StrMember(tag, "system") != kRulesetTagSystem) continue;
+        std::string_view code = fhir::json::StrMember(tag, "code");
+        size_t bar = code.rfind('|');
+        if (bar == std::string_view::npos) continue;
+        return std::make_pair(std::string(code.substr(0, bar)), std::string(code.substr(bar + 1)));
+      }
+    }
+  }
+  // Format 1: "Rule set <id> <version>. Why: ..." in the note.
+  if (const rapidjson::Value* notes = fhir::json::ArrayMember(resource, "note")) {
+    for (const rapidjson::Value& n : notes->GetArray()) {
+      std::string_view text = fhir::json::StrMember(n, "text");
+      size_t at = text.find("Rule set ");
+      if (at == std::string_view::npos) continue;
+      std::string_view rest = text.substr(at + 9);
+      rest = rest.substr(0, rest.find(". "));
+      size_t space = rest.rfind(' ');
+      if (space == std::string_view::npos) continue;
+      return std::make_pair(std::string(rest.substr(0, space)),
+                            std::string(rest.substr(space + 1)));
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace sdoh
