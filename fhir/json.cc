@@ -8,6 +8,13 @@
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
+// RapidJSON 1.1.0's SIMD string scans (writer.h, reader.h) test "byte <= 0x19" for a control
+// character: its Writer leaves 0x1A-0x1F unescaped and its reader lets them through raw at
+// some offsets (issue 13 #5). fhir/CMakeLists.txt does not define these; nothing may.
+#if defined(RAPIDJSON_SSE2) || defined(RAPIDJSON_SSE42)
+#error "RAPIDJSON_SSE2/RAPIDJSON_SSE42 break RapidJSON 1.1.0's control-character escaping"
+#endif
+
 namespace fhir::json {
 
 const rapidjson::Value* Member(const rapidjson::Value& obj, std::string_view name) {

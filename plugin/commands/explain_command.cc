@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <ostream>
 
+#include "fhir/printable.h"
+#include "fhir/resource_id.h"
 #include "plugin/pass/evaluate_pass.h"
 #include "plugin/pass/source.h"
 #include "plugin/referrals/referral_planner.h"
@@ -41,6 +43,11 @@ int ExplainCommand(const ExplainOptions& options, std::ostream& out, std::ostrea
   if (!options.source.empty()) p.config.source = options.source;
   int exit_code = 0;
   for (const std::string& pid : options.patients) {
+    if (!fhir::IsValidId(pid)) {  // never echoed raw to the terminal (issue 13 #6)
+      err << "sdoh-bridge: --patient '" << fhir::Printable(pid, 80)
+          << "' is not a FHIR id ([A-Za-z0-9-.]{1,64})\n";
+      return 2;
+    }
     auto source = Source::Open(p.config);
     if (!source.ok()) {
       err << "sdoh-bridge: config error: " << source.status().message() << "\n";
@@ -77,11 +84,12 @@ int ExplainCommand(const ExplainOptions& options, std::ostream& out, std::ostrea
             : facts.interpreter == InterpreterStatement::kNotNeeded ? "not needed (explicit)"
                                                                     : "none")
         << "; preferred language: "
-        << (facts.prefers_other_language ? facts.preferred_language : "default") << "\n";
+        << (facts.prefers_other_language ? fhir::Printable(facts.preferred_language) : "default")
+        << "\n";
     out << "  screenings and observations:\n";
     for (const TraceEvent& t : collector.trace()) {
       if (t.outcome == "read") continue;
-      out << "    " << t.outcome << "  " << t.reference;
+      out << "    " << t.outcome << "  " << fhir::Printable(t.reference);
       if (!t.instrument.empty()) out << "  [" << t.instrument << "]";
       if (t.has_when) out << "  " << fhir::FormatInstantUtc(t.when);
       if (!t.reason.empty()) out << "  — " << t.reason;
@@ -93,7 +101,7 @@ int ExplainCommand(const ExplainOptions& options, std::ostream& out, std::ostrea
           << o.need;
       if (!o.screening.empty()) out << " on " << o.screening;
       out << ": " << TriName(o.value);
-      if (!o.detail.empty()) out << " (" << o.detail << ")";
+      if (!o.detail.empty()) out << " (" << fhir::Printable(o.detail, 400) << ")";
       if (o.value == Tri::kTrue && !o.evidence.empty()) {
         out << " evidence";
         for (const auto& e : o.evidence) out << " " << e;

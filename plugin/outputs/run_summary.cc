@@ -5,6 +5,8 @@
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 
+#include "fhir/printable.h"
+
 namespace sdoh {
 
 namespace {
@@ -137,7 +139,7 @@ void PrintSummary(const RunSummary& s, std::ostream& out) {
   const PassTally& t = *s.tally;
   const uint64_t skipped = c.TotalSkipped();
   out << "sdoh-bridge " << (s.dry_run ? "dry run " : "run ") << s.run_id << "\n";
-  out << "  source      " << s.source << " (" << s.bytes_read << " bytes)\n";
+  out << "  source      " << fhir::Printable(s.source, 1024) << " (" << s.bytes_read << " bytes)\n";
   out << "  rules       " << s.ruleset_id << " " << s.ruleset_version << "\n";
   out << "  read       ";
   for (const auto& [type, n] : c.read) out << " " << type << " " << n;
@@ -179,12 +181,13 @@ void PrintSummary(const RunSummary& s, std::ostream& out) {
   size_t shown = 0;
   for (const SkipRecord& k : c.skip_examples) {
     if (shown++ == 10) break;
-    out << "      " << k.where << ": " << k.reason << ": " << k.detail << "\n";
+    out << "      " << fhir::Printable(k.where, 1024) << ": " << k.reason << ": "
+        << fhir::Printable(k.detail) << "\n";
   }
   for (const auto& m : c.missing_files)
     out << "  note        no " << m << ".ndjson in the source\n";
   for (const auto& [k, v] : c.rule_errors) out << "  rule error  " << v << "  " << k << "\n";
-  out << "  out         " << s.out_dir << "\n";
+  out << "  out         " << fhir::Printable(s.out_dir, 1024) << "\n";
 }
 
 }  // namespace sdoh

@@ -11,6 +11,8 @@ ScreeningOptions CollectorOptions(const Pipeline& p, const PassOptions& o) {
   s.now = o.now;
   s.only_patient = o.only_patient;
   s.infer_forms = p.config.infer_forms;
+  s.input = InputPolicyFor(p.config, o.now);  // issue 13 #6-#8
+  for (const std::string& base : o.local_bases) s.input.AddLocalBase(base);
   return s;
 }
 

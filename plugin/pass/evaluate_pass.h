@@ -24,8 +24,11 @@ namespace sdoh {
 struct PassOptions {
   fhir::InstantMicros now = 0;  // the pass's clock: FHIRPath now(), authoredOn
   std::string only_patient;     // evaluate this patient only ("" = everyone)
-  bool plan_referrals = true;   // plan ServiceRequest / Task / Flag per flag
-  bool rule_outcomes = false;   // every rule's outcome per screening (explain)
+  // Bases local for this pass besides the source's and `source_aliases` (issue 13 #7): a CDS
+  // call's fhirServer.
+  std::vector<std::string> local_bases;
+  bool plan_referrals = true;  // plan ServiceRequest / Task / Flag per flag
+  bool rule_outcomes = false;  // every rule's outcome per screening (explain)
   // When set, the rules see only the counted screenings in [first, second) (the report's
   // period); the record handed to the sink keeps them all.
   std::optional<std::pair<fhir::InstantMicros, fhir::InstantMicros>> evaluate_window;

@@ -8,6 +8,8 @@
 #include <limits>
 
 #include "fhir/json.h"
+#include "fhir/printable.h"
+#include "fhir/resource_id.h"
 #include "plugin/screening/answer_value.h"
 #include "plugin/screening/interned_ids.h"
 #include "plugin/screening/standalone_items.h"
@@ -22,6 +24,13 @@ namespace {
 
 constexpr std::string_view kLoinc = "http://loinc.org";
 constexpr uint32_t kNoPatient = 0xFFFFFFFFu;
+
+// At most `max` bytes of `s`, cut at a UTF-8 character boundary (never inside a character).
+std::string_view Utf8Prefix(std::string_view s, size_t max) {
+  if (s.size() <= max) return s;
+  while (max > 0 && (static_cast<unsigned char>(s[max]) & 0xC0) == 0x80) --max;
+  return s.substr(0, max);
+}
 
 bool ValidQrStatus(std::string_view s) { return s == "completed" || s == "amended"; }
 bool ValidObsStatus(std::string_view s) {
@@ -126,10 +135,52 @@ VersionRank RankOf(const Value* meta, uint64_t seq, const fhir::TimeZone& tz,
   return rank;
 }
 
-std::string_view SubjectPatient(const Value* subject) {
+SubjectCheck SubjectOf(const Value* subject, const InputPolicy& policy) {
   if (subject == nullptr) return {};
-  return json::ReferenceId(json::StrMember(*subject, "reference"), "Patient");
+  return CheckSubject(json::StrMember(*subject, "reference"), policy);
 }
+
+// The id of a hasMember reference when it is a valid id on this source, else empty.
+std::string_view MemberId(const Value& member, const InputPolicy& policy) {
+  const fhir::TypedReference r =
+      fhir::SplitReference(json::StrMember(member, "reference"), "Observation");
+  if (r.shape == fhir::TypedReference::Shape::kNone || !fhir::IsValidId(r.id)) return {};
+  if (r.shape == fhir::TypedReference::Shape::kAbsolute &&
+      std::find(policy.local_bases.begin(), policy.local_bases.end(),
+                fhir::NormalizeBase(r.base)) == policy.local_bases.end()) {
+    return {};
+  }
+  return r.id;
+}
+
+// Same meta.versionId and meta.lastUpdated: only the line order would tell them apart.
+bool SameVersion(const VersionRank& a, const VersionRank& b) {
+  return a.version == b.version && a.last_updated == b.last_updated;
+}
+
+// FNV-1a over what a screening contributes (issue 13 #9: same id and version, other content).
+struct ContentHash {
+  uint64_t h = 1469598103934665603ULL;
+  void Bytes(const void* p, size_t n) {
+    const auto* b = static_cast<const unsigned char*>(p);
+    for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ULL;
+  }
+  template <typename T>
+  void Add(const T& v) {
+    Bytes(&v, sizeof v);
+  }
+  void Add(std::string_view v) {
+    Add(v.size());
+    Bytes(v.data(), v.size());
+  }
+  void Add(const std::vector<FhirpathOutcome>& outcomes) {
+    for (const FhirpathOutcome& o : outcomes) {
+      Add(o.index);
+      Add(o.value);
+      Add(std::string_view(o.detail));
+    }
+  }
+};
 
 // First LOINC code in a CodeableConcept for which pred(code) holds.
 template <typename Pred>
@@ -153,8 +204,10 @@ std::string_view FindLoinc(const Value* cc, Pred pred) {
 // only named by a hasMember reference has a record that is not `present`.
 struct ObservationRecord {
   // kListed: named in some Observation's hasMember (so never a standalone item);
-  // kStandalone: taken into a standalone-items candidate.
-  static constexpr uint8_t kPresent = 1, kValidStatus = 2, kUsed = 4, kListed = 8, kStandalone = 16;
+  // kStandalone: taken into a standalone-items candidate; kConflict: same id and version as
+  // another line, other content (issue 13 #9).
+  static constexpr uint8_t kPresent = 1, kValidStatus = 2, kUsed = 4, kListed = 8, kStandalone = 16,
+                           kConflict = 32;
   uint64_t seq = 0;
   uint32_t subject = kNoPatient;
   CodeId question = kNoCode;
@@ -182,8 +235,10 @@ struct ScreeningCollector::Candidate {
   uint32_t count = 0;
   uint32_t next = kNoPatient;  // next candidate of the same patient (older)
   uint32_t extra = 0;          // 0, or 1 + index into State::candidate_extras
+  uint64_t content = 0;        // ContentHash of what the resource contributes (all its instruments)
   InstrumentIndex instrument = 0;
   ScreeningKind kind = ScreeningKind::kQuestionnaireResponse;
+  bool conflict = false;  // another line has the same id and version, other content
 };
 
 struct CandidateExtra {
@@ -193,7 +248,8 @@ struct CandidateExtra {
 
 // Per patient: the facts read from its Patient resource, in fixed size, and its candidates.
 struct PatientState {
-  static constexpr uint8_t kPresent = 1, kInactive = 2, kDeceased = 4, kOtherLanguage = 8;
+  static constexpr uint8_t kPresent = 1, kInactive = 2, kDeceased = 4, kOtherLanguage = 8,
+                           kConflict = 16;
   VersionRank rank;
   uint32_t candidates = kNoPatient;  // head of the candidate list (newest first)
   uint32_t extra = 0;                // 0, or 1 + index into State::patient_extras
@@ -207,6 +263,20 @@ struct PatientExtra {
   std::string preferred_language_display;
   std::vector<FhirpathOutcome> fhirpath;
 };
+
+namespace {
+
+bool SameOutcomes(const std::vector<FhirpathOutcome>& a, const std::vector<FhirpathOutcome>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].index != b[i].index || a[i].value != b[i].value || a[i].detail != b[i].detail) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
 
 struct ScreeningCollector::State {
   IdTable patient_ids;
@@ -287,9 +357,38 @@ uint32_t ScreeningCollector::PatientIndex(std::string_view patient_id) {
   return idx;
 }
 
-void ScreeningCollector::AddCandidate(uint32_t patient, Candidate c) {
+void ScreeningCollector::AddCandidate(uint32_t patient, Candidate c,
+                                      const fhir::SourceLocation& where) {
   State& st = *state_;
   PatientState& ps = st.patients[patient];
+  // Issue 13 #9: another line with this id and version (the candidates of one line share its
+  // seq). Other content, or other instruments (another form): neither line counts, whatever
+  // their order. The same content again (a repeated line) is harmless.
+  bool same_line_seen = false, same_instrument = false, differs = false, earlier_skipped = false;
+  for (uint32_t k = ps.candidates; k != kNoPatient; k = st.candidates[k].next) {
+    const Candidate& e = st.candidates[k];
+    if (e.kind != c.kind || e.id != c.id || e.rank.seq == c.rank.seq ||
+        !SameVersion(e.rank, c.rank)) {
+      continue;
+    }
+    same_line_seen = true;
+    if (e.conflict) differs = earlier_skipped = true;
+    if (e.instrument == c.instrument) {
+      same_instrument = true;
+      if (e.content != c.content) differs = true;
+    }
+  }
+  if (same_line_seen && (differs || !same_instrument)) {
+    c.conflict = true;
+    for (uint32_t k = ps.candidates; k != kNoPatient; k = st.candidates[k].next) {
+      Candidate& e = st.candidates[k];
+      if (e.kind == c.kind && e.id == c.id && SameVersion(e.rank, c.rank)) e.conflict = true;
+    }
+    SkipConflict(
+        where,
+        c.kind == ScreeningKind::kQuestionnaireResponse ? "QuestionnaireResponse" : "Observation",
+        c.id, earlier_skipped);
+  }
   c.next = ps.candidates;
   ps.candidates = static_cast<uint32_t>(st.candidates.size());
   st.candidates.push_back(c);
@@ -343,6 +442,18 @@ void ScreeningCollector::Skip(const fhir::SourceLocation& where, std::string_vie
   counts_.Skip({w, std::move(reason), std::string(type) + ": " + detail});
 }
 
+void ScreeningCollector::SkipConflict(const fhir::SourceLocation& where, std::string_view type,
+                                      std::string_view id, bool earlier_already_skipped) {
+  if (conflict_seq_ == seq_) return;  // one report per line (a combined form's candidates)
+  conflict_seq_ = seq_;
+  Skip(where, type, "conflicting-versions",
+       std::string(type) + "/" + std::string(id) +
+           ": an earlier line has the same id, meta.versionId and meta.lastUpdated but other "
+           "content; neither counts");
+  // The earlier line is skipped too; it is counted once, when the conflict is first seen.
+  if (!earlier_already_skipped) ++counts_.skipped["conflicting-versions"];
+}
+
 void ScreeningCollector::Trace(std::string reference, std::string instrument, std::string outcome,
                                std::string reason) {
   if (options_.only_patient.empty()) return;
@@ -376,12 +487,17 @@ void ScreeningCollector::OnResource(std::string_view expected_type, const Value&
   if (type != expected_type) {
     Skip(where, expected_type, "wrong-resource-type",
          type.empty() ? "resourceType missing"
-                      : "resourceType is '" + std::string(type.substr(0, 64)) + "', expected " +
+                      : "resourceType is '" + fhir::Printable(type, 64) + "', expected " +
                             std::string(expected_type));
     return;
   }
   if (json::StrMember(resource, "id").empty()) {
     Skip(where, expected_type, "missing-id", "id missing or not a string");
+    return;
+  }
+  // The id is not shown: it may hold control characters or a path (issue 13 #6).
+  if (!fhir::IsValidId(json::StrMember(resource, "id"))) {
+    Skip(where, expected_type, "invalid-id", "id is not a FHIR id ([A-Za-z0-9-.]{1,64})");
     return;
   }
   if (type == "Observation") {
@@ -432,7 +548,7 @@ void ScreeningCollector::AddQuestionnaire(const Value& r, const fhir::SourceLoca
   }
 }
 
-void ScreeningCollector::AddPatient(const Value& r, const fhir::SourceLocation&) {
+void ScreeningCollector::AddPatient(const Value& r, const fhir::SourceLocation& where) {
   std::string_view id = json::StrMember(r, "id");
   if (!Wanted(id)) return;
   PatientFacts f;
@@ -478,15 +594,41 @@ void ScreeningCollector::AddPatient(const Value& r, const fhir::SourceLocation&)
         if (primary.empty() || primary == is.default_language) continue;
         if (!f.prefers_other_language) {
           f.prefers_other_language = true;
-          f.preferred_language = std::string(tag.substr(0, 35));
+          f.preferred_language = std::string(Utf8Prefix(tag, 35));
           f.preferred_language_display =
-              std::string(json::StrMember(coding, "display").substr(0, 64));
+              std::string(Utf8Prefix(json::StrMember(coding, "display"), 64));
         }
       }
     }
   }
   State& st = *state_;
   PatientState& ps = st.patients[PatientIndex(id)];
+  // What this line says differs from what the stored line of the same version said.
+  auto conflicts = [&] {
+    if ((ps.flags & PatientState::kConflict) != 0) return true;
+    const uint8_t facts = (f.active ? 0 : PatientState::kInactive) |
+                          (f.deceased ? PatientState::kDeceased : 0) |
+                          (f.prefers_other_language ? PatientState::kOtherLanguage : 0);
+    if ((ps.flags & ~(PatientState::kPresent | PatientState::kConflict)) != facts ||
+        ps.interpreter != f.interpreter) {
+      return true;
+    }
+    static const PatientExtra kNoExtra;
+    const PatientExtra& e = ps.extra != 0 ? st.patient_extras[ps.extra - 1] : kNoExtra;
+    int64_t n = 0;
+    const std::string_view odd_vid =
+        CanonicalNumber(f.version_id, &n) ? std::string_view() : std::string_view(f.version_id);
+    return e.version_id != odd_vid || e.preferred_language != f.preferred_language ||
+           e.preferred_language_display != f.preferred_language_display ||
+           !SameOutcomes(e.fhirpath, f.fhirpath);
+  };
+  if ((ps.flags & PatientState::kPresent) != 0 && SameVersion(ps.rank, f.rank) && conflicts()) {
+    // Issue 13 #9: neither line counts, whatever their order; the patient reads as absent.
+    const bool earlier = (ps.flags & PatientState::kConflict) != 0;
+    ps.flags |= PatientState::kConflict;
+    SkipConflict(where, "Patient", id, earlier);
+    return;
+  }
   if ((ps.flags & PatientState::kPresent) != 0) {
     counts_.Ignore("Patient", "older version of a patient read twice");
     if (f.rank < ps.rank) return;
@@ -519,7 +661,8 @@ void ScreeningCollector::AddQuestionnaireResponse(const Value& r,
   std::string_view id = json::StrMember(r, "id");
   std::string_view vid;
   VersionRank rank = RankOf(top.meta, seq_, options_.time_zone, &vid);
-  std::string_view patient = SubjectPatient(top.subject);
+  const SubjectCheck subject = SubjectOf(top.subject, options_.input);
+  std::string_view patient = subject.id;  // empty unless a local, valid Patient id
   auto tombstone = [&](const std::string& reason) {
     counts_.Ignore("QuestionnaireResponse", reason);
     auto [it, inserted] = state_->qr_tombstones.try_emplace(std::string(id), rank);
@@ -564,11 +707,18 @@ void ScreeningCollector::AddQuestionnaireResponse(const Value& r,
     Skip(where, "QuestionnaireResponse", "invalid-date", "authored is not a valid dateTime");
     return;
   }
-  if (patient.empty()) {
+  if (subject.kind == SubjectCheck::Kind::kInvalid) {
+    Skip(where, "QuestionnaireResponse", "invalid-id",
+         "subject.reference: the Patient id is not a FHIR id");
+    return;
+  }
+  if (subject.kind == SubjectCheck::Kind::kNone) {
     Skip(where, "QuestionnaireResponse", "missing-subject",
          "subject.reference does not name a Patient");
     return;
   }
+  if (subject.kind == SubjectCheck::Kind::kForeign) return tombstone("foreign-subject");
+  if (*authored > options_.input.latest_date) return tombstone("future-dated");
   if (!Wanted(patient)) return;
 
   const size_t n = instruments->size();
@@ -644,6 +794,14 @@ void ScreeningCollector::AddQuestionnaireResponse(const Value& r,
   const std::string_view stored_id = st.strings.Add(id);
   int64_t numeric = 0;
   const bool odd_version = !vid.empty() && !CanonicalNumber(vid, &numeric);
+  ContentHash base;
+  base.Add(canonical);
+  base.Add(*authored);
+  base.Add(vid);
+  for (const Answer& a : answers) {
+    base.Add(a.question);
+    base.Add(a.answer);
+  }
   for (size_t i = 0; i < n; ++i) {
     Candidate c;
     c.kind = ScreeningKind::kQuestionnaireResponse;
@@ -666,12 +824,16 @@ void ScreeningCollector::AddQuestionnaireResponse(const Value& r,
         *data++ = a.answer;
       }
     }
+    ContentHash content = base;
+    content.Add(c.instrument);
+    content.Add(fhirpath);
+    c.content = content.h;
     if (odd_version || !fhirpath.empty()) {
       st.candidate_extras.push_back(
           {odd_version ? std::string(vid) : std::string(), std::move(fhirpath)});
       c.extra = static_cast<uint32_t>(st.candidate_extras.size());
     }
-    AddCandidate(pidx, c);
+    AddCandidate(pidx, c, where);
   }
 }
 
@@ -695,7 +857,8 @@ void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocati
     return;
   }
   std::string_view status = json::Str(top.status);
-  std::string_view patient = SubjectPatient(top.subject);
+  const SubjectCheck subject = SubjectOf(top.subject, options_.input);
+  std::string_view patient = subject.id;  // empty unless a local, valid Patient id
   std::string_view vid;
   VersionRank rank = RankOf(top.meta, seq_, options_.time_zone, &vid);
   State& st = *state_;
@@ -706,9 +869,8 @@ void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocati
     // Whatever the panel's status, what it lists is a member, never a standalone item.
     if (has_members) {
       for (const auto& m : top.has_member->GetArray()) {
-        std::string_view mid = json::ReferenceId(json::StrMember(m, "reference"), "Observation");
-        if (!mid.empty() && mid.find('\n') == std::string_view::npos)
-          st.ListedObservationIndex(mid);
+        std::string_view mid = MemberId(m, options_.input);
+        if (!mid.empty()) st.ListedObservationIndex(mid);
       }
     }
     auto tombstone = [&](const std::string& reason) {
@@ -730,10 +892,17 @@ void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocati
       Skip(where, "Observation", "invalid-date", "effective is not a valid dateTime");
       return;
     }
-    if (patient.empty()) {
+    if (subject.kind == SubjectCheck::Kind::kInvalid) {
+      Skip(where, "Observation", "invalid-id",
+           "subject.reference: the Patient id is not a FHIR id");
+      return;
+    }
+    if (subject.kind == SubjectCheck::Kind::kNone) {
       Skip(where, "Observation", "missing-subject", "subject.reference does not name a Patient");
       return;
     }
+    if (subject.kind == SubjectCheck::Kind::kForeign) return tombstone("foreign-subject");
+    if (*when > options_.input.latest_date) return tombstone("future-dated");
     if (!Wanted(patient)) return;
     Candidate c;
     c.kind = ScreeningKind::kObservationPanel;
@@ -745,8 +914,8 @@ void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocati
     members.clear();
     if (has_members) {
       for (const auto& m : top.has_member->GetArray()) {
-        std::string_view mid = json::ReferenceId(json::StrMember(m, "reference"), "Observation");
-        if (mid.empty() || mid.find('\n') != std::string_view::npos) continue;
+        std::string_view mid = MemberId(m, options_.input);
+        if (mid.empty()) continue;
         members.push_back(st.ListedObservationIndex(mid));
       }
     }
@@ -756,16 +925,27 @@ void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocati
     c.count = static_cast<uint32_t>(members.size());
     std::vector<FhirpathOutcome> fhirpath;
     EvaluateFhirpath(r, c.instrument, &fhirpath);
+    ContentHash content;
+    content.Add(c.instrument);
+    content.Add(c.when);
+    content.Add(vid);
+    content.Bytes(members.data(), members.size() * sizeof(uint32_t));
+    content.Add(fhirpath);
+    c.content = content.h;
     if (odd_version || !fhirpath.empty()) {
       st.candidate_extras.push_back(
           {odd_version ? std::string(vid) : std::string(), std::move(fhirpath)});
       c.extra = static_cast<uint32_t>(st.candidate_extras.size());
     }
-    AddCandidate(PatientIndex(patient), c);
+    AddCandidate(PatientIndex(patient), c, where);
     return;
   }
 
   // Not a panel, but a possible member that matters.
+  if (subject.kind == SubjectCheck::Kind::kInvalid) {
+    Skip(where, "Observation", "invalid-id", "subject.reference: the Patient id is not a FHIR id");
+    return;
+  }
   if (!Wanted(patient)) return;
   ObservationRecord rec;
   rec.subject = patient.empty() ? kNoPatient : PatientIndex(patient);
@@ -806,7 +986,7 @@ void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocati
   }
   if (has_members) {
     for (const auto& m : top.has_member->GetArray()) {
-      std::string_view mid = json::ReferenceId(json::StrMember(m, "reference"), "Observation");
+      std::string_view mid = MemberId(m, options_.input);
       if (!mid.empty()) {
         extra.members.push_back(st.ListedObservationIndex(mid));
         need_extra = true;
@@ -816,8 +996,23 @@ void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocati
   const uint32_t index = st.ObservationIndex(id);
   ObservationRecord& current = st.observations[index];
   if ((current.flags & ObservationRecord::kPresent) != 0) {
+    const VersionRank current_rank = st.RankOf(current);
+    if (SameVersion(current_rank, rank)) {  // issue 13 #9: the same content, or neither counts
+      static const ObservationExtra kNoExtra;
+      const ObservationExtra& e = current.extra != 0 ? st.obs_extras[current.extra - 1] : kNoExtra;
+      const bool earlier = (current.flags & ObservationRecord::kConflict) != 0;
+      const uint8_t kSame = ObservationRecord::kValidStatus;
+      if (earlier || current.subject != rec.subject || current.question != rec.question ||
+          current.answer != rec.answer || (current.flags & kSame) != (rec.flags & kSame) ||
+          e.more_answers != extra.more_answers || e.members != extra.members ||
+          e.version_id != extra.version_id) {
+        current.flags |= ObservationRecord::kConflict;
+        SkipConflict(where, "Observation", id, earlier);
+        return;
+      }
+    }
     counts_.Ignore("Observation", "older version read twice");
-    if (!(st.RankOf(current) < rank)) return;
+    if (!(current_rank < rank)) return;
   }
   rec.flags |= current.flags & ObservationRecord::kListed;
   // A possible standalone item (issue 14 item 4a): a question with an effective instant.
@@ -924,6 +1119,7 @@ void ScreeningCollector::Finish(const std::function<void(PatientRecord&)>& fn) {
       f.fhirpath = std::move(e.fhirpath);
     }
     if (f.version_id.empty() && f.rank.version >= 0) f.version_id = std::to_string(f.rank.version);
+    if ((ps.flags & PatientState::kConflict) != 0) f = PatientFacts{};  // issue 13 #9
 
     // The patient's candidates in the order they were read.
     cand_index.clear();
@@ -942,7 +1138,16 @@ void ScreeningCollector::Finish(const std::function<void(PatientRecord&)>& fn) {
           c.kind == ScreeningKind::kQuestionnaireResponse ? st.qr_tombstones : st.obs_tombstones;
       if (tombs.empty()) continue;
       auto t = tombs.find(c.id);
-      if (t != tombs.end() && c.rank < t->second) {
+      // A non-counting line of the same version retracts too, whatever the line order (#9).
+      if (t != tombs.end() && SameVersion(c.rank, t->second)) {
+        drop[i] = 1;
+        counts_.Ignore(type_name(c),
+                       "conflicting-versions (a line of the same version does not count)");
+        if (tracing) {
+          Trace(reference(c), instruments[c.instrument].id, "ignored",
+                "conflicting-versions: a line of the same version does not count");
+        }
+      } else if (t != tombs.end() && c.rank < t->second) {
         drop[i] = 1;
         counts_.Ignore(type_name(c), "retracted by a newer version");
         if (tracing) {
@@ -953,11 +1158,22 @@ void ScreeningCollector::Finish(const std::function<void(PatientRecord&)>& fn) {
     }
     for (size_t i = 0; i < n; ++i) {
       for (size_t j = 0; j < n && !drop[i]; ++j) {
-        if (i == j || drop[j]) continue;
+        if (i == j || drop[j] || cand(i).conflict) continue;
         const Candidate &a = cand(i), &b = cand(j);
         if (a.instrument == b.instrument && a.kind == b.kind && a.rank < b.rank && a.id == b.id) {
           drop[i] = 1;
           counts_.Ignore(type_name(a), "older version of the same screening");
+        }
+      }
+    }
+    // Lines in conflict (same id and version, other content: issue 13 #9) count for nothing,
+    // but still retract the older versions above, like any newer version.
+    for (size_t i = 0; i < n; ++i) {
+      if (!drop[i] && cand(i).conflict) {
+        drop[i] = 1;
+        if (tracing) {
+          Trace(reference(cand(i)), instruments[cand(i).instrument].id, "skipped",
+                "conflicting-versions: same id and version as another line, other content");
         }
       }
     }
@@ -1024,6 +1240,8 @@ void ScreeningCollector::Finish(const std::function<void(PatientRecord&)>& fn) {
           const char* rejected = nullptr;
           if ((m.flags & ObservationRecord::kPresent) == 0) {
             rejected = "member not found in the source";
+          } else if ((m.flags & ObservationRecord::kConflict) != 0) {
+            rejected = "member has conflicting lines of one version (skipped)";
           } else if ((m.flags & ObservationRecord::kValidStatus) == 0) {
             rejected = "member status does not count";
           } else if (m.subject != pidx) {
@@ -1077,7 +1295,8 @@ void ScreeningCollector::Finish(const std::function<void(PatientRecord&)>& fn) {
   for (size_t i = 0; i < st.observations.size(); ++i) {
     const ObservationRecord& o = st.observations[i];
     if ((o.flags & ObservationRecord::kPresent) != 0 &&
-        (o.flags & (ObservationRecord::kUsed | ObservationRecord::kStandalone)) == 0) {
+        (o.flags & (ObservationRecord::kUsed | ObservationRecord::kStandalone |
+                    ObservationRecord::kConflict)) == 0) {
       counts_.Ignore("Observation", "not reached by a counted panel");
     }
   }

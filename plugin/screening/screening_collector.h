@@ -22,6 +22,7 @@
 #include "plugin/pass/run_counts.h"
 #include "plugin/rules/ruleset.h"
 #include "plugin/screening/form_inference.h"
+#include "plugin/screening/input_policy.h"
 #include "plugin/screening/pass_catalog.h"
 #include "plugin/screening/screening.h"
 #include "plugin/setup/catalog.h"
@@ -36,6 +37,7 @@ struct ScreeningOptions {
   const Ruleset* ruleset = nullptr;  // its fhirpath conditions are evaluated as resources are read
   fhir::InstantMicros now = 0;       // evaluation time for FHIRPath now()/today()
   bool infer_forms = true;           // config forms.infer (plugin/screening/form_inference.h)
+  InputPolicy input;  // ids, subjects and dates accepted (InputPolicyFor(config, now))
 };
 
 // One line of the explain trace: what happened to a resource of the patient and why.
@@ -81,7 +83,9 @@ class ScreeningCollector : public fhir::ResourceVisitor {
   void AddQuestionnaireResponse(const rapidjson::Value& r, const fhir::SourceLocation& where);
   void AddObservation(const rapidjson::Value& r, const fhir::SourceLocation& where);
   struct Candidate;
-  void AddCandidate(uint32_t patient, Candidate c);
+  void AddCandidate(uint32_t patient, Candidate c, const fhir::SourceLocation& where);
+  void SkipConflict(const fhir::SourceLocation& where, std::string_view type, std::string_view id,
+                    bool earlier_already_skipped);
   void Skip(const fhir::SourceLocation& where, std::string_view type, std::string reason,
             std::string detail);
   void Trace(std::string reference, std::string instrument, std::string outcome,
@@ -103,6 +107,7 @@ class ScreeningCollector : public fhir::ResourceVisitor {
   std::vector<TraceEvent> trace_;
   std::unique_ptr<State> state_;
   uint64_t seq_ = 0;
+  uint64_t conflict_seq_ = 0;  // the last line reported as conflicting-versions
   uint32_t last_patient_ = 0xFFFFFFFFu;
   uint64_t* read_counter_ = nullptr;
   std::string_view read_type_;

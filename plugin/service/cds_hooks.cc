@@ -391,6 +391,7 @@ CdsResult EvaluatePatientView(const Pipeline& p, const HookCall& call, fhir::Ins
   PassOptions po;
   po.now = now;
   po.only_patient = patient_id;
+  po.local_bases = {call.fhir_server};  // the calling EHR's own absolute subjects (issue 13 #7)
   struct Cards : PassSink {
     void OnPatient(PatientResult& r) override {
       flags = std::move(r.flags);

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "fhir/resource_id.h"
 #include "plugin/setup/yaml_util.h"
 
 #ifndef SDOH_SOURCE_DIR
@@ -48,6 +49,39 @@ Result<size_t> SizeValue(const std::string& file, const YAML::Node& n, const std
   }
 }
 
+// `source_aliases` and `screening:` (issue 13 #7, #8).
+Status LoadInputKeys(const std::string& file, const YAML::Node& n, Config* c) {
+  auto aliases = StringList(file, n, "source_aliases", false);
+  if (!aliases.ok()) return aliases.status();
+  for (const std::string& a : *aliases) {
+    if (!IsServerSource(fhir::NormalizeBase(a))) {
+      return Status::InvalidArgument(Where(file, n["source_aliases"]) + ": source alias '" + a +
+                                     "' is not an http(s) base URL");
+    }
+  }
+  c->source_aliases = std::move(*aliases);
+  YAML::Node s = n["screening"];
+  if (!s) return Status::Ok();
+  if (!s.IsMap()) {
+    return Status::InvalidArgument(Where(file, s) + ": 'screening' must be a mapping");
+  }
+  if (Status st = CheckKeys(file, s, {"future_skew_hours", "max_age_days"}, "screening"); !st.ok())
+    return st;
+  if (YAML::Node h = s["future_skew_hours"]) {
+    long long v = -1;
+    try {
+      v = h.as<long long>();
+    } catch (const YAML::Exception&) {
+    }
+    if (v < 0 || v > 24 * 366) {
+      return Status::InvalidArgument(Where(file, h) +
+                                     ": 'future_skew_hours' must be an integer from 0 to 8784");
+    }
+    c->future_skew_hours = static_cast<int>(v);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 int TaskPriorityRank(const std::string& priority) {
@@ -65,11 +99,11 @@ Result<Config> LoadConfig(const std::string& path) {
   const YAML::Node& n = *doc;
   Config c;
   c.path = path;
-  if (Status s =
-          CheckKeys(path, n,
-                    {"source", "out", "mappings", "rules", "time_zone", "limits", "referrals",
-                     "fhir", "writeback", "service", "watch", "forms", "screening"},
-                    "config");
+  if (Status s = CheckKeys(
+          path, n,
+          {"source", "out", "mappings", "rules", "time_zone", "limits", "referrals", "fhir",
+           "writeback", "service", "watch", "forms", "source_aliases", "screening"},
+          "config");
       !s.ok()) {
     return s;
   }
@@ -117,6 +151,7 @@ Result<Config> LoadConfig(const std::string& path) {
       }
     }
   }
+  if (Status s = LoadInputKeys(path, n, &c); !s.ok()) return s;
   if (YAML::Node wb = n["writeback"]) {
     if (Status s = CheckKeys(path, wb,
                              {"ledger", "batch_size", "suppression_days", "audit_log",
@@ -163,7 +198,8 @@ Result<Config> LoadConfig(const std::string& path) {
     }
   }
   if (YAML::Node sc = n["screening"]) {
-    if (Status s = CheckKeys(path, sc, {"max_age_days"}, "screening"); !s.ok()) return s;
+    if (Status s = CheckKeys(path, sc, {"max_age_days", "future_skew_hours"}, "screening"); !s.ok())
+      return s;
     if (sc["max_age_days"]) {
       long long v = -1;
       try {

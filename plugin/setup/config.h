@@ -56,8 +56,14 @@ struct WritebackConfig {
 };
 
 struct Config {
-  std::string path;                // the config file
-  std::string source;              // folder of NDJSON, or a FHIR base URL
+  std::string path;    // the config file
+  std::string source;  // folder of NDJSON, or a FHIR base URL
+  // Other base URLs of the source's server: an absolute subject reference on one of them is
+  // local; on any other base it is foreign and ignored (issue 13 #7).
+  std::vector<std::string> source_aliases;
+  // `screening.future_skew_hours`: a screening dated more than this after the pass's time is
+  // ignored as future-dated (issue 13 #8).
+  int future_skew_hours = 24;
   std::string out;                 // output folder
   std::string mappings;            // mappings folder
   std::vector<std::string> rules;  // rule files

@@ -143,7 +143,7 @@ TEST_F(ScreeningTest, NestedItemsAndAnswerItemsAreRead) {
     "item":[{"linkId":"/93041-2","item":[{"linkId":"/93041-2/93030-5","answer":[{"valueCoding":{"system":"http://loinc.org","code":"LA32-8"},
       "item":[{"linkId":"/93041-2/93031-3","answer":[{"valueCoding":{"system":"http://loinc.org","code":"LA30125-1"}}]}]}]}]}]})";
   auto o = h.Run({qr});
-  EXPECT_TRUE(o.Has("p", "food"));  // absolute subject URL resolved to Patient/p
+  EXPECT_TRUE(o.Has("p", "food"));  // absolute subject on a source alias: Patient/p
   EXPECT_FALSE(o.Has("p", "transportation"));
 }
 

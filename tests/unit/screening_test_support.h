@@ -132,6 +132,7 @@ class Harness {
     o.time_zone = tz;
     o.ruleset = &pipeline_->ruleset;
     o.now = fhir::NowMicros();
+    o.input = InputPolicyFor(pipeline_->config, o.now);  // the samples' EHR base is an alias
     ScreeningCollector c(*pipeline_->catalog, o);
     // Questionnaires first, as the stores read them.
     std::vector<std::string> ordered;
