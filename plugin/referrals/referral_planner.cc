@@ -195,7 +195,7 @@ const ReferralFragments& FragmentsFor(const NeedDef& def, const RouteConfig& rou
   f->flag_meta = Json([&](Writer& w) { MetaValue(w, nullptr, def.sensitive, tag); });
   f->flag_category = Json([&](Writer& w) {
     w.StartArray();
-    if (def.route == "interpreter") {
+    if (def.language) {
       CodeableConcept(w, "http://terminology.hl7.org/CodeSystem/flag-category", "contact",
                       "Subject Contact");
     } else {
@@ -355,7 +355,7 @@ std::string BuildTask(const NeedFlag& flag, const RouteConfig& route, const std:
 
 std::string FlagText(const NeedFlag& flag) {
   const NeedDef& def = *flag.def;
-  if (flag.need == "interpreter") {
+  if (def.language) {
     if (flag.possible) return def.flag_text_possible;
     std::string lang = !flag.language_display.empty() ? flag.language_display : flag.language;
     return lang.empty() ? def.flag_text : def.flag_text + " – " + lang;
@@ -379,7 +379,7 @@ std::string BuildFlag(const NeedFlag& flag, const std::string& identifier, const
   w.String("active");
   KeyRaw(w, "category", f.flag_category, rapidjson::kArrayType);
   Key(w, "code");
-  if (flag.need == "interpreter") {  // the text names the language
+  if (def.language) {  // the text names the language
     CodeableConcept(w, ctx.catalog->domain_system(), def.domain.code,
                     def.sensitive ? std::string() : def.domain.display, FlagText(flag));
   } else {

@@ -117,7 +117,8 @@ std::map<std::string, std::vector<ReferralRow>> ReferralReader::ByPatient(
 std::set<std::string> ReferralReader::WithInterpreterReferral() const {
   std::set<std::string> out;
   for (const auto& [value, sr] : requests_) {
-    if (sr.patient.empty() || sr.need != "interpreter") continue;
+    const NeedDef* def = catalog_->FindNeed(sr.need);
+    if (sr.patient.empty() || def == nullptr || !def->language) continue;
     if (sr.status == "revoked") continue;
     if (StatusOfServiceRequest(sr.status)) out.insert(sr.patient);
   }

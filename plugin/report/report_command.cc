@@ -269,7 +269,7 @@ int ReadReportInput(const Pipeline& p, bool server, fhir::InstantMicros start,
                                [&](const Screening& s) { return s.when >= start && s.when < end; });
     for (const NeedFlag& f : result.flags) {
       row.positive_needs.insert(f.need);
-      if (f.def != nullptr && f.def->route == "interpreter") row.interpreter_need = true;
+      if (f.def != nullptr && f.def->language) row.interpreter_need = true;
     }
     rows.push_back(std::move(row));
   });

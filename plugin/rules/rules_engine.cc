@@ -301,7 +301,7 @@ std::vector<NeedFlag> EvaluatePatient(const Ruleset& rules, const Catalog& catal
     f.why.push_back(rule.id + (s ? " on " + s->Reference() : std::string(" on ") + patient_ref) +
                     ": " + Join(m.detail, ", "));
     if (s != nullptr && (!f.screened_at || *f.screened_at < s->when)) f.screened_at = s->when;
-    if (rule.need == "interpreter" && patient.facts.prefers_other_language) {
+    if (f.def != nullptr && f.def->language && patient.facts.prefers_other_language) {
       f.language = patient.facts.preferred_language;
       f.language_display = patient.facts.preferred_language_display;
     }

@@ -1073,7 +1073,7 @@ void ScreeningCollector::AddStandaloneCandidates() {
     c.data = data;
     c.count = static_cast<uint32_t>(g.observations.size());
     for (uint32_t o : g.observations) st.observations[o].flags |= ObservationRecord::kStandalone;
-    AddCandidate(g.patient, c);
+    AddCandidate(g.patient, c, fhir::SourceLocation{"standalone item Observations", 0});
   }
 }
 

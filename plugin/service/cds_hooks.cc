@@ -5,6 +5,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <set>
 
@@ -92,10 +93,6 @@ std::set<std::string> OpenReferralDomains(const rapidjson::Value& bundle) {
   return out;
 }
 
-bool Warning(const std::string& need) {
-  return need == "interpersonal-safety" || need.rfind("housing-", 0) == 0;
-}
-
 // "Practitioner/1" or "PractitionerRole/1": a viewer who can be a referral's requester.
 bool IsPractitioner(const std::string& user_id) {
   return user_id.rfind("Practitioner/", 0) == 0 || user_id.rfind("PractitionerRole/", 0) == 0;
@@ -121,13 +118,6 @@ std::string WithRequester(const std::string& json, const std::string& user_id) {
   return std::string(sb.GetString(), sb.GetSize());
 }
 
-std::string RouteLabel(const std::string& route) {
-  if (route == "social-work") return "social work";
-  if (route == "transportation") return "transportation services";
-  if (route == "interpreter") return "interpreter services";
-  return "";
-}
-
 void WriteCard(Writer& w, const Pipeline& p, const HookCall& call, const NeedFlag& flag,
                const ReferralPlan& plan, bool already_open, IssuedCard* issued,
                std::string* card_uuid) {
@@ -138,10 +128,14 @@ void WriteCard(Writer& w, const Pipeline& p, const HookCall& call, const NeedFla
   Str(w, "uuid", *card_uuid);
   // No names or free text in the summary: the need, its certainty and the route.
   std::string summary = "Social need: " + flag.need + (flag.possible ? " (possible)" : "");
-  if (!RouteLabel(route).empty()) summary += " - consider referral to " + RouteLabel(route);
+  // The route's label and the need's indicator are data (config referrals.routes, needs.yaml).
+  auto rc = p.config.routes.find(route);
+  if (rc != p.config.routes.end() && !rc->second.label.empty()) {
+    summary += " - consider referral to " + rc->second.label;
+  }
   if (summary.size() > 139) summary.resize(139);
   Str(w, "summary", summary);
-  Str(w, "indicator", Warning(flag.need) ? "warning" : "info");
+  Str(w, "indicator", def != nullptr ? def->card_indicator : "info");
   w.Key("source");
   w.StartObject();
   Str(w, "label", "sdoh-bridge rules " + p.ruleset.id() + " " + p.ruleset.version());
@@ -238,7 +232,27 @@ std::string EscapeMarkdown(std::string_view text) {
   return out;
 }
 
-std::string DiscoveryJson(const std::string& service_id) {
+// The LOINC codes a screening Observation can carry: every instrument's panel codes, then its
+// question codes (standalone items, issue 14 item 4), each once, from mappings/instruments/.
+std::string ScreeningObservationCodes(const Catalog& catalog) {
+  std::vector<std::string> codes;
+  auto add = [&](std::string_view code) {
+    if (!code.empty() && std::find(codes.begin(), codes.end(), code) == codes.end()) {
+      codes.emplace_back(code);
+    }
+  };
+  for (const Instrument& i : catalog.instruments()) {
+    for (const std::string& c : i.panel_codes) add(c);
+  }
+  for (const Instrument& i : catalog.instruments()) {
+    for (CodeId q : i.questions) add(catalog.codes().Name(q));
+  }
+  std::string out;
+  for (const std::string& c : codes) out += (out.empty() ? "" : ",") + ("http://loinc.org|" + c);
+  return out;
+}
+
+std::string DiscoveryJson(const std::string& service_id, const Catalog& catalog) {
   rapidjson::StringBuffer sb;
   Writer w(sb);
   w.StartObject();
@@ -256,9 +270,8 @@ std::string DiscoveryJson(const std::string& service_id) {
   Str(w, "patient", "Patient/{{context.patientId}}");
   Str(w, "qr", "QuestionnaireResponse?subject=Patient/{{context.patientId}}");
   Str(w, "obs",
-      "Observation?subject=Patient/{{context.patientId}}&code=http://loinc.org|96777-8,"
-      "http://loinc.org|97023-6,http://loinc.org|88121-9,http://loinc.org|93025-5"
-      "&_include:iterate=Observation:has-member");
+      "Observation?subject=Patient/{{context.patientId}}&code=" +
+          ScreeningObservationCodes(catalog) + "&_include:iterate=Observation:has-member");
   Str(w, "openReferrals",
       "ServiceRequest?subject=Patient/{{context.patientId}}&status=draft,active,on-hold");
   w.EndObject();

@@ -17,9 +17,10 @@ namespace sdoh::service {
 
 inline constexpr const char* kPatientViewServiceId = "sdoh-bridge-patient-view";
 
-// {"services":[...]}: one patient-view service with the prefetch templates
-// patient, qr, obs (the four screening panels with their members) and openReferrals.
-std::string DiscoveryJson(const std::string& service_id);
+// {"services":[...]}: one patient-view service with the prefetch templates patient, qr, obs
+// (the catalog's screening panels with their members at any depth, and its question codes for
+// standalone items) and openReferrals.
+std::string DiscoveryJson(const std::string& service_id, const Catalog& catalog);
 
 struct CdsResult {
   int status = 200;                // 200, 400 (bad request) or 412 (prefetch missing)

@@ -202,7 +202,8 @@ std::optional<HttpResponse> ServiceApp::Route(HttpRequest& request, std::string*
     *route = path;
     if (!get) return Error(405, "GET only");
     if (auto denied = CheckJwt(request, path)) return *denied;
-    return Json(200, DiscoveryJson(settings_.service_id));
+    if (!pipeline_) return Error(503, "config not loaded");
+    return Json(200, DiscoveryJson(settings_.service_id, *pipeline_->catalog));
   }
   const std::string service_path = "/cds-services/" + settings_.service_id;
   if (path == service_path) {

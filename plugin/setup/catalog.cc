@@ -260,23 +260,26 @@ Status Catalog::LoadNeeds(const std::string& path) {
     NeedDef d;
     d.name = kv.first.Scalar();
     const YAML::Node& v = kv.second;
-    if (Status s = CheckKeys(path, v,
-                             {"route", "sensitive", "domain", "flag_text", "flag_text_possible",
-                              "service", "neutral_text", "reason", "rule_categories"},
-                             "need '" + d.name + "'");
+    if (Status s =
+            CheckKeys(path, v,
+                      {"route", "sensitive", "domain", "flag_text", "flag_text_possible", "service",
+                       "neutral_text", "reason", "rule_categories", "language", "card_indicator"},
+                      "need '" + d.name + "'");
         !s.ok()) {
       return s;
     }
     auto route = RequiredString(path, v, "route");
     if (!route.ok()) return route.status();
     d.route = *route;
-    if (d.route != "social-work" && d.route != "transportation" && d.route != "interpreter" &&
-        d.route != "none") {
-      return Status::InvalidArgument(Where(path, v["route"]) +
-                                     ": route must be social-work, "
-                                     "transportation, interpreter or none");
-    }
+    // That the route is configured is checked with the config (setup/pipeline.cc).
     d.sensitive = v["sensitive"] && v["sensitive"].as<bool>(false);
+    d.language = v["language"] && v["language"].as<bool>(false);
+    d.card_indicator = OptionalString(path, v, "card_indicator", "info").value();
+    if (d.card_indicator != "info" && d.card_indicator != "warning" &&
+        d.card_indicator != "critical") {
+      return Status::InvalidArgument(Where(path, v["card_indicator"]) +
+                                     ": card_indicator must be info, warning or critical");
+    }
     YAML::Node dom = v["domain"];
     auto dcode = RequiredString(path, dom, "code");
     if (!dcode.ok()) return dcode.status();

@@ -64,10 +64,15 @@ struct Coding {
 
 struct NeedDef {
   std::string name;
-  std::string route;  // social-work | transportation | interpreter | none
+  std::string route;  // a route of the config's referrals.routes
   bool sensitive = false;
-  Coding domain;             // SDOHCC domain category; display = the CodeSystem display
-  std::string domain_text;   // ServiceRequest category.text (the domain in words)
+  // Language access (needs.yaml `language: true`): the Flag's text names the language, its
+  // category is "contact", the Patient's preferred language sets it, the report's interpreter
+  // table counts it.
+  bool language = false;
+  std::string card_indicator = "info";  // CDS Hooks card indicator: info | warning | critical
+  Coding domain;                        // SDOHCC domain category; display = the CodeSystem display
+  std::string domain_text;              // ServiceRequest category.text (the domain in words)
   std::string neutral_text;  // sensitive needs: the only wording a non-care-team reader sees
   // An extra SDOHCC domain category on the ServiceRequest when this rule fired (rule id →
   // coding), e.g. PRAPARE 76501-6 → intimate-partner-violence (issue 14 item 8).

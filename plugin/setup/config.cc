@@ -227,10 +227,12 @@ Result<Config> LoadConfig(const std::string& path) {
     (std::string(key) == "service" ? c.service : c.watch) = section;
   }
   // Referral policy. Defaults per the product design; config may override each route.
-  c.routes["social-work"].resources = {"ServiceRequest", "Task", "Flag"};
-  c.routes["transportation"].resources = {"ServiceRequest", "Task", "Flag"};
-  c.routes["interpreter"].resources = {"ServiceRequest", "Flag"};
-  c.routes["none"].resources = {"Flag"};
+  // The routes when the config names none (config/sdoh-bridge.yaml lists them too). A route
+  // is data: a config may add its own, and every need's route must be one of them.
+  c.routes["social-work"] = {"social work", {"ServiceRequest", "Task", "Flag"}};
+  c.routes["transportation"] = {"transportation services", {"ServiceRequest", "Task", "Flag"}};
+  c.routes["interpreter"] = {"interpreter services", {"ServiceRequest", "Flag"}};
+  c.routes["none"] = {"", {"Flag"}};
   YAML::Node ref = n["referrals"];
   if (!ref) return Status::InvalidArgument(Where(path, n) + ": missing required key 'referrals'");
   if (Status s =
@@ -247,15 +249,11 @@ Result<Config> LoadConfig(const std::string& path) {
     }
     for (const auto& kv : routes) {
       const std::string name = kv.first.Scalar();
-      auto it = c.routes.find(name);
-      if (it == c.routes.end()) {
-        return Status::InvalidArgument(Where(path, kv.first) + ": unknown route '" + name +
-                                       "' (social-work, transportation, interpreter, none)");
-      }
+      auto it = c.routes.try_emplace(name).first;  // a new route, or one of the defaults
       const YAML::Node& r = kv.second;
       if (Status s = CheckKeys(path, r,
-                               {"resources", "review", "requester", "performer", "owner", "consent",
-                                "consent_category", "consent_policy", "priority"},
+                               {"label", "resources", "review", "requester", "performer", "owner",
+                                "consent", "consent_category", "consent_policy", "priority"},
                                "route '" + name + "'");
           !s.ok()) {
         return s;
@@ -280,6 +278,7 @@ Result<Config> LoadConfig(const std::string& path) {
                                          ": 'review' must be true or false");
         }
       }
+      rc.label = OptionalString(path, r, "label", rc.label).value();
       rc.requester = OptionalString(path, r, "requester", "").value();
       rc.performer = OptionalString(path, r, "performer", "").value();
       rc.owner = OptionalString(path, r, "owner", "").value();

@@ -15,6 +15,7 @@
 namespace sdoh {
 
 struct RouteConfig {
+  std::string label;                   // in card text: "consider referral to <label>"
   std::vector<std::string> resources;  // subset of ServiceRequest, Task, Flag
   bool review = false;                 // ServiceRequest as draft proposal, no Task
   std::string requester;               // Reference, e.g. "Organization/clinic"

@@ -10,6 +10,16 @@ fhir::Result<Pipeline> LoadPipeline(const std::string& config_path) {
   if (!config.ok()) return config.status();
   auto catalog = Catalog::Load(config->mappings);
   if (!catalog.ok()) return catalog.status();
+  // Routes are data (the config's referrals.routes): every need goes to one of them.
+  for (const auto& [name, def] : (*catalog)->needs()) {
+    if (!config->routes.count(def.route)) {
+      std::string known;
+      for (const auto& [route, rc] : config->routes) known += (known.empty() ? "" : ", ") + route;
+      return fhir::Status::InvalidArgument(
+          config->mappings + "/needs.yaml: need '" + name + "' goes to route '" + def.route +
+          "', which " + config->path + " does not configure (referrals.routes: " + known + ")");
+    }
+  }
   auto ruleset = Ruleset::Load(config->rules, **catalog);
   if (!ruleset.ok()) return ruleset.status();
   Pipeline p{std::move(*config), std::move(*catalog), std::move(*ruleset)};

@@ -238,10 +238,15 @@ TEST_F(NoAuthServiceTest, DiscoveryListsPatientViewWithPrefetch) {
   EXPECT_STREQ(svc["prefetch"]["patient"].GetString(), "Patient/{{context.patientId}}");
   EXPECT_STREQ(svc["prefetch"]["qr"].GetString(),
                "QuestionnaireResponse?subject=Patient/{{context.patientId}}");
-  EXPECT_STREQ(svc["prefetch"]["obs"].GetString(),
-               "Observation?subject=Patient/{{context.patientId}}&code=http://loinc.org|96777-8,"
-               "http://loinc.org|97023-6,http://loinc.org|88121-9,http://loinc.org|93025-5"
-               "&_include:iterate=Observation:has-member");  // panel → group → item (issue 14)
+  // The screening codes come from mappings/instruments/: every panel (with its members at any
+  // depth: panel → group → item, issue 14) and every question code (standalone items).
+  const std::string obs = svc["prefetch"]["obs"].GetString();
+  EXPECT_EQ(obs.rfind("Observation?subject=Patient/{{context.patientId}}&code=", 0), 0u) << obs;
+  for (const char* code : {"96777-8", "97023-6", "88121-9", "93025-5", "88122-7", "88124-3"}) {
+    EXPECT_NE(obs.find(std::string("http://loinc.org|") + code), std::string::npos) << code;
+  }
+  const std::string include = "&_include:iterate=Observation:has-member";
+  EXPECT_EQ(obs.substr(obs.size() - include.size()), include);
   EXPECT_STREQ(svc["prefetch"]["openReferrals"].GetString(),
                "ServiceRequest?subject=Patient/{{context.patientId}}&status=draft,active,on-hold");
 }
