@@ -547,9 +547,10 @@ TEST_F(WritebackServerTest, ReferralsWrittenUnderFormatOneAreRecognised) {
 }
 
 // Issue 12: two patients whose ids and need names collided under "<need>-<patient id>":
-// pat29 (HITS with an item missing: interpersonal-safety-incomplete) and incomplete-pat29 (all
-// four HITS items "Frequently": interpersonal-safety) both gave "interpersonal-safety-
-// incomplete-pat29", so one Flag was never written. Each now gets its own Flag.
+// pat29 with interpersonal-safety-incomplete (here: HITS "Never" x3, one item missing: 4 to 8
+// points, undecided) and incomplete-pat29 with interpersonal-safety (all four HITS items
+// "Frequently") both gave "interpersonal-safety-incomplete-pat29", so one Flag was never
+// written and a revoke touched the other patient's. Each now gets its own Flag.
 TEST_F(WritebackServerTest, PrefixPairPatientsGetTheirOwnFlags) {
   std::string patient;
   for (const std::string& l : Lines(ReadFile(kSource + "/samples/Patient.ndjson"))) {
@@ -566,6 +567,10 @@ TEST_F(WritebackServerTest, PrefixPairPatientsGetTheirOwnFlags) {
       qr.rfind("]}"),
       R"(,{"linkId":"/95615-1","answer":[{"valueCoding":{"system":"http://loinc.org","code":"LA6482-9"}}]})");
   ASSERT_TRUE(client_.fhir->Update("QuestionnaireResponse", "x29-ahc", qr).ok());
+  std::string never = OriginalQr("p29-ahc");
+  for (size_t pos; (pos = never.find("LA6482-9")) != std::string::npos;)
+    never.replace(pos, 8, "LA6270-8");
+  ASSERT_TRUE(client_.fhir->Update("QuestionnaireResponse", "p29-ahc", never).ok());
   ASSERT_EQ(Run(RunArgs()), 0) << last_output_;
   auto live = Live("Flag");
   const std::string a = FlagIdentifier("pat29", "interpersonal-safety-incomplete");
