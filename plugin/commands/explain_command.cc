@@ -33,14 +33,9 @@ struct ExplainSink : PassSink {
 }  // namespace
 
 int ExplainCommand(const ExplainOptions& options, std::ostream& out, std::ostream& err) {
-  auto pipeline =
-      LoadPipeline(options.config_path.empty() ? DefaultConfigPath() : options.config_path);
-  if (!pipeline.ok()) {
-    err << "sdoh-bridge: config error: " << pipeline.status().message() << "\n";
-    return 2;
-  }
+  auto pipeline = LoadCommandPipeline(options.config_path, options.source, "", err);
+  if (!pipeline) return 2;
   Pipeline& p = *pipeline;
-  if (!options.source.empty()) p.config.source = options.source;
   int exit_code = 0;
   for (const std::string& pid : options.patients) {
     if (!fhir::IsValidId(pid)) {  // never echoed raw to the terminal (issue 13 #6)

@@ -6,12 +6,10 @@
 #include <memory>
 #include <ostream>
 
-#include "fhir/client/rest_store.h"
-#include "fhir/ndjson_folder_store.h"
 #include "plugin/outputs/output_file.h"
+#include "plugin/pass/source.h"
 #include "plugin/screening/form_inference.h"
 #include "plugin/screening/screening_collector.h"
-#include "plugin/setup/fhir_section.h"
 #include "plugin/setup/pipeline.h"
 
 namespace sdoh {
@@ -101,29 +99,15 @@ std::string Draft(const Catalog& catalog, const std::string& canonical, const Fo
 }  // namespace
 
 int FormsCommand(const FormsOptions& options, std::ostream& out, std::ostream& err) {
-  const std::string config_path =
-      options.config_path.empty() ? DefaultConfigPath() : options.config_path;
-  auto pipeline = LoadPipeline(config_path);
-  if (!pipeline.ok()) {
-    err << "sdoh-bridge: config error: " << pipeline.status().message() << "\n";
+  auto pipeline = LoadCommandPipeline(options.config_path, options.source, "", err);
+  if (!pipeline) return 2;
+  Pipeline& p = *pipeline;
+  auto source = Source::Open(p.config);  // the one store factory
+  if (!source.ok()) {
+    err << "sdoh-bridge: config error: " << source.status().message() << "\n";
     return 2;
   }
-  Pipeline& p = *pipeline;
-  if (!options.source.empty()) p.config.source = options.source;
-  std::unique_ptr<fhir::Store> store;
-  fhir::client::Client client;
-  if (IsServerSource(p.config.source)) {
-    auto ro = BuildServerSource(p.config, &client);
-    if (!ro.ok()) {
-      err << "sdoh-bridge: config error: " << ro.status().message() << "\n";
-      return 2;
-    }
-    store = std::make_unique<fhir::client::RestStore>(client.fhir.get(), *ro);
-  } else {
-    store = std::make_unique<fhir::NdjsonFolderStore>(
-        p.config.source,
-        fhir::NdjsonFolderStore::Options{p.config.max_line_bytes, p.config.max_depth});
-  }
+  fhir::Store* store = &(*source)->store();
   ScreeningOptions sopts;
   sopts.time_zone = p.config.time_zone;
   sopts.infer_forms = true;  // show what can be inferred even where a pass would not

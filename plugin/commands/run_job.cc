@@ -87,16 +87,9 @@ int BeginWriteback(const RunOptions& options, const Pipeline& p, Source& source,
 }  // namespace
 
 int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
-  const std::string config_path =
-      options.config_path.empty() ? DefaultConfigPath() : options.config_path;
-  auto pipeline = LoadPipeline(config_path);
-  if (!pipeline.ok()) {
-    err << "sdoh-bridge: config error: " << pipeline.status().message() << "\n";
-    return 2;
-  }
+  auto pipeline = LoadCommandPipeline(options.config_path, options.source, options.out, err);
+  if (!pipeline) return 2;
   Pipeline& p = *pipeline;
-  if (!options.source.empty()) p.config.source = options.source;
-  if (!options.out.empty()) p.config.out = options.out;
   const std::optional<fhir::InstantMicros> now = RunClock(options.now);
   if (!now) {
     err << "sdoh-bridge: --now must be a FHIR dateTime, got '" << options.now << "'\n";

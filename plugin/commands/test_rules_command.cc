@@ -113,12 +113,8 @@ void Compare(const std::vector<Expected>& expected, const std::vector<NeedFlag>&
 }  // namespace
 
 int TestRulesCommand(const TestRulesOptions& options, std::ostream& out, std::ostream& err) {
-  auto pipeline =
-      LoadPipeline(options.config_path.empty() ? DefaultConfigPath() : options.config_path);
-  if (!pipeline.ok()) {
-    err << "sdoh-bridge: config error: " << pipeline.status().message() << "\n";
-    return 2;
-  }
+  auto pipeline = LoadCommandPipeline(options.config_path, "", "", err);
+  if (!pipeline) return 2;
   Pipeline& p = *pipeline;
   int passed = 0, failed = 0;
   for (const std::string& file : options.files) {

@@ -322,14 +322,9 @@ int RunReportCommand(const std::vector<std::string>& args, std::ostream& out, st
   if (int code = ParseReportArgs(args, &a, out, err); code >= 0) return code;
   CivilDate from, to;
   if (!ReportPeriod(a, &from, &to, err)) return 2;
-  auto pipeline = LoadPipeline(a.config_path.empty() ? DefaultConfigPath() : a.config_path);
-  if (!pipeline.ok()) {
-    err << "sdoh-bridge: config error: " << pipeline.status().message() << "\n";
-    return 2;
-  }
+  auto pipeline = LoadCommandPipeline(a.config_path, a.source, a.out_dir, err);
+  if (!pipeline) return 2;
   Pipeline& p = *pipeline;
-  if (!a.source.empty()) p.config.source = a.source;
-  if (!a.out_dir.empty()) p.config.out = a.out_dir;
   const bool server = IsServerSource(p.config.source);
   if (std::error_code ec; !server && !std::filesystem::is_directory(p.config.source, ec)) {
     err << "sdoh-bridge report: source '" << p.config.source << "' is not a folder\n";

@@ -33,28 +33,13 @@ bool PassCatalog::AddQuestionnaire(std::string_view url, std::string_view versio
     if (*known != map) ++conflicts_;
     return false;
   }
-  auto& versions = questionnaires_[std::string(url)];
-  for (auto& [v, m] : versions) {
-    if (v == version) {
-      m = std::move(map);
-      return true;
-    }
-  }
-  versions.emplace_back(std::string(version), std::move(map));
+  questionnaires_.Put(url, version, std::move(map));
   return true;
 }
 
 const Catalog::LinkMap* PassCatalog::FindQuestionnaire(std::string_view canonical) const {
   if (const Catalog::LinkMap* known = base_.FindQuestionnaire(canonical)) return known;
-  std::string_view url = StripCanonicalVersion(canonical);
-  std::string_view version;
-  if (url.size() < canonical.size()) version = canonical.substr(url.size() + 1);
-  auto it = questionnaires_.find(url);
-  if (it == questionnaires_.end() || it->second.empty()) return nullptr;
-  for (const auto& [v, m] : it->second) {
-    if (!version.empty() && v == version) return &m;
-  }
-  return &it->second.back().second;
+  return questionnaires_.Find(canonical);
 }
 
 }  // namespace sdoh

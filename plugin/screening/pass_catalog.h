@@ -42,7 +42,7 @@ class PassCatalog {
   const Catalog& base_;
   const uint32_t offset_;  // the catalog's highest code id
   CodeTable extra_;
-  StringMap<std::vector<std::pair<std::string, Catalog::LinkMap>>> questionnaires_;
+  QuestionnaireIndex questionnaires_;
   uint64_t conflicts_ = 0;
 };
 

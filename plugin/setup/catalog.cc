@@ -424,9 +424,9 @@ bool Catalog::IsQuestion(CodeId q) const {
   return q < question_bits_.size() && question_bits_[q] != 0;
 }
 
-void Catalog::AddQuestionnaire(std::string_view url, std::string_view version, LinkMap map) {
+void QuestionnaireIndex::Put(std::string_view url, std::string_view version, LinkMap map) {
   if (url.empty()) return;
-  auto& versions = questionnaires_[std::string(url)];
+  auto& versions = by_url_[std::string(url)];
   for (auto& [v, m] : versions) {
     if (v == version) {
       m = std::move(map);
@@ -436,16 +436,24 @@ void Catalog::AddQuestionnaire(std::string_view url, std::string_view version, L
   versions.emplace_back(std::string(version), std::move(map));
 }
 
-const Catalog::LinkMap* Catalog::FindQuestionnaire(std::string_view canonical) const {
+const LinkMap* QuestionnaireIndex::Find(std::string_view canonical) const {
   std::string_view url = StripCanonicalVersion(canonical);
   std::string_view version;
   if (url.size() < canonical.size()) version = canonical.substr(url.size() + 1);
-  auto it = questionnaires_.find(url);
-  if (it == questionnaires_.end() || it->second.empty()) return nullptr;
+  auto it = by_url_.find(url);
+  if (it == by_url_.end() || it->second.empty()) return nullptr;
   for (const auto& [v, m] : it->second) {
     if (!version.empty() && v == version) return &m;
   }
   return &it->second.back().second;
+}
+
+void Catalog::AddQuestionnaire(std::string_view url, std::string_view version, LinkMap map) {
+  questionnaires_.Put(url, version, std::move(map));
+}
+
+const Catalog::LinkMap* Catalog::FindQuestionnaire(std::string_view canonical) const {
+  return questionnaires_.Find(canonical);
 }
 
 const NeedDef* Catalog::FindNeed(std::string_view need) const {

@@ -104,6 +104,22 @@ struct InterpreterSettings {
 // Immutable after Load (and after Ruleset::Load has interned the rules' codes): shared, const,
 // by every thread, pass and CDS call. What arrives with the data of one pass or call (codes,
 // Questionnaires) lives in that pass's PassCatalog (plugin/screening/pass_catalog.h).
+// linkId → LOINC item code of one Questionnaire (rule 3a).
+using LinkMap = StringMap<CodeId>;
+
+// Questionnaires' linkId maps by url and version.
+class QuestionnaireIndex {
+ public:
+  // Adds (or replaces) the map of `url` at `version`.
+  void Put(std::string_view url, std::string_view version, LinkMap map);
+  // The map for `canonical` (may carry |version): the exact version when known, else the last
+  // version of the url added; nullptr when the url has none.
+  const LinkMap* Find(std::string_view canonical) const;
+
+ private:
+  StringMap<std::vector<std::pair<std::string, LinkMap>>> by_url_;
+};
+
 class Catalog {
  public:
   // Loads instruments/*.yaml, forms/*.yaml, needs.yaml and interpreter.yaml from `dir`, and any
@@ -125,7 +141,7 @@ class Catalog {
 
   // Questionnaires (rule 3a) from mappings/questionnaires/: linkId → LOINC item code, by
   // canonical and version.
-  using LinkMap = StringMap<CodeId>;
+  using LinkMap = sdoh::LinkMap;
   // The linkId map of the Questionnaire for `canonical` (may carry |version): the exact version
   // when known, else any version of that url; nullptr when none was loaded.
   const LinkMap* FindQuestionnaire(std::string_view canonical) const;
@@ -148,7 +164,7 @@ class Catalog {
   StringMap<InstrumentIndex> panel_to_instrument_;
   StringMap<Form> forms_;
   std::vector<uint64_t> question_bits_;  // by CodeId: bit i set when instrument i asks it
-  StringMap<std::vector<std::pair<std::string, LinkMap>>> questionnaires_;
+  QuestionnaireIndex questionnaires_;
   std::map<std::string, NeedDef> needs_;
   std::string domain_system_;
   InterpreterSettings interpreter_;

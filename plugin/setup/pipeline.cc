@@ -1,5 +1,7 @@
 #include "plugin/setup/pipeline.h"
 
+#include <ostream>
+
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -24,6 +26,19 @@ fhir::Result<Pipeline> LoadPipeline(const std::string& config_path) {
   if (!ruleset.ok()) return ruleset.status();
   Pipeline p{std::move(*config), std::move(*catalog), std::move(*ruleset)};
   return p;
+}
+
+std::optional<Pipeline> LoadCommandPipeline(const std::string& config_path,
+                                            const std::string& source, const std::string& out,
+                                            std::ostream& err) {
+  auto pipeline = LoadPipeline(config_path.empty() ? DefaultConfigPath() : config_path);
+  if (!pipeline.ok()) {
+    err << "sdoh-bridge: config error: " << pipeline.status().message() << "\n";
+    return std::nullopt;
+  }
+  if (!source.empty()) pipeline->config.source = source;
+  if (!out.empty()) pipeline->config.out = out;
+  return std::move(*pipeline);
 }
 
 std::string FlagLine(const NeedFlag& flag, const std::string& ruleset_version) {
