@@ -44,11 +44,18 @@ class Evaluator {
   Focus EvalView(const Node& n, Focus focus, const Frame& f,
                  Collection* storage);  // non-lambda argument: focus = $this
   Collection EvalBinary(const Node& n, Focus focus, const Frame& f);
+  // and, or, xor, implies: the right operand only when the left one does not decide.
+  Collection EvalLogic(const Node& n, Focus focus, const Frame& f);
+  // <, <=, >, >=: items ordered with the local zone for DateTimes.
+  Collection EvalComparison(internal::Op op, Focus a, Focus b);
   Collection EvalUnary(const Node& n, Focus focus, const Frame& f);
   Collection Variable(const std::string& name);
   Collection CallFunction(const Node& n, Focus input, const Frame& f);
 
-  // Model navigation.
+  // Model navigation (navigation.cc).
+  // FHIR type of a JSON value found under an element the model does not describe ("" if
+  // none: null, array).
+  static std::string_view InferType(const rapidjson::Value& v);
   // Appends the children called `name`. Returns false if the item's type is completely
   // modelled and has no such element (the caller decides whether that is an error).
   bool Member(const Item& item, const std::string& name, Collection* out);
