@@ -15,6 +15,10 @@
 
 namespace fhir::fhirpath {
 
+namespace internal {
+class FunctionCall;
+}
+
 class Evaluator {
  public:
   Evaluator(const EvalContext& ctx, const rapidjson::Value* resource);
@@ -22,6 +26,8 @@ class Evaluator {
   Collection Run(const internal::Node& root);
 
  private:
+  // The function library (functions.cc, functions_*.cc) reaches the evaluator through it.
+  friend class internal::FunctionCall;
   using Node = internal::Node;
   struct Frame {
     const Item* this_item = nullptr;
