@@ -20,6 +20,16 @@ bool IsFhirId(std::string_view id) {
   return true;
 }
 
+// The id of an Observation reference ("Observation/<id>", a full URL ending so, or with
+// "/_history/<v>"); "" when it is not one or the id is outside the FHIR id grammar.
+std::string_view ObservationIdOf(std::string_view ref) {
+  if (size_t h = ref.find("/_history/"); h != std::string_view::npos) ref = ref.substr(0, h);
+  size_t at = ref.rfind("Observation/");
+  if (at == std::string_view::npos || (at > 0 && ref[at - 1] != '/')) return {};
+  std::string_view id = ref.substr(at + 12);
+  return IsFhirId(id) ? id : std::string_view();
+}
+
 }  // namespace
 
 RestStore::RestStore(FhirClient* client, RestStoreOptions options)
@@ -92,138 +102,177 @@ Status RestStore::ReadSearch(const std::string& type, Params params, ResourceVis
   return Status::Ok();
 }
 
-Status RestStore::ReadAll(const std::vector<std::string>& types, ResourceVisitor& visitor) {
-  auto without_since = [&](const std::string& type) {
-    return std::find(options_.types_without_since.begin(), options_.types_without_since.end(),
-                     type) != options_.types_without_since.end();
-  };
-  auto forward = [&](const std::string& type) {
-    return [this, &visitor, &type](const rapidjson::Value& r, const SourceLocation& where) {
-      ++stats_.resources;
-      visitor.OnResource(type, r, where);
-    };
-  };
-  const bool refetch = options_.refetch_changed_patients && !options_.since.empty();
-  if (!refetch) {
-    for (const std::string& type : types) {
-      Params params;
-      if (!without_since(type) && !options_.since.empty()) {
-        params.emplace_back("_lastUpdated", "ge" + options_.since);
-      }
-      if (Status s = ReadSearch(type, std::move(params), visitor, forward(type)); !s.ok()) {
-        return s;
-      }
-    }
-    return Status::Ok();
-  }
+bool RestStore::WithoutSince(const std::string& type) const {
+  return std::find(options_.types_without_since.begin(), options_.types_without_since.end(),
+                   type) != options_.types_without_since.end();
+}
 
-  // 1. What changed: only its patients (and its own ids) are kept.
-  std::set<std::string> patients;
-  std::map<std::string, std::set<std::string>> changed;  // type -> ids
+void RestStore::PassOn(const std::string& type, const rapidjson::Value& resource,
+                       const SourceLocation& where, ResourceVisitor& visitor) {
+  ++stats_.resources;
+  visitor.OnResource(type, resource, where);
+}
+
+Status RestStore::ReadEachType(const std::vector<std::string>& types, ResourceVisitor& visitor) {
   for (const std::string& type : types) {
-    if (without_since(type)) continue;
+    Params params;
+    if (!WithoutSince(type) && !options_.since.empty()) {
+      params.emplace_back("_lastUpdated", "ge" + options_.since);
+    }
+    auto forward = [&](const rapidjson::Value& r, const SourceLocation& where) {
+      PassOn(type, r, where, visitor);
+    };
+    if (Status s = ReadSearch(type, std::move(params), visitor, forward); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+struct RestStore::Changes {
+  std::set<std::string> patients;
+  std::map<std::string, std::set<std::string>> ids;  // type -> ids
+};
+
+Status RestStore::ReadChanges(const std::vector<std::string>& types, ResourceVisitor& visitor,
+                              Changes* changes) {
+  for (const std::string& type : types) {
+    if (WithoutSince(type)) continue;
     auto collect = [&](const rapidjson::Value& r, const SourceLocation& where) {
       std::string pid = PatientOf(type, r);
       std::string_view id = json::StrMember(r, "id");
       if (pid.empty() || !IsFhirId(id)) {
-        ++stats_.resources;
-        visitor.OnResource(type, r, where);  // counted (skipped or ignored) as usual
+        PassOn(type, r, where, visitor);  // counted (skipped or ignored) as usual
         return;
       }
-      patients.insert(std::move(pid));
-      changed[type].insert(std::string(id));
+      changes->patients.insert(std::move(pid));
+      changes->ids[type].insert(std::string(id));
     };
     if (Status s = ReadSearch(type, {{"_lastUpdated", "ge" + options_.since}}, visitor, collect);
         !s.ok()) {
       return s;
     }
   }
-  changed_patients_ = patients.size();
+  return Status::Ok();
+}
 
-  // 2. Each changed patient in full, type by type in the caller's order. `seen` keeps every
-  // resource to the visitor once; `members` the hasMember targets of what was passed on.
-  const size_t chunk = static_cast<size_t>(std::max(1, options_.patients_per_search));
-  std::set<std::string> seen;
-  std::set<std::string> members;
-  std::vector<std::string> fresh;  // ids of Observations passed on by the latest searches
-  auto pass_on = [&](const std::string& type) {
-    return [&, type](const rapidjson::Value& r, const SourceLocation& where) {
-      std::string key = type + "/" + std::string(json::StrMember(r, "id"));
-      if (!seen.insert(key).second) return;
-      if (type == "Observation") {
-        fresh.emplace_back(json::StrMember(r, "id"));
-        if (const rapidjson::Value* hm = json::ArrayMember(r, "hasMember")) {
-          for (const rapidjson::Value& m : hm->GetArray()) {
-            std::string_view ref = json::StrMember(m, "reference");
-            if (size_t h = ref.find("/_history/"); h != std::string_view::npos) {
-              ref = ref.substr(0, h);
-            }
-            size_t at = ref.rfind("Observation/");
-            if (at == std::string_view::npos || (at > 0 && ref[at - 1] != '/')) continue;
-            std::string_view mid = ref.substr(at + 12);
-            if (IsFhirId(mid)) members.insert(std::string(mid));
-          }
-        }
-      }
-      ++stats_.resources;
-      visitor.OnResource(type, r, where);
-    };
-  };
-  // One search per `chunk` values of `values` (comma-joined, each through `format`).
-  auto search_in_chunks = [&](const std::string& type, const std::string& param,
-                              const std::vector<std::string>& values, auto format) -> Status {
-    for (size_t i = 0; i < values.size(); i += chunk) {
-      std::string value;
-      for (size_t k = i; k < values.size() && k < i + chunk; ++k) {
-        if (!value.empty()) value += ',';
-        value += format(values[k]);
-      }
-      if (Status s = ReadSearch(type, {{param, value}}, visitor, pass_on(type)); !s.ok()) return s;
+// Phase 2: each changed patient in full, type by type in the caller's order. `seen_` keeps
+// every resource to the visitor once; `members_` the hasMember targets of what was passed on.
+class RestStore::PatientRefetch {
+ public:
+  // REQUIRES: store, visitor and changes outlive it.
+  PatientRefetch(RestStore* store, ResourceVisitor& visitor, Changes& changes)
+      : store_(store),
+        visitor_(visitor),
+        changes_(changes),
+        chunk_(static_cast<size_t>(std::max(1, store->options_.patients_per_search))),
+        patients_(changes.patients.begin(), changes.patients.end()) {}
+
+  Status ReadType(const std::string& type) {
+    if (store_->WithoutSince(type)) {
+      auto forward = [&](const rapidjson::Value& r, const SourceLocation& where) {
+        store_->PassOn(type, r, where, visitor_);
+      };
+      return store_->ReadSearch(type, {}, visitor_, forward);
     }
-    return Status::Ok();
-  };
-  auto same = [](const std::string& v) { return v; };
-  const std::vector<std::string> ids(patients.begin(), patients.end());
-  for (const std::string& type : types) {
-    if (without_since(type)) {
-      if (Status s = ReadSearch(type, {}, visitor, forward(type)); !s.ok()) return s;
-      continue;
-    }
-    Status s = type == "Patient" ? search_in_chunks(type, "_id", ids, same)
-                                 : search_in_chunks(type, "subject", ids, [](const std::string& v) {
-                                     return "Patient/" + v;
-                                   });
+    Status s = type == "Patient" ? SearchInChunks(type, "_id", patients_, Same)
+                                 : SearchInChunks(type, "subject", patients_, PatientReference);
     if (!s.ok()) return s;
     // A changed resource the subject search did not return (its subject is written as an
     // absolute URL the server does not match): by id.
     std::vector<std::string> missing;
-    for (const std::string& id : changed[type]) {
-      if (!seen.count(type + "/" + id)) missing.push_back(id);
+    for (const std::string& id : changes_.ids[type]) {
+      if (!seen_.count(type + "/" + id)) missing.push_back(id);
     }
-    if (Status s2 = search_in_chunks(type, "_id", missing, same); !s2.ok()) return s2;
-    if (type != "Observation") continue;
-    // Panels up from every changed Observation (Observation?has-member=), then members down
-    // from every panel, until nothing new turns up (bounded: panels nest a few levels).
-    std::vector<std::string> up(changed[type].begin(), changed[type].end());
+    if (Status s2 = SearchInChunks(type, "_id", missing, Same); !s2.ok()) return s2;
+    if (type != "Observation") return Status::Ok();
+    return ReadPanels(type);
+  }
+
+ private:
+  static std::string Same(const std::string& v) { return v; }
+  static std::string PatientReference(const std::string& v) { return "Patient/" + v; }
+  static std::string ObservationReference(const std::string& v) { return "Observation/" + v; }
+
+  // Panels up from every changed Observation (Observation?has-member=), then members down
+  // from every panel, until nothing new turns up (bounded: panels nest a few levels).
+  Status ReadPanels(const std::string& type) {
+    std::vector<std::string> up(changes_.ids[type].begin(), changes_.ids[type].end());
     for (int depth = 0; depth < 8 && !up.empty(); ++depth) {
-      fresh.clear();
-      if (Status s3 = search_in_chunks(type, "has-member", up,
-                                       [](const std::string& v) { return "Observation/" + v; });
-          !s3.ok()) {
-        return s3;
+      fresh_.clear();
+      if (Status s = SearchInChunks(type, "has-member", up, ObservationReference); !s.ok()) {
+        return s;
       }
-      up = std::move(fresh);  // new panels: their panels too
-      fresh.clear();
+      up = std::move(fresh_);  // new panels: their panels too
+      fresh_.clear();
     }
     std::set<std::string> asked;
     for (int depth = 0; depth < 8; ++depth) {
       std::vector<std::string> down;
-      for (const std::string& m : members) {
-        if (!seen.count("Observation/" + m) && asked.insert(m).second) down.push_back(m);
+      for (const std::string& m : members_) {
+        if (!seen_.count("Observation/" + m) && asked.insert(m).second) down.push_back(m);
       }
       if (down.empty()) break;
-      if (Status s4 = search_in_chunks(type, "_id", down, same); !s4.ok()) return s4;
+      if (Status s = SearchInChunks(type, "_id", down, Same); !s.ok()) return s;
     }
+    return Status::Ok();
+  }
+
+  // One search per `chunk_` values of `values` (comma-joined, each through `format`).
+  template <typename Format>
+  Status SearchInChunks(const std::string& type, const std::string& param,
+                        const std::vector<std::string>& values, Format format) {
+    auto pass_on = [&](const rapidjson::Value& r, const SourceLocation& where) {
+      Found(type, r, where);
+    };
+    for (size_t i = 0; i < values.size(); i += chunk_) {
+      std::string value;
+      for (size_t k = i; k < values.size() && k < i + chunk_; ++k) {
+        if (!value.empty()) value += ',';
+        value += format(values[k]);
+      }
+      if (Status s = store_->ReadSearch(type, {{param, value}}, visitor_, pass_on); !s.ok()) {
+        return s;
+      }
+    }
+    return Status::Ok();
+  }
+
+  // A resource of a phase-2 search: to the visitor unless seen; an Observation's id goes to
+  // `fresh_` and its hasMember targets to `members_`.
+  void Found(const std::string& type, const rapidjson::Value& r, const SourceLocation& where) {
+    std::string key = type + "/" + std::string(json::StrMember(r, "id"));
+    if (!seen_.insert(key).second) return;
+    if (type == "Observation") {
+      fresh_.emplace_back(json::StrMember(r, "id"));
+      if (const rapidjson::Value* hm = json::ArrayMember(r, "hasMember")) {
+        for (const rapidjson::Value& m : hm->GetArray()) {
+          std::string_view mid = ObservationIdOf(json::StrMember(m, "reference"));
+          if (!mid.empty()) members_.insert(std::string(mid));
+        }
+      }
+    }
+    store_->PassOn(type, r, where, visitor_);
+  }
+
+  RestStore* store_;
+  ResourceVisitor& visitor_;
+  Changes& changes_;
+  const size_t chunk_;
+  const std::vector<std::string> patients_;  // the changed patients' ids
+  std::set<std::string> seen_;
+  std::set<std::string> members_;
+  std::vector<std::string> fresh_;  // ids of Observations passed on by the latest searches
+};
+
+Status RestStore::ReadAll(const std::vector<std::string>& types, ResourceVisitor& visitor) {
+  if (!options_.refetch_changed_patients || options_.since.empty()) {
+    return ReadEachType(types, visitor);
+  }
+  Changes changes;
+  if (Status s = ReadChanges(types, visitor, &changes); !s.ok()) return s;
+  changed_patients_ = changes.patients.size();
+  PatientRefetch refetch(this, visitor, changes);
+  for (const std::string& type : types) {
+    if (Status s = refetch.ReadType(type); !s.ok()) return s;
   }
   return Status::Ok();
 }

@@ -59,6 +59,20 @@ class RestStore : public fhir::Store {
   template <typename OnResource>
   Status ReadSearch(const std::string& type, Params params, ResourceVisitor& visitor,
                     OnResource&& on_resource);
+  // `type` is read in full even with `since` (options_.types_without_since).
+  bool WithoutSince(const std::string& type) const;
+  // One resource to the visitor, counted.
+  void PassOn(const std::string& type, const rapidjson::Value& resource,
+              const SourceLocation& where, ResourceVisitor& visitor);
+  // ReadAll without refetch: each type's search (since `since`, if set) to the visitor.
+  Status ReadEachType(const std::vector<std::string>& types, ResourceVisitor& visitor);
+  // ReadAll with refetch, phase 1: what changed since `since`; only the patients and ids are
+  // kept (a changed resource whose patient cannot be told goes to the visitor as it is).
+  struct Changes;
+  Status ReadChanges(const std::vector<std::string>& types, ResourceVisitor& visitor,
+                     Changes* changes);
+  // Phase 2: every changed patient in full (rest_store.cc).
+  class PatientRefetch;
 
   StoreStats stats_;
   std::string first_page_server_time_;

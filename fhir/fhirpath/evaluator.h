@@ -15,6 +15,10 @@
 
 namespace fhir::fhirpath {
 
+namespace internal {
+class FunctionCall;
+}
+
 class Evaluator {
  public:
   Evaluator(const EvalContext& ctx, const rapidjson::Value* resource);
@@ -22,6 +26,8 @@ class Evaluator {
   Collection Run(const internal::Node& root);
 
  private:
+  // The function library (functions.cc, functions_*.cc) reaches the evaluator through it.
+  friend class internal::FunctionCall;
   using Node = internal::Node;
   struct Frame {
     const Item* this_item = nullptr;
@@ -44,11 +50,18 @@ class Evaluator {
   Focus EvalView(const Node& n, Focus focus, const Frame& f,
                  Collection* storage);  // non-lambda argument: focus = $this
   Collection EvalBinary(const Node& n, Focus focus, const Frame& f);
+  // and, or, xor, implies: the right operand only when the left one does not decide.
+  Collection EvalLogic(const Node& n, Focus focus, const Frame& f);
+  // <, <=, >, >=: items ordered with the local zone for DateTimes.
+  Collection EvalComparison(internal::Op op, Focus a, Focus b);
   Collection EvalUnary(const Node& n, Focus focus, const Frame& f);
   Collection Variable(const std::string& name);
   Collection CallFunction(const Node& n, Focus input, const Frame& f);
 
-  // Model navigation.
+  // Model navigation (navigation.cc).
+  // FHIR type of a JSON value found under an element the model does not describe ("" if
+  // none: null, array).
+  static std::string_view InferType(const rapidjson::Value& v);
   // Appends the children called `name`. Returns false if the item's type is completely
   // modelled and has no such element (the caller decides whether that is an error).
   bool Member(const Item& item, const std::string& name, Collection* out);

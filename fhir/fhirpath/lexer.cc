@@ -126,138 +126,157 @@ Token Lexer::Next() {
   t.pos = i_;
   if (i_ >= src_.size()) return t;
   char c = src_[i_];
-  auto fail = [&](std::string msg) {
-    t.type = Tok::kError;
-    t.text = std::move(msg);
-    return t;
-  };
-  if (IsIdentStart(c)) {
-    size_t s = i_;
-    while (i_ < src_.size() && IsIdentChar(src_[i_])) ++i_;
-    t.type = Tok::kIdentifier;
-    t.text = std::string(src_.substr(s, i_ - s));
-    return t;
-  }
-  if (c == '`') {
-    t.type = Tok::kIdentifier;
-    t.delimited = true;
-    if (!ReadEscaped('`', &t.text, &error)) return fail(error);
-    return t;
-  }
-  if (c == '\'') {
-    t.type = Tok::kString;
-    if (!ReadEscaped('\'', &t.text, &error)) return fail(error);
-    return t;
-  }
-  if (IsDigit(c)) {
-    size_t s = i_;
-    while (i_ < src_.size() && IsDigit(src_[i_])) ++i_;
-    if (i_ + 1 < src_.size() && src_[i_] == '.' && IsDigit(src_[i_ + 1])) {
-      ++i_;
-      while (i_ < src_.size() && IsDigit(src_[i_])) ++i_;
-    }
-    t.type = Tok::kNumber;
-    t.text = std::string(src_.substr(s, i_ - s));
-    if (i_ < src_.size() && src_[i_] == 'L' && t.text.find('.') == std::string::npos &&
-        (i_ + 1 >= src_.size() || !IsIdentChar(src_[i_ + 1]))) {
-      ++i_;
-      t.type = Tok::kLong;
-    }
-    return t;
-  }
-  if (c == '@') {
+  if (IsIdentStart(c)) return Identifier(std::move(t));
+  if (c == '`') return Quoted(std::move(t), Tok::kIdentifier, '`');
+  if (c == '\'') return Quoted(std::move(t), Tok::kString, '\'');
+  if (IsDigit(c)) return Number(std::move(t));
+  if (c == '@') return DateTime(std::move(t));
+  if (c == '%') return Variable(std::move(t));
+  if (c == '$') return Special(std::move(t));
+  return Operator(std::move(t));
+}
+
+Token Lexer::Error(Token t, std::string message) {
+  t.type = Tok::kError;
+  t.text = std::move(message);
+  return t;
+}
+
+Token Lexer::Identifier(Token t) {
+  size_t s = i_;
+  while (i_ < src_.size() && IsIdentChar(src_[i_])) ++i_;
+  t.type = Tok::kIdentifier;
+  t.text = std::string(src_.substr(s, i_ - s));
+  return t;
+}
+
+Token Lexer::Quoted(Token t, Tok type, char quote) {
+  t.type = type;
+  t.delimited = quote == '`';
+  std::string error;
+  if (!ReadEscaped(quote, &t.text, &error)) return Error(std::move(t), error);
+  return t;
+}
+
+Token Lexer::Number(Token t) {
+  size_t s = i_;
+  while (i_ < src_.size() && IsDigit(src_[i_])) ++i_;
+  if (i_ + 1 < src_.size() && src_[i_] == '.' && IsDigit(src_[i_ + 1])) {
     ++i_;
-    auto digits = [&](int n) {
-      if (i_ + n > src_.size()) return false;
-      for (int k = 0; k < n; ++k) {
-        if (!IsDigit(src_[i_ + k])) return false;
-      }
-      i_ += n;
-      return true;
-    };
-    auto time_part = [&]() {
-      if (!digits(2)) return false;
-      if (i_ + 2 < src_.size() && src_[i_] == ':' && IsDigit(src_[i_ + 1])) {
-        ++i_;
-        if (!digits(2)) return false;
-        if (i_ + 2 < src_.size() && src_[i_] == ':' && IsDigit(src_[i_ + 1])) {
-          ++i_;
-          if (!digits(2)) return false;
-          if (i_ + 1 < src_.size() && src_[i_] == '.' && IsDigit(src_[i_ + 1])) {
-            ++i_;
-            while (i_ < src_.size() && IsDigit(src_[i_])) ++i_;
-          }
-        }
-      }
-      return true;
-    };
-    auto tz_follows = [&]() {
-      if (i_ >= src_.size()) return false;
-      if (src_[i_] == 'Z') return true;
-      return (src_[i_] == '+' || src_[i_] == '-') && i_ + 3 < src_.size() &&
-             IsDigit(src_[i_ + 1]) && IsDigit(src_[i_ + 2]) && src_[i_ + 3] == ':';
-    };
-    size_t s = i_;
-    if (i_ < src_.size() && src_[i_] == 'T') {
+    while (i_ < src_.size() && IsDigit(src_[i_])) ++i_;
+  }
+  t.type = Tok::kNumber;
+  t.text = std::string(src_.substr(s, i_ - s));
+  if (i_ < src_.size() && src_[i_] == 'L' && t.text.find('.') == std::string::npos &&
+      (i_ + 1 >= src_.size() || !IsIdentChar(src_[i_ + 1]))) {
+    ++i_;
+    t.type = Tok::kLong;
+  }
+  return t;
+}
+
+bool Lexer::Digits(int n) {
+  if (i_ + n > src_.size()) return false;
+  for (int k = 0; k < n; ++k) {
+    if (!IsDigit(src_[i_ + k])) return false;
+  }
+  i_ += n;
+  return true;
+}
+
+bool Lexer::TimePart() {
+  if (!Digits(2)) return false;
+  if (i_ + 2 < src_.size() && src_[i_] == ':' && IsDigit(src_[i_ + 1])) {
+    ++i_;
+    if (!Digits(2)) return false;
+    if (i_ + 2 < src_.size() && src_[i_] == ':' && IsDigit(src_[i_ + 1])) {
       ++i_;
-      size_t ts = i_;
-      if (!time_part()) return fail("bad time literal");
-      if (tz_follows()) return fail("a time literal cannot have a time zone");
-      t.type = Tok::kTime;
-      t.text = std::string(src_.substr(ts, i_ - ts));
-      return t;
+      if (!Digits(2)) return false;
+      if (i_ + 1 < src_.size() && src_[i_] == '.' && IsDigit(src_[i_ + 1])) {
+        ++i_;
+        while (i_ < src_.size() && IsDigit(src_[i_])) ++i_;
+      }
     }
-    if (!digits(4)) return fail("bad date literal");
+  }
+  return true;
+}
+
+bool Lexer::TimeZoneFollows() const {
+  if (i_ >= src_.size()) return false;
+  if (src_[i_] == 'Z') return true;
+  return (src_[i_] == '+' || src_[i_] == '-') && i_ + 3 < src_.size() && IsDigit(src_[i_ + 1]) &&
+         IsDigit(src_[i_ + 2]) && src_[i_ + 3] == ':';
+}
+
+Token Lexer::DateTime(Token t) {
+  ++i_;  // '@'
+  size_t s = i_;
+  if (i_ < src_.size() && src_[i_] == 'T') {
+    ++i_;
+    size_t ts = i_;
+    if (!TimePart()) return Error(std::move(t), "bad time literal");
+    if (TimeZoneFollows()) return Error(std::move(t), "a time literal cannot have a time zone");
+    t.type = Tok::kTime;
+    t.text = std::string(src_.substr(ts, i_ - ts));
+    return t;
+  }
+  if (!Digits(4)) return Error(std::move(t), "bad date literal");
+  if (i_ + 2 < src_.size() && src_[i_] == '-' && IsDigit(src_[i_ + 1])) {
+    ++i_;
+    if (!Digits(2)) return Error(std::move(t), "bad date literal");
     if (i_ + 2 < src_.size() && src_[i_] == '-' && IsDigit(src_[i_ + 1])) {
       ++i_;
-      if (!digits(2)) return fail("bad date literal");
-      if (i_ + 2 < src_.size() && src_[i_] == '-' && IsDigit(src_[i_ + 1])) {
-        ++i_;
-        if (!digits(2)) return fail("bad date literal");
-      }
+      if (!Digits(2)) return Error(std::move(t), "bad date literal");
     }
-    if (i_ < src_.size() && src_[i_] == 'T') {
+  }
+  if (i_ < src_.size() && src_[i_] == 'T') {
+    ++i_;
+    if (i_ < src_.size() && IsDigit(src_[i_])) {
+      if (!TimePart()) return Error(std::move(t), "bad date-time literal");
+    }
+    if (i_ < src_.size() && src_[i_] == 'Z') {
       ++i_;
-      if (i_ < src_.size() && IsDigit(src_[i_])) {
-        if (!time_part()) return fail("bad date-time literal");
-      }
-      if (i_ < src_.size() && src_[i_] == 'Z') {
-        ++i_;
-      } else if (tz_follows()) {
-        i_ += 4;
-        if (!digits(2)) return fail("bad time-zone offset");
-      }
+    } else if (TimeZoneFollows()) {
+      i_ += 4;
+      if (!Digits(2)) return Error(std::move(t), "bad time-zone offset");
     }
-    t.type = Tok::kDateTime;
-    t.text = std::string(src_.substr(s, i_ - s));
-    return t;
   }
-  if (c == '%') {
-    ++i_;
-    t.type = Tok::kVariable;
-    if (i_ < src_.size() && IsIdentStart(src_[i_])) {
-      size_t s = i_;
-      while (i_ < src_.size() && IsIdentChar(src_[i_])) ++i_;
-      t.text = std::string(src_.substr(s, i_ - s));
-      return t;
-    }
-    if (i_ < src_.size() && (src_[i_] == '`' || src_[i_] == '\'')) {
-      if (!ReadEscaped(src_[i_], &t.text, &error)) return fail(error);
-      return t;
-    }
-    return fail("bad variable name after %");
-  }
-  if (c == '$') {
-    ++i_;
+  t.type = Tok::kDateTime;
+  t.text = std::string(src_.substr(s, i_ - s));
+  return t;
+}
+
+Token Lexer::Variable(Token t) {
+  ++i_;  // '%'
+  t.type = Tok::kVariable;
+  if (i_ < src_.size() && IsIdentStart(src_[i_])) {
     size_t s = i_;
     while (i_ < src_.size() && IsIdentChar(src_[i_])) ++i_;
     t.text = std::string(src_.substr(s, i_ - s));
-    if (t.text != "this" && t.text != "index" && t.text != "total") {
-      return fail("unknown special variable $" + t.text);
-    }
-    t.type = Tok::kSpecial;
     return t;
   }
+  if (i_ < src_.size() && (src_[i_] == '`' || src_[i_] == '\'')) {
+    std::string error;
+    if (!ReadEscaped(src_[i_], &t.text, &error)) return Error(std::move(t), error);
+    return t;
+  }
+  return Error(std::move(t), "bad variable name after %");
+}
+
+Token Lexer::Special(Token t) {
+  ++i_;  // '$'
+  size_t s = i_;
+  while (i_ < src_.size() && IsIdentChar(src_[i_])) ++i_;
+  t.text = std::string(src_.substr(s, i_ - s));
+  if (t.text != "this" && t.text != "index" && t.text != "total") {
+    std::string message = "unknown special variable $" + t.text;
+    return Error(std::move(t), std::move(message));
+  }
+  t.type = Tok::kSpecial;
+  return t;
+}
+
+Token Lexer::Operator(Token t) {
   static const char* const kTwo[] = {"!=", "!~", "<=", ">="};
   for (const char* op : kTwo) {
     if (src_.substr(i_, 2) == op) {
@@ -268,13 +287,14 @@ Token Lexer::Next() {
     }
   }
   static const std::string_view kSingle = ".,()[]{}+-*/|&=~<>";
+  char c = src_[i_];
   if (kSingle.find(c) != std::string_view::npos) {
     ++i_;
     t.type = Tok::kOp;
     t.text = std::string(1, c);
     return t;
   }
-  return fail(std::string("unexpected character '") + c + "'");
+  return Error(std::move(t), std::string("unexpected character '") + c + "'");
 }
 
 }  // namespace fhir::fhirpath::internal

@@ -41,6 +41,24 @@ class Lexer {
  private:
   bool SkipTrivia(std::string* error);
   bool ReadEscaped(char quote, std::string* out, std::string* error);
+
+  // One token class each, from the current character on. REQUIRES: t.pos is set and the
+  // current character starts a token of that class (Operator: any other character).
+  Token Identifier(Token t);                    // name
+  Token Quoted(Token t, Tok type, char quote);  // `identifier`, 'string'
+  Token Number(Token t);                        // 12, 1.5, 12L
+  Token DateTime(Token t);                      // @2015-02-04T14:34+01:00, @T14:34
+  Token Variable(Token t);                      // %name, %`name`, %'name'
+  Token Special(Token t);                       // $this, $index, $total
+  Token Operator(Token t);                      // punctuation and operators
+  static Token Error(Token t, std::string message);
+
+  // Date/time literal parts. Digits and TimePart advance past what they read (also when
+  // they fail); TimeZoneFollows only looks.
+  bool Digits(int n);            // exactly n digits
+  bool TimePart();               // hh[:mm[:ss[.fff]]]
+  bool TimeZoneFollows() const;  // 'Z' or +hh: / -hh: at the current position
+
   std::string_view src_;
   size_t i_ = 0;
 };
