@@ -18,6 +18,7 @@
 #include <rapidjson/writer.h>
 
 #include "fhir/client/client_factory.h"
+#include "plugin/referrals/identifiers.h"
 #include "tests/report/report_test_support.h"
 #include "tests/support/server_samples.h"
 #include "tests/support/test_support.h"
@@ -61,6 +62,12 @@ class ReportServerTest : public ::testing::Test {
     ASSERT_TRUE(failed.empty()) << failed;
   }
 
+  static const sdoh::Catalog& Catalog() {
+    static const std::unique_ptr<sdoh::Catalog> catalog =
+        std::move(*sdoh::Catalog::Load(std::string(SDOH_SOURCE_DIR) + "/mappings"));
+    return *catalog;
+  }
+
   sdoh::test::CliResult Cli(const std::string& args) {
     return sdoh::test::RunBinary(SDOH_BRIDGE_BIN, args);
   }
@@ -79,12 +86,12 @@ class ReportServerTest : public ::testing::Test {
         const auto& r = e["resource"];
         for (const auto& id : r["identifier"].GetArray()) {
           if (id["system"].GetString() != kSystem) continue;
-          std::string value = id["value"].GetString();  // <need>-<32 hex>[-task]
-          if (type == "Task") value.resize(value.size() - 5);
-          const std::string need = value.substr(0, value.size() - 33);
           const char* subject = type == "Task" ? "for" : "subject";
           const std::string patient = std::string(r[subject]["reference"].GetString()).substr(8);
-          out[patient][need] = ToJson(r);
+          // The need from the identifier and the subject (plugin/referrals/identifiers.h).
+          auto parsed = sdoh::ParseIdentifier(id["value"].GetString(), patient, Catalog());
+          if (!parsed) continue;
+          out[patient][parsed->need] = ToJson(r);
         }
       }
     }
@@ -108,10 +115,11 @@ class ReportServerTest : public ::testing::Test {
   }
 
   // `run` writes the referrals, authored 2025-01-15; then the workflow moves on: food Tasks
-  // (16, one per patient; by patient id) pat01, pat03, pat04 completed 10 days later, pat05,
+  // (21, one per patient; by patient id) pat01, pat03, pat04 completed 10 days later, pat05,
   // pat06 completed after 20 days, pat08 and pat12 rejected after 3 and 5 days, pat14
   // cancelled after 1 day, pat18, pat19, pat23 accepted, pat21 in progress; pat25, pat36, pat39,
-  // pat48 stay requested. pat37's interpreter ServiceRequest (no Task on that route) is revoked.
+  // pat48 stay requested, and so do the issue-14 samples pat44 (standalone items), pat53-pat56.
+  // pat37's interpreter ServiceRequest (no Task on that route) is revoked.
   void RunAndMoveReferrals() {
     auto r = Cli("run --config " + kConfig + " --source " + server_.base_url() + " --out " +
                  (work_ / "run").string() + " --now 2025-01-15T00:00:00Z");
@@ -133,7 +141,7 @@ class ReportServerTest : public ::testing::Test {
     };
     size_t food_tasks = 0;
     for (const auto& [patient, needs] : tasks) food_tasks += needs.count("food");
-    ASSERT_EQ(food_tasks, 16u);
+    ASSERT_EQ(food_tasks, 21u);
     for (const auto& [patient, change] : food) {
       ASSERT_EQ(tasks[patient].count("food"), 1u) << patient;
       SetStatus("Task", tasks[patient]["food"], change.first, change.second);
@@ -182,10 +190,10 @@ TEST_F(ReportServerTest, ReferralStatusPerNeedAndStratum) {
   rapidjson::Document doc = Report(work_ / "exact", args);
   EXPECT_STREQ(doc["referrals_as_of"].GetString(), "2025-07-01T00:00:00Z");
   // Columns: open, accepted or in progress, completed, rejected, cancelled or revoked, total.
-  // food: days 1, 3, 5, 10, 10, 10, 20, 20 and 8 x 167 (open or accepted) → median
-  // (20 + 167) / 2.
-  EXPECT_EQ(Counts(doc, "referrals", "food"), (Strings{"4", "4", "5", "2", "1", "16"}));
-  EXPECT_EQ(Median(doc, "referrals", "food"), "93.5");
+  // food: days 1, 3, 5, 10, 10, 10, 20, 20 and 13 x 167 (open or accepted) → median, the 11th
+  // of 21, 167.
+  EXPECT_EQ(Counts(doc, "referrals", "food"), (Strings{"9", "4", "5", "2", "1", "21"}));
+  EXPECT_EQ(Median(doc, "referrals", "food"), "167.0");
   // interpreter: seven ServiceRequests, no Tasks; pat37's revoked (closed after as-of: 167).
   EXPECT_EQ(Counts(doc, "referrals", "interpreter"), (Strings{"6", "0", "0", "0", "1", "7"}));
   EXPECT_EQ(Median(doc, "referrals", "interpreter"), "167.0");
@@ -194,19 +202,19 @@ TEST_F(ReportServerTest, ReferralStatusPerNeedAndStratum) {
   EXPECT_EQ(Counts(doc, "referrals", "transportation"), (Strings{"5", "0", "0", "0", "0", "5"}));
   EXPECT_EQ(Counts(doc, "referrals", "utilities"), (Strings{"4", "0", "0", "0", "0", "4"}));
   EXPECT_EQ(Counts(doc, "referrals", "interpersonal-safety"),
-            (Strings{"4", "0", "0", "0", "0", "4"}));
+            (Strings{"7", "0", "0", "0", "0", "7"}));
   EXPECT_EQ(Counts(doc, "referrals", "financial-strain"), (Strings{"4", "0", "0", "0", "0", "4"}));
   EXPECT_EQ(Counts(doc, "referrals", "housing-quality"), (Strings{"2", "0", "0", "0", "0", "2"}));
-  EXPECT_EQ(Counts(doc, "referrals", "All referrals"), (Strings{"36", "4", "5", "2", "2", "49"}));
+  EXPECT_EQ(Counts(doc, "referrals", "All referrals"), (Strings{"44", "4", "5", "2", "2", "57"}));
   EXPECT_EQ(Median(doc, "referrals", "All referrals"), "167.0");  // 8 short, 41 x 167
   // By gender (samples: 25 referrals of female patients, 24 of male; pat37 is male). Female
   // food: pat01, pat04, pat06 completed, pat08 rejected, pat14 cancelled, pat19 accepted,
   // pat25, pat36, pat39 open; 16 other referrals, open. Male food: pat03, pat05 completed,
   // pat12 rejected, pat18, pat21, pat23 accepted, pat48 open; 17 others, pat37's revoked.
-  EXPECT_EQ(Counts(doc, "referrals-gender", "female"), (Strings{"19", "1", "3", "1", "1", "25"}));
-  EXPECT_EQ(Counts(doc, "referrals-gender", "male"), (Strings{"17", "3", "2", "1", "1", "24"}));
+  EXPECT_EQ(Counts(doc, "referrals-gender", "female"), (Strings{"24", "1", "3", "1", "1", "30"}));
+  EXPECT_EQ(Counts(doc, "referrals-gender", "male"), (Strings{"20", "3", "2", "1", "1", "27"}));
   EXPECT_EQ(Counts(doc, "referrals-gender", "All referrals"),
-            (Strings{"36", "4", "5", "2", "2", "49"}));
+            (Strings{"44", "4", "5", "2", "2", "57"}));
   EXPECT_EQ(Median(doc, "referrals-gender", "female"), "167.0");
   // Interpreter need (7 patients) vs an interpreter referral on the server: pat37 (es) has
   // none since its ServiceRequest was revoked.
@@ -216,7 +224,7 @@ TEST_F(ReportServerTest, ReferralStatusPerNeedAndStratum) {
   // Every stratification of the referrals adds up to the same 49.
   for (const char* t : {"referrals-language", "referrals-race", "referrals-ethnicity",
                         "referrals-age", "referrals-zip3", "referrals-insurance"}) {
-    EXPECT_EQ(Counts(doc, t, "All referrals"), (Strings{"36", "4", "5", "2", "2", "49"})) << t;
+    EXPECT_EQ(Counts(doc, t, "All referrals"), (Strings{"44", "4", "5", "2", "2", "57"})) << t;
   }
   sdoh::report::testing::CheckFilesAgree(work_ / "exact");
   // No ids, references or identifiers in any file.
@@ -231,12 +239,12 @@ TEST_F(ReportServerTest, ReferralStatusPerNeedAndStratum) {
   // Suppressed (default --min-cell 11): food's status counts are all 1-10, its total (16) and
   // median stand; housing-quality (2) is hidden with its median; nothing can be solved back.
   rapidjson::Document sup = Report(work_ / "suppressed", kPeriod);
-  EXPECT_EQ(Counts(sup, "referrals", "food"), (Strings{"<11", "<11", "<11", "<11", "<11", "16"}));
-  EXPECT_EQ(Median(sup, "referrals", "food"), "93.5");
+  EXPECT_EQ(Counts(sup, "referrals", "food"), (Strings{"<11", "<11", "<11", "<11", "<11", "21"}));
+  EXPECT_EQ(Median(sup, "referrals", "food"), "167.0");
   EXPECT_EQ(Counts(sup, "referrals", "housing-quality"),
             (Strings{"<11", "0", "0", "0", "0", "<11"}));
   EXPECT_EQ(Median(sup, "referrals", "housing-quality"), "null");
-  EXPECT_EQ(Counts(sup, "referrals", "All referrals")[5], "49");
+  EXPECT_EQ(Counts(sup, "referrals", "All referrals")[5], "57");
   int unknowns = 0;
   EXPECT_EQ(sdoh::report::testing::RecoverableCells(sup, &unknowns), Strings{});
   EXPECT_GT(unknowns, 20);
@@ -261,7 +269,7 @@ TEST_F(ReportServerTest, ReferralsOutsideThePeriodAreNotCounted) {
   EXPECT_EQ(Median(doc, "referrals", "All referrals"), "null");
   EXPECT_EQ((*FindTable(doc, "referrals"))["rows"].Size(), 1u);
   // The screenings still count (same as from the folder: 42 of 48 screened; pat51's is 2014).
-  EXPECT_EQ(Counts(doc, "coverage", "All patients"), (Strings{"42", "6", "48"}));
+  EXPECT_EQ(Counts(doc, "coverage", "All patients"), (Strings{"49", "6", "55"}));
 }
 
 TEST_F(ReportServerTest, FolderSourceHasNoReferralTables) {

@@ -363,9 +363,10 @@ std::vector<std::string> CardLines(const std::string& body) {
     rapidjson::StringBuffer sb;
     rapidjson::Writer<rapidjson::StringBuffer> w(sb);
     card.Accept(w);
-    // Card and suggestion uuids differ per call by design.
-    static const std::regex kUuid(R"("uuid":"[^"]*")");
-    std::string line = std::regex_replace(sb.GetString(), kUuid, R"("uuid":"")");
+    // Card and suggestion uuids, and the suggestion's authoredOn (the call's clock), differ per
+    // call by design.
+    static const std::regex kPerCall(R"re("(uuid|authoredOn)":"[^"]*")re");
+    std::string line = std::regex_replace(sb.GetString(), kPerCall, R"re("$1":"")re");
     out.push_back(line);
   }
   return out;

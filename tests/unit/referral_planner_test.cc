@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include "plugin/referrals/identifiers.h"
 #include "plugin/setup/pipeline.h"
 
 namespace sdoh {
@@ -100,7 +101,7 @@ TEST_F(ReferralPlannerTest, APossibleNeedIsADraftProposalWithoutTaskWhateverTheR
   // The social-work route has a Task: it is held for when the draft is activated.
   ReferralPlan food = Plan(Flag("food", 10, true));
   EXPECT_EQ(food.held_task.type, "Task");
-  EXPECT_EQ(food.held_task.identifier, Find(food, "ServiceRequest")->identifier + "-task");
+  EXPECT_EQ(food.held_task.identifier, TaskIdentifier(Find(food, "ServiceRequest")->identifier));
   // Confirmed: an active order with its Task.
   ReferralPlan confirmed = Plan(Flag("food", 10, false));
   EXPECT_STREQ(Parse(Find(confirmed, "ServiceRequest")->json)["status"].GetString(), "active");

@@ -17,6 +17,7 @@
 #include <rapidjson/writer.h>
 
 #include "fhir/client/client_factory.h"
+#include "plugin/referrals/identifiers.h"
 #include "tests/support/server_samples.h"
 #include "tests/support/test_support.h"
 
@@ -115,9 +116,20 @@ class ClinicalReferralsServerTest : public ::testing::Test {
     }
     return out;
   }
-  const Res* ByPrefix(const std::vector<Res>& v, const std::string& prefix) {
+  // The first of ours for `need`, by its identifier and subject (identifiers.h).
+  const Res* ByNeed(const std::vector<Res>& v, const std::string& need) {
+    static const std::unique_ptr<sdoh::Catalog> catalog =
+        std::move(*sdoh::Catalog::Load(std::string(SDOH_SOURCE_DIR) + "/mappings"));
     for (const Res& r : v) {
-      if (r.identifier.rfind(prefix, 0) == 0) return &r;
+      std::string patient;
+      for (const char* member : {"subject", "for"}) {
+        if (r.doc.HasMember(member) && r.doc[member].HasMember("reference")) {
+          std::string ref = r.doc[member]["reference"].GetString();
+          patient = ref.substr(ref.rfind('/') + 1);
+        }
+      }
+      auto id = sdoh::ParseIdentifier(r.identifier, patient, *catalog);
+      if (id && id->need == need) return &r;
     }
     return nullptr;
   }
@@ -226,7 +238,7 @@ TEST_F(ClinicalReferralsServerTest, APossibleInterpreterNeedIsADraftProposalWith
            "      resources: [ServiceRequest, Task, Flag]\n      owner: Organization/interp"}});
   ASSERT_EQ(Run(""), 0) << last_output_;
   std::vector<Res> srs = All("ServiceRequest");
-  const Res* sr = ByPrefix(srs, "interpreter-");
+  const Res* sr = ByNeed(srs, "interpreter");
   ASSERT_NE(sr, nullptr);
   EXPECT_EQ(sr->status, "draft");
   EXPECT_STREQ(sr->doc["intent"].GetString(), "proposal");
@@ -242,7 +254,7 @@ TEST_F(ClinicalReferralsServerTest, ADraftActivatedInTheEhrGetsItsTaskOnTheNextP
   ASSERT_EQ(Run(""), 0) << last_output_;
   ASSERT_TRUE(All("Task").empty());
   std::vector<Res> srs = All("ServiceRequest");
-  const Res* sr = ByPrefix(srs, "interpreter-");
+  const Res* sr = ByNeed(srs, "interpreter");
   ASSERT_NE(sr, nullptr);
   // A clinician confirms and activates it in the EHR.
   rapidjson::Document d;
@@ -256,7 +268,7 @@ TEST_F(ClinicalReferralsServerTest, ADraftActivatedInTheEhrGetsItsTaskOnTheNextP
   ASSERT_EQ(Run("--full"), 0) << last_output_;
   std::vector<Res> tasks = All("Task");
   ASSERT_EQ(tasks.size(), 1u);
-  EXPECT_EQ(tasks[0].identifier, sr->identifier + "-task");
+  EXPECT_EQ(tasks[0].identifier, sdoh::TaskIdentifier(sr->identifier));
   EXPECT_EQ(std::string(tasks[0].doc["focus"]["reference"].GetString()),
             "ServiceRequest/" + sr->id);
   EXPECT_EQ(All("ServiceRequest").size(), 1u);
@@ -274,7 +286,7 @@ TEST_F(ClinicalReferralsServerTest, AConsentRequiredReferralStaysADraftUntilACon
   ASSERT_EQ(Run(""), 0) << last_output_;
   auto transport = [&] {
     std::vector<Res> srs = All("ServiceRequest");
-    const Res* sr = ByPrefix(srs, "transportation-");
+    const Res* sr = ByNeed(srs, "transportation");
     EXPECT_NE(sr, nullptr);
     return sr ? std::make_pair(sr->status, sr->id) : std::make_pair(std::string(), std::string());
   };
@@ -301,7 +313,7 @@ TEST_F(ClinicalReferralsServerTest, AConsentRequiredReferralStaysADraftUntilACon
   auto [status, sr_id] = transport();
   EXPECT_EQ(status, "active");
   std::vector<Res> srs = All("ServiceRequest");
-  const Res* sr = ByPrefix(srs, "transportation-");
+  const Res* sr = ByNeed(srs, "transportation");
   ASSERT_NE(sr, nullptr);
   EXPECT_STREQ(sr->doc["intent"].GetString(), "order");
   bool listed = false;
@@ -311,7 +323,7 @@ TEST_F(ClinicalReferralsServerTest, AConsentRequiredReferralStaysADraftUntilACon
   EXPECT_TRUE(listed) << "Consent/" << consent_id;
   std::vector<Res> tasks = All("Task");
   EXPECT_EQ(tasks.size(), 5u);
-  const Res* task = ByPrefix(tasks, "transportation-");
+  const Res* task = ByNeed(tasks, "transportation");
   ASSERT_NE(task, nullptr);
   EXPECT_EQ(std::string(task->doc["focus"]["reference"].GetString()), "ServiceRequest/" + sr_id);
   EXPECT_EQ(srs.size(), 5u);  // activated in place, not a second one

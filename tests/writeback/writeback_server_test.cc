@@ -964,9 +964,7 @@ TEST_F(WritebackServerTest, AWithdrawnRulesetVersionRetractsWhatItAloneJustified
       revoked += f.status == "revoked";
     } else {
       // Possible (interpreter) needs are draft proposals (issue 14 item 2); none is revoked.
-      EXPECT_EQ(f.status, f.identifier.rfind("interpreter-", 0) == 0 && f.status == "draft"
-                              ? "draft"
-                              : "active")
+      EXPECT_EQ(f.status, NeedOf(f) == "interpreter" && f.status == "draft" ? "draft" : "active")
           << f.identifier;
       ++active_other;
     }
