@@ -229,10 +229,16 @@ Result<Config> LoadConfig(const std::string& path) {
   // Referral policy. Defaults per the product design; config may override each route.
   // The routes when the config names none (config/sdoh-bridge.yaml lists them too). A route
   // is data: a config may add its own, and every need's route must be one of them.
-  c.routes["social-work"] = {"social work", {"ServiceRequest", "Task", "Flag"}};
-  c.routes["transportation"] = {"transportation services", {"ServiceRequest", "Task", "Flag"}};
-  c.routes["interpreter"] = {"interpreter services", {"ServiceRequest", "Flag"}};
-  c.routes["none"] = {"", {"Flag"}};
+  auto route = [](std::string label, std::vector<std::string> resources) {
+    RouteConfig r;
+    r.label = std::move(label);
+    r.resources = std::move(resources);
+    return r;
+  };
+  c.routes["social-work"] = route("social work", {"ServiceRequest", "Task", "Flag"});
+  c.routes["transportation"] = route("transportation services", {"ServiceRequest", "Task", "Flag"});
+  c.routes["interpreter"] = route("interpreter services", {"ServiceRequest", "Flag"});
+  c.routes["none"] = route("", {"Flag"});
   YAML::Node ref = n["referrals"];
   if (!ref) return Status::InvalidArgument(Where(path, n) + ": missing required key 'referrals'");
   if (Status s =
