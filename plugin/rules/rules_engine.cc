@@ -122,130 +122,158 @@ struct Evaluator {
     return m;
   }
 
+  // One function per condition kind; each returns the condition's Match for this screening.
   Match Eval(const Condition& c) const {
-    Match m;
     switch (c.kind) {
-      case Condition::Kind::kAnswer: {
-        bool answered = false;
-        for (const Answer& a : screening->answers) {
-          if (a.question != c.question) continue;
-          answered = true;
-          if (std::binary_search(c.answers.begin(), c.answers.end(), a.answer)) {
-            m.value = Tri::kTrue;
-            m.sources.push_back(a.source);
-            if (detail) m.detail.push_back(Pair(a.question, a.answer));
-          }
-        }
-        if (m.value != Tri::kTrue) {
-          m.value = answered ? Tri::kFalse : Tri::kUnknown;
-          for (const Answer& a : screening->answers) {  // what was answered instead
-            if (detail && a.question == c.question) m.detail.push_back(Pair(a.question, a.answer));
-          }
-        }
-        return m;
-      }
+      case Condition::Kind::kAnswer:
+        return EvalAnswer(c);
       case Condition::Kind::kAny:
-      case Condition::Kind::kAll: {
-        bool any = c.kind == Condition::Kind::kAny;
-        bool unknown = false, decided = false;
-        std::vector<std::string> all_detail;
-        for (const Condition& child : c.children) {
-          Match cm = Eval(child);
-          if (detail) all_detail.insert(all_detail.end(), cm.detail.begin(), cm.detail.end());
-          if (cm.value == Tri::kUnknown) unknown = true;
-          if (any && cm.value == Tri::kTrue) {
-            decided = true;
-            m.sources.insert(m.sources.end(), cm.sources.begin(), cm.sources.end());
-            m.detail.insert(m.detail.end(), cm.detail.begin(), cm.detail.end());
-          }
-          if (!any && cm.value == Tri::kFalse) decided = true;
-          if (!any && cm.value == Tri::kTrue) {
-            m.sources.insert(m.sources.end(), cm.sources.begin(), cm.sources.end());
-            m.detail.insert(m.detail.end(), cm.detail.begin(), cm.detail.end());
-          }
-        }
-        if (any) {
-          m.value = decided ? Tri::kTrue : (unknown ? Tri::kUnknown : Tri::kFalse);
-        } else {
-          m.value = decided ? Tri::kFalse : (unknown ? Tri::kUnknown : Tri::kTrue);
-        }
-        if (m.value != Tri::kTrue) {
-          m.sources.clear();
-          m.detail = std::move(all_detail);
-        }
-        return m;
-      }
-      case Condition::Kind::kNot: {
-        Match cm = Eval(c.children[0]);
-        m.value = cm.value == Tri::kTrue    ? Tri::kFalse
-                  : cm.value == Tri::kFalse ? Tri::kTrue
-                                            : Tri::kUnknown;
-        return m;
-      }
-      case Condition::Kind::kIncomplete: {
-        Match cm = Eval(c.children[0]);
-        if (cm.value == Tri::kUnknown) {
-          m.value = Tri::kTrue;
-          m.sources.push_back(0);  // the screening itself
-          if (detail) m.detail.push_back("incomplete");
-        }
-        return m;
-      }
+      case Condition::Kind::kAll:
+        return EvalAnyAll(c);
+      case Condition::Kind::kNot:
+        return EvalNot(c);
+      case Condition::Kind::kIncomplete:
+        return EvalIncomplete(c);
       case Condition::Kind::kScore:
         return EvalScore(c);
-      case Condition::Kind::kUnanswered: {
-        // True when none of the questions has an answer in this screening (issue 14 item 4b:
-        // the HVS risk 88124-3 counts only when neither HVS question is answered).
+      case Condition::Kind::kUnanswered:
+        return EvalUnanswered(c);
+      case Condition::Kind::kFhirpath:
+        return EvalFhirpath(c);
+      case Condition::Kind::kPatient:
+        return EvalPatient(c);
+    }
+    return Match();
+  }
+
+  Match EvalAnswer(const Condition& c) const {
+    Match m;
+    bool answered = false;
+    for (const Answer& a : screening->answers) {
+      if (a.question != c.question) continue;
+      answered = true;
+      if (std::binary_search(c.answers.begin(), c.answers.end(), a.answer)) {
         m.value = Tri::kTrue;
-        for (const Answer& a : screening->answers) {
-          if (std::find(c.answers.begin(), c.answers.end(), a.question) != c.answers.end()) {
-            m.value = Tri::kFalse;
-            if (detail) m.detail.push_back(Pair(a.question, a.answer));
-          }
-        }
-        return m;
+        m.sources.push_back(a.source);
+        if (detail) m.detail.push_back(Pair(a.question, a.answer));
       }
-      case Condition::Kind::kFhirpath: {
-        const std::vector<FhirpathOutcome>& outcomes =
-            screening != nullptr ? screening->fhirpath : patient.facts.fhirpath;
-        m.value = Tri::kUnknown;
-        for (const FhirpathOutcome& o : outcomes) {
-          if (o.index != c.fhirpath) continue;
-          m.value = o.value;
-          if (detail && !o.detail.empty()) m.detail.push_back(o.detail);
-        }
-        if (m.value == Tri::kTrue) m.sources.push_back(screening != nullptr ? 0 : kPatientSource);
-        return m;
+    }
+    if (m.value != Tri::kTrue) {
+      m.value = answered ? Tri::kFalse : Tri::kUnknown;
+      for (const Answer& a : screening->answers) {  // what was answered instead
+        if (detail && a.question == c.question) m.detail.push_back(Pair(a.question, a.answer));
       }
-      case Condition::Kind::kPatient: {
-        const PatientFacts& f = patient.facts;
-        bool v = false;
-        switch (c.predicate) {
-          case PatientPredicate::kInterpreterNeeded:
-            v = f.interpreter == InterpreterStatement::kNeeded;
-            break;
-          case PatientPredicate::kInterpreterNotNeeded:
-            v = f.interpreter == InterpreterStatement::kNotNeeded;
-            break;
-          case PatientPredicate::kInterpreterStated:
-            v = f.interpreter != InterpreterStatement::kNone;
-            break;
-          case PatientPredicate::kPreferredLanguageNotDefault:
-            v = f.prefers_other_language;
-            break;
-        }
-        v = v && f.present;
-        m.value = v ? Tri::kTrue : Tri::kFalse;
-        if (v && c.predicate != PatientPredicate::kInterpreterStated &&
-            c.predicate != PatientPredicate::kInterpreterNotNeeded) {
-          m.sources.push_back(kPatientSource);
-          if (detail)
-            m.detail.push_back(c.predicate == PatientPredicate::kInterpreterNeeded
-                                   ? "interpreter needed (Patient extension)"
-                                   : "preferred language " + f.preferred_language);
-        }
-        return m;
+    }
+    return m;
+  }
+
+  Match EvalAnyAll(const Condition& c) const {
+    Match m;
+    bool any = c.kind == Condition::Kind::kAny;
+    bool unknown = false, decided = false;
+    std::vector<std::string> all_detail;
+    for (const Condition& child : c.children) {
+      Match cm = Eval(child);
+      if (detail) all_detail.insert(all_detail.end(), cm.detail.begin(), cm.detail.end());
+      if (cm.value == Tri::kUnknown) unknown = true;
+      if (any && cm.value == Tri::kTrue) {
+        decided = true;
+        m.sources.insert(m.sources.end(), cm.sources.begin(), cm.sources.end());
+        m.detail.insert(m.detail.end(), cm.detail.begin(), cm.detail.end());
       }
+      if (!any && cm.value == Tri::kFalse) decided = true;
+      if (!any && cm.value == Tri::kTrue) {
+        m.sources.insert(m.sources.end(), cm.sources.begin(), cm.sources.end());
+        m.detail.insert(m.detail.end(), cm.detail.begin(), cm.detail.end());
+      }
+    }
+    if (any) {
+      m.value = decided ? Tri::kTrue : (unknown ? Tri::kUnknown : Tri::kFalse);
+    } else {
+      m.value = decided ? Tri::kFalse : (unknown ? Tri::kUnknown : Tri::kTrue);
+    }
+    if (m.value != Tri::kTrue) {
+      m.sources.clear();
+      m.detail = std::move(all_detail);
+    }
+    return m;
+  }
+
+  Match EvalNot(const Condition& c) const {
+    Match m;
+    Match cm = Eval(c.children[0]);
+    m.value = cm.value == Tri::kTrue    ? Tri::kFalse
+              : cm.value == Tri::kFalse ? Tri::kTrue
+                                        : Tri::kUnknown;
+    return m;
+  }
+
+  Match EvalIncomplete(const Condition& c) const {
+    Match m;
+    Match cm = Eval(c.children[0]);
+    if (cm.value == Tri::kUnknown) {
+      m.value = Tri::kTrue;
+      m.sources.push_back(0);  // the screening itself
+      if (detail) m.detail.push_back("incomplete");
+    }
+    return m;
+  }
+
+  // True when none of the questions has an answer in this screening (issue 14 item 4b:
+  // the HVS risk 88124-3 counts only when neither HVS question is answered).
+  Match EvalUnanswered(const Condition& c) const {
+    Match m;
+    m.value = Tri::kTrue;
+    for (const Answer& a : screening->answers) {
+      if (std::find(c.answers.begin(), c.answers.end(), a.question) != c.answers.end()) {
+        m.value = Tri::kFalse;
+        if (detail) m.detail.push_back(Pair(a.question, a.answer));
+      }
+    }
+    return m;
+  }
+
+  Match EvalFhirpath(const Condition& c) const {
+    Match m;
+    const std::vector<FhirpathOutcome>& outcomes =
+        screening != nullptr ? screening->fhirpath : patient.facts.fhirpath;
+    m.value = Tri::kUnknown;
+    for (const FhirpathOutcome& o : outcomes) {
+      if (o.index != c.fhirpath) continue;
+      m.value = o.value;
+      if (detail && !o.detail.empty()) m.detail.push_back(o.detail);
+    }
+    if (m.value == Tri::kTrue) m.sources.push_back(screening != nullptr ? 0 : kPatientSource);
+    return m;
+  }
+
+  Match EvalPatient(const Condition& c) const {
+    Match m;
+    const PatientFacts& f = patient.facts;
+    bool v = false;
+    switch (c.predicate) {
+      case PatientPredicate::kInterpreterNeeded:
+        v = f.interpreter == InterpreterStatement::kNeeded;
+        break;
+      case PatientPredicate::kInterpreterNotNeeded:
+        v = f.interpreter == InterpreterStatement::kNotNeeded;
+        break;
+      case PatientPredicate::kInterpreterStated:
+        v = f.interpreter != InterpreterStatement::kNone;
+        break;
+      case PatientPredicate::kPreferredLanguageNotDefault:
+        v = f.prefers_other_language;
+        break;
+    }
+    v = v && f.present;
+    m.value = v ? Tri::kTrue : Tri::kFalse;
+    if (v && c.predicate != PatientPredicate::kInterpreterStated &&
+        c.predicate != PatientPredicate::kInterpreterNotNeeded) {
+      m.sources.push_back(kPatientSource);
+      if (detail)
+        m.detail.push_back(c.predicate == PatientPredicate::kInterpreterNeeded
+                               ? "interpreter needed (Patient extension)"
+                               : "preferred language " + f.preferred_language);
     }
     return m;
   }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include "plugin/commands/run_job.h"
@@ -91,15 +92,31 @@ int RunPass(const std::string& config_path, const PassRequest& request, Metrics*
   return code == 2 ? 1 : code;
 }
 
-int RunService(const std::vector<std::string>& args, bool with_http,
-               const std::function<void(uint16_t)>& on_listening) {
-  const char* usage = with_http ? kUsage : kWatchUsage;
-  const std::string command = with_http ? "serve" : "watch";
-  ServeOptions o;
+// What serve/watch take on the command line; applied over the config's sections.
+struct ServeArgs {
   std::vector<std::string> issuers;
   std::string listen, base_url, jwks, interval;
   bool no_auth = false;
   std::string service_config;
+};
+
+// What the process runs, owned for its lifetime. REQUIRES: not moved once the app exists (its
+// notify handler refers to `loop`).
+struct Service {
+  // The watch loop owns the ledger for the life of the process.
+  std::unique_ptr<writeback::LedgerOwner> owner;
+  std::unique_ptr<WatchLoop> loop;
+  Metrics* metrics = nullptr;
+  std::shared_ptr<ServiceApp> app;
+};
+
+// Each step below returns an exit code to stop with, or nullopt to go on.
+using Stop = std::optional<int>;
+
+Stop ParseArgs(const std::vector<std::string>& args, bool with_http, ServeOptions* o,
+               ServeArgs* sa) {
+  const char* usage = with_http ? kUsage : kWatchUsage;
+  const std::string command = with_http ? "serve" : "watch";
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&](std::string* out) {
@@ -112,23 +129,23 @@ int RunService(const std::vector<std::string>& args, bool with_http,
       std::cout << usage;
       return 0;
     } else if (a == "--config") {
-      ok = value(&o.config_path);
+      ok = value(&o->config_path);
     } else if (a == "--interval") {
-      ok = value(&interval);
+      ok = value(&sa->interval);
     } else if (with_http && a == "--service-config") {
-      ok = value(&service_config);
+      ok = value(&sa->service_config);
     } else if (with_http && a == "--listen") {
-      ok = value(&listen);
+      ok = value(&sa->listen);
     } else if (with_http && a == "--public-base-url") {
-      ok = value(&base_url);
+      ok = value(&sa->base_url);
     } else if (with_http && a == "--jwks") {
-      ok = value(&jwks);
+      ok = value(&sa->jwks);
     } else if (with_http && a == "--issuer") {
       std::string iss;
       ok = value(&iss);
-      issuers.push_back(iss);
+      sa->issuers.push_back(iss);
     } else if (with_http && a == "--no-auth") {
-      no_auth = true;
+      sa->no_auth = true;
     } else {
       std::cerr << "sdoh-bridge " << command << ": unknown argument " << a << "\n" << usage;
       return 2;
@@ -138,49 +155,51 @@ int RunService(const std::vector<std::string>& args, bool with_http,
       return 2;
     }
   }
-  if (o.config_path.empty()) o.config_path = DefaultConfigPath();
-  auto pipeline = LoadPipeline(o.config_path);
-  if (!pipeline.ok()) {
-    std::cerr << "sdoh-bridge: config error: " << pipeline.status().message() << "\n";
-    return 2;
-  }
-  const Config& config = pipeline->config;
+  return std::nullopt;
+}
+
+// The config's service: and watch: sections, --service-config, then the command line.
+Stop ApplySettings(const Config& config, const ServeArgs& sa, const std::string& command,
+                   ServeOptions* o) {
   if (config.service.IsDefined() && !config.service.IsNull()) {
-    if (auto s = ParseServiceSection(o.config_path, config.service, &o); !s.ok()) {
+    if (auto s = ParseServiceSection(o->config_path, config.service, o); !s.ok()) {
       std::cerr << "sdoh-bridge: config error: " << s.message() << "\n";
       return 2;
     }
   }
   if (config.watch.IsDefined() && !config.watch.IsNull()) {
-    if (auto s = ParseWatchSection(o.config_path, config.watch, &o); !s.ok()) {
+    if (auto s = ParseWatchSection(o->config_path, config.watch, o); !s.ok()) {
       std::cerr << "sdoh-bridge: config error: " << s.message() << "\n";
       return 2;
     }
   }
-  if (!service_config.empty()) {
-    if (auto s = LoadServiceConfig(service_config, &o); !s.ok()) {
+  if (!sa.service_config.empty()) {
+    if (auto s = LoadServiceConfig(sa.service_config, o); !s.ok()) {
       std::cerr << "sdoh-bridge: config error: " << s.message() << "\n";
       return 2;
     }
   }
-  if (!listen.empty()) {
-    if (auto s = ParseListen(listen, &o.http); !s.ok()) {
+  if (!sa.listen.empty()) {
+    if (auto s = ParseListen(sa.listen, &o->http); !s.ok()) {
       std::cerr << "sdoh-bridge serve: " << s.message() << "\n";
       return 2;
     }
   }
-  if (!interval.empty()) {
-    if (!ParseDuration(YAML::Node(interval), &o.watch.interval)) {
+  if (!sa.interval.empty()) {
+    if (!ParseDuration(YAML::Node(sa.interval), &o->watch.interval)) {
       std::cerr << "sdoh-bridge " << command << ": --interval expects seconds (or 30s, 5m, 1h)\n";
       return 2;
     }
   }
-  if (!base_url.empty()) o.public_base_url = base_url;
-  if (!jwks.empty()) o.jwks_file = jwks;
-  if (!issuers.empty()) o.allowed_issuers = issuers;
-  if (no_auth) o.no_auth = true;
+  if (!sa.base_url.empty()) o->public_base_url = sa.base_url;
+  if (!sa.jwks.empty()) o->jwks_file = sa.jwks;
+  if (!sa.issuers.empty()) o->allowed_issuers = sa.issuers;
+  if (sa.no_auth) o->no_auth = true;
+  return std::nullopt;
+}
 
-  const bool watching = o.watch.interval.count() > 0;
+// watch needs an interval; a watch loop needs a FHIR server as its source.
+Stop CheckMode(bool with_http, bool watching, const Config& config, const ServeOptions& o) {
   if (!with_http && !watching) {
     std::cerr << "sdoh-bridge watch: watch.interval (or --interval) is required\n";
     return 2;
@@ -190,115 +209,130 @@ int RunService(const std::vector<std::string>& args, bool with_http,
               << ": watch needs a FHIR server as `source` (got a folder)\n";
     return 2;
   }
+  return std::nullopt;
+}
 
-  ServiceSettings settings;
-  settings.service_id = o.service_id;
-  settings.no_auth = o.no_auth;
-  if (with_http && !o.no_auth) {
-    if (o.jwks_file.empty() || o.public_base_url.empty() || o.allowed_issuers.empty()) {
+// Auth (a JWT verifier unless no_auth), cards, feedback and metrics settings.
+Stop BaseSettings(bool with_http, ServeOptions* o, ServiceSettings* settings) {
+  settings->service_id = o->service_id;
+  settings->no_auth = o->no_auth;
+  if (with_http && !o->no_auth) {
+    if (o->jwks_file.empty() || o->public_base_url.empty() || o->allowed_issuers.empty()) {
       std::cerr << "sdoh-bridge serve: JWT auth needs --jwks, --public-base-url and --issuer "
                    "(or --no-auth for local use)\n";
       return 2;
     }
     JwtPolicy policy;
-    policy.allowed_issuers = o.allowed_issuers;
-    policy.leeway_seconds = o.jwt_leeway_seconds;
-    auto verifier = JwtVerifier::FromJwksFile(o.jwks_file, policy);
+    policy.allowed_issuers = o->allowed_issuers;
+    policy.leeway_seconds = o->jwt_leeway_seconds;
+    auto verifier = JwtVerifier::FromJwksFile(o->jwks_file, policy);
     if (!verifier.ok()) {
       std::cerr << "sdoh-bridge: config error: " << verifier.status().message() << "\n";
       return 2;
     }
-    settings.verifier = *verifier;
+    settings->verifier = *verifier;
   }
-  while (!o.public_base_url.empty() && o.public_base_url.back() == '/') {
-    o.public_base_url.pop_back();
+  while (!o->public_base_url.empty() && o->public_base_url.back() == '/') {
+    o->public_base_url.pop_back();
   }
-  settings.public_base_url = o.public_base_url;
-  settings.cards = o.cards;
-  settings.feedback_max_outcomes = o.feedback_max_outcomes;
-  settings.issued_cards_kept = o.issued_cards_kept;
-  if (const char* token = std::getenv(o.metrics_token_env.c_str())) settings.metrics_token = token;
+  settings->public_base_url = o->public_base_url;
+  settings->cards = o->cards;
+  settings->feedback_max_outcomes = o->feedback_max_outcomes;
+  settings->issued_cards_kept = o->issued_cards_kept;
+  if (const char* token = std::getenv(o->metrics_token_env.c_str())) {
+    settings->metrics_token = token;
+  }
+  return std::nullopt;
+}
 
-  // Missing prefetch: from the allow-listed servers, with the config's transport settings.
-  auto shared_pipeline = std::make_shared<const Pipeline>(std::move(*pipeline));
-  {
-    PrefetchFetcherOptions fo;
-    fo.allowed_servers = o.fhir_servers;
-    if (IsServerSource(shared_pipeline->config.source)) {
-      auto cc = ServerClientConfig(shared_pipeline->config);
-      if (!cc.ok()) {
-        std::cerr << "sdoh-bridge: config error: " << cc.status().message() << "\n";
-        return 2;
+// Missing prefetch: from the allow-listed servers, with the config's transport settings.
+Stop AddPrefetchFetcher(const ServeOptions& o, const Pipeline& pipeline,
+                        ServiceSettings* settings) {
+  PrefetchFetcherOptions fo;
+  fo.allowed_servers = o.fhir_servers;
+  if (IsServerSource(pipeline.config.source)) {
+    auto cc = ServerClientConfig(pipeline.config);
+    if (!cc.ok()) {
+      std::cerr << "sdoh-bridge: config error: " << cc.status().message() << "\n";
+      return 2;
+    }
+    fo.client = *cc;
+    if (fo.allowed_servers.empty()) fo.allowed_servers.push_back(cc->base_url);
+  }
+  if (!fo.allowed_servers.empty()) {
+    settings->fetcher = std::make_shared<PrefetchFetcher>(std::move(fo), pipeline.catalog.get());
+    settings->fetch_threads = o.fetch_threads;
+  }
+  return std::nullopt;
+}
+
+// The watch loop's ledger lock (exit 4 when another process holds it) and /notify's secret.
+Stop OwnLedger(const ServeOptions& o, const Config& config, const std::string& command,
+               Service* svc, ServiceSettings* settings) {
+  const std::string ledger = writeback::LedgerPath(config);
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(ledger).parent_path(), ec);
+  auto acquired = writeback::LedgerOwner::Acquire(ledger, command);
+  if (!acquired.ok()) {
+    std::cerr << "sdoh-bridge " << command << ": " << acquired.status().message() << "\n";
+    return 4;
+  }
+  svc->owner = std::move(*acquired);
+  if (const char* secret = std::getenv(o.notify_secret_env.c_str())) {
+    settings->notify_secret = secret;
+  }
+  settings->notify_header = o.notify_header;
+  for (char& c : settings->notify_header) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return std::nullopt;
+}
+
+// /readyz: the FHIR server, a token, the ledger this process owns.
+void AddReadiness(const Config& config, bool watching, ServiceSettings* settings) {
+  std::shared_ptr<fhir::client::Client> probe_client;
+  bool token_expected = false;
+  if (IsServerSource(config.source)) {
+    auto cc = ServerClientConfig(config);
+    if (cc.ok()) {
+      token_expected = cc->auth.type == "client_credentials" || cc->auth.type == "smart_backend";
+      auto built = fhir::client::BuildClient(*cc);
+      if (built.ok()) {
+        probe_client = std::make_shared<fhir::client::Client>(std::move(built.value()));
       }
-      fo.client = *cc;
-      if (fo.allowed_servers.empty()) fo.allowed_servers.push_back(cc->base_url);
-    }
-    if (!fo.allowed_servers.empty()) {
-      settings.fetcher =
-          std::make_shared<PrefetchFetcher>(std::move(fo), shared_pipeline->catalog.get());
-      settings.fetch_threads = o.fetch_threads;
     }
   }
+  settings->readiness = std::make_shared<ReadinessProbe>(
+      probe_client, token_expected, watching ? writeback::LedgerPath(config) : std::string());
+}
 
-  // The watch loop owns the ledger for the life of the process.
-  std::unique_ptr<writeback::LedgerOwner> owner;
-  std::unique_ptr<WatchLoop> loop;
-  Metrics* metrics = nullptr;
-  std::shared_ptr<ServiceApp> app;
-  if (watching) {
-    const std::string ledger = writeback::LedgerPath(shared_pipeline->config);
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(ledger).parent_path(), ec);
-    auto acquired = writeback::LedgerOwner::Acquire(ledger, command);
-    if (!acquired.ok()) {
-      std::cerr << "sdoh-bridge " << command << ": " << acquired.status().message() << "\n";
-      return 4;
-    }
-    owner = std::move(*acquired);
-    if (const char* secret = std::getenv(o.notify_secret_env.c_str())) {
-      settings.notify_secret = secret;
-    }
-    settings.notify_header = o.notify_header;
-    for (char& c : settings.notify_header) {
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-  }
-  // /readyz: the FHIR server, a token, the ledger this process owns.
-  if (with_http) {
-    std::shared_ptr<fhir::client::Client> probe_client;
-    bool token_expected = false;
-    if (IsServerSource(shared_pipeline->config.source)) {
-      auto cc = ServerClientConfig(shared_pipeline->config);
-      if (cc.ok()) {
-        token_expected = cc->auth.type == "client_credentials" || cc->auth.type == "smart_backend";
-        auto built = fhir::client::BuildClient(*cc);
-        if (built.ok()) {
-          probe_client = std::make_shared<fhir::client::Client>(std::move(built.value()));
-        }
-      }
-    }
-    settings.readiness = std::make_shared<ReadinessProbe>(
-        probe_client, token_expected,
-        watching ? writeback::LedgerPath(shared_pipeline->config) : std::string());
-  }
-
+// The CDS Hooks app (serve) and the watch loop (with an interval).
+void BuildService(std::shared_ptr<const Pipeline> pipeline, const ServeOptions& o, bool with_http,
+                  bool watching, ServiceSettings settings, Service* svc) {
   if (with_http) {
     if (watching) {
       // The loop exists before the first notification can arrive (the server starts later).
-      settings.on_notify = [&loop](const std::vector<std::string>& refs) {
-        if (loop) loop->Notify(refs);
+      settings.on_notify = [loop = &svc->loop](const std::vector<std::string>& refs) {
+        if (*loop) (*loop)->Notify(refs);
       };
     }
-    app = std::make_shared<ServiceApp>(shared_pipeline, std::move(settings));
-    metrics = &app->metrics();
+    svc->app = std::make_shared<ServiceApp>(std::move(pipeline), std::move(settings));
+    svc->metrics = &svc->app->metrics();
   }
   if (watching) {
     const std::string config_path = o.config_path;
-    loop = std::make_unique<WatchLoop>(o.watch, [config_path, metrics](const PassRequest& r) {
+    Metrics* metrics = svc->metrics;
+    svc->loop = std::make_unique<WatchLoop>(o.watch, [config_path, metrics](const PassRequest& r) {
       return RunPass(config_path, r, metrics);
     });
   }
+}
 
+// Starts the HTTP server and the watch loop, runs until SIGINT/SIGTERM, then waits for
+// in-flight requests and the current pass.
+int RunUntilStopped(const ServeOptions& o, const Config& config, const std::string& command,
+                    bool with_http, Service* svc,
+                    const std::function<void(uint16_t)>& on_listening) {
   std::unique_ptr<HttpServer> server;
   // Signals are caught before anything is announced: a SIGTERM right after "listening on" must
   // stop the process cleanly, not kill it (the handler runs once signals_ioc.run() starts).
@@ -308,14 +342,15 @@ int RunService(const std::vector<std::string>& args, bool with_http,
     std::cout << "sdoh-bridge " << command << ": stopping (in-flight requests and the current "
               << "pass finish first)" << std::endl;
     if (server) server->Stop();
-    if (loop) loop->Stop();
+    if (svc->loop) svc->loop->Stop();
   });
   if (with_http) {
-    o.http.log = [](const std::string& line) {
+    HttpServerOptions http = o.http;
+    http.log = [](const std::string& line) {
       std::cerr << "sdoh-bridge serve: " << line << std::endl;
     };
     server = std::make_unique<HttpServer>(
-        o.http, AsyncHttpHandler([app](HttpRequest r, HttpResponder respond) {
+        http, AsyncHttpHandler([app = svc->app](HttpRequest r, HttpResponder respond) {
           app->HandleAsync(std::move(r), std::move(respond));
         }));
     if (auto s = server->Start(); !s.ok()) {
@@ -327,23 +362,51 @@ int RunService(const std::vector<std::string>& args, bool with_http,
     std::cout << "sdoh-bridge serve: at most " << server->max_connections()
               << " connections at once" << std::endl;
   }
-  if (loop) {
+  if (svc->loop) {
     std::cout << "sdoh-bridge " << command << ": watch loop every " << o.watch.interval.count()
-              << " s, owning the ledger " << writeback::LedgerPath(shared_pipeline->config)
-              << std::endl;
+              << " s, owning the ledger " << writeback::LedgerPath(config) << std::endl;
     if (with_http && std::getenv(o.notify_secret_env.c_str()) == nullptr) {
       std::cout << "sdoh-bridge serve: POST /notify is off: $" << o.notify_secret_env
                 << " is not set" << std::endl;
     }
   }
-  if (loop) loop->Start();
+  if (svc->loop) svc->loop->Start();
   if (on_listening) on_listening(server ? server->port() : 0);
   signals_ioc.run();
   if (server) server->Wait();
-  if (loop) loop->Wait();
-  app.reset();
+  if (svc->loop) svc->loop->Wait();
+  svc->app.reset();
   std::cout << "sdoh-bridge " << command << ": stopped" << std::endl;
   return 0;
+}
+
+int RunService(const std::vector<std::string>& args, bool with_http,
+               const std::function<void(uint16_t)>& on_listening) {
+  const std::string command = with_http ? "serve" : "watch";
+  ServeOptions o;
+  ServeArgs sa;
+  if (Stop stop = ParseArgs(args, with_http, &o, &sa)) return *stop;
+  if (o.config_path.empty()) o.config_path = DefaultConfigPath();
+  auto pipeline = LoadPipeline(o.config_path);
+  if (!pipeline.ok()) {
+    std::cerr << "sdoh-bridge: config error: " << pipeline.status().message() << "\n";
+    return 2;
+  }
+  if (Stop stop = ApplySettings(pipeline->config, sa, command, &o)) return *stop;
+  const bool watching = o.watch.interval.count() > 0;
+  if (Stop stop = CheckMode(with_http, watching, pipeline->config, o)) return *stop;
+  ServiceSettings settings;
+  if (Stop stop = BaseSettings(with_http, &o, &settings)) return *stop;
+  auto shared_pipeline = std::make_shared<const Pipeline>(std::move(*pipeline));
+  const Config& config = shared_pipeline->config;
+  if (Stop stop = AddPrefetchFetcher(o, *shared_pipeline, &settings)) return *stop;
+  Service svc;
+  if (watching) {
+    if (Stop stop = OwnLedger(o, config, command, &svc, &settings)) return *stop;
+  }
+  if (with_http) AddReadiness(config, watching, &settings);
+  BuildService(shared_pipeline, o, with_http, watching, std::move(settings), &svc);
+  return RunUntilStopped(o, config, command, with_http, &svc, on_listening);
 }
 
 }  // namespace

@@ -93,6 +93,268 @@ int TaskPriorityRank(const std::string& priority) {
 }
 bool IsTaskPriority(const std::string& priority) { return TaskPriorityRank(priority) >= 0; }
 
+namespace {
+
+// source, out, mappings, rules (resolved against the config's folder) and time_zone.
+Status LoadPaths(const std::string& path, const YAML::Node& n, const fs::path& base, Config* c) {
+  auto source = RequiredString(path, n, "source");
+  if (!source.ok()) return source.status();
+  c->source = Resolve(base, *source);
+  auto out = RequiredString(path, n, "out");
+  if (!out.ok()) return out.status();
+  c->out = Resolve(base, *out);
+  auto mappings = RequiredString(path, n, "mappings");
+  if (!mappings.ok()) return mappings.status();
+  c->mappings = Resolve(base, *mappings);
+  auto rules = StringList(path, n, "rules", true);
+  if (!rules.ok()) return rules.status();
+  for (const auto& r : *rules) c->rules.push_back(Resolve(base, r));
+  auto tz = OptionalString(path, n, "time_zone", "UTC");
+  if (!tz.ok()) return tz.status();
+  auto parsed_tz = fhir::TimeZone::Parse(*tz);
+  if (!parsed_tz.ok()) {
+    return Status::InvalidArgument(Where(path, n["time_zone"]) + ": " +
+                                   parsed_tz.status().message());
+  }
+  c->time_zone_name = *tz;
+  c->time_zone = *parsed_tz;
+  return Status::Ok();
+}
+
+// `limits:` max_line_bytes, max_depth.
+Status LoadLimits(const std::string& path, const YAML::Node& n, Config* c) {
+  YAML::Node limits = n["limits"];
+  if (!limits) return Status::Ok();
+  if (Status s = CheckKeys(path, limits, {"max_line_bytes", "max_depth"}, "limits"); !s.ok()) {
+    return s;
+  }
+  auto ml = SizeValue(path, limits, "max_line_bytes", c->max_line_bytes);
+  if (!ml.ok()) return ml.status();
+  c->max_line_bytes = *ml;
+  auto md = SizeValue(path, limits, "max_depth", c->max_depth);
+  if (!md.ok()) return md.status();
+  c->max_depth = *md;
+  return Status::Ok();
+}
+
+// `forms:` infer.
+Status LoadForms(const std::string& path, const YAML::Node& n, Config* c) {
+  YAML::Node forms = n["forms"];
+  if (!forms) return Status::Ok();
+  if (Status s = CheckKeys(path, forms, {"infer"}, "forms"); !s.ok()) return s;
+  if (forms["infer"]) {
+    try {
+      c->infer_forms = forms["infer"].as<bool>();
+    } catch (const YAML::Exception&) {
+      return Status::InvalidArgument(Where(path, forms["infer"]) +
+                                     ": 'infer' must be true or false");
+    }
+  }
+  return Status::Ok();
+}
+
+// `writeback:` paths (resolved against the config's folder), withdrawn_rulesets, integer keys.
+Status LoadWriteback(const std::string& path, const YAML::Node& n, const fs::path& base,
+                     Config* c) {
+  YAML::Node wb = n["writeback"];
+  if (!wb) return Status::Ok();
+  if (Status s = CheckKeys(path, wb,
+                           {"ledger", "batch_size", "suppression_days", "audit_log",
+                            "audit_retention_days", "sync_overlap_seconds", "lock_wait_seconds",
+                            "withdrawn_rulesets", "max_new_referrals_per_pass"},
+                           "writeback");
+      !s.ok()) {
+    return s;
+  }
+  WritebackConfig& w = c->writeback;
+  auto ledger = OptionalString(path, wb, "ledger", "");
+  if (!ledger.ok()) return ledger.status();
+  w.ledger = Resolve(base, *ledger);
+  auto audit = OptionalString(path, wb, "audit_log", "");
+  if (!audit.ok()) return audit.status();
+  w.audit_log = Resolve(base, *audit);
+  auto withdrawn = StringList(path, wb, "withdrawn_rulesets", false);
+  if (!withdrawn.ok()) return withdrawn.status();
+  w.withdrawn_rulesets = std::move(*withdrawn);
+  struct IntKey {
+    const char* key;
+    int* value;
+    bool zero_ok;
+  };
+  for (IntKey k : {IntKey{"batch_size", &w.batch_size, false},
+                   IntKey{"suppression_days", &w.suppression_days, true},
+                   IntKey{"audit_retention_days", &w.audit_retention_days, false},
+                   IntKey{"sync_overlap_seconds", &w.sync_overlap_seconds, true},
+                   IntKey{"lock_wait_seconds", &w.lock_wait_seconds, true},
+                   IntKey{"max_new_referrals_per_pass", &w.max_new_referrals_per_pass, false}}) {
+    if (!wb[k.key]) continue;
+    long long v = 0;
+    try {
+      v = wb[k.key].as<long long>();
+    } catch (const YAML::Exception&) {
+      return Status::InvalidArgument(Where(path, wb[k.key]) + ": '" + k.key +
+                                     "' must be an integer");
+    }
+    if (v < (k.zero_ok ? 0 : 1) || v > 1000000) {
+      return Status::InvalidArgument(Where(path, wb[k.key]) + ": '" + k.key + "' must be " +
+                                     (k.zero_ok ? "0 or more" : "positive"));
+    }
+    *k.value = static_cast<int>(v);
+  }
+  return Status::Ok();
+}
+
+// `screening:` max_age_days (future_skew_hours is read by LoadInputKeys).
+Status LoadScreeningAge(const std::string& path, const YAML::Node& n, Config* c) {
+  YAML::Node sc = n["screening"];
+  if (!sc) return Status::Ok();
+  if (Status s = CheckKeys(path, sc, {"max_age_days", "future_skew_hours"}, "screening"); !s.ok())
+    return s;
+  if (sc["max_age_days"]) {
+    long long v = -1;
+    try {
+      v = sc["max_age_days"].as<long long>();
+    } catch (const YAML::Exception&) {
+    }
+    if (v < 0 || v > 100000) {
+      return Status::InvalidArgument(Where(path, sc["max_age_days"]) +
+                                     ": 'max_age_days' must be an integer from 0 (no limit) "
+                                     "to 100000");
+    }
+    c->screening.max_age_days = static_cast<int>(v);
+  }
+  return Status::Ok();
+}
+
+// `fhir:`, `service:` and `watch:`, kept as YAML for their own loaders.
+Status LoadPassThroughSections(const std::string& path, const YAML::Node& n, Config* c) {
+  if (YAML::Node f = n["fhir"]) {
+    if (!f.IsMap()) return Status::InvalidArgument(Where(path, f) + ": 'fhir' must be a mapping");
+    c->fhir = f;
+  }
+  for (const char* key : {"service", "watch"}) {
+    YAML::Node section = n[key];
+    if (!section) continue;
+    if (!section.IsMap()) {
+      return Status::InvalidArgument(Where(path, section) + ": '" + key + "' must be a mapping");
+    }
+    (std::string(key) == "service" ? c->service : c->watch) = section;
+  }
+  return Status::Ok();
+}
+
+// One entry of `referrals.routes`, over its defaults in `rc`.
+Status LoadRoute(const std::string& path, const std::string& name, const YAML::Node& r,
+                 RouteConfig* rc) {
+  if (Status s = CheckKeys(path, r,
+                           {"label", "resources", "review", "requester", "performer", "owner",
+                            "consent", "consent_category", "consent_policy", "priority"},
+                           "route '" + name + "'");
+      !s.ok()) {
+    return s;
+  }
+  if (r["resources"]) {
+    auto res = StringList(path, r, "resources", true);
+    if (!res.ok()) return res.status();
+    for (const auto& t : *res) {
+      if (t != "ServiceRequest" && t != "Task" && t != "Flag") {
+        return Status::InvalidArgument(Where(path, r["resources"]) + ": resource '" + t +
+                                       "' is not one of ServiceRequest, Task, Flag");
+      }
+    }
+    rc->resources = *res;
+  }
+  if (r["review"]) {
+    try {
+      rc->review = r["review"].as<bool>();
+    } catch (const YAML::Exception&) {
+      return Status::InvalidArgument(Where(path, r["review"]) + ": 'review' must be true or false");
+    }
+  }
+  rc->label = OptionalString(path, r, "label", rc->label).value();
+  rc->requester = OptionalString(path, r, "requester", "").value();
+  rc->performer = OptionalString(path, r, "performer", "").value();
+  rc->owner = OptionalString(path, r, "owner", "").value();
+  auto consent = OptionalString(path, r, "consent", "none");
+  if (!consent.ok() || (*consent != "required" && *consent != "none")) {
+    return Status::InvalidArgument(Where(path, r["consent"]) +
+                                   ": 'consent' must be required or none");
+  }
+  rc->consent_required = *consent == "required";
+  rc->consent_category = OptionalString(path, r, "consent_category", "").value();
+  rc->consent_policy = OptionalString(path, r, "consent_policy", "").value();
+  if (rc->consent_required && rc->consent_category.find('|') == std::string::npos) {
+    return Status::InvalidArgument(
+        Where(path, r) + ": route '" + name +
+        "' has consent: required and needs consent_category as system|code");
+  }
+  rc->priority = OptionalString(path, r, "priority", "routine").value();
+  if (!IsTaskPriority(rc->priority)) {
+    return Status::InvalidArgument(Where(path, r["priority"]) +
+                                   ": 'priority' must be routine, urgent, asap or stat");
+  }
+  return Status::Ok();
+}
+
+// `referrals.rule_priority`: rule name → Task priority.
+Status LoadRulePriority(const std::string& path, const YAML::Node& ref, Config* c) {
+  YAML::Node rp = ref["rule_priority"];
+  if (!rp) return Status::Ok();
+  if (!rp.IsMap()) {
+    return Status::InvalidArgument(Where(path, rp) + ": 'rule_priority' must be a mapping");
+  }
+  for (const auto& kv : rp) {
+    std::string value = kv.second.IsScalar() ? kv.second.Scalar() : "";
+    if (!IsTaskPriority(value)) {
+      return Status::InvalidArgument(Where(path, kv.second) + ": priority of rule '" +
+                                     kv.first.Scalar() + "' must be routine, urgent, asap or stat");
+    }
+    c->rule_priority[kv.first.Scalar()] = value;
+  }
+  return Status::Ok();
+}
+
+// `referrals:` (required): identifier_system, routes over the defaults, rule_priority.
+Status LoadReferrals(const std::string& path, const YAML::Node& n, Config* c) {
+  // Referral policy. Defaults per the product design; config may override each route.
+  // The routes when the config names none (config/sdoh-bridge.yaml lists them too). A route
+  // is data: a config may add its own, and every need's route must be one of them.
+  auto route = [](std::string label, std::vector<std::string> resources) {
+    RouteConfig r;
+    r.label = std::move(label);
+    r.resources = std::move(resources);
+    return r;
+  };
+  c->routes["social-work"] = route("social work", {"ServiceRequest", "Task", "Flag"});
+  c->routes["transportation"] =
+      route("transportation services", {"ServiceRequest", "Task", "Flag"});
+  c->routes["interpreter"] = route("interpreter services", {"ServiceRequest", "Flag"});
+  c->routes["none"] = route("", {"Flag"});
+  YAML::Node ref = n["referrals"];
+  if (!ref) return Status::InvalidArgument(Where(path, n) + ": missing required key 'referrals'");
+  if (Status s =
+          CheckKeys(path, ref, {"identifier_system", "routes", "rule_priority"}, "referrals");
+      !s.ok()) {
+    return s;
+  }
+  auto sys = RequiredString(path, ref, "identifier_system");
+  if (!sys.ok()) return sys.status();
+  c->identifier_system = *sys;
+  if (YAML::Node routes = ref["routes"]) {
+    if (!routes.IsMap()) {
+      return Status::InvalidArgument(Where(path, routes) + ": 'routes' must be a mapping");
+    }
+    for (const auto& kv : routes) {
+      const std::string name = kv.first.Scalar();
+      auto it = c->routes.try_emplace(name).first;  // a new route, or one of the defaults
+      if (Status s = LoadRoute(path, name, kv.second, &it->second); !s.ok()) return s;
+    }
+  }
+  return LoadRulePriority(path, ref, c);
+}
+
+}  // namespace
+
 Result<Config> LoadConfig(const std::string& path) {
   auto doc = LoadYamlFile(path);
   if (!doc.ok()) return doc.status();
@@ -107,221 +369,16 @@ Result<Config> LoadConfig(const std::string& path) {
       !s.ok()) {
     return s;
   }
-  fs::path base = fs::absolute(fs::path(path)).parent_path();
-  auto source = RequiredString(path, n, "source");
-  if (!source.ok()) return source.status();
-  c.source = Resolve(base, *source);
-  auto out = RequiredString(path, n, "out");
-  if (!out.ok()) return out.status();
-  c.out = Resolve(base, *out);
-  auto mappings = RequiredString(path, n, "mappings");
-  if (!mappings.ok()) return mappings.status();
-  c.mappings = Resolve(base, *mappings);
-  auto rules = StringList(path, n, "rules", true);
-  if (!rules.ok()) return rules.status();
-  for (const auto& r : *rules) c.rules.push_back(Resolve(base, r));
-  auto tz = OptionalString(path, n, "time_zone", "UTC");
-  if (!tz.ok()) return tz.status();
-  auto parsed_tz = fhir::TimeZone::Parse(*tz);
-  if (!parsed_tz.ok()) {
-    return Status::InvalidArgument(Where(path, n["time_zone"]) + ": " +
-                                   parsed_tz.status().message());
-  }
-  c.time_zone_name = *tz;
-  c.time_zone = *parsed_tz;
-  if (YAML::Node limits = n["limits"]) {
-    if (Status s = CheckKeys(path, limits, {"max_line_bytes", "max_depth"}, "limits"); !s.ok()) {
-      return s;
-    }
-    auto ml = SizeValue(path, limits, "max_line_bytes", c.max_line_bytes);
-    if (!ml.ok()) return ml.status();
-    c.max_line_bytes = *ml;
-    auto md = SizeValue(path, limits, "max_depth", c.max_depth);
-    if (!md.ok()) return md.status();
-    c.max_depth = *md;
-  }
-  if (YAML::Node forms = n["forms"]) {
-    if (Status s = CheckKeys(path, forms, {"infer"}, "forms"); !s.ok()) return s;
-    if (forms["infer"]) {
-      try {
-        c.infer_forms = forms["infer"].as<bool>();
-      } catch (const YAML::Exception&) {
-        return Status::InvalidArgument(Where(path, forms["infer"]) +
-                                       ": 'infer' must be true or false");
-      }
-    }
-  }
+  // Section by section, in this order (the first error found is the one reported).
+  const fs::path base = fs::absolute(fs::path(path)).parent_path();
+  if (Status s = LoadPaths(path, n, base, &c); !s.ok()) return s;
+  if (Status s = LoadLimits(path, n, &c); !s.ok()) return s;
+  if (Status s = LoadForms(path, n, &c); !s.ok()) return s;
   if (Status s = LoadInputKeys(path, n, &c); !s.ok()) return s;
-  if (YAML::Node wb = n["writeback"]) {
-    if (Status s = CheckKeys(path, wb,
-                             {"ledger", "batch_size", "suppression_days", "audit_log",
-                              "audit_retention_days", "sync_overlap_seconds", "lock_wait_seconds",
-                              "withdrawn_rulesets", "max_new_referrals_per_pass"},
-                             "writeback");
-        !s.ok()) {
-      return s;
-    }
-    WritebackConfig& w = c.writeback;
-    auto ledger = OptionalString(path, wb, "ledger", "");
-    if (!ledger.ok()) return ledger.status();
-    w.ledger = Resolve(base, *ledger);
-    auto audit = OptionalString(path, wb, "audit_log", "");
-    if (!audit.ok()) return audit.status();
-    w.audit_log = Resolve(base, *audit);
-    auto withdrawn = StringList(path, wb, "withdrawn_rulesets", false);
-    if (!withdrawn.ok()) return withdrawn.status();
-    w.withdrawn_rulesets = std::move(*withdrawn);
-    struct IntKey {
-      const char* key;
-      int* value;
-      bool zero_ok;
-    };
-    for (IntKey k : {IntKey{"batch_size", &w.batch_size, false},
-                     IntKey{"suppression_days", &w.suppression_days, true},
-                     IntKey{"audit_retention_days", &w.audit_retention_days, false},
-                     IntKey{"sync_overlap_seconds", &w.sync_overlap_seconds, true},
-                     IntKey{"lock_wait_seconds", &w.lock_wait_seconds, true},
-                     IntKey{"max_new_referrals_per_pass", &w.max_new_referrals_per_pass, false}}) {
-      if (!wb[k.key]) continue;
-      long long v = 0;
-      try {
-        v = wb[k.key].as<long long>();
-      } catch (const YAML::Exception&) {
-        return Status::InvalidArgument(Where(path, wb[k.key]) + ": '" + k.key +
-                                       "' must be an integer");
-      }
-      if (v < (k.zero_ok ? 0 : 1) || v > 1000000) {
-        return Status::InvalidArgument(Where(path, wb[k.key]) + ": '" + k.key + "' must be " +
-                                       (k.zero_ok ? "0 or more" : "positive"));
-      }
-      *k.value = static_cast<int>(v);
-    }
-  }
-  if (YAML::Node sc = n["screening"]) {
-    if (Status s = CheckKeys(path, sc, {"max_age_days", "future_skew_hours"}, "screening"); !s.ok())
-      return s;
-    if (sc["max_age_days"]) {
-      long long v = -1;
-      try {
-        v = sc["max_age_days"].as<long long>();
-      } catch (const YAML::Exception&) {
-      }
-      if (v < 0 || v > 100000) {
-        return Status::InvalidArgument(Where(path, sc["max_age_days"]) +
-                                       ": 'max_age_days' must be an integer from 0 (no limit) "
-                                       "to 100000");
-      }
-      c.screening.max_age_days = static_cast<int>(v);
-    }
-  }
-  if (YAML::Node f = n["fhir"]) {
-    if (!f.IsMap()) return Status::InvalidArgument(Where(path, f) + ": 'fhir' must be a mapping");
-    c.fhir = f;
-  }
-  for (const char* key : {"service", "watch"}) {
-    YAML::Node section = n[key];
-    if (!section) continue;
-    if (!section.IsMap()) {
-      return Status::InvalidArgument(Where(path, section) + ": '" + key + "' must be a mapping");
-    }
-    (std::string(key) == "service" ? c.service : c.watch) = section;
-  }
-  // Referral policy. Defaults per the product design; config may override each route.
-  // The routes when the config names none (config/sdoh-bridge.yaml lists them too). A route
-  // is data: a config may add its own, and every need's route must be one of them.
-  auto route = [](std::string label, std::vector<std::string> resources) {
-    RouteConfig r;
-    r.label = std::move(label);
-    r.resources = std::move(resources);
-    return r;
-  };
-  c.routes["social-work"] = route("social work", {"ServiceRequest", "Task", "Flag"});
-  c.routes["transportation"] = route("transportation services", {"ServiceRequest", "Task", "Flag"});
-  c.routes["interpreter"] = route("interpreter services", {"ServiceRequest", "Flag"});
-  c.routes["none"] = route("", {"Flag"});
-  YAML::Node ref = n["referrals"];
-  if (!ref) return Status::InvalidArgument(Where(path, n) + ": missing required key 'referrals'");
-  if (Status s =
-          CheckKeys(path, ref, {"identifier_system", "routes", "rule_priority"}, "referrals");
-      !s.ok()) {
-    return s;
-  }
-  auto sys = RequiredString(path, ref, "identifier_system");
-  if (!sys.ok()) return sys.status();
-  c.identifier_system = *sys;
-  if (YAML::Node routes = ref["routes"]) {
-    if (!routes.IsMap()) {
-      return Status::InvalidArgument(Where(path, routes) + ": 'routes' must be a mapping");
-    }
-    for (const auto& kv : routes) {
-      const std::string name = kv.first.Scalar();
-      auto it = c.routes.try_emplace(name).first;  // a new route, or one of the defaults
-      const YAML::Node& r = kv.second;
-      if (Status s = CheckKeys(path, r,
-                               {"label", "resources", "review", "requester", "performer", "owner",
-                                "consent", "consent_category", "consent_policy", "priority"},
-                               "route '" + name + "'");
-          !s.ok()) {
-        return s;
-      }
-      RouteConfig& rc = it->second;
-      if (r["resources"]) {
-        auto res = StringList(path, r, "resources", true);
-        if (!res.ok()) return res.status();
-        for (const auto& t : *res) {
-          if (t != "ServiceRequest" && t != "Task" && t != "Flag") {
-            return Status::InvalidArgument(Where(path, r["resources"]) + ": resource '" + t +
-                                           "' is not one of ServiceRequest, Task, Flag");
-          }
-        }
-        rc.resources = *res;
-      }
-      if (r["review"]) {
-        try {
-          rc.review = r["review"].as<bool>();
-        } catch (const YAML::Exception&) {
-          return Status::InvalidArgument(Where(path, r["review"]) +
-                                         ": 'review' must be true or false");
-        }
-      }
-      rc.label = OptionalString(path, r, "label", rc.label).value();
-      rc.requester = OptionalString(path, r, "requester", "").value();
-      rc.performer = OptionalString(path, r, "performer", "").value();
-      rc.owner = OptionalString(path, r, "owner", "").value();
-      auto consent = OptionalString(path, r, "consent", "none");
-      if (!consent.ok() || (*consent != "required" && *consent != "none")) {
-        return Status::InvalidArgument(Where(path, r["consent"]) +
-                                       ": 'consent' must be required or none");
-      }
-      rc.consent_required = *consent == "required";
-      rc.consent_category = OptionalString(path, r, "consent_category", "").value();
-      rc.consent_policy = OptionalString(path, r, "consent_policy", "").value();
-      if (rc.consent_required && rc.consent_category.find('|') == std::string::npos) {
-        return Status::InvalidArgument(
-            Where(path, r) + ": route '" + name +
-            "' has consent: required and needs consent_category as system|code");
-      }
-      rc.priority = OptionalString(path, r, "priority", "routine").value();
-      if (!IsTaskPriority(rc.priority)) {
-        return Status::InvalidArgument(Where(path, r["priority"]) +
-                                       ": 'priority' must be routine, urgent, asap or stat");
-      }
-    }
-  }
-  if (YAML::Node rp = ref["rule_priority"]) {
-    if (!rp.IsMap()) {
-      return Status::InvalidArgument(Where(path, rp) + ": 'rule_priority' must be a mapping");
-    }
-    for (const auto& kv : rp) {
-      std::string value = kv.second.IsScalar() ? kv.second.Scalar() : "";
-      if (!IsTaskPriority(value)) {
-        return Status::InvalidArgument(Where(path, kv.second) + ": priority of rule '" +
-                                       kv.first.Scalar() +
-                                       "' must be routine, urgent, asap or stat");
-      }
-      c.rule_priority[kv.first.Scalar()] = value;
-    }
-  }
+  if (Status s = LoadWriteback(path, n, base, &c); !s.ok()) return s;
+  if (Status s = LoadScreeningAge(path, n, &c); !s.ok()) return s;
+  if (Status s = LoadPassThroughSections(path, n, &c); !s.ok()) return s;
+  if (Status s = LoadReferrals(path, n, &c); !s.ok()) return s;
   return c;
 }
 

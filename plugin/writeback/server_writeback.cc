@@ -1,30 +1,15 @@
 #include "plugin/writeback/server_writeback.h"
 
-#include <algorithm>
 #include <filesystem>
-#include <map>
 #include <optional>
-#include <ostream>
-#include <set>
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
-#include "fhir/client/fhir_client.h"
 #include "fhir/json.h"
-#include "plugin/referrals/identifiers.h"
-#include "plugin/writeback/audit_log.h"
 #include "plugin/writeback/failpoint.h"
-#include "plugin/writeback/ledger.h"
-#include "plugin/writeback/referral_policy.h"
-#include "plugin/writeback/transaction_bundle.h"
-#include "plugin/writeback/writeback_path.h"
+#include "plugin/writeback/server_writeback_impl.h"
 
 namespace sdoh::writeback {
 
 namespace fs = std::filesystem;
-using fhir::client::ClientError;
-using fhir::client::ClientResult;
 
 std::string LedgerPath(const Config& c) {
   return c.writeback.ledger.empty() ? (fs::path(c.out) / "ledger.sqlite").string()
@@ -35,9 +20,7 @@ std::string AuditPath(const Config& c) {
                                        : c.writeback.audit_log;
 }
 
-namespace {
-
-const char* const kSyncTypes[] = {"Patient", "QuestionnaireResponse", "Observation"};
+namespace internal {
 
 std::string IssueCodes(const std::vector<fhir::client::OutcomeIssue>& issues) {
   std::string s;
@@ -45,7 +28,6 @@ std::string IssueCodes(const std::vector<fhir::client::OutcomeIssue>& issues) {
   return s;
 }
 
-// "…/Type/id/_history/v" → {id, v}
 std::pair<std::string, std::string> IdVersion(const std::string& location) {
   std::string loc = location;
   std::string version;
@@ -57,108 +39,21 @@ std::pair<std::string, std::string> IdVersion(const std::string& location) {
   return {slash == std::string::npos ? loc : loc.substr(slash + 1), version};
 }
 
-class JsonList {
- public:
-  void Add(std::initializer_list<std::pair<const char*, std::string>> fields) {
-    rapidjson::StringBuffer sb;
-    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-    w.StartObject();
-    for (const auto& [k, v] : fields) {
-      if (v.empty()) continue;
-      w.Key(k);
-      w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
-    }
-    w.EndObject();
-    items_.push_back(sb.GetString());
-  }
-  std::string Json() const {
-    std::string s = "[";
-    for (size_t i = 0; i < items_.size(); ++i) s += (i ? ",\n  " : "\n  ") + items_[i];
-    return s + (items_.empty() ? "]" : "\n]");
-  }
-  size_t size() const { return items_.size(); }
-
- private:
-  std::vector<std::string> items_;
-};
-
-class ServerWriteback : public Writeback {
- public:
-  explicit ServerWriteback(const WritebackContext& ctx)
-      : ctx_(ctx), cfg_(*ctx.config), system_(cfg_.identifier_system) {}
-
-  fhir::Status Begin(std::string* since) override;
-  void AddPatient(PatientPass pass) override;
-  int Finish(const std::string& server_time, std::string* plan_members, std::ostream& out,
-             std::ostream& err) override;
-
- private:
-  struct View {
-    std::vector<ServerResource> srs, tasks, flags;
-  };
-  ClientResult<std::vector<ServerResource>> SearchAll(const std::string& type,
-                                                      fhir::client::Params params);
-  bool Load(const std::string& patient, View* v);
-  void Flush(bool everything);
-  void SendBatch(const std::vector<const WriteGroup*>& groups);
-  void CheckDuplicates(const WriteGroup& g, const WriteEntry& e, LedgerRow* row);
-  enum class PutResult { kDone, kSkipped, kFailed };
-  // A PUT (If-Match) of `json` over `r`, as read from the server. Skipped (counted, reported,
-  // audited) unless `r` is what the ledger recorded for ev.identifier and ev.patient and is
-  // not final (issue 13).
-  PutResult Put(const ServerResource& r, const std::string& json, AuditEvent ev);
-  // False (and the pass stops writing to the server) when a ledger write failed (issue 13).
-  bool LedgerOk(const fhir::Status& s);
-  void Retract(const std::string& patient, const std::string& need, const View& v,
-               const std::vector<const ServerResource*>& srs, const std::string& reason);
-  // Whether this ServiceRequest of ours was written under a rule-set version the admin withdrew
-  // (writeback.withdrawn_rulesets), read from its rule-set tag (identifiers.h).
-  bool UnderWithdrawnRuleset(const ServerResource& sr) const;
-  // Issue 14 item 2: "Consent/<id>" of an active Consent for the patient that the route's
-  // consent_category (and consent_policy, when set) ask for; "" when none.
-  std::string FindConsent(const std::string& patient, const RouteConfig& route);
-  void Error(const std::string& line) {
-    ++errors_;
-    if (error_lines_.size() < 50) error_lines_.push_back(line);
-  }
-  bool Writes() const { return !ctx_.dry_run && !aborted_; }
-  bool MayWrite(const std::string& type) const { return path_.Allows(type); }
-
-  WritebackContext ctx_;
-  const Config& cfg_;
-  std::string system_;
-  Ledger ledger_;
-  AuditLog audit_;
-  bool incremental_ = false;
-  // What the server lets us write (its CapabilityStatement and granted scopes), as `check`
-  // reports it. None: the pass is a dry run.
-  WritebackPath path_ = {{"ServiceRequest", "Task", "Flag"}};
-  std::string path_note_;
-  bool forced_dry_run_ = false;
-  bool aborted_ = false;      // an uncertain write failure: stop writing; the next run reconciles
-  std::string ledger_error_;  // a ledger write failed: nothing more is sent
-  int batches_sent_ = 0;
-  std::vector<WriteGroup> pending_;
-  size_t pending_entries_ = 0;
-  uint64_t errors_ = 0;
-  std::vector<std::string> error_lines_;
-  std::map<std::string, uint64_t> counts_;
-  JsonList new_referrals_, already_open_, suppressed_, flags_, retractions_, duplicates_;
-  // The large-pass valve (issue 14 item 1): without --allow-large every write of the pass is
-  // held until Finish, which sends them only when the pass creates at most
-  // writeback.max_new_referrals_per_pass referrals.
-  struct HeldPut {
-    ServerResource resource;
-    std::string json;
-    AuditEvent event;
-  };
-  bool holding_ = false;
-  bool valve_ = false;
-  std::vector<HeldPut> held_puts_;
-};
-
 fhir::Status ServerWriteback::Begin(std::string* since) {
-  // SDOHCC Task for referral management: requester 1..1. Nothing is written without one.
+  if (fhir::Status s = RequireTaskRequesters(); !s.ok()) return s;
+  if (!ctx_.dry_run) FollowWritebackPath();
+  holding_ = !ctx_.dry_run && !ctx_.allow_large;
+  if (!ctx_.dry_run) {
+    if (fhir::Status s = OpenLedger(); !s.ok()) return s;
+    if (fhir::Status s = Reconcile(); !s.ok()) return s;
+  }
+  ChooseSince(since);
+  incremental_ = !since->empty();
+  return fhir::Status::Ok();
+}
+
+// SDOHCC Task for referral management: requester 1..1. Nothing is written without one.
+fhir::Status ServerWriteback::RequireTaskRequesters() const {
   for (const auto& [name, route] : cfg_.routes) {
     for (const std::string& type : route.resources) {
       if (type == "Task" && route.requester.empty()) {
@@ -169,79 +64,88 @@ fhir::Status ServerWriteback::Begin(std::string* since) {
       }
     }
   }
-  if (!ctx_.dry_run) {
-    // Follow the writeback path `check` reports.
-    auto cs = ctx_.client->Capabilities();
-    if (cs.ok() && cs->body) {
-      path_ = ComputeWritebackPath(*cs->body, ctx_.client->auth().GrantedScope());
-      if (!path_.all()) path_note_ = "server allows " + path_.Describe();
+  return fhir::Status::Ok();
+}
+
+// Follow the writeback path `check` reports; none: the pass becomes a dry run.
+void ServerWriteback::FollowWritebackPath() {
+  auto cs = ctx_.client->Capabilities();
+  if (cs.ok() && cs->body) {
+    path_ = ComputeWritebackPath(*cs->body, ctx_.client->auth().GrantedScope());
+    if (!path_.all()) path_note_ = "server allows " + path_.Describe();
+  } else {
+    path_note_ = "CapabilityStatement not readable (" +
+                 (cs.ok() ? std::string("no body") : cs.error().ToString()) +
+                 "): writing as configured";
+  }
+  if (path_.none()) {
+    ctx_.dry_run = true;
+    forced_dry_run_ = true;
+  }
+}
+
+// Opens the ledger and the audit log, and binds the ledger to this server.
+fhir::Status ServerWriteback::OpenLedger() {
+  if (fhir::Status s = ledger_.Open(LedgerPath(cfg_), cfg_.writeback.lock_wait_seconds); !s.ok()) {
+    return s;
+  }
+  if (fhir::Status s =
+          audit_.Open(AuditPath(cfg_), cfg_.writeback.audit_retention_days, ctx_.now, ctx_.run_id);
+      !s.ok()) {
+    return s;
+  }
+  // The ledger belongs to one server (issue 13): its server ids, states and cursors mean
+  // nothing on another.
+  std::string previous;
+  if (fhir::Status s = ledger_.Bind(cfg_.source, system_, ctx_.rebind_ledger, &previous); !s.ok()) {
+    return s;
+  }
+  if (!previous.empty()) {
+    audit_.Write({"rebind", "ledger", "", "", "", "", "rebind-ledger", 0, 0, "", "", ""});
+    path_note_ += std::string(path_note_.empty() ? "" : "; ") + "ledger rebound from " + previous +
+                  " (--rebind-ledger)";
+  }
+  return fhir::Status::Ok();
+}
+
+// A resource sent but never confirmed is looked up by identifier.
+fhir::Status ServerWriteback::Reconcile() {
+  for (LedgerRow row : ledger_.InState("sent")) {
+    auto found = SearchAll(row.type, {{"identifier", system_ + "|" + row.identifier}});
+    if (!found.ok()) {
+      return fhir::Status::Unavailable("reconciling the ledger with the server failed: " +
+                                       found.error().ToString());
+    }
+    const ServerResource* hit = nullptr;
+    for (const ServerResource& r : found.value()) {
+      if (r.status != "entered-in-error" && (hit == nullptr || r.last_updated < hit->last_updated))
+        hit = &r;
+    }
+    AuditEvent ev{"reconcile", hit ? "confirmed" : "resend",
+                  row.type,    row.identifier,
+                  row.patient, row.need,
+                  "",          0,
+                  0,           "",
+                  "",          ""};
+    if (hit != nullptr) {
+      row.state = "confirmed";
+      row.server_id = hit->id;
+      row.version = hit->version;
+      ev.server_id = hit->Reference();
+      ev.version = hit->version;
     } else {
-      path_note_ = "CapabilityStatement not readable (" +
-                   (cs.ok() ? std::string("no body") : cs.error().ToString()) +
-                   "): writing as configured";
+      row.state = "planned";
     }
-    if (path_.none()) {
-      ctx_.dry_run = true;
-      forced_dry_run_ = true;
-    }
+    if (fhir::Status s = ledger_.Upsert(row); !s.ok()) return s;
+    audit_.Write(ev);
+    ++counts_[hit ? "reconciled: confirmed" : "reconciled: to resend"];
+    Failpoint("during-reconcile");
   }
-  holding_ = !ctx_.dry_run && !ctx_.allow_large;
-  if (!ctx_.dry_run) {
-    if (fhir::Status s = ledger_.Open(LedgerPath(cfg_), cfg_.writeback.lock_wait_seconds);
-        !s.ok()) {
-      return s;
-    }
-    if (fhir::Status s = audit_.Open(AuditPath(cfg_), cfg_.writeback.audit_retention_days, ctx_.now,
-                                     ctx_.run_id);
-        !s.ok()) {
-      return s;
-    }
-    // The ledger belongs to one server (issue 13): its server ids, states and cursors mean
-    // nothing on another.
-    std::string previous;
-    if (fhir::Status s = ledger_.Bind(cfg_.source, system_, ctx_.rebind_ledger, &previous);
-        !s.ok()) {
-      return s;
-    }
-    if (!previous.empty()) {
-      audit_.Write({"rebind", "ledger", "", "", "", "", "rebind-ledger", 0, 0, "", "", ""});
-      path_note_ += std::string(path_note_.empty() ? "" : "; ") + "ledger rebound from " +
-                    previous + " (--rebind-ledger)";
-    }
-    // Reconcile: a resource sent but never confirmed is looked up by identifier.
-    for (LedgerRow row : ledger_.InState("sent")) {
-      auto found = SearchAll(row.type, {{"identifier", system_ + "|" + row.identifier}});
-      if (!found.ok()) {
-        return fhir::Status::Unavailable("reconciling the ledger with the server failed: " +
-                                         found.error().ToString());
-      }
-      const ServerResource* hit = nullptr;
-      for (const ServerResource& r : found.value()) {
-        if (r.status != "entered-in-error" &&
-            (hit == nullptr || r.last_updated < hit->last_updated))
-          hit = &r;
-      }
-      AuditEvent ev{"reconcile", hit ? "confirmed" : "resend",
-                    row.type,    row.identifier,
-                    row.patient, row.need,
-                    "",          0,
-                    0,           "",
-                    "",          ""};
-      if (hit != nullptr) {
-        row.state = "confirmed";
-        row.server_id = hit->id;
-        row.version = hit->version;
-        ev.server_id = hit->Reference();
-        ev.version = hit->version;
-      } else {
-        row.state = "planned";
-      }
-      if (fhir::Status s = ledger_.Upsert(row); !s.ok()) return s;
-      audit_.Write(ev);
-      ++counts_[hit ? "reconciled: confirmed" : "reconciled: to resend"];
-      Failpoint("during-reconcile");
-    }
-  }
+  return fhir::Status::Ok();
+}
+
+// --since, else (an incremental pass) the oldest of the synced types' cursors less the overlap.
+void ServerWriteback::ChooseSince(std::string* since) {
   if (!ctx_.since.empty()) {
     *since = ctx_.since;
   } else if (!ctx_.full && !ctx_.dry_run) {
@@ -263,8 +167,6 @@ fhir::Status ServerWriteback::Begin(std::string* since) {
           static_cast<fhir::InstantMicros>(cfg_.writeback.sync_overlap_seconds) * 1000000);
     }
   }
-  incremental_ = !since->empty();
-  return fhir::Status::Ok();
 }
 
 ClientResult<std::vector<ServerResource>> ServerWriteback::SearchAll(const std::string& type,
@@ -309,676 +211,13 @@ bool ServerWriteback::Load(const std::string& patient, View* v) {
   return true;
 }
 
-void ServerWriteback::AddPatient(PatientPass pass) {
-  const std::string& pid = pass.patient_id;
-  std::set<std::string> positive;
-  for (const NeedFlag& f : pass.flags) positive.insert(f.need);
-  bool any_resources = false;
-  for (const ReferralPlan& p : pass.plans) any_resources |= !p.resources.empty();
-  View v;
-  if (!Load(pid, &v)) return;
-  if (!any_resources && v.srs.empty() && v.flags.empty()) return;
-
-  for (size_t i = 0; i < pass.plans.size(); ++i) {
-    const ReferralPlan& plan = pass.plans[i];
-    const NeedFlag& flag = pass.flags[i];
-    if (flag.stale) {
-      // Issue 14 item 1: no new referral; our active Flag for the need goes inactive.
-      const std::string fid = FlagIdentifier(pid, flag.need);
-      for (const ServerResource& f : v.flags) {
-        if (f.identifier != fid || f.status != "active") continue;
-        flags_.Add({{"patient", "Patient/" + pid},
-                    {"need", flag.need},
-                    {"identifier", f.identifier},
-                    {"reference", f.Reference()},
-                    {"action", "inactivate"},
-                    {"reason", "stale screening"}});
-        if (Writes()) {
-          Put(f, InactiveFlag(f.json, fhir::FormatInstantUtc(ctx_.now)),
-              {"update", "flag-inactive", "Flag", f.identifier, pid, flag.need, "screening-stale",
-               0, 0, "", "", ""});
-        }
-      }
-      continue;
-    }
-    if (plan.resources.empty()) continue;
-    WriteGroup group{pid, plan.need, {}, ""};
-    const PlannedResource* sr = nullptr;
-    const PlannedResource* task = nullptr;
-    const PlannedResource* flag_res = nullptr;
-    for (const PlannedResource& r : plan.resources) {
-      if (r.type == "ServiceRequest") sr = &r;
-      if (r.type == "Task") task = &r;
-      if (r.type == "Flag") flag_res = &r;
-    }
-    // Types the server does not let us write are left out (a Task needs its ServiceRequest).
-    if (!forced_dry_run_) {
-      if (sr != nullptr && !MayWrite("ServiceRequest")) {
-        ++counts_["not written (server does not allow ServiceRequest)"];
-        sr = nullptr;
-      }
-      if (task != nullptr && (!MayWrite("Task") || !MayWrite("ServiceRequest"))) {
-        ++counts_["not written (server does not allow Task)"];
-        task = nullptr;
-      }
-      if (flag_res != nullptr && !MayWrite("Flag")) {
-        ++counts_["not written (server does not allow Flag)"];
-        flag_res = nullptr;
-      }
-    }
-    // Issue 14 item 2: a draft of ours activated in the EHR gets the route's Task; a draft
-    // waiting for consent is activated (Consent in supportingInfo) once the Consent is there.
-    std::string sr_json = sr != nullptr ? sr->json : "";
-    std::string consent;
-    const ServerResource* ours = nullptr;
-    if (sr != nullptr && !plan.draft_reason.empty()) {
-      for (const ServerResource& s : v.srs) {
-        if (s.identifier == sr->identifier && s.status != "entered-in-error") ours = &s;
-      }
-      const PlannedResource* held = plan.held_task.type.empty() ? nullptr : &plan.held_task;
-      const bool task_ok = held != nullptr && (forced_dry_run_ || MayWrite("Task"));
-      auto route = cfg_.routes.find(plan.route);
-      if (ours != nullptr && ours->status == "active") {
-        if (task_ok) task = held;
-      } else if (plan.draft_reason == "consent" && route != cfg_.routes.end() &&
-                 (ours == nullptr || ours->status == "draft")) {
-        consent = FindConsent(pid, route->second);
-        if (!consent.empty()) {
-          if (task_ok) task = held;
-          if (ours == nullptr) sr_json = ActivateServiceRequest(sr->json, consent);
-        }
-      }
-    }
-    if (sr != nullptr) {
-      if (ours != nullptr && ours->status == "draft" && !consent.empty()) {
-        already_open_.Add({{"patient", "Patient/" + pid},
-                           {"need", plan.need},
-                           {"reference", ours->Reference()},
-                           {"note", "activated: " + consent}});
-        if (Writes()) {
-          Put(*ours, ActivateServiceRequest(ours->json, consent),
-              {"update", "activate", "ServiceRequest", ours->identifier, pid, plan.need,
-               "consent " + consent, 0, 0, "", "", ""});
-        }
-      }
-      ReferralQuery q{
-          sr->identifier, task ? task->identifier : "",   flag.def->domain.code, flag.screened_at,
-          ctx_.now,       cfg_.writeback.suppression_days};
-      // Issue 14 item 2: a need now confirmed supersedes our draft proposal for it from when it
-      // was only possible (its evidence, so its identifier, differs): the draft is revoked and
-      // does not suppress the order.
-      std::vector<ServerResource> srs_left;
-      const std::vector<ServerResource>* srs = &v.srs;
-      if (plan.draft_reason.empty()) {
-        for (const ServerResource& s : v.srs) {
-          auto id = ParseIdentifier(s.identifier, pid, *ctx_.catalog);
-          if (s.status == "draft" && s.identifier != sr->identifier && id &&
-              id->kind == IdentifierKind::kServiceRequest && id->need == plan.need) {
-            already_open_.Add({{"patient", "Patient/" + pid},
-                               {"need", plan.need},
-                               {"reference", s.Reference()},
-                               {"note", "draft superseded by the confirmed need: revoked"}});
-            if (Writes()) {
-              Put(s, WithStatus(s.json, "revoked"),
-                  {"retract", "revoke", "ServiceRequest", s.identifier, pid, plan.need,
-                   "draft-superseded", 0, 0, "", "", ""});
-            }
-          } else {
-            srs_left.push_back(s);
-          }
-        }
-        srs = &srs_left;
-      }
-      ReferralDecision d = DecideReferral(q, *srs, v.tasks);
-      AuditEvent ev{"decision",     "",  "ServiceRequest",
-                    sr->identifier, pid, plan.need,
-                    d.reason,       0,   0,
-                    d.existing_sr,  "",  ""};
-      switch (d.action) {
-        case ReferralAction::kCreate:
-          ev.action = "create";
-          group.entries.push_back({"ServiceRequest", sr->identifier, sr_json});
-          if (task != nullptr) group.entries.push_back({"Task", task->identifier, task->json});
-          new_referrals_.Add({{"patient", "Patient/" + pid},
-                              {"need", plan.need},
-                              {"ServiceRequest", sr->identifier},
-                              {"Task", task ? task->identifier : ""}});
-          break;
-        case ReferralAction::kCreateTask:
-          ev.action = "create-task";
-          group.task_focus = d.existing_sr;
-          group.entries.push_back({"Task", task->identifier, task->json});
-          already_open_.Add({{"patient", "Patient/" + pid},
-                             {"need", plan.need},
-                             {"reference", d.existing_sr},
-                             {"note", "its Task is created"}});
-          break;
-        case ReferralAction::kExists:
-          ev.action = "exists";
-          ++counts_["referrals already on the server"];
-          already_open_.Add(
-              {{"patient", "Patient/" + pid}, {"need", plan.need}, {"reference", d.existing_sr}});
-          break;
-        case ReferralAction::kSuppressed:
-          ev.action = "suppressed";
-          ++counts_["referrals suppressed"];
-          suppressed_.Add(
-              {{"patient", "Patient/" + pid}, {"need", plan.need}, {"reason", d.reason}});
-          break;
-      }
-      audit_.Write(ev);
-    }
-    if (flag_res != nullptr) {
-      const ServerResource* existing = nullptr;
-      for (const ServerResource& f : v.flags) {
-        if (f.identifier == flag_res->identifier) existing = &f;
-      }
-      if (existing == nullptr) {  // a format-1 Flag of this need is updated to the new identifier
-        for (const ServerResource& f : v.flags) {
-          auto id = ParseIdentifier(f.identifier, pid, *ctx_.catalog);
-          if (id && id->legacy && id->kind == IdentifierKind::kFlag && id->need == plan.need) {
-            existing = &f;
-          }
-        }
-      }
-      FlagAction fa = DecideFlag(flag_res->json, existing);
-      if (fa == FlagAction::kCreate) {
-        group.entries.push_back({"Flag", flag_res->identifier, flag_res->json});
-        flags_.Add({{"patient", "Patient/" + pid},
-                    {"need", plan.need},
-                    {"identifier", flag_res->identifier},
-                    {"action", "create"}});
-      } else if (fa == FlagAction::kUpdate) {
-        flags_.Add({{"patient", "Patient/" + pid},
-                    {"need", plan.need},
-                    {"identifier", flag_res->identifier},
-                    {"reference", existing->Reference()},
-                    {"action", "update"}});
-        if (Writes()) {
-          (void)Put(*existing, WithStatus(flag_res->json, "active", existing->id),
-                    {"update", "flag-update", "Flag", flag_res->identifier, pid, plan.need,
-                     "rescreen", 0, 0, "", "", ""});
-        }
-      }
-    }
-    if (!group.entries.empty()) {
-      if (Writes()) {
-        for (const WriteEntry& e : group.entries) {
-          if (!LedgerOk(ledger_.Upsert(
-                  {e.type, e.identifier, pid, plan.need, "planned", "", "", ctx_.run_id}))) {
-            break;
-          }
-        }
-      }
-      pending_entries_ += group.entries.size();
-      pending_.push_back(std::move(group));
-    }
-  }
-
-  // Needs no longer positive for this patient. Every patient seen here was read in full (an
-  // incremental pass re-reads each changed patient whole: fhir/client/rest_store.h), so a need
-  // missing from `positive` is really no longer positive.
-  {
-    std::map<std::string, std::vector<const ServerResource*>> open_by_need;
-    for (const ServerResource& sr : v.srs) {
-      auto id = ParseIdentifier(sr.identifier, pid, *ctx_.catalog);
-      if (id && id->kind == IdentifierKind::kServiceRequest && !positive.count(id->need) &&
-          IsOpenServiceRequest(sr.status)) {
-        open_by_need[id->need].push_back(&sr);
-      }
-    }
-    std::map<std::string, std::string> retracted;  // need -> reason
-    for (const auto& [need, srs] : open_by_need) {
-      // Retraction: its evidence includes a screening now entered-in-error.
-      bool evidence_retracted = false;
-      for (const ServerResource* sr : srs) {
-        for (const std::string& ref : sr->evidence) {
-          // Entered in error, or deleted from the server (410 Gone; a `--full` pass is how a
-          // deletion is noticed): what it alone justified is retracted.
-          auto r = ctx_.client->Get(ref);
-          if (r.ok() && r->body &&
-              fhir::json::StrMember(*r->body, "status") == "entered-in-error") {
-            evidence_retracted = true;
-          } else if (!r.ok() && r.error().http_status == 410) {
-            evidence_retracted = true;
-          }
-        }
-      }
-      if (evidence_retracted) {
-        retracted[need] = "screening-entered-in-error";
-        Retract(pid, need, v, srs, retracted[need]);
-        continue;
-      }
-      // A withdrawn rule-set version: the current rules no longer find this need, so the
-      // referrals written under the withdrawn version are what alone justified it.
-      std::vector<const ServerResource*> withdrawn;
-      for (const ServerResource* sr : srs) {
-        if (UnderWithdrawnRuleset(*sr)) withdrawn.push_back(sr);
-      }
-      if (!withdrawn.empty()) {
-        retracted[need] = "ruleset-withdrawn";
-        Retract(pid, need, v, withdrawn, retracted[need]);
-      }
-    }
-    for (const ServerResource& f : v.flags) {
-      auto id = ParseIdentifier(f.identifier, pid, *ctx_.catalog);
-      if (!id || id->kind != IdentifierKind::kFlag || positive.count(id->need)) continue;
-      const std::string& need = id->need;
-      if (retracted.count(need)) {
-        if (f.status == "entered-in-error") continue;
-        if (Writes() && Put(f, WithStatus(f.json, "entered-in-error"),
-                            {"retract", "flag-entered-in-error", "Flag", f.identifier, pid, need,
-                             retracted[need], 0, 0, "", "", ""}) == PutResult::kSkipped) {
-          continue;
-        }
-        retractions_.Add({{"patient", "Patient/" + pid},
-                          {"need", need},
-                          {"reference", f.Reference()},
-                          {"action", "entered-in-error"}});
-      } else if (f.status == "active") {
-        if (Writes() && Put(f, InactiveFlag(f.json, fhir::FormatInstantUtc(ctx_.now)),
-                            {"update", "flag-inactive", "Flag", f.identifier, pid, need,
-                             "need-not-positive", 0, 0, "", "", ""}) == PutResult::kSkipped) {
-          continue;
-        }
-        flags_.Add({{"patient", "Patient/" + pid},
-                    {"need", need},
-                    {"identifier", f.identifier},
-                    {"reference", f.Reference()},
-                    {"action", "inactivate"}});
-      }
-    }
-  }
-  if (holding_ &&
-      new_referrals_.size() > static_cast<size_t>(cfg_.writeback.max_new_referrals_per_pass)) {
-    valve_ = true;  // nothing of this pass will be written: stop keeping it
-    pending_.clear();
-    pending_entries_ = 0;
-    held_puts_.clear();
-  }
-  if (!holding_ && pending_entries_ >= static_cast<size_t>(cfg_.writeback.batch_size)) {
-    Flush(false);
-  }
-}
-
-std::string ServerWriteback::FindConsent(const std::string& patient, const RouteConfig& route) {
-  auto found = SearchAll("Consent", {{"patient", "Patient/" + patient},
-                                     {"status", "active"},
-                                     {"category", route.consent_category}});
-  if (!found.ok()) {
-    Error("Patient/" + patient + ": reading Consent failed: HTTP " +
-          std::to_string(found.error().http_status));
-    return "";
-  }
-  auto matches = [](const rapidjson::Value& codings, const std::string& want) {
-    if (!codings.IsArray()) return false;
-    for (const auto& c : codings.GetArray()) {
-      std::string sys(fhir::json::StrMember(c, "system"));
-      std::string code(fhir::json::StrMember(c, "code"));
-      if (sys + "|" + code == want) return true;
-    }
-    return false;
-  };
-  for (const ServerResource& c : found.value()) {
-    if (c.status != "active") continue;
-    rapidjson::Document d;
-    d.Parse(c.json.c_str());
-    if (d.HasParseError() || !d.IsObject()) continue;
-    const rapidjson::Value* subject = fhir::json::Member(d, "patient");
-    if (subject == nullptr ||
-        fhir::json::StrMember(*subject, "reference") != "Patient/" + patient) {
-      continue;
-    }
-    bool category = false;
-    if (const rapidjson::Value* cats = fhir::json::ArrayMember(d, "category")) {
-      for (const auto& cc : cats->GetArray()) {
-        if (const rapidjson::Value* codings = fhir::json::ArrayMember(cc, "coding")) {
-          category |= matches(*codings, route.consent_category);
-        }
-      }
-    }
-    if (!category) continue;
-    if (!route.consent_policy.empty()) {
-      bool policy = false;
-      if (const rapidjson::Value* ps = fhir::json::ArrayMember(d, "policy")) {
-        for (const auto& p : ps->GetArray()) {
-          policy |= fhir::json::StrMember(p, "uri") == route.consent_policy;
-        }
-      }
-      if (const rapidjson::Value* rule = fhir::json::Member(d, "policyRule")) {
-        if (const rapidjson::Value* codings = fhir::json::ArrayMember(*rule, "coding")) {
-          policy |= matches(*codings, route.consent_policy);
-        }
-      }
-      if (!policy) continue;
-    }
-    return c.Reference();
-  }
-  return "";
-}
-
-bool ServerWriteback::UnderWithdrawnRuleset(const ServerResource& sr) const {
-  if (cfg_.writeback.withdrawn_rulesets.empty()) return false;
-  rapidjson::Document d;
-  d.Parse(sr.json.c_str());
-  if (d.HasParseError()) return false;
-  auto ruleset = RulesetOf(d);
-  if (!ruleset) return false;
-  const std::string id_version = ruleset->first + " " + ruleset->second;
-  for (const std::string& w : cfg_.writeback.withdrawn_rulesets) {
-    if (w == id_version || w == ruleset->second) return true;
-  }
-  return false;
-}
-
-void ServerWriteback::Retract(const std::string& patient, const std::string& need, const View& v,
-                              const std::vector<const ServerResource*>& srs,
-                              const std::string& reason) {
-  for (const ServerResource* sr : srs) {
-    if (Writes() && Put(*sr, WithStatus(sr->json, "revoked"),
-                        {"retract", "revoke", "ServiceRequest", sr->identifier, patient, need,
-                         reason, 0, 0, "", "", ""}) == PutResult::kSkipped) {
-      continue;  // not ours as the ledger recorded it, or closed: its Tasks are left too
-    }
-    retractions_.Add({{"patient", "Patient/" + patient},
-                      {"need", need},
-                      {"reference", sr->Reference()},
-                      {"action", "revoked"}});
-    for (const ServerResource& t : v.tasks) {
-      if (t.focus != sr->Reference() || !IsOpenTask(t.status)) continue;
-      if (Writes() && Put(t, CancelledTask(t.json, "Referral retracted by sdoh-bridge: " + reason),
-                          {"retract", "cancel", "Task", t.identifier, patient, need, reason, 0, 0,
-                           "", "", ""}) == PutResult::kSkipped) {
-        continue;
-      }
-      retractions_.Add({{"patient", "Patient/" + patient},
-                        {"need", need},
-                        {"reference", t.Reference()},
-                        {"action", "cancelled"}});
-    }
-  }
-}
-
-bool ServerWriteback::LedgerOk(const fhir::Status& s) {
-  if (s.ok()) return true;
-  if (ledger_error_.empty()) {
-    ledger_error_ = s.message();
-    Error("the ledger could not be written (" + s.message() +
-          "); stopped writing to the server — nothing more was sent");
-    audit_.Write(
-        {"error", "ledger-write", "", "", "", "", "ledger-write-failed", 0, 0, "", "", ""});
-  }
-  aborted_ = true;
-  return false;
-}
-
-ServerWriteback::PutResult ServerWriteback::Put(const ServerResource& r, const std::string& json,
-                                                AuditEvent ev) {
-  if (holding_) {  // the large-pass valve decides in Finish; the checks below run then
-    if (!valve_) held_puts_.push_back({r, json, std::move(ev)});
-    return PutResult::kDone;
-  }
-  if (!MayWrite(r.type)) {  // the server's writeback path leaves this type out
-    ++counts_["not updated (server does not allow " + r.type + ")"];
-    return PutResult::kSkipped;
-  }
-  ev.server_id = r.Reference();
-  // Issue 13: only what the ledger recorded (identifier and subject), and never a closed one.
-  // Looked up by the identifier the server holds (an update may give it a new one).
-  std::string skip;
-  auto row = r.identifier.empty() ? std::nullopt : ledger_.Find(r.type, r.identifier);
-  if (!row || row->patient != ev.patient) {
-    skip = "not-ours (not in the ledger for this patient)";
-  } else {
-    skip = NotAsRecorded(r, row->identifier, row->patient);
-  }
-  if (skip.empty() && IsFinal(r)) skip = "final (" + r.status + ")";
-  if (!skip.empty()) {
-    ++counts_[skip.rfind("final", 0) == 0 ? "skipped: final on the server, left as is"
-                                          : "skipped: not as the ledger recorded it"];
-    ev.event = "skip";
-    ev.reason = skip;
-    audit_.Write(ev);
-    return PutResult::kSkipped;
-  }
-  auto res = ctx_.client->Update(r.type, r.id, json, r.version);
-  if (!res.ok()) {
-    ev.event = "error";
-    ev.http_status = res.error().http_status;
-    ev.attempts = res.error().attempts;
-    ev.issue_codes = IssueCodes(res.error().issues);
-    audit_.Write(ev);
-    Error("Patient/" + ev.patient + " need " + ev.need + ": " + ev.action + " of " + r.Reference() +
-          " failed: HTTP " + std::to_string(res.error().http_status) + " " + ev.issue_codes);
-    return PutResult::kFailed;
-  }
-  ev.http_status = res->status;
-  ev.attempts = res->attempts;
-  ev.version = IdVersion(res->location.empty() ? res->etag : res->location).second;
-  audit_.Write(ev);
-  ++counts_[ev.action];
-  if (ev.action == "revoke" || ev.action == "cancel" || ev.action == "flag-entered-in-error") {
-    row->state = "revoked";
-  }
-  if (LedgerOk(ledger_.Upsert(*row)) && ev.identifier != row->identifier) {
-    LedgerRow renamed = *row;
-    renamed.identifier = ev.identifier;
-    LedgerOk(ledger_.Upsert(renamed));
-  }
-  return PutResult::kDone;
-}
-
-void ServerWriteback::Flush(bool everything) {
-  (void)everything;
-  if (pending_.empty()) return;
-  std::vector<WriteGroup> groups = std::move(pending_);
-  pending_.clear();
-  pending_entries_ = 0;
-  if (!Writes()) return;
-  for (const auto& batch : PackBatches(groups, cfg_.writeback.batch_size)) {
-    if (aborted_) break;
-    SendBatch(batch);
-  }
-}
-
-void ServerWriteback::SendBatch(const std::vector<const WriteGroup*>& groups) {
-  if (batches_sent_ > 0) Failpoint("between-batches");
-  // Recorded as sent before it is sent; nothing is sent unless that was recorded.
-  fhir::Status recorded = ledger_.Begin();
-  for (const WriteGroup* g : groups) {
-    for (const WriteEntry& e : g->entries) {
-      if (recorded.ok()) {
-        recorded = ledger_.Upsert(
-            {e.type, e.identifier, g->patient, g->need, "sent", "", "", ctx_.run_id});
-      }
-    }
-  }
-  if (recorded.ok()) recorded = ledger_.Commit();
-  if (!recorded.ok()) ledger_.Rollback();
-  if (!LedgerOk(recorded)) return;
-  auto res = ctx_.client->Transaction(BuildTransaction(groups, system_));
-  ++batches_sent_;
-  if (!res.ok()) {
-    const ClientError& e = res.error();
-    const bool rejected = e.kind == ClientError::Kind::kHttp && e.http_status >= 400 &&
-                          e.http_status < 500 && e.http_status != 408 && e.http_status != 429;
-    if (rejected && groups.size() > 1) {
-      // Split and retry smaller: the halves that are fine get written.
-      ++counts_["transactions split"];
-      audit_.Write({"write", "split", "Bundle", "", "", "", "rejected-transaction", e.http_status,
-                    e.attempts, "", "", IssueCodes(e.issues)});
-      std::vector<const WriteGroup*> a(groups.begin(), groups.begin() + groups.size() / 2);
-      std::vector<const WriteGroup*> b(groups.begin() + groups.size() / 2, groups.end());
-      SendBatch(a);
-      if (!aborted_) SendBatch(b);
-      return;
-    }
-    for (const WriteGroup* g : groups) {
-      for (const WriteEntry& we : g->entries) {
-        audit_.Write({"error", "create", we.type, we.identifier, g->patient, g->need,
-                      rejected ? "rejected" : "uncertain", e.http_status, e.attempts, "", "",
-                      IssueCodes(e.issues)});
-        // Rejected: nothing was written (transactions are atomic). Otherwise it stays "sent"
-        // and the next run reconciles it.
-        if (rejected) {
-          LedgerOk(ledger_.Upsert(
-              {we.type, we.identifier, g->patient, g->need, "planned", "", "", ctx_.run_id}));
-        }
-      }
-      std::string detail =
-          std::string(fhir::client::KindName(e.kind)) + " HTTP " + std::to_string(e.http_status);
-      for (const auto& i : e.issues) {
-        detail += "; " + i.severity + "/" + i.code + ": " + i.diagnostics.substr(0, 200);
-      }
-      Error("Patient/" + g->patient + " need " + g->need + ": write " +
-            (rejected ? "rejected" : "failed (will be reconciled on the next run)") + ": " +
-            detail);
-    }
-    if (!rejected) aborted_ = true;
-    return;
-  }
-  Failpoint("after-commit-before-ledger");
-  size_t i = 0;
-  std::vector<std::pair<const WriteGroup*, LedgerRow>> written;
-  recorded = ledger_.Begin();
-  for (const WriteGroup* g : groups) {
-    for (const WriteEntry& e : g->entries) {
-      const fhir::client::EntryResult* er = i < res->entries.size() ? &res->entries[i] : nullptr;
-      ++i;
-      auto [id, version] = IdVersion(er ? er->location : "");
-      LedgerRow row{e.type,      e.identifier, g->patient, g->need,
-                    "confirmed", id,           version,    ctx_.run_id};
-      if (recorded.ok()) recorded = ledger_.Upsert(row);
-      const bool created = er && er->status == 201;
-      ++counts_[e.type + (created ? " created" : " already there")];
-      audit_.Write({"write", created ? "created" : "exists", e.type, e.identifier, g->patient,
-                    g->need, "", er ? er->status : 0, res->response.attempts, e.type + "/" + id,
-                    version, ""});
-      written.emplace_back(g, row);
-    }
-  }
-  if (recorded.ok()) recorded = ledger_.Commit();
-  if (!recorded.ok()) ledger_.Rollback();
-  // Not recorded as confirmed: they stay "sent", and the next run reconciles them.
-  if (!LedgerOk(recorded)) return;
-  for (auto& [g, row] : written) {
-    CheckDuplicates(*g, {row.type, row.identifier, ""}, &row);
-  }
-}
-
-void ServerWriteback::CheckDuplicates(const WriteGroup& g, const WriteEntry& e, LedgerRow* row) {
-  auto found = SearchAll(e.type, {{"identifier", system_ + "|" + e.identifier}});
-  if (!found.ok()) {
-    Error("Patient/" + g.patient + " need " + g.need + ": duplicate check of " + e.type +
-          " failed: HTTP " + std::to_string(found.error().http_status));
-    return;
-  }
-  std::vector<ServerResource> live;
-  for (ServerResource& r : found.value()) {
-    if (r.status != "entered-in-error") live.push_back(std::move(r));
-  }
-  if (live.size() <= 1) return;
-  std::sort(live.begin(), live.end(), [](const ServerResource& a, const ServerResource& b) {
-    return std::tie(a.last_updated, a.id) < std::tie(b.last_updated, b.id);
-  });
-  for (size_t k = 1; k < live.size(); ++k) {
-    duplicates_.Add({{"patient", "Patient/" + g.patient},
-                     {"need", g.need},
-                     {"kept", live[0].Reference()},
-                     {"duplicate", live[k].Reference()}});
-    (void)Put(live[k], WithStatus(live[k].json, "entered-in-error"),
-              {"duplicate", "mark-duplicate", e.type, e.identifier, g.patient, g.need,
-               "duplicate-of " + live[0].Reference(), 0, 0, "", "", ""});
-  }
-  row->server_id = live[0].id;
-  row->version = live[0].version;
-  LedgerOk(ledger_.Upsert(*row));
-}
-
-int ServerWriteback::Finish(const std::string& server_time, std::string* plan_members,
-                            std::ostream& out, std::ostream& err) {
-  const size_t max_new = static_cast<size_t>(cfg_.writeback.max_new_referrals_per_pass);
-  if (holding_) {
-    holding_ = false;
-    valve_ = valve_ || new_referrals_.size() > max_new;
-    if (valve_) {
-      pending_.clear();
-      pending_entries_ = 0;
-      held_puts_.clear();
-    } else {
-      std::vector<HeldPut> puts = std::move(held_puts_);
-      held_puts_.clear();
-      for (HeldPut& h : puts) Put(h.resource, h.json, std::move(h.event));
-    }
-  }
-  Flush(true);
-  const bool ok = errors_ == 0 && !aborted_ && !valve_;
-  if (!ctx_.dry_run && ok && !server_time.empty()) {
-    fhir::Status s = ledger_.Begin();
-    for (const char* t : kSyncTypes) {
-      if (s.ok()) s = ledger_.SetCursor(t, server_time, ctx_.run_id);
-    }
-    if (s.ok()) s = ledger_.Commit();
-    if (!s.ok()) ledger_.Rollback();
-    LedgerOk(s);
-  }
-  if (ctx_.dry_run) {
-    *plan_members = "\"new_referrals\":" + new_referrals_.Json() +
-                    ",\n\"already_open\":" + already_open_.Json() +
-                    ",\n\"suppressed\":" + suppressed_.Json() +
-                    ",\n\"flags_to_update\":" + flags_.Json() +
-                    ",\n\"retractions\":" + retractions_.Json() + "\n";
-    out << "  plan (dry run, nothing written to the server"
-        << (forced_dry_run_ ? ": the server allows no referral writes, see `sdoh-bridge check`"
-                            : "")
-        << ")\n";
-    out << "      new referrals  " << new_referrals_.size() << "\n";
-    out << "      already open   " << already_open_.size() << "\n";
-    out << "      suppressed     " << suppressed_.size() << "\n";
-    out << "      flags          " << flags_.size() << " to create, update or inactivate\n";
-    out << "      retractions    " << retractions_.size() << "\n";
-    out << "  plan.json:\n{" << *plan_members << "}\n";
-  } else {
-    out << "  writeback   " << (incremental_ ? "incremental" : "full") << " pass, " << batches_sent_
-        << " transaction(s)\n";
-    if (!path_note_.empty()) out << "      note  " << path_note_ << "\n";
-    for (const auto& [k, v] : counts_) out << "      " << k << "  " << v << "\n";
-    out << "      suppressed  " << suppressed_.size() << "\n";
-    out << "      duplicates  " << duplicates_.size() << " found and marked entered-in-error\n";
-    out << "      retracted   " << retractions_.size() << "\n";
-    out << "      errors      " << errors_ << "\n";
-    out << "  ledger      " << LedgerPath(cfg_) << "\n";
-    out << "  audit       " << AuditPath(cfg_) << "\n";
-  }
-  if (valve_) {
-    err << "sdoh-bridge: writeback: this pass would create " << new_referrals_.size()
-        << " new referrals, more than writeback.max_new_referrals_per_pass (" << max_new
-        << "): nothing was written to the server. Check the source, screening.max_age_days and "
-           "the routes (sdoh-bridge run --dry-run shows the plan); to write them anyway, run "
-           "again with --allow-large\n";
-  } else if (ctx_.dry_run && new_referrals_.size() > max_new) {
-    out << "  note        " << new_referrals_.size()
-        << " new referrals: more than writeback.max_new_referrals_per_pass (" << max_new
-        << "); a real pass writes nothing unless --allow-large\n";
-  }
-  for (const std::string& l : error_lines_) err << "sdoh-bridge: writeback: " << l << "\n";
-  if (!ledger_error_.empty()) {
-    out << "  stopped     the ledger could not be written: nothing more was sent to the server\n";
-    err << "sdoh-bridge: writeback stopped: the ledger could not be written (" << ledger_error_
-        << "); what was sent and not recorded is reconciled by the next run\n";
-  } else if (aborted_) {
-    err << "sdoh-bridge: writeback stopped after an uncertain failure; the next run reconciles\n";
-  }
-  return ok && ledger_error_.empty() ? 0 : 1;
-}
-
-}  // namespace
+}  // namespace internal
 
 fhir::Result<std::unique_ptr<Writeback>> MakeServerWriteback(const WritebackContext& ctx) {
   if (ctx.client == nullptr || ctx.config == nullptr) {
     return fhir::Status::InvalidArgument("writeback needs a FHIR client and a config");
   }
-  return std::unique_ptr<Writeback>(new ServerWriteback(ctx));
+  return std::unique_ptr<Writeback>(new internal::ServerWriteback(ctx));
 }
 
 }  // namespace sdoh::writeback
