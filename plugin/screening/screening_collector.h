@@ -93,7 +93,7 @@ class ScreeningCollector : public fhir::ResourceVisitor {
   bool Wanted(std::string_view patient_id) const {
     return options_.only_patient.empty() || patient_id == options_.only_patient;
   }
-  uint32_t PatientIndex(std::string_view patient_id);
+  inline uint32_t PatientIndex(std::string_view patient_id);  // collector_state.h
   void EvaluateFhirpath(const rapidjson::Value& resource, int instrument,
                         std::vector<FhirpathOutcome>* out);
 
