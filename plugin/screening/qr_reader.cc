@@ -59,6 +59,16 @@ void ScreeningCollector::AddQuestionnaire(const Value& r, const fhir::SourceLoca
   }
 }
 
+// What a QuestionnaireResponse line says besides its answers, once it is known to count.
+struct ScreeningCollector::ResponseLine {
+  std::string_view id;
+  std::string_view vid;  // meta.versionId
+  VersionRank rank;
+  std::string_view canonical;
+  fhir::InstantMicros authored = 0;
+  std::string_view patient;
+};
+
 void ScreeningCollector::AddQuestionnaireResponse(const Value& r,
                                                   const fhir::SourceLocation& where) {
   const Top top(r);
@@ -125,15 +135,22 @@ void ScreeningCollector::AddQuestionnaireResponse(const Value& r,
   if (*authored > options_.input.latest_date) return tombstone("future-dated");
   if (!Wanted(patient)) return;
 
-  const size_t n = instruments->size();
+  if (!ReadAnswers(top.item, qmap, local_ids, where)) return;
+  AddResponseCandidates(r, ResponseLine{id, vid, rank, canonical, *authored, patient}, *instruments,
+                        where);
+}
+
+bool ScreeningCollector::ReadAnswers(const Value* items, const Catalog::LinkMap* qmap,
+                                     const StringMap<CodeId>* local_ids,
+                                     const fhir::SourceLocation& where) {
   std::vector<Answer>& answers = scratch_answers_;
   answers.clear();
   PassCatalog& codes = pass_;
   // Iterative walk over item, item.item and answer.item at any depth.
   auto& stack = scratch_items_;
   stack.clear();
-  if (top.item != nullptr && top.item->IsArray()) {
-    for (const auto& item : top.item->GetArray()) stack.push_back({&item, 1});
+  if (items != nullptr && items->IsArray()) {
+    for (const auto& item : items->GetArray()) stack.push_back({&item, 1});
   }
   while (!stack.empty()) {
     auto [item, depth] = stack.back();
@@ -141,7 +158,7 @@ void ScreeningCollector::AddQuestionnaireResponse(const Value& r,
     if (depth > options_.max_item_depth) {
       Skip(where, "QuestionnaireResponse", "too-deep",
            "item nesting deeper than " + std::to_string(options_.max_item_depth));
-      return;
+      return false;
     }
     if (!item->IsObject()) continue;
     std::string_view link;
@@ -193,14 +210,25 @@ void ScreeningCollector::AddQuestionnaireResponse(const Value& r,
       for (const auto& child : children->GetArray()) stack.push_back({&child, depth + 1});
     }
   }
+  return true;
+}
+
+void ScreeningCollector::AddResponseCandidates(const Value& r, const ResponseLine& line,
+                                               const std::vector<InstrumentIndex>& instruments,
+                                               const fhir::SourceLocation& where) {
   State& st = *state_;
-  const uint32_t pidx = PatientIndex(patient);
+  const std::vector<Answer>& answers = scratch_answers_;
+  const size_t n = instruments.size();
+  const std::string_view id = line.id, vid = line.vid, canonical = line.canonical;
+  const VersionRank& rank = line.rank;
+  const fhir::InstantMicros authored = line.authored;
+  const uint32_t pidx = PatientIndex(line.patient);
   const std::string_view stored_id = st.strings.Add(id);
   int64_t numeric = 0;
   const bool odd_version = !vid.empty() && !CanonicalNumber(vid, &numeric);
   ContentHash base;
   base.Add(canonical);
-  base.Add(*authored);
+  base.Add(authored);
   base.Add(vid);
   for (const Answer& a : answers) {
     base.Add(a.question);
@@ -209,10 +237,10 @@ void ScreeningCollector::AddQuestionnaireResponse(const Value& r,
   for (size_t i = 0; i < n; ++i) {
     Candidate c;
     c.kind = ScreeningKind::kQuestionnaireResponse;
-    c.when = *authored;
+    c.when = authored;
     c.id = stored_id;
     c.rank = rank;
-    c.instrument = (*instruments)[i];
+    c.instrument = instruments[i];
     std::vector<FhirpathOutcome> fhirpath;
     EvaluateFhirpath(r, c.instrument, &fhirpath);
     size_t kept = 0;
