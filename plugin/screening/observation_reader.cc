@@ -56,6 +56,21 @@ std::string_view FindLoinc(const Value* cc, Pred pred) {
 
 }  // namespace
 
+// What AddObservation read from an Observation line before it knows whether it is a panel.
+struct ScreeningCollector::ObservationLine {
+  const Value& r;
+  const Top& top;
+  const fhir::SourceLocation& where;
+  std::string_view id;
+  std::string_view status;
+  SubjectCheck subject;
+  std::string_view patient;  // empty unless a local, valid Patient id
+  std::string_view vid;      // meta.versionId
+  VersionRank rank;
+  bool odd_version = false;  // a versionId that is not a canonical number
+  bool has_members = false;
+};
+
 void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocation& where) {
   const Top top(r);
   std::string_view id = json::StrMember(r, "id");
@@ -77,90 +92,119 @@ void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocati
   }
   std::string_view status = json::Str(top.status);
   const SubjectCheck subject = SubjectOf(top.subject, options_.input);
-  std::string_view patient = subject.id;  // empty unless a local, valid Patient id
   std::string_view vid;
-  VersionRank rank = RankOf(top.meta, seq_, options_.time_zone, &vid);
-  State& st = *state_;
+  const VersionRank rank = RankOf(top.meta, seq_, options_.time_zone, &vid);
   int64_t numeric = 0;
-  const bool odd_version = !vid.empty() && !CanonicalNumber(vid, &numeric);
-
+  const ObservationLine line{.r = r,
+                             .top = top,
+                             .where = where,
+                             .id = id,
+                             .status = status,
+                             .subject = subject,
+                             .patient = subject.id,
+                             .vid = vid,
+                             .rank = rank,
+                             .odd_version = !vid.empty() && !CanonicalNumber(vid, &numeric),
+                             .has_members = has_members};
   if (panel_of != nullptr) {
-    // Whatever the panel's status, what it lists is a member, never a standalone item.
-    if (has_members) {
-      for (const auto& m : top.has_member->GetArray()) {
-        std::string_view mid = MemberId(m, options_.input);
-        if (!mid.empty()) st.ListedObservationIndex(mid);
-      }
+    AddPanel(line, *panel_of);
+  } else {
+    AddMemberObservation(line, q);
+  }
+}
+
+void ScreeningCollector::AddPanel(const ObservationLine& line, const Instrument& panel) {
+  const Value& r = line.r;
+  const Top& top = line.top;
+  const fhir::SourceLocation& where = line.where;
+  const std::string_view id = line.id, status = line.status, patient = line.patient, vid = line.vid;
+  const SubjectCheck& subject = line.subject;
+  const VersionRank& rank = line.rank;
+  const bool odd_version = line.odd_version, has_members = line.has_members;
+  State& st = *state_;
+  // Whatever the panel's status, what it lists is a member, never a standalone item.
+  if (has_members) {
+    for (const auto& m : top.has_member->GetArray()) {
+      std::string_view mid = MemberId(m, options_.input);
+      if (!mid.empty()) st.ListedObservationIndex(mid);
     }
-    auto tombstone = [&](const std::string& reason) {
-      counts_.Ignore("Observation", "panel " + reason);
-      auto [it, inserted] = st.obs_tombstones.try_emplace(std::string(id), rank);
-      if (!inserted) it->second = std::max(it->second, rank);
-      if (Wanted(patient) && !patient.empty()) {
-        Trace("Observation/" + std::string(id), panel_of->id, "ignored", reason);
-      }
-    };
-    if (!ValidObsStatus(status)) return tombstone(StatusToken(status));
-    std::string_view eff = json::Str(top.effective_dt);
-    if (eff.empty() && top.effective_period != nullptr) {
-      eff = json::StrMember(*top.effective_period, "start");
+  }
+  auto tombstone = [&](const std::string& reason) {
+    counts_.Ignore("Observation", "panel " + reason);
+    auto [it, inserted] = st.obs_tombstones.try_emplace(std::string(id), rank);
+    if (!inserted) it->second = std::max(it->second, rank);
+    if (Wanted(patient) && !patient.empty()) {
+      Trace("Observation/" + std::string(id), panel.id, "ignored", reason);
     }
-    if (eff.empty()) return tombstone("effective[x] missing");
-    auto when = fhir::ParseFhirDateTime(eff, options_.time_zone);
-    if (!when) {
-      Skip(where, "Observation", "invalid-date", "effective is not a valid dateTime");
-      return;
-    }
-    if (subject.kind == SubjectCheck::Kind::kInvalid) {
-      Skip(where, "Observation", "invalid-id",
-           "subject.reference: the Patient id is not a FHIR id");
-      return;
-    }
-    if (subject.kind == SubjectCheck::Kind::kNone) {
-      Skip(where, "Observation", "missing-subject", "subject.reference does not name a Patient");
-      return;
-    }
-    if (subject.kind == SubjectCheck::Kind::kForeign) return tombstone("foreign-subject");
-    if (*when > options_.input.latest_date) return tombstone("future-dated");
-    if (!Wanted(patient)) return;
-    Candidate c;
-    c.kind = ScreeningKind::kObservationPanel;
-    c.instrument = panel_of->index;
-    c.when = *when;
-    c.id = st.strings.Add(id);
-    c.rank = rank;
-    std::vector<uint32_t>& members = scratch_members_;
-    members.clear();
-    if (has_members) {
-      for (const auto& m : top.has_member->GetArray()) {
-        std::string_view mid = MemberId(m, options_.input);
-        if (mid.empty()) continue;
-        members.push_back(st.ListedObservationIndex(mid));
-      }
-    }
-    uint32_t* data = st.runs.Allocate(members.size());
-    if (!members.empty()) std::memcpy(data, members.data(), members.size() * sizeof(uint32_t));
-    c.data = data;
-    c.count = static_cast<uint32_t>(members.size());
-    std::vector<FhirpathOutcome> fhirpath;
-    EvaluateFhirpath(r, c.instrument, &fhirpath);
-    ContentHash content;
-    content.Add(c.instrument);
-    content.Add(c.when);
-    content.Add(vid);
-    content.Bytes(members.data(), members.size() * sizeof(uint32_t));
-    content.Add(fhirpath);
-    c.content = content.h;
-    if (odd_version || !fhirpath.empty()) {
-      st.candidate_extras.push_back(
-          {odd_version ? std::string(vid) : std::string(), std::move(fhirpath)});
-      c.extra = static_cast<uint32_t>(st.candidate_extras.size());
-    }
-    AddCandidate(PatientIndex(patient), c, where);
+  };
+  if (!ValidObsStatus(status)) return tombstone(StatusToken(status));
+  std::string_view eff = json::Str(top.effective_dt);
+  if (eff.empty() && top.effective_period != nullptr) {
+    eff = json::StrMember(*top.effective_period, "start");
+  }
+  if (eff.empty()) return tombstone("effective[x] missing");
+  auto when = fhir::ParseFhirDateTime(eff, options_.time_zone);
+  if (!when) {
+    Skip(where, "Observation", "invalid-date", "effective is not a valid dateTime");
     return;
   }
+  if (subject.kind == SubjectCheck::Kind::kInvalid) {
+    Skip(where, "Observation", "invalid-id", "subject.reference: the Patient id is not a FHIR id");
+    return;
+  }
+  if (subject.kind == SubjectCheck::Kind::kNone) {
+    Skip(where, "Observation", "missing-subject", "subject.reference does not name a Patient");
+    return;
+  }
+  if (subject.kind == SubjectCheck::Kind::kForeign) return tombstone("foreign-subject");
+  if (*when > options_.input.latest_date) return tombstone("future-dated");
+  if (!Wanted(patient)) return;
+  Candidate c;
+  c.kind = ScreeningKind::kObservationPanel;
+  c.instrument = panel.index;
+  c.when = *when;
+  c.id = st.strings.Add(id);
+  c.rank = rank;
+  std::vector<uint32_t>& members = scratch_members_;
+  members.clear();
+  if (has_members) {
+    for (const auto& m : top.has_member->GetArray()) {
+      std::string_view mid = MemberId(m, options_.input);
+      if (mid.empty()) continue;
+      members.push_back(st.ListedObservationIndex(mid));
+    }
+  }
+  uint32_t* data = st.runs.Allocate(members.size());
+  if (!members.empty()) std::memcpy(data, members.data(), members.size() * sizeof(uint32_t));
+  c.data = data;
+  c.count = static_cast<uint32_t>(members.size());
+  std::vector<FhirpathOutcome> fhirpath;
+  EvaluateFhirpath(r, c.instrument, &fhirpath);
+  ContentHash content;
+  content.Add(c.instrument);
+  content.Add(c.when);
+  content.Add(vid);
+  content.Bytes(members.data(), members.size() * sizeof(uint32_t));
+  content.Add(fhirpath);
+  c.content = content.h;
+  if (odd_version || !fhirpath.empty()) {
+    st.candidate_extras.push_back(
+        {odd_version ? std::string(vid) : std::string(), std::move(fhirpath)});
+    c.extra = static_cast<uint32_t>(st.candidate_extras.size());
+  }
+  AddCandidate(PatientIndex(patient), c, where);
+}
 
-  // Not a panel, but a possible member that matters.
+// Not a panel, but a possible member that matters.
+void ScreeningCollector::AddMemberObservation(const ObservationLine& line, CodeId q) {
+  const Value& r = line.r;
+  const Top& top = line.top;
+  const fhir::SourceLocation& where = line.where;
+  const std::string_view id = line.id, status = line.status, patient = line.patient, vid = line.vid;
+  const SubjectCheck& subject = line.subject;
+  const VersionRank& rank = line.rank;
+  const bool odd_version = line.odd_version, has_members = line.has_members;
+  State& st = *state_;
   if (subject.kind == SubjectCheck::Kind::kInvalid) {
     Skip(where, "Observation", "invalid-id", "subject.reference: the Patient id is not a FHIR id");
     return;
