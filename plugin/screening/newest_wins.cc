@@ -71,6 +71,8 @@ void ScreeningCollector::Finish(const std::function<void(PatientRecord&)>& fn) {
   }
 }
 
+// The patient's id and the facts of its Patient resource (moved out of the state: once per
+// patient); a patient whose lines conflict (issue 13 #9) reads as absent.
 void ScreeningCollector::ReadFacts(uint32_t pidx, PatientRecord* rec) {
   State& st = *state_;
   PatientState& ps = st.patients[pidx];
@@ -93,7 +95,8 @@ void ScreeningCollector::ReadFacts(uint32_t pidx, PatientRecord* rec) {
   if ((ps.flags & PatientState::kConflict) != 0) f = PatientFacts{};  // issue 13 #9
 }
 
-// 1. Versions: a newer non-counting version retracts; of one id keep the highest rank.
+// 1. Versions: a newer non-counting version retracts; of one id keep the highest rank. Fills
+// scratch.drop for scratch.cand_index.
 void ScreeningCollector::DropNotCounting(FinishScratch& scratch) {
   State& st = *state_;
   const auto& instruments = catalog_.instruments();

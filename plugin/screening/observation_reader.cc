@@ -113,6 +113,8 @@ void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocati
   }
 }
 
+// A panel of `panel`: its hasMember ids are listed (never standalone items, whatever its
+// status); when it counts, a candidate whose members are resolved at Finish().
 void ScreeningCollector::AddPanel(const ObservationLine& line, const Instrument& panel) {
   const Value& r = line.r;
   const Top& top = line.top;
@@ -195,7 +197,8 @@ void ScreeningCollector::AddPanel(const ObservationLine& line, const Instrument&
   AddCandidate(PatientIndex(patient), c, where);
 }
 
-// Not a panel, but a possible member that matters.
+// Not a panel, but a possible member that matters (a configured question, or hasMember): its
+// 32-byte record, replaced by a newer version; a possible standalone item is noted in item_when.
 void ScreeningCollector::AddMemberObservation(const ObservationLine& line, CodeId q) {
   const Value& r = line.r;
   const Top& top = line.top;

@@ -140,6 +140,10 @@ void ScreeningCollector::AddQuestionnaireResponse(const Value& r,
                         where);
 }
 
+// The answers to configured questions in `items` (item, item.item, answer.item), into
+// scratch_answers_ as (question, answer) pairs. A linkId is resolved by (a) the form's
+// Questionnaire, (b) the form's local linkId map, (c) a LOINC-shaped last segment. Returns
+// false, the line skipped as too-deep, when nesting exceeds max_item_depth.
 bool ScreeningCollector::ReadAnswers(const Value* items, const Catalog::LinkMap* qmap,
                                      const StringMap<CodeId>* local_ids,
                                      const fhir::SourceLocation& where) {
@@ -213,6 +217,8 @@ bool ScreeningCollector::ReadAnswers(const Value* items, const Catalog::LinkMap*
   return true;
 }
 
+// One candidate per instrument the form measures, from scratch_answers_ (REQUIRES: ReadAnswers
+// returned true for this line); of a form that measures several, each keeps its own questions.
 void ScreeningCollector::AddResponseCandidates(const Value& r, const ResponseLine& line,
                                                const std::vector<InstrumentIndex>& instruments,
                                                const fhir::SourceLocation& where) {
