@@ -93,11 +93,29 @@ class ScreeningCollector : public fhir::ResourceVisitor {
   bool Wanted(std::string_view patient_id) const {
     return options_.only_patient.empty() || patient_id == options_.only_patient;
   }
-  uint32_t PatientIndex(std::string_view patient_id);
+  inline uint32_t PatientIndex(std::string_view patient_id);  // collector_state.h
   void EvaluateFhirpath(const rapidjson::Value& resource, int instrument,
                         std::vector<FhirpathOutcome>* out);
 
+  // qr_reader.cc
+  struct ResponseLine;
+  bool ReadAnswers(const rapidjson::Value* items, const Catalog::LinkMap* qmap,
+                   const StringMap<CodeId>* local_ids, const fhir::SourceLocation& where);
+  void AddResponseCandidates(const rapidjson::Value& r, const ResponseLine& line,
+                             const std::vector<InstrumentIndex>& instruments,
+                             const fhir::SourceLocation& where);
+  // observation_reader.cc
+  struct ObservationLine;
+  void AddPanel(const ObservationLine& line, const Instrument& panel);
+  void AddMemberObservation(const ObservationLine& line, CodeId question);
   void AddStandaloneCandidates();
+  // newest_wins.cc
+  struct FinishScratch;
+  void ReadFacts(uint32_t patient, PatientRecord* rec);
+  void DropNotCounting(FinishScratch& scratch);
+  void PickNewest(FinishScratch& scratch);
+  Screening CountedScreening(uint32_t patient, Candidate& c, FinishScratch& scratch);
+  void AddMembers(uint32_t patient, const Candidate& c, Screening* s, FinishScratch& scratch);
 
   const Catalog& catalog_;
   PassCatalog pass_;
