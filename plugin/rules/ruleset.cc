@@ -171,8 +171,7 @@ Result<Ruleset> Ruleset::Load(const std::vector<std::string>& files, Catalog& ca
       return Status::InvalidArgument(Where(file, root) + ": 'rules' must be a list");
     }
     for (const auto& r : rules) {
-      if (Status s = CheckKeys(
-              file, r, {"id", "need", "instrument", "when", "certainty", "version"}, "rule");
+      if (Status s = CheckKeys(file, r, {"id", "need", "instrument", "when", "certainty"}, "rule");
           !s.ok()) {
         return s;
       }
@@ -192,7 +191,6 @@ Result<Ruleset> Ruleset::Load(const std::vector<std::string>& files, Catalog& ca
         return Status::InvalidArgument(Where(file, r["need"]) + ": rule '" + rule.id + "': need '" +
                                        rule.need + "' is not defined in needs.yaml");
       }
-      rule.version = OptionalString(file, r, "version", *version).value();
       auto inst = RequiredString(file, r, "instrument");
       if (!inst.ok()) return inst.status();
       const Instrument* ins = nullptr;

@@ -56,7 +56,6 @@ struct FhirpathCondition {
 struct Rule {
   std::string id;
   std::string need;
-  std::string version;    // the rule's own version (defaults to the rule set's)
   int instrument = -1;    // InstrumentIndex, or -1 for patient rules
   bool possible = false;  // certainty: possible (inferred need)
   Condition when;
