@@ -16,11 +16,18 @@ using namespace internal;
 
 using Family = Collection (*)(FunctionCall&);
 
+// A function's family, and whether the table assigned one (checked at compile time without
+// comparing function addresses, which the sanitizer builds do not treat as constant).
+struct FamilyEntry {
+  Family family = nullptr;
+  bool assigned = false;
+};
+
 // Indexed by Fn: the family that implements each function of the catalogue.
-constexpr std::array<Family, kFnCount> MakeFamilyTable() {
-  std::array<Family, kFnCount> t{};
+constexpr std::array<FamilyEntry, kFnCount> MakeFamilyTable() {
+  std::array<FamilyEntry, kFnCount> t{};
   auto set = [&t](Family family, std::initializer_list<Fn> fns) {
-    for (Fn fn : fns) t[fn] = family;
+    for (Fn fn : fns) t[fn] = {family, true};
   };
   set(&CallCollectionFunction,
       {kEmptyFn,  kExists,     kAll,   kAllTrue,  kAnyTrue,    kAllFalse, kAnyFalse,
@@ -67,11 +74,11 @@ constexpr std::array<Family, kFnCount> MakeFamilyTable() {
   return t;
 }
 
-constexpr std::array<Family, kFnCount> kFamilies = MakeFamilyTable();
+constexpr std::array<FamilyEntry, kFnCount> kFamilies = MakeFamilyTable();
 
 constexpr bool EveryFunctionHasAFamily() {
-  for (Family f : kFamilies) {
-    if (f == nullptr) return false;
+  for (const FamilyEntry& e : kFamilies) {
+    if (!e.assigned) return false;
   }
   return true;
 }
@@ -89,7 +96,7 @@ Collection Evaluator::CallFunction(const Node& n, Focus input, const Frame& f) {
       if (!(info.deferred & (1u << i))) call.args[i] = EvalArg(*n.args[i], f);
     }
   }
-  return kFamilies[n.fn](call);
+  return kFamilies[n.fn].family(call);
 }
 
 }  // namespace fhir::fhirpath
