@@ -9,6 +9,8 @@
 #include "plugin/pass/source.h"
 #include "plugin/referrals/referral_planner.h"
 #include "plugin/setup/pipeline.h"
+#include "plugin/writeback/feedback_store.h"
+#include "plugin/writeback/server_writeback.h"
 
 namespace sdoh {
 
@@ -53,6 +55,26 @@ int ExplainCommand(const ExplainOptions& options, std::ostream& out, std::ostrea
     po.now = fhir::NowMicros();
     po.only_patient = pid;
     po.rule_outcomes = true;
+    // CDS feedback recorded in the ledger file (issue 14 item 7), as `run` reads it.
+    Declines declines;
+    std::vector<writeback::FeedbackRow> feedback;
+    auto fb = writeback::FeedbackStore::Open(writeback::LedgerPath(p.config), false);
+    if (fb.ok()) {
+      auto loaded = (*fb)->LoadDeclines((*source)->is_server() ? p.config.source : "",
+                                        p.config.writeback.declined_days, po.now, pid);
+      auto rows = (*fb)->ForPatient(pid);
+      if (!loaded.ok() || !rows.ok()) {
+        err << "sdoh-bridge: "
+            << (!loaded.ok() ? loaded.status().message() : rows.status().message()) << "\n";
+        return 1;
+      }
+      declines = std::move(*loaded);
+      feedback = std::move(*rows);
+    } else if (fb.status().code() != fhir::Status::Code::kNotFound) {
+      err << "sdoh-bridge: " << fb.status().message() << "\n";
+      return 1;
+    }
+    po.declines = &declines;
     Pass pass(p, po);
     if (fhir::Status s = pass.Read(store); !s.ok()) {
       err << "sdoh-bridge: reading " << store.Describe() << " failed: " << s.message() << "\n";
@@ -104,6 +126,17 @@ int ExplainCommand(const ExplainOptions& options, std::ostream& out, std::ostrea
       out << "\n";
     }
     const fhir::InstantMicros now = po.now;
+    if (!feedback.empty()) {
+      out << "  CDS feedback (ledger):\n";
+      for (const writeback::FeedbackRow& r : feedback) {
+        out << "    " << fhir::Printable(r.outcome_at, 64) << "  " << r.need << "  " << r.outcome;
+        if (!r.reason.empty()) out << " (" << fhir::Printable(r.reason, 64) << ")";
+        if (!r.accepted_suggestions.empty()) {
+          out << " suggestions " << r.accepted_suggestions.size();
+        }
+        out << "  card " << fhir::Printable(r.card, 64) << "\n";
+      }
+    }
     out << "  flags:\n";
     if (flags.empty()) out << "    none\n";
     for (const NeedFlag& f : flags) out << "    " << FlagLine(f, p.ruleset.version()) << "\n";
@@ -117,6 +150,11 @@ int ExplainCommand(const ExplainOptions& options, std::ostream& out, std::ostrea
         out << "stale — screened " << ScreenedDaysAgo(f, now) << " days ago: rescreen (limit "
             << p.config.screening.max_age_days << " days; no new referral, our Flag goes "
             << "inactive)";
+      } else if (!plan.declined_reason.empty()) {
+        out << "declined through CDS feedback (" << fhir::Printable(plan.declined_reason, 64)
+            << ") on " << fhir::FormatInstantUtc(plan.declined_at) << ": no new referral until "
+            << fhir::FormatInstantUtc(plan.declined_until) << " (writeback.declined_days "
+            << p.config.writeback.declined_days << "); the chart Flag stays";
       } else if (!plan.not_planned.empty()) {
         out << "none (" << plan.not_planned << ")";
       } else if (std::none_of(

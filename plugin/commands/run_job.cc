@@ -11,6 +11,8 @@
 #include "plugin/pass/evaluate_pass.h"
 #include "plugin/pass/source.h"
 #include "plugin/setup/pipeline.h"
+#include "plugin/writeback/feedback_store.h"
+#include "plugin/writeback/server_writeback.h"
 
 namespace sdoh {
 
@@ -84,6 +86,26 @@ int BeginWriteback(const RunOptions& options, const Pipeline& p, Source& source,
   return 0;
 }
 
+// The declines in force at `now` recorded in the ledger file (none when it does not exist
+// yet). A server pass honours those given for its server (or for none); a folder pass all.
+int LoadRunDeclines(const Config& config, bool server, fhir::InstantMicros now, Declines* declines,
+                    std::ostream& err) {
+  auto store = writeback::FeedbackStore::Open(writeback::LedgerPath(config), false);
+  if (!store.ok()) {
+    if (store.status().code() == fhir::Status::Code::kNotFound) return 0;
+    err << "sdoh-bridge: " << store.status().message() << "\n";
+    return 1;
+  }
+  auto loaded = (*store)->LoadDeclines(server ? config.source : std::string(),
+                                       config.writeback.declined_days, now);
+  if (!loaded.ok()) {
+    err << "sdoh-bridge: " << loaded.status().message() << "\n";
+    return 1;
+  }
+  *declines = std::move(*loaded);
+  return 0;
+}
+
 }  // namespace
 
 int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
@@ -118,8 +140,14 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
     return 1;
   }
 
+  // Referrals declined through CDS feedback (issue 14 item 7), from the ledger file.
+  Declines declines;
+  if (int code = LoadRunDeclines(p.config, (*source)->is_server(), *now, &declines, err); code) {
+    return code;
+  }
   PassOptions po;
   po.now = *now;
+  po.declines = &declines;
   Pass pass(p, po);
   const auto t0 = std::chrono::steady_clock::now();
   if (fhir::Status s = pass.Read(store); !s.ok()) {

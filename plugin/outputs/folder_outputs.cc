@@ -52,7 +52,11 @@ void FolderOutputs::OnPatient(PatientResult& result) {
     flags_file_.WriteLine(FlagLine(f, ruleset_version_));
     if (i >= result.plans.size()) continue;
     const ReferralPlan& plan = result.plans[i];
-    if (!plan.not_planned.empty()) ++tally_.not_planned[plan.not_planned];
+    if (!plan.not_planned.empty()) {
+      ++tally_.not_planned[plan.not_planned];
+    } else if (!plan.declined_reason.empty()) {
+      ++tally_.not_planned[kNotPlannedDeclined];  // the Flag only (issue 14 item 7)
+    }
     for (const PlannedResource& r : plan.resources) {
       ++tally_.planned_by_type[r.type];
       if (!dry_run_) resource_files_[r.type]->WriteLine(r.json);
@@ -76,6 +80,17 @@ void FolderOutputs::AddPlanEntry(const ReferralPlan& plan) {
   if (!plan.not_planned.empty()) {
     w.Key("reason");
     w.String(plan.not_planned.c_str());
+  }
+  if (!plan.declined_reason.empty()) {  // CDS feedback: no ServiceRequest or Task
+    w.Key("declined");
+    w.StartObject();
+    w.Key("reason");
+    w.String(plan.declined_reason.c_str());
+    w.Key("at");
+    w.String(fhir::FormatInstantUtc(plan.declined_at).c_str());
+    w.Key("until");
+    w.String(fhir::FormatInstantUtc(plan.declined_until).c_str());
+    w.EndObject();
   }
   w.Key("resources");
   w.StartArray();

@@ -28,6 +28,9 @@ struct PassOptions {
   // call's fhirServer.
   std::vector<std::string> local_bases;
   bool plan_referrals = true;  // plan ServiceRequest / Task / Flag per flag
+  // Referrals declined through CDS feedback and still in force (issue 14 item 7); null: none.
+  // Must outlive the pass.
+  const Declines* declines = nullptr;
   bool rule_outcomes = false;  // every rule's outcome per screening (explain)
   // When set, the rules see only the counted screenings in [first, second) (the report's
   // period); the record handed to the sink keeps them all.

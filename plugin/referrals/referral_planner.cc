@@ -485,6 +485,19 @@ ReferralPlan PlanReferral(const NeedFlag& flag, const PatientFacts& facts, const
     return std::find(route.resources.begin(), route.resources.end(), t) != route.resources.end();
   };
   bool sr = flag.def->has_service && wants("ServiceRequest");
+  if (sr && ctx.declines != nullptr) {
+    if (const Decline* d = ctx.declines->Find(flag.patient_id, flag.need, ctx.now)) {
+      // A newer screening lifts it early only when configured.
+      const bool lifted = ctx.config->writeback.declined_lifted_by_new_screening &&
+                          flag.screened_at && *flag.screened_at > d->decided;
+      if (!lifted) {
+        plan.declined_reason = d->reason;
+        plan.declined_at = d->decided;
+        plan.declined_until = d->until;
+        sr = false;
+      }
+    }
+  }
   if (sr) {
     // An uncertain need is never an active order, whatever the route says (issue 14 item 2).
     plan.draft_reason = flag.possible            ? "possible"
@@ -508,7 +521,11 @@ ReferralPlan PlanReferral(const NeedFlag& flag, const PatientFacts& facts, const
     std::string fid = FlagIdentifier(flag.patient_id, flag.need);
     plan.resources.push_back({"Flag", fid, BuildFlag(flag, fid, ctx, route)});
   }
-  if (plan.resources.empty()) plan.not_planned = "route " + plan.route + " creates no resources";
+  if (plan.resources.empty()) {
+    plan.not_planned = !plan.declined_reason.empty()
+                           ? kNotPlannedDeclined
+                           : "route " + plan.route + " creates no resources";
+  }
   return plan;
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "fhir/datetime.h"
+#include "plugin/referrals/declines.h"
 #include "plugin/rules/rules_engine.h"
 #include "plugin/screening/screening.h"
 #include "plugin/setup/catalog.h"
@@ -36,6 +37,11 @@ struct ReferralPlan {
   std::string route;
   std::string not_planned;  // non-empty: why no resources (deceased, inactive, stale, ...)
   std::vector<PlannedResource> resources;
+  // A referral declined through CDS feedback and still in force (issue 14 item 7): reason code
+  // and when; then only the Flag is planned (no ServiceRequest, no Task).
+  std::string declined_reason;
+  fhir::InstantMicros declined_at = 0;
+  fhir::InstantMicros declined_until = 0;
   // Why the ServiceRequest is a draft proposal: "" (an active order), "possible" (uncertain
   // need), "review" (route review: true) or "consent" (route consent: required).
   std::string draft_reason;
@@ -47,6 +53,8 @@ struct ReferralPlan {
 // The reason token of ReferralPlan::not_planned for a stale need (summary
 // referrals_not_planned counts it under this key).
 inline constexpr const char* kNotPlannedStale = "stale";
+// ... for a declined referral when the route writes no Flag either.
+inline constexpr const char* kNotPlannedDeclined = "declined";
 
 struct ReferralFragments;
 
@@ -56,6 +64,8 @@ struct PlanContext {
   std::string ruleset_id;
   std::string ruleset_version;
   fhir::InstantMicros now = 0;  // authoredOn
+  // Declines in force (CDS feedback, issue 14 item 7); null: none.
+  const Declines* declines = nullptr;
   // The JSON of the parts of a referral that depend only on its need and route, serialised once
   // per context (filled by PlanReferral; not thread-safe: one context per thread).
   mutable std::map<std::pair<const NeedDef*, const RouteConfig*>,

@@ -161,6 +161,12 @@ void WriteCard(Writer& w, const Pipeline& p, const HookCall& call, const NeedFla
     detail +=
         "\nAn open referral (ServiceRequest) for this domain already exists; no new "
         "referral is suggested.\n";
+  } else if (!sr && !plan.declined_reason.empty()) {
+    detail += "\nNo referral is suggested: a referral was declined (" +
+              EscapeMarkdown(plan.declined_reason) + ") on " +
+              fhir::FormatInstantUtc(plan.declined_at).substr(0, 10) +
+              "; not suggested again before " +
+              fhir::FormatInstantUtc(plan.declined_until).substr(0, 10) + ".\n";
   } else if (!sr) {
     detail += "\nNo referral is suggested: " +
               (plan.not_planned.empty() ? std::string("the route creates no ServiceRequest")
@@ -361,7 +367,7 @@ bool ParsePatientView(const std::string& body, HookCall* call, CdsResult* error)
 }
 
 CdsResult EvaluatePatientView(const Pipeline& p, const HookCall& call, fhir::InstantMicros now,
-                              const CardOptions& options) {
+                              const CardOptions& options, const Declines* declines) {
   if (!call.Missing().empty()) {
     std::string m = call.fhir_server.empty()
                         ? "prefetch incomplete (patient, qr, obs, openReferrals required) and "
@@ -405,6 +411,7 @@ CdsResult EvaluatePatientView(const Pipeline& p, const HookCall& call, fhir::Ins
   po.now = now;
   po.only_patient = patient_id;
   po.local_bases = {call.fhir_server};  // the calling EHR's own absolute subjects (issue 13 #7)
+  po.declines = declines;
   struct Cards : PassSink {
     void OnPatient(PatientResult& r) override {
       flags = std::move(r.flags);
@@ -434,7 +441,7 @@ CdsResult EvaluatePatientView(const Pipeline& p, const HookCall& call, fhir::Ins
     bool already_open = f.def && !f.def->domain.code.empty() &&
                         (open_domains.count(f.def->domain.system + "|" + f.def->domain.code) ||
                          open_domains.count("|" + f.def->domain.code));
-    IssuedCard issued{patient_id, f.need, {}};
+    IssuedCard issued{patient_id, f.need, {}, call.fhir_server};
     std::string uuid;
     WriteCard(w, p, call, f, plan, already_open, &issued, &uuid);
     result.needs.push_back(f.need);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "fhir/datetime.h"
+#include "plugin/referrals/declines.h"
 #include "plugin/service/feedback.h"
 #include "plugin/setup/pipeline.h"
 
@@ -68,8 +69,11 @@ bool ParsePatientView(const std::string& body, HookCall* call, CdsResult* error)
 // pipeline is const and shared; what the call brings (answer codes, Questionnaires) lives in
 // the call's own PassCatalog and never changes what another call sees.
 // A panel member still missing is 412 too: never an incomplete "no needs" answer.
+// `declines`: referrals declined through feedback for this patient (issue 14 item 7): their
+// cards say so and suggest no referral.
 CdsResult EvaluatePatientView(const Pipeline& pipeline, const HookCall& call,
-                              fhir::InstantMicros now, const CardOptions& options = {});
+                              fhir::InstantMicros now, const CardOptions& options = {},
+                              const Declines* declines = nullptr);
 
 // Parse + evaluate from the prefetch alone (412 when it is incomplete).
 CdsResult EvaluatePatientView(const Pipeline& pipeline, const std::string& body,

@@ -2,6 +2,7 @@
 
 #include <rapidjson/document.h>
 
+#include "fhir/datetime.h"
 #include "fhir/json.h"
 
 namespace sdoh::service {
@@ -64,6 +65,12 @@ fhir::Result<std::vector<FeedbackEntry>> ParseFeedback(const std::string& body,
     if (e.outcome_timestamp.empty()) {
       return fhir::Status::InvalidArgument(where + ".outcomeTimestamp: required");
     }
+    // An instant with its offset: the override lasts writeback.declined_days from it.
+    if (e.outcome_timestamp.size() < 20 ||
+        !fhir::ParseFhirDateTime(e.outcome_timestamp, fhir::TimeZone::Utc())) {
+      return fhir::Status::InvalidArgument(
+          where + ".outcomeTimestamp: expected an instant (e.g. 2026-12-03T14:05:00Z)");
+    }
     if (e.outcome == "accepted") {
       const rapidjson::Value* accepted = ArrayMember(f, "acceptedSuggestions");
       if (accepted != nullptr) {
@@ -81,6 +88,13 @@ fhir::Result<std::vector<FeedbackEntry>> ParseFeedback(const std::string& body,
         e.override_reason = std::string(StrMember(*r, "code"));
         e.override_system = std::string(StrMember(*r, "system"));
       }
+    }
+    // The reason code is kept in the ledger and shown by explain: a code, not text.
+    if (e.override_reason.size() > 64 ||
+        e.override_reason.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                            "0123456789-._") != std::string::npos) {
+      return fhir::Status::InvalidArgument(
+          where + ".overrideReason.reason.code: expected a code ([A-Za-z0-9-._], at most 64)");
     }
     out.push_back(std::move(e));
   }

@@ -2,8 +2,9 @@
 // POST carries at most `max_outcomes` entries; each names a card uuid this service issued
 // (kept in IssuedCards, a bounded most-recent store), `outcome` accepted | overridden and
 // `outcomeTimestamp`; accepted needs `acceptedSuggestions`. Overrides with their reason are
-// recorded in FeedbackLog (bounded, in memory, owned by the service). Acting on them in `run`
-// (suppressing a later referral) is not done here. Thread-safe.
+// recorded in FeedbackLog (bounded, in memory, owned by the service) and, by ServiceApp, in the
+// ledger file (plugin/writeback/feedback_store.h), where `run`, `watch` and later cards read
+// the overrides back as declines. Thread-safe.
 #pragma once
 
 #include <cstddef>
@@ -23,6 +24,7 @@ struct IssuedCard {
   std::string patient_id;
   std::string need;
   std::vector<std::string> suggestion_uuids;
+  std::string fhir_server = {};  // the call's fhirServer ("" when none)
 };
 
 // The `capacity` most recently issued cards; older ones are forgotten (their feedback is then
@@ -63,6 +65,7 @@ struct FeedbackRecord {
   std::string outcome;
   std::string reason;  // overridden: the reason code
   std::string outcome_timestamp;
+  std::string fhir_server = {};  // the card's call's fhirServer
 };
 
 // The `capacity` most recent outcomes.

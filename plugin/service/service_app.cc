@@ -100,7 +100,32 @@ HttpResponse ServiceApp::Cards(const CdsResult& result) {
 
 HttpResponse ServiceApp::Evaluate(const HookCall& call) {
   if (!pipeline_) return Error(503, "config not loaded");
-  return Cards(EvaluatePatientView(*pipeline_, call, fhir::NowMicros(), settings_.cards));
+  const fhir::InstantMicros now = fhir::NowMicros();
+  const Declines declines = DeclinesFor(call, now);
+  return Cards(EvaluatePatientView(*pipeline_, call, now, settings_.cards, &declines));
+}
+
+Declines ServiceApp::DeclinesFor(const HookCall& call, fhir::InstantMicros now) {
+  if (settings_.feedback_store) {
+    auto loaded = settings_.feedback_store->LoadDeclines(call.fhir_server, settings_.declined_days,
+                                                         now, call.patient_id);
+    if (loaded.ok()) return std::move(*loaded);
+    // The ledger cannot be read: fall back to what this process recorded (never less safe).
+    metrics_.CountFeedback("ledger-read-error");
+  }
+  Declines out;
+  if (settings_.declined_days <= 0) return out;
+  const int64_t days = static_cast<int64_t>(settings_.declined_days) * 86400LL * 1000000LL;
+  for (const FeedbackRecord& r : feedback_.Snapshot()) {
+    if (r.outcome != "overridden" || r.reason.empty() || r.patient_id != call.patient_id) continue;
+    if (!r.fhir_server.empty() && !call.fhir_server.empty() &&
+        writeback::FeedbackServer(r.fhir_server) != writeback::FeedbackServer(call.fhir_server)) {
+      continue;
+    }
+    auto at = fhir::ParseFhirDateTime(r.outcome_timestamp, fhir::TimeZone::Utc());
+    if (at && now < *at + days) out.Add(r.patient_id, r.need, {r.reason, *at, *at + days});
+  }
+  return out;
 }
 
 // Issue 13 #13 / issue 14 item 7: bounded, validated, and only for cards this service issued
@@ -109,8 +134,16 @@ HttpResponse ServiceApp::Feedback(const HttpRequest& request) {
   auto entries = ParseFeedback(request.body, settings_.feedback_max_outcomes);
   if (!entries.ok()) return Error(400, entries.status().message());
   std::vector<IssuedCard> cards;
+  const fhir::InstantMicros now = fhir::NowMicros();
   for (size_t i = 0; i < entries->size(); ++i) {
     const FeedbackEntry& e = (*entries)[i];
+    // An override lasts writeback.declined_days from its timestamp: one from the future would
+    // outlast it (an hour of clock skew is allowed).
+    auto at = fhir::ParseFhirDateTime(e.outcome_timestamp, fhir::TimeZone::Utc());
+    if (!at || *at > now + 3600LL * 1000000LL) {
+      return Error(400, "feedback[" + std::to_string(i) +
+                            "].outcomeTimestamp: in the future (more than an hour ahead)");
+    }
     auto card = issued_.Find(e.card);
     if (!card) {
       metrics_.CountFeedback("unknown-card");
@@ -127,11 +160,25 @@ HttpResponse ServiceApp::Feedback(const HttpRequest& request) {
     }
     cards.push_back(std::move(*card));
   }
+  // Recorded in the ledger first: an outcome that cannot be stored is refused whole (503), so
+  // the EHR can send it again, rather than acknowledged and lost.
+  if (settings_.feedback_store) {
+    for (size_t i = 0; i < entries->size(); ++i) {
+      const FeedbackEntry& e = (*entries)[i];
+      fhir::Status s = settings_.feedback_store->Record(
+          {cards[i].fhir_server, e.card, cards[i].patient_id, cards[i].need, e.outcome,
+           e.override_reason, e.outcome_timestamp, e.accepted_suggestions});
+      if (!s.ok()) {
+        metrics_.CountFeedback("ledger-write-error");
+        return Error(503, "feedback could not be recorded; send it again later");
+      }
+    }
+  }
   for (size_t i = 0; i < entries->size(); ++i) {
     const FeedbackEntry& e = (*entries)[i];
     metrics_.CountFeedback(e.outcome);
     feedback_.Record({e.card, cards[i].patient_id, cards[i].need, e.outcome, e.override_reason,
-                      e.outcome_timestamp});
+                      e.outcome_timestamp, cards[i].fhir_server});
   }
   return Json(200, "{}");
 }

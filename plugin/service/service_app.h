@@ -21,6 +21,7 @@
 #include "plugin/service/prefetch_fetcher.h"
 #include "plugin/service/readiness.h"
 #include "plugin/setup/pipeline.h"
+#include "plugin/writeback/feedback_store.h"
 
 namespace sdoh::service {
 
@@ -45,6 +46,11 @@ struct ServiceSettings {
   size_t feedback_max_outcomes = 100;
   size_t issued_cards_kept = 100000;
   size_t feedback_kept = 10000;
+  // The ledger file's feedback table (issue 14 item 7): every outcome is recorded there, and
+  // a card's need with an override in force (writeback.declined_days) suggests no referral.
+  // Null: outcomes are kept in memory only, and overrides still act on this service's cards.
+  std::shared_ptr<writeback::FeedbackStore> feedback_store;
+  int declined_days = 90;
 };
 
 class ServiceApp {
@@ -68,6 +74,8 @@ class ServiceApp {
   HttpResponse Notify(const HttpRequest& request);
   HttpResponse Cards(const CdsResult& result);
   HttpResponse Evaluate(const HookCall& call);
+  // The declines in force for this call's patient: the ledger's, else this process's log.
+  Declines DeclinesFor(const HookCall& call, fhir::InstantMicros now);
   HttpResponse Feedback(const HttpRequest& request);
 
   std::shared_ptr<const Pipeline> pipeline_;  // const, shared by every call (no per-call copy)

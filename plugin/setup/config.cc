@@ -158,11 +158,12 @@ Status LoadWriteback(const std::string& path, const YAML::Node& n, const fs::pat
                      Config* c) {
   YAML::Node wb = n["writeback"];
   if (!wb) return Status::Ok();
-  if (Status s = CheckKeys(path, wb,
-                           {"ledger", "batch_size", "suppression_days", "audit_log",
-                            "audit_retention_days", "sync_overlap_seconds", "lock_wait_seconds",
-                            "withdrawn_rulesets", "max_new_referrals_per_pass"},
-                           "writeback");
+  if (Status s = CheckKeys(
+          path, wb,
+          {"ledger", "batch_size", "suppression_days", "audit_log", "audit_retention_days",
+           "sync_overlap_seconds", "lock_wait_seconds", "withdrawn_rulesets",
+           "max_new_referrals_per_pass", "declined_days", "declined_lifted_by_new_screening"},
+          "writeback");
       !s.ok()) {
     return s;
   }
@@ -176,6 +177,14 @@ Status LoadWriteback(const std::string& path, const YAML::Node& n, const fs::pat
   auto withdrawn = StringList(path, wb, "withdrawn_rulesets", false);
   if (!withdrawn.ok()) return withdrawn.status();
   w.withdrawn_rulesets = std::move(*withdrawn);
+  if (wb["declined_lifted_by_new_screening"]) {
+    const YAML::Node& b = wb["declined_lifted_by_new_screening"];
+    if (!b.IsScalar() || (b.Scalar() != "true" && b.Scalar() != "false")) {
+      return Status::InvalidArgument(Where(path, b) +
+                                     ": 'declined_lifted_by_new_screening' must be true or false");
+    }
+    w.declined_lifted_by_new_screening = b.Scalar() == "true";
+  }
   struct IntKey {
     const char* key;
     int* value;
@@ -186,7 +195,8 @@ Status LoadWriteback(const std::string& path, const YAML::Node& n, const fs::pat
                    IntKey{"audit_retention_days", &w.audit_retention_days, false},
                    IntKey{"sync_overlap_seconds", &w.sync_overlap_seconds, true},
                    IntKey{"lock_wait_seconds", &w.lock_wait_seconds, true},
-                   IntKey{"max_new_referrals_per_pass", &w.max_new_referrals_per_pass, false}}) {
+                   IntKey{"max_new_referrals_per_pass", &w.max_new_referrals_per_pass, false},
+                   IntKey{"declined_days", &w.declined_days, true}}) {
     if (!wb[k.key]) continue;
     long long v = 0;
     try {

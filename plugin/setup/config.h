@@ -54,6 +54,12 @@ struct WritebackConfig {
   // A writeback pass that would create more referrals than this writes nothing and exits 1,
   // unless `run --allow-large` (issue 14 item 1).
   int max_new_referrals_per_pass = 500;
+  // CDS Hooks feedback (issue 14 item 7): a card overridden with a reason (patient-declined,
+  // already-addressed, ...) suppresses a new referral for that (patient, need) for this many
+  // days after the override (0: feedback is recorded but never suppresses). A newer screening
+  // lifts it early only when `declined_lifted_by_new_screening` is true.
+  int declined_days = 90;
+  bool declined_lifted_by_new_screening = false;
 };
 
 struct Config {

@@ -31,6 +31,8 @@
 #include <vector>
 
 #include "fhir/client/client_factory.h"
+#include "fhir/datetime.h"
+#include "plugin/referrals/identifiers.h"
 #include "plugin/service/cds_hooks.h"
 #include "plugin/service/http_server.h"
 #include "plugin/service/prefetch_fetcher.h"
@@ -714,6 +716,94 @@ TEST_F(ServiceServerTest, CheckSubscribeCreatesThenRenewsOneSubscription) {
   EXPECT_STREQ(sub["meta"]["versionId"].GetString(), "2");
   EXPECT_STREQ(sub["channel"]["type"].GetString(), "rest-hook");
   EXPECT_STREQ(sub["criteria"].GetString(), "https://ehr.test/SubscriptionTopic/sdoh-screening");
+}
+
+// Issue 14 item 7: a clinician overrides the food card with `patient-declined`. The override
+// is kept in the ledger file, so the next `run` (another process) writes no food
+// ServiceRequest or Task — the chart Flag stays — while the other needs are referred; the next
+// card says so and suggests nothing; explain shows it. Before: the run posted the referral.
+TEST_F(ServiceServerTest, PatientDeclinedFeedbackSuppressesTheNextPassesReferral) {
+  Load({"Questionnaire", "Patient", "QuestionnaireResponse", "Observation"}, {"pat01", "pat03"});
+  std::string config = WriteConfig("");
+  Child serve({"serve", "--config", config, "--no-auth", "--listen", "127.0.0.1:0"},
+              out_ / "serve.log");
+  uint16_t port = serve.ListeningPort();
+  ASSERT_NE(port, 0) << serve.Output();
+  const std::string call =
+      R"({"hook":"patient-view","hookInstance":"h-7","context":{"userId":"Practitioner/x",)"
+      R"("patientId":"pat01"},"fhirServer":")" +
+      server_.base_url() + R"("})";
+  // need → (card uuid, ServiceRequest identifier its suggestion would create)
+  auto cards = [&](const Reply& r) {
+    std::map<std::string, std::pair<std::string, std::string>> out;
+    EXPECT_EQ(r.status, 200) << r.body;
+    auto d = Parse(r.body);
+    if (!d.IsObject() || !d.HasMember("cards")) return out;
+    for (const auto& card : d["cards"].GetArray()) {
+      std::string summary = card["summary"].GetString();
+      std::string sr;
+      if (card.HasMember("suggestions")) {
+        sr = card["suggestions"][0]["actions"][0]["resource"]["identifier"][0]["value"].GetString();
+      }
+      out[summary.substr(13, summary.find(' ', 13) - 13)] = {card["uuid"].GetString(), sr};
+    }
+    return out;
+  };
+  Reply first = Post(port, kServicePath, call);
+  auto before = cards(first);
+  ASSERT_TRUE(before.count("food")) << first.body;
+  ASSERT_FALSE(before["food"].second.empty()) << "food suggests a referral: " << first.body;
+  ASSERT_TRUE(before.count("housing-instability")) << first.body;
+
+  const std::string now = fhir::FormatInstantUtc(fhir::NowMicros());
+  const std::string feedback =
+      R"({"feedback":[{"card":")" + before["food"].first +
+      R"(","outcome":"overridden","outcomeTimestamp":")" + now +
+      R"(","overrideReason":{"reason":{"system":"urn:sdoh-bridge:cds-override-reason",)"
+      R"("code":"patient-declined"}}}]})";
+  Reply fb = Post(port, kServicePath + "/feedback", feedback);
+  ASSERT_EQ(fb.status, 200) << fb.body;
+
+  std::string output;
+  ASSERT_EQ(RunCli("run --full --config " + config, &output), 0) << output;
+  EXPECT_NE(output.find("no referral  1  declined"), std::string::npos) << output;
+  auto srs = Live("ServiceRequest", "pat01");
+  EXPECT_EQ(srs.count(before["food"].second), 0u) << "the declined referral was written";
+  EXPECT_EQ(srs.count(before["housing-instability"].second), 1u) << "other needs still referred";
+  EXPECT_FALSE(Live("ServiceRequest", "pat03").empty()) << "other patients still referred";
+  EXPECT_EQ(Live("Flag", "pat01").count(FlagIdentifier("pat01", "food")), 1u)
+      << "the chart Flag stays";
+  for (const auto& [id, n] : Live("Task", "pat01")) {
+    EXPECT_EQ(id.find(before["food"].second.substr(3)), std::string::npos) << id;
+  }
+
+  // The next card for the declined need suggests nothing and says why.
+  Reply again = Post(port, kServicePath, call);
+  auto after = cards(again);
+  ASSERT_TRUE(after.count("food")) << again.body;
+  EXPECT_TRUE(after["food"].second.empty()) << again.body;
+  EXPECT_NE(again.body.find("declined (patient-declined)"), std::string::npos) << again.body;
+  // housing-instability's referral is open now (written by the run): its card says that, not
+  // "declined".
+  ASSERT_TRUE(after.count("housing-instability")) << again.body;
+  size_t declined = 0;
+  for (size_t p = again.body.find("declined ("); p != std::string::npos;
+       p = again.body.find("declined (", p + 1)) {
+    ++declined;
+  }
+  EXPECT_EQ(declined, 1u) << "only the declined need: " << again.body;
+
+  // explain reads the same ledger.
+  ASSERT_EQ(RunCli("explain --config " + config + " --patient pat01", &output), 0) << output;
+  EXPECT_NE(output.find("food: declined through CDS feedback (patient-declined)"),
+            std::string::npos)
+      << output;
+  EXPECT_NE(output.find("overridden (patient-declined)"), std::string::npos) << output;
+  // A rerun writes nothing more.
+  auto live = Live("ServiceRequest");
+  ASSERT_EQ(RunCli("run --full --config " + config, &output), 0) << output;
+  EXPECT_EQ(Live("ServiceRequest"), live);
+  EXPECT_EQ(serve.Terminate(), 0) << serve.Output();
 }
 
 }  // namespace

@@ -136,8 +136,19 @@ TEST(FeedbackTest, ParseValidatesPerSpecAndIsBounded) {
   refused(R"({"feedback":[{"card":"a","outcome":"maybe","outcomeTimestamp":"t"}]})", "outcome");
   refused(R"({"feedback":[{"outcome":"overridden","outcomeTimestamp":"t"}]})", "card");
   refused(R"({"feedback":[{"card":"a","outcome":"overridden"}]})", "outcomeTimestamp");
-  refused(R"({"feedback":[{"card":"a","outcome":"accepted","outcomeTimestamp":"t"}]})",
+  refused(R"({"feedback":[{"card":"a","outcome":"accepted",)"
+          R"("outcomeTimestamp":"2026-01-01T00:00:00Z"}]})",
           "acceptedSuggestions");
+  // The override lasts writeback.declined_days from the timestamp: it must be an instant; the
+  // reason is kept in the ledger: a code.
+  refused(R"({"feedback":[{"card":"a","outcome":"overridden","outcomeTimestamp":"t"}]})",
+          "outcomeTimestamp: expected an instant");
+  refused(R"({"feedback":[{"card":"a","outcome":"overridden","outcomeTimestamp":"2026-01-01"}]})",
+          "outcomeTimestamp: expected an instant");
+  refused(R"({"feedback":[{"card":"a","outcome":"overridden",)"
+          R"("outcomeTimestamp":"2026-01-01T00:00:00Z","overrideReason":{"reason":)"
+          R"({"code":"she said no\nreally"}}}]})",
+          "overrideReason.reason.code");
   refused("[]", "expected");
   std::string three = R"({"feedback":[)";
   for (int i = 0; i < 3; ++i) {

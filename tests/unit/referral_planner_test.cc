@@ -41,8 +41,9 @@ class ReferralPlannerTest : public ::testing::Test {
     f.screened_at = now_ - days_ago * kDay;
     return f;
   }
-  ReferralPlan Plan(const NeedFlag& f) {
-    PlanContext ctx{p_->catalog.get(), &p_->config, p_->ruleset.id(), p_->ruleset.version(), now_};
+  ReferralPlan Plan(const NeedFlag& f, const Declines* declines = nullptr) {
+    PlanContext ctx{p_->catalog.get(),     &p_->config, p_->ruleset.id(),
+                    p_->ruleset.version(), now_,        declines};
     PatientFacts facts;
     facts.present = true;
     return PlanReferral(f, facts, ctx);
@@ -225,6 +226,39 @@ fhir::Result<Config> EditedConfig(const std::string& from, const std::string& to
   return c;
 }
 
+// Issue 14 item 7: an override in force plans the Flag only, for that (patient, need) only; it
+// ends after declined_days; a newer screening lifts it only when configured.
+TEST_F(ReferralPlannerTest, ADeclinedReferralPlansTheFlagOnlyUntilItExpires) {
+  Declines declines;
+  declines.Add("pat-1", "food", {"patient-declined", now_ - 10 * kDay, now_ + 80 * kDay});
+  NeedFlag food = Flag("food", 30);  // screened 30 days ago, before the decline
+  ReferralPlan plan = Plan(food, &declines);
+  EXPECT_EQ(plan.declined_reason, "patient-declined");
+  EXPECT_EQ(plan.declined_until, now_ + 80 * kDay);
+  EXPECT_EQ(Find(plan, "ServiceRequest"), nullptr);
+  EXPECT_EQ(Find(plan, "Task"), nullptr);
+  EXPECT_TRUE(plan.held_task.type.empty());
+  EXPECT_NE(Find(plan, "Flag"), nullptr) << "the chart Flag stays";
+  EXPECT_TRUE(plan.not_planned.empty());
+
+  EXPECT_NE(Find(Plan(Flag("utilities", 30), &declines), "ServiceRequest"), nullptr)
+      << "another need of the patient";
+  NeedFlag other = Flag("food", 30);
+  other.patient_id = "pat-2";
+  EXPECT_NE(Find(Plan(other, &declines), "ServiceRequest"), nullptr) << "another patient";
+
+  Declines expired;
+  expired.Add("pat-1", "food", {"patient-declined", now_ - 91 * kDay, now_ - kDay});
+  EXPECT_NE(Find(Plan(food, &expired), "ServiceRequest"), nullptr);
+
+  // A rescreen after the decline does not lift it, unless configured.
+  NeedFlag rescreened = Flag("food", 2);
+  EXPECT_EQ(Find(Plan(rescreened, &declines), "ServiceRequest"), nullptr);
+  p_->config.writeback.declined_lifted_by_new_screening = true;
+  EXPECT_NE(Find(Plan(rescreened, &declines), "ServiceRequest"), nullptr);
+  EXPECT_EQ(Find(Plan(food, &declines), "ServiceRequest"), nullptr);
+}
+
 TEST(ReferralConfigTest, NewKeysAreReadAndCheckedNamingTheKey) {
   auto c = EditedConfig("max_age_days: 3650", "max_age_days: 30");
   ASSERT_TRUE(c.ok()) << c.status().message();
@@ -243,6 +277,18 @@ TEST(ReferralConfigTest, NewKeysAreReadAndCheckedNamingTheKey) {
   ASSERT_FALSE(bad_priority.ok());
   EXPECT_NE(bad_priority.status().message().find("routine, urgent, asap or stat"),
             std::string::npos);
+
+  EXPECT_EQ(c->writeback.declined_days, 90);
+  EXPECT_FALSE(c->writeback.declined_lifted_by_new_screening);
+  auto declined = EditedConfig("writeback:\n",
+                               "writeback:\n  declined_days: 30\n"
+                               "  declined_lifted_by_new_screening: true\n");
+  ASSERT_TRUE(declined.ok()) << declined.status().message();
+  EXPECT_EQ(declined->writeback.declined_days, 30);
+  EXPECT_TRUE(declined->writeback.declined_lifted_by_new_screening);
+  auto bad_declined = EditedConfig("writeback:\n", "writeback:\n  declined_days: soon\n");
+  ASSERT_FALSE(bad_declined.ok());
+  EXPECT_NE(bad_declined.status().message().find("declined_days"), std::string::npos);
 
   auto negative = EditedConfig("max_age_days: 3650", "max_age_days: -1");
   ASSERT_FALSE(negative.ok());

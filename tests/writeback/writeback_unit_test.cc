@@ -12,6 +12,7 @@
 
 #include "plugin/setup/config.h"
 #include "plugin/writeback/audit_log.h"
+#include "plugin/writeback/feedback_store.h"
 #include "plugin/writeback/ledger.h"
 #include "plugin/writeback/referral_policy.h"
 #include "plugin/writeback/transaction_bundle.h"
@@ -233,6 +234,84 @@ TEST(LedgerTest, StatesCursorModeAndOneWriterAtATime) {
   Ledger again;  // the lock is released with the first
   ASSERT_TRUE(again.Open(path, 0).ok());
   EXPECT_EQ(again.Find("Flag", "food-p")->state, "confirmed");
+}
+
+// Issue 14 item 7: CDS feedback in the ledger file, next to a run that holds the ledger lock.
+TEST(FeedbackStoreTest, OverridesAreKeptOnceAndReadBackAsDeclinesPerServer) {
+  TempDir dir;
+  const std::string path = (dir.path() / "ledger.sqlite").string();
+  EXPECT_EQ(FeedbackStore::Open(path, false).status().code(), fhir::Status::Code::kNotFound);
+  Ledger ledger;  // a run holds the lock: feedback is still recorded
+  ASSERT_TRUE(ledger.Open(path, 0).ok());
+  auto store = FeedbackStore::Open(path, true);
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  const std::string a = "https://ehr-a.test/fhir";
+  FeedbackRow declined{
+      a + "/", "card-1", "p1", "food", "overridden", "patient-declined", "2026-03-01T10:00:00Z",
+      {}};
+  ASSERT_TRUE((*store)->Record(declined).ok());
+  ASSERT_TRUE((*store)->Record(declined).ok());  // sent twice: kept once
+  ASSERT_TRUE((*store)
+                  ->Record({a,
+                            "card-2",
+                            "p1",
+                            "housing-instability",
+                            "accepted",
+                            "",
+                            "2026-03-01T10:00:00Z",
+                            {"s-1"}})
+                  .ok());
+  ASSERT_TRUE(
+      (*store)
+          ->Record({a, "card-3", "p2", "food", "overridden", "", "2026-03-01T10:00:00Z", {}})
+          .ok());  // no reason: recorded, suppresses nothing
+  ASSERT_TRUE((*store)
+                  ->Record({"https://ehr-b.test/fhir",
+                            "card-4",
+                            "p3",
+                            "food",
+                            "overridden",
+                            "already-addressed",
+                            "2026-03-01T10:00:00Z",
+                            {}})
+                  .ok());
+  const fhir::InstantMicros day = 86400LL * 1000000LL;
+  const fhir::InstantMicros at =
+      *fhir::ParseFhirDateTime("2026-03-01T10:00:00Z", fhir::TimeZone::Utc());
+  auto in_force = (*store)->LoadDeclines(a, 90, at + 89 * day);
+  ASSERT_TRUE(in_force.ok());
+  EXPECT_EQ(in_force->size(), 1u) << "server B's override is not server A's";
+  const Decline* d = in_force->Find("p1", "food", at + 89 * day);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->reason, "patient-declined");
+  EXPECT_EQ(d->until, at + 90 * day);
+  EXPECT_EQ(in_force->Find("p1", "housing-instability", at), nullptr);
+  EXPECT_EQ(in_force->Find("p2", "food", at), nullptr);
+  EXPECT_TRUE((*store)->LoadDeclines(a, 90, at + 90 * day)->empty()) << "expired";
+  EXPECT_TRUE((*store)->LoadDeclines(a, 0, at)->empty()) << "declined_days 0";
+  EXPECT_EQ((*store)->LoadDeclines("", 90, at)->size(), 2u) << "a folder pass: every server";
+  auto rows = (*store)->ForPatient("p1");
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[1].accepted_suggestions, std::vector<std::string>{"s-1"});
+  EXPECT_EQ((*rows)[0].server, a) << "kept without the trailing slash";
+  struct stat st;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST(FeedbackStoreTest, ANewFileIs0600AndASymlinkIsRefused) {
+  TempDir dir;
+  const std::string path = (dir.path() / "new.sqlite").string();
+  ASSERT_TRUE(FeedbackStore::Open(path, true).ok());
+  struct stat st;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  const std::string link = (dir.path() / "link.sqlite").string();
+  ASSERT_EQ(::symlink(path.c_str(), link.c_str()), 0);
+  auto refused = FeedbackStore::Open(link, true);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("symlink"), std::string::npos);
 }
 
 // Issue 13: bound to one server and identifier system; cursors per server; rebind on request.
