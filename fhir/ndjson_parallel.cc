@@ -1,5 +1,6 @@
 #include "fhir/ndjson_parallel.h"
 
+#include <pthread.h>
 #include <sched.h>
 
 #include <algorithm>
@@ -55,6 +56,7 @@ ParallelNdjsonParser::~ParallelNdjsonParser() {
 }
 
 void ParallelNdjsonParser::Work() {
+  pthread_setname_np(pthread_self(), "sdoh-parse");  // in top, perf and gdb
   for (;;) {
     Chunk* chunk = nullptr;
     {
