@@ -75,13 +75,15 @@ void ParallelNdjsonParser::Work() {
         reader_done_ = true;
       }
     }
-    if (!chunk->last) Parse(*chunk);
+    // Once ready, the chunk is the caller's (it may reset it at once): read nothing of it after.
+    const bool last = chunk->last;
+    if (!last) Parse(*chunk);
     {
       std::lock_guard<std::mutex> lock(mu_);
       chunk->ready = true;
     }
     cv_.notify_all();
-    if (chunk->last) return;
+    if (last) return;
   }
 }
 
