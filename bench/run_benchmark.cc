@@ -1,21 +1,25 @@
-// The `run` benchmark (issue: core job §6). In one process run, on the same files:
+// The `run` benchmark (issue: core job §6; issue 17). In one process run, on the same files:
 //   1. a RapidJSON parse-only pass with the product's parse flags (ParseInsitu, a reused
-//      allocator, UTF-8 validation, iterative parsing, full precision) through the product's
-//      NDJSON reader — the ceiling;
-//   2. the full `sdoh-bridge run` (screening, rules, planning, writing outputs) as a child
-//      process, for wall time and peak RSS (wait4 rusage).
-// Rounds alternate and the best of each is kept; only the same-run ratio is meaningful.
+//      allocator, UTF-8 validation, iterative parsing) through the product's NDJSON reader;
+//   2. the same pass through the product's own line parser (fhir::json::LineParser: depth limit,
+//      NUL check) — the like-for-like ceiling of a one-thread run;
+//   3. the product's parallel parse (fhir::ParallelNdjsonParser) at the largest --threads count,
+//      parse only — the ceiling of a parallel run;
+//   4. the full `sdoh-bridge run --threads N` as a child process for each N of --threads, for
+//      wall time and peak RSS (wait4 rusage).
+// Each round runs all of them in turn (alternating); the median of the rounds is reported.
 //
-// Usage: run_benchmark [--patients N] [--dir DIR] [--rounds R] [--bin SDOH_BRIDGE] [--cpu C]
+// Usage: run_benchmark [--patients N] [--dir DIR] [--rounds R] [--threads 1,2] [--bin BIN]
+//                      [--cpu C]
 // (--bin: another sdoh-bridge build, e.g. to compare before/after under the same load;
-//  --cpu: pin the benchmark and its children to CPU C, so the parse-only pass and the whole run,
-//  every thread of it, get exactly one core: the issue's one-thread figure)
+//  --cpu: pin the benchmark and its children to CPU C, so every pass gets exactly one core)
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -29,6 +33,7 @@
 #include <rapidjson/document.h>
 
 #include "fhir/json.h"
+#include "fhir/ndjson_parallel.h"
 #include "fhir/ndjson_reader.h"
 
 namespace {
@@ -88,8 +93,29 @@ ParseStats ProductParserOnly(const std::string& dir) {
   return st;
 }
 
+// The product's parallel parse (fhir/ndjson_parallel.h) with `threads` threads, parse only.
+ParseStats ParallelParserOnly(const std::string& dir, size_t threads) {
+  ParseStats st;
+  auto start = Clock::now();
+  for (const char* t : {"Questionnaire", "Patient", "QuestionnaireResponse", "Observation"}) {
+    fhir::NdjsonReader reader(dir + "/" + t + ".ndjson", {16u << 20, 4u << 20});
+    if (!reader.Open().ok()) continue;
+    fhir::ParallelNdjsonParser lines(reader, {threads, 64});
+    while (const fhir::ParallelNdjsonParser::Line* line = lines.Next()) {
+      if (line->failure != fhir::json::ParseFailure::kNone) {
+        std::fprintf(stderr, "parse error in %s\n", t);
+      }
+      ++st.lines;
+    }
+    st.bytes += reader.bytes_read();
+  }
+  st.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return st;
+}
+
 struct ChildStats {
   double seconds = 0;
+  double cpu_seconds = 0;  // user + system, all threads
   long max_rss_kb = 0;
   int exit_code = -1;
 };
@@ -112,6 +138,8 @@ ChildStats RunChild(const std::vector<std::string>& argv) {
   wait4(pid, &status, 0, &ru);
   st.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   st.max_rss_kb = ru.ru_maxrss;
+  st.cpu_seconds = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+                   ru.ru_stime.tv_usec / 1e6;
   st.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return st;
 }
@@ -132,24 +160,39 @@ uint64_t CountScreenings(const std::string& summary_path) {
 
 }  // namespace
 
+template <typename T>
+T Median(std::vector<T> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
 int main(int argc, char** argv) {
   long patients = 100000;
   std::string dir;
   std::string bin_override;
-  int rounds = 2;
+  int rounds = 3;
   int cpu = -1;
+  std::vector<size_t> thread_counts = {1, 2};
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--patients")
+    if (a == "--patients") {
       patients = std::atol(argv[i + 1]);
-    else if (a == "--dir")
+    } else if (a == "--dir") {
       dir = argv[i + 1];
-    else if (a == "--rounds")
-      rounds = std::atoi(argv[i + 1]);
-    else if (a == "--bin")
+    } else if (a == "--rounds") {
+      rounds = std::max(1, std::atoi(argv[i + 1]));
+    } else if (a == "--bin") {
       bin_override = argv[i + 1];
-    else if (a == "--cpu")
+    } else if (a == "--cpu") {
       cpu = std::atoi(argv[i + 1]);
+    } else if (a == "--threads") {
+      thread_counts.clear();
+      std::stringstream list(argv[i + 1]);
+      for (std::string n; std::getline(list, n, ',');) {
+        if (std::atoi(n.c_str()) > 0) thread_counts.push_back(std::atoi(n.c_str()));
+      }
+      if (thread_counts.empty()) thread_counts = {1};
+    }
   }
   if (cpu >= 0) {
     cpu_set_t set;
@@ -169,52 +212,72 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     RunChild({gen, "--patients", std::to_string(patients), "--out", dir});
   }
+  auto run_args = [&](const std::string& source, size_t threads) {
+    return std::vector<std::string>{
+        bin,    "run",   "--config",      config,      "--source",
+        source, "--out", source + "/out", "--threads", std::to_string(threads)};
+  };
   // Fixed overhead: the same binary on a tiny population.
   const std::string tiny = dir + "-tiny";
   if (!fs::exists(tiny + "/Patient.ndjson")) RunChild({gen, "--patients", "10", "--out", tiny});
-  ChildStats base =
-      RunChild({bin, "run", "--config", config, "--source", tiny, "--out", tiny + "/out"});
+  std::vector<ChildStats> base;
+  for (size_t threads : thread_counts) base.push_back(RunChild(run_args(tiny, threads)));
 
-  ParseStats best_parse, best_product_parse;
-  ChildStats best_run;
-  best_parse.seconds = best_product_parse.seconds = best_run.seconds = 1e18;
+  const size_t max_threads = *std::max_element(thread_counts.begin(), thread_counts.end());
+  std::vector<double> parse_s, product_s, parallel_s;
+  std::vector<std::vector<double>> run_s(thread_counts.size());
+  std::vector<std::vector<long>> run_rss(thread_counts.size());
+  std::vector<std::vector<double>> run_cpu(thread_counts.size());
+  ParseStats parse;
   for (int r = 0; r < rounds; ++r) {
-    ParseStats p = ParseOnly(dir);
-    if (p.seconds < best_parse.seconds) best_parse = p;
-    ParseStats pp = ProductParserOnly(dir);
-    if (pp.seconds < best_product_parse.seconds) best_product_parse = pp;
-    ChildStats c =
-        RunChild({bin, "run", "--config", config, "--source", dir, "--out", dir + "/out"});
-    if (c.exit_code != 0) {
-      std::fprintf(stderr, "sdoh-bridge run exited %d\n", c.exit_code);
-      return 1;
+    parse = ParseOnly(dir);
+    parse_s.push_back(parse.seconds);
+    product_s.push_back(ProductParserOnly(dir).seconds);
+    if (max_threads > 1) parallel_s.push_back(ParallelParserOnly(dir, max_threads).seconds);
+    for (size_t k = 0; k < thread_counts.size(); ++k) {
+      ChildStats c = RunChild(run_args(dir, thread_counts[k]));
+      if (c.exit_code != 0) {
+        std::fprintf(stderr, "sdoh-bridge run exited %d\n", c.exit_code);
+        return 1;
+      }
+      run_s[k].push_back(c.seconds);
+      run_rss[k].push_back(c.max_rss_kb);
+      run_cpu[k].push_back(c.cpu_seconds);
     }
-    if (c.seconds < best_run.seconds) best_run = c;
   }
   const uint64_t screenings = CountScreenings(dir + "/out/summary.json");
-  const double mb = best_parse.bytes / 1e6;
-  const double parse_mbs = mb / best_parse.seconds, run_mbs = mb / best_run.seconds;
-  const double per_patient = (best_run.max_rss_kb - base.max_rss_kb) * 1024.0 / patients;
-  std::printf("input            %ld patients, %llu lines, %.1f MB\n", patients,
-              static_cast<unsigned long long>(best_parse.lines), mb);
-  if (cpu >= 0) {
-    std::printf("cores            1 (pinned to CPU %d: parse-only and every thread of the run)\n",
-                cpu);
+  const double mb = parse.bytes / 1e6;
+  const double product_mbs = mb / Median(product_s);
+  std::printf(
+      "input            %ld patients, %llu lines, %.1f MB; median of %d alternating rounds\n",
+      patients, static_cast<unsigned long long>(parse.lines), mb, rounds);
+  if (cpu >= 0) std::printf("cores            1 (pinned to CPU %d)\n", cpu);
+  std::printf("parse-only       %.2f s  %.1f MB/s  %.0f lines/s (RapidJSON, product flags)\n",
+              Median(parse_s), mb / Median(parse_s), parse.lines / Median(parse_s));
+  std::printf("product parser   %.2f s  %.1f MB/s  (fhir::json::LineParser, one thread)\n",
+              Median(product_s), product_mbs);
+  if (max_threads > 1) {
+    std::printf("parallel parser  %.2f s  %.1f MB/s  (fhir::ParallelNdjsonParser, %zu threads)\n",
+                Median(parallel_s), mb / Median(parallel_s), max_threads);
   }
-  std::printf("parse-only       %.2f s  %.1f MB/s  %.0f lines/s\n", best_parse.seconds, parse_mbs,
-              best_parse.lines / best_parse.seconds);
-  std::printf(
-      "product parser   %.2f s  %.1f MB/s  (the same pass through fhir::json::LineParser)\n",
-      best_product_parse.seconds, mb / best_product_parse.seconds);
-  std::printf("sdoh-bridge run  %.2f s  %.1f MB/s  %.0f screening resources/s (%s)\n",
-              best_run.seconds, run_mbs, screenings / best_run.seconds,
-              cpu >= 0 ? "one thread: on one core the run writes its output chunks itself"
-                       : "one evaluating thread; output chunks written by a background thread");
-  std::printf("ratio            %.0f%% of parse-only throughput (target >= 60%%)\n",
-              100.0 * run_mbs / parse_mbs);
-  std::printf(
-      "peak RSS         %.1f MB (baseline %.1f MB on 10 patients) = %.0f bytes/patient "
-      "(target < 1024)\n",
-      best_run.max_rss_kb / 1024.0, base.max_rss_kb / 1024.0, per_patient);
+  double one_thread_mbs = 0;
+  for (size_t k = 0; k < thread_counts.size(); ++k) {
+    const double secs = Median(run_s[k]);
+    const double mbs = mb / secs;
+    if (thread_counts[k] == 1) one_thread_mbs = mbs;
+    const long rss = Median(run_rss[k]);
+    std::printf(
+        "run --threads %zu  %.2f s  %.1f MB/s  %.0f screening resources/s  %.0f%% of the product "
+        "parser",
+        thread_counts[k], secs, mbs, screenings / secs, 100.0 * mbs / product_mbs);
+    if (one_thread_mbs > 0 && thread_counts[k] > 1) {
+      std::printf("  %.2fx --threads 1", mbs / one_thread_mbs);
+    }
+    std::printf(
+        "\n                 CPU %.2f s; peak RSS %.1f MB (%.1f MB on 10 patients) = %.0f "
+        "bytes/patient\n",
+        Median(run_cpu[k]), rss / 1024.0, base[k].max_rss_kb / 1024.0,
+        (rss - base[k].max_rss_kb) * 1024.0 / patients);
+  }
   return 0;
 }

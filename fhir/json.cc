@@ -199,21 +199,26 @@ LineParser::LineParser(size_t max_depth)
 ParseFailure LineParser::Parse(char* text, size_t len, std::string* error) {
   doc_.SetNull();
   pool_.Clear();
+  return ParseInto(text, len, max_depth_, &doc_, error);
+}
+
+ParseFailure LineParser::ParseInto(char* text, size_t len, size_t max_depth,
+                                   rapidjson::Document* doc, std::string* error) {
   // An in-situ parse ends at the first NUL. No extra pass looks for one: a parse that succeeds
   // before the line's end stopped at a NUL (the rest of the line would be lost silently), and
   // a parse that fails does so at the NUL it met (RapidJSON only writes behind its read
   // position, so the byte there is the original one).
-  InsituGenerator gen{text, max_depth_, {}};
-  doc_.Populate(gen);
+  InsituGenerator gen{text, max_depth, {}};
+  doc->Populate(gen);
   const size_t at = gen.result.IsError() ? gen.result.Offset() : gen.stopped_at;
   if (at < len && text[at] == '\0' && !gen.too_deep) {
-    doc_.SetNull();
+    doc->SetNull();
     if (error) *error = "NUL byte at offset " + std::to_string(at);
     return ParseFailure::kNulByte;
   }
   if (!gen.result.IsError()) return ParseFailure::kNone;
   if (gen.too_deep) {
-    if (error) *error = "nesting deeper than " + std::to_string(max_depth_) + " levels";
+    if (error) *error = "nesting deeper than " + std::to_string(max_depth) + " levels";
     return ParseFailure::kTooDeep;
   }
   if (error) {

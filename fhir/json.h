@@ -59,6 +59,12 @@ class LineParser {
   ParseFailure Parse(char* text, size_t len, std::string* error);
   const rapidjson::Document& document() const { return doc_; }
 
+  // The same parse into `doc` (its allocator, its lifetime): what a thread parsing many lines
+  // ahead of their use calls (fhir/ndjson_parallel.h). REQUIRES: `doc` is null; it stays null
+  // on failure.
+  static ParseFailure ParseInto(char* text, size_t len, size_t max_depth, rapidjson::Document* doc,
+                                std::string* error);
+
  private:
   static constexpr size_t kUserBufferSize = 256 * 1024;
   size_t max_depth_;

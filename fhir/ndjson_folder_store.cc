@@ -3,12 +3,30 @@
 #include <filesystem>
 
 #include "fhir/json.h"
+#include "fhir/ndjson_parallel.h"
 #include "fhir/ndjson_reader.h"
 
 namespace fhir {
 
 NdjsonFolderStore::NdjsonFolderStore(std::string dir, Options options)
     : dir_(std::move(dir)), options_(options) {}
+
+void NdjsonFolderStore::Visit(const std::string& type, const SourceLocation& where, bool too_long,
+                              uint64_t length, json::ParseFailure failure, const std::string& error,
+                              const rapidjson::Value& resource, ResourceVisitor& visitor) {
+  if (too_long) {
+    visitor.OnUnreadable(type, where, "line-too-long",
+                         "line of " + std::to_string(length) + " bytes exceeds the limit of " +
+                             std::to_string(options_.max_line_bytes));
+    return;
+  }
+  if (failure != json::ParseFailure::kNone) {
+    visitor.OnUnreadable(type, where, json::ParseFailureName(failure), error);
+    return;
+  }
+  ++stats_.resources;
+  visitor.OnResource(type, resource, where);
+}
 
 Status NdjsonFolderStore::ReadAll(const std::vector<std::string>& types, ResourceVisitor& visitor) {
   std::error_code ec;
@@ -27,24 +45,21 @@ Status NdjsonFolderStore::ReadAll(const std::vector<std::string>& types, Resourc
       }
       return s;
     }
-    NdjsonReader::Line line;
-    std::string error;
-    while (reader.Next(&line)) {
-      SourceLocation where{path, line.number};
-      if (line.too_long) {
-        visitor.OnUnreadable(type, where, "line-too-long",
-                             "line of " + std::to_string(line.length) +
-                                 " bytes exceeds the limit of " +
-                                 std::to_string(options_.max_line_bytes));
-        continue;
+    if (options_.threads > 1) {
+      ParallelNdjsonParser lines(reader, {options_.threads, options_.max_depth});
+      while (const ParallelNdjsonParser::Line* line = lines.Next()) {
+        Visit(type, {path, line->number}, line->too_long, line->length, line->failure, line->error,
+              line->value, visitor);
       }
-      json::ParseFailure f = parser.Parse(line.data, line.size, &error);
-      if (f != json::ParseFailure::kNone) {
-        visitor.OnUnreadable(type, where, json::ParseFailureName(f), error);
-        continue;
+    } else {
+      NdjsonReader::Line line;
+      std::string error;
+      while (reader.Next(&line)) {
+        json::ParseFailure f = json::ParseFailure::kNone;
+        if (!line.too_long) f = parser.Parse(line.data, line.size, &error);
+        Visit(type, {path, line.number}, line.too_long, line.length, f, error, parser.document(),
+              visitor);
       }
-      ++stats_.resources;
-      visitor.OnResource(type, parser.document(), where);
     }
     stats_.bytes += reader.bytes_read();
     if (!reader.status().ok()) return reader.status();

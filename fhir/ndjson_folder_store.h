@@ -1,10 +1,13 @@
 // A Store over a folder of FHIR NDJSON files (Bulk Data style): <dir>/<Type>.ndjson, one
-// resource per line, streamed and parsed in place one line at a time.
+// resource per line, streamed and parsed in place one line at a time — or, with `threads` > 1,
+// parsed ahead by that many threads (fhir/ndjson_parallel.h). Either way the visitor is called
+// on the caller's thread, line by line in file order, with the same locations and results.
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "fhir/json.h"
 #include "fhir/store.h"
 
 namespace fhir {
@@ -14,6 +17,7 @@ class NdjsonFolderStore : public Store {
   struct Options {
     size_t max_line_bytes = 16u << 20;
     size_t max_depth = 64;
+    size_t threads = 1;  // parsing threads; 1: the caller's thread parses
   };
   NdjsonFolderStore(std::string dir, Options options);
 
@@ -24,6 +28,11 @@ class NdjsonFolderStore : public Store {
   const std::vector<std::string>& missing_files() const { return missing_; }
 
  private:
+  // What the visitor is told about one line (both the one-thread and the parallel read).
+  void Visit(const std::string& type, const SourceLocation& where, bool too_long, uint64_t length,
+             json::ParseFailure failure, const std::string& error, const rapidjson::Value& resource,
+             ResourceVisitor& visitor);
+
   std::string dir_;
   Options options_;
   StoreStats stats_;

@@ -112,6 +112,7 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
   auto pipeline = LoadCommandPipeline(options.config_path, options.source, options.out, err);
   if (!pipeline) return 2;
   Pipeline& p = *pipeline;
+  if (options.threads > 0) p.config.threads = options.threads;
   const std::optional<fhir::InstantMicros> now = RunClock(options.now);
   if (!now) {
     err << "sdoh-bridge: --now must be a FHIR dateTime, got '" << options.now << "'\n";

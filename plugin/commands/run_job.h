@@ -22,6 +22,8 @@ struct RunOptions {
   bool allow_large = false;
   // Server source: rebind a ledger bound to another server (--rebind-ledger, issue 13).
   bool rebind_ledger = false;
+  // Folder source: threads parsing the NDJSON (--threads); overrides config `threads` when > 0.
+  size_t threads = 0;
   // Server source: where planned resources are written. Null: NDJSON outputs only.
   WritebackFactory writeback = nullptr;
 };

@@ -1,5 +1,6 @@
 #include "plugin/pass/source.h"
 
+#include "fhir/ndjson_parallel.h"
 #include "plugin/setup/fhir_section.h"
 
 namespace sdoh {
@@ -23,8 +24,9 @@ fhir::Store& Source::store() {
     store_ = std::move(rest);
   } else {
     auto folder = std::make_unique<fhir::NdjsonFolderStore>(
-        config_.source,
-        fhir::NdjsonFolderStore::Options{config_.max_line_bytes, config_.max_depth});
+        config_.source, fhir::NdjsonFolderStore::Options{
+                            config_.max_line_bytes, config_.max_depth,
+                            config_.threads > 0 ? config_.threads : fhir::AvailableCores()});
     folder_ = folder.get();
     store_ = std::move(folder);
   }

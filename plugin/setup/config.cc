@@ -137,6 +137,14 @@ Status LoadLimits(const std::string& path, const YAML::Node& n, Config* c) {
   return Status::Ok();
 }
 
+// `threads:` (issue 17).
+Status LoadThreads(const std::string& path, const YAML::Node& n, Config* c) {
+  auto threads = SizeValue(path, n, "threads", c->threads);
+  if (!threads.ok()) return threads.status();
+  c->threads = *threads;
+  return Status::Ok();
+}
+
 // `forms:` infer.
 Status LoadForms(const std::string& path, const YAML::Node& n, Config* c) {
   YAML::Node forms = n["forms"];
@@ -374,7 +382,7 @@ Result<Config> LoadConfig(const std::string& path) {
   if (Status s = CheckKeys(
           path, n,
           {"source", "out", "mappings", "rules", "time_zone", "limits", "referrals", "fhir",
-           "writeback", "service", "watch", "forms", "source_aliases", "screening"},
+           "writeback", "service", "watch", "forms", "source_aliases", "screening", "threads"},
           "config");
       !s.ok()) {
     return s;
@@ -383,6 +391,7 @@ Result<Config> LoadConfig(const std::string& path) {
   const fs::path base = fs::absolute(fs::path(path)).parent_path();
   if (Status s = LoadPaths(path, n, base, &c); !s.ok()) return s;
   if (Status s = LoadLimits(path, n, &c); !s.ok()) return s;
+  if (Status s = LoadThreads(path, n, &c); !s.ok()) return s;
   if (Status s = LoadForms(path, n, &c); !s.ok()) return s;
   if (Status s = LoadInputKeys(path, n, &c); !s.ok()) return s;
   if (Status s = LoadWriteback(path, n, base, &c); !s.ok()) return s;

@@ -1,0 +1,141 @@
+#include "fhir/ndjson_parallel.h"
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <algorithm>
+
+namespace fhir {
+
+size_t AvailableCores() {
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) > 0) {
+    return static_cast<size_t>(CPU_COUNT(&cpus));
+  }
+  const unsigned n = std::thread::hardware_concurrency();
+  return n > 0 ? n : 1;
+}
+
+struct ParallelNdjsonParser::Chunk {
+  explicit Chunk(size_t pool_bytes)
+      : pool_buffer(new char[pool_bytes]), pool(pool_buffer.get(), pool_bytes) {}
+  void Reset() {
+    lines.clear();
+    text.clear();
+    pool.Clear();  // keeps the user buffer; frees what overflowed it
+    last = false;
+  }
+  std::vector<char> text;  // the lines, each NUL-terminated, parsed in place
+  std::vector<Line> lines;
+  std::unique_ptr<char[]> pool_buffer;
+  rapidjson::MemoryPoolAllocator<> pool;  // the DOMs of the chunk's lines
+  bool ready = false;                     // guarded by mu_: parsed, the caller may take it
+  bool last = false;                      // no lines: the file ended before this chunk
+};
+
+ParallelNdjsonParser::ParallelNdjsonParser(NdjsonReader& reader, Options options)
+    : reader_(reader), options_(options) {
+  const size_t threads = options_.threads > 0 ? options_.threads : 1;
+  // Two chunks a thread: one being parsed while the caller reads another.
+  for (size_t i = 0; i < 2 * threads; ++i) {
+    // The DOMs take about 1.5 times the text; RapidJSON needs a user buffer larger than its
+    // chunk header (a smaller one is overrun).
+    slots_.push_back(std::make_unique<Chunk>(std::max<size_t>(3 * options_.chunk_bytes, 64 << 10)));
+  }
+  for (size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { Work(); });
+}
+
+ParallelNdjsonParser::~ParallelNdjsonParser() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  for (std::thread& t : workers_) t.join();
+}
+
+void ParallelNdjsonParser::Work() {
+  pthread_setname_np(pthread_self(), "sdoh-parse");  // in top, perf and gdb
+  for (;;) {
+    Chunk* chunk = nullptr;
+    {
+      // Cutting chunks is serial: chunk i holds the lines after those of chunk i - 1.
+      std::lock_guard<std::mutex> read_lock(read_mu_);
+      if (reader_done_) return;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || next_fill_ - released_ < slots_.size(); });
+        if (stop_) return;
+        chunk = slots_[next_fill_ % slots_.size()].get();
+        ++next_fill_;
+      }
+      if (!Fill(*chunk)) {
+        chunk->last = true;
+        reader_done_ = true;
+      }
+    }
+    // Once ready, the chunk is the caller's (it may reset it at once): read nothing of it after.
+    const bool last = chunk->last;
+    if (!last) Parse(*chunk);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      chunk->ready = true;
+    }
+    cv_.notify_all();
+    if (last) return;
+  }
+}
+
+bool ParallelNdjsonParser::Fill(Chunk& chunk) {
+  NdjsonReader::Line in;
+  while (chunk.text.size() < options_.chunk_bytes && reader_.Next(&in)) {
+    Line& line = chunk.lines.emplace_back();
+    line.number = in.number;
+    line.too_long = in.too_long;
+    line.length = in.length;
+    if (in.too_long) continue;
+    line.offset = chunk.text.size();
+    line.size = in.size;
+    chunk.text.insert(chunk.text.end(), in.data, in.data + in.size);
+    chunk.text.push_back('\0');
+  }
+  return !chunk.lines.empty();
+}
+
+void ParallelNdjsonParser::Parse(Chunk& chunk) const {
+  rapidjson::Document doc(&chunk.pool);
+  for (Line& line : chunk.lines) {
+    if (line.too_long) continue;
+    line.failure = json::LineParser::ParseInto(chunk.text.data() + line.offset, line.size,
+                                               options_.max_depth, &doc, &line.error);
+    // Moves the root into the line (RapidJSON's assignment moves); its nodes stay in the pool.
+    if (line.failure == json::ParseFailure::kNone) line.value = static_cast<rapidjson::Value&>(doc);
+    doc.SetNull();
+  }
+}
+
+const ParallelNdjsonParser::Line* ParallelNdjsonParser::Next() {
+  for (;;) {
+    Chunk& chunk = *slots_[current_ % slots_.size()];
+    if (!holding_) {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return chunk.ready; });
+      holding_ = true;
+      line_ = 0;
+    }
+    if (chunk.last) return nullptr;
+    if (line_ < chunk.lines.size()) return &chunk.lines[line_++];
+    chunk.Reset();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      chunk.ready = false;
+      ++released_;
+    }
+    cv_.notify_all();
+    ++current_;
+    holding_ = false;
+  }
+}
+
+}  // namespace fhir
