@@ -11,6 +11,7 @@
 
 #include "fhir/json.h"
 #include "plugin/referrals/identifiers.h"
+#include "plugin/writeback/failpoint.h"
 #include "plugin/writeback/server_writeback_impl.h"
 
 namespace sdoh::writeback::internal {
@@ -152,6 +153,7 @@ void ServerWriteback::CreateFollowUp(LoopRow& row, const std::string& kind) {
   const std::string json = BuildFollowUpTask(task, kind, id, route->second, system_, ctx_.now);
   LedgerRow lrow{"Task", id, row.patient, row.need, "sent", "", "", ctx_.run_id};
   if (!LedgerOk(ledger_.Upsert(lrow))) return;
+  Failpoint("loop-before-follow-up");
   auto res = ctx_.client->ConditionalCreate("Task", json, "identifier=" + system_ + "|" + id);
   AuditEvent ev{
       "loop", "follow-up", "Task", id, row.patient, row.need, kind + " Task/" + row.task_id,
@@ -166,6 +168,7 @@ void ServerWriteback::CreateFollowUp(LoopRow& row, const std::string& kind) {
           row.task_id + " failed: HTTP " + std::to_string(res.error().http_status));
     return;  // the row stays "sent": the next pass reconciles it by identifier
   }
+  Failpoint("loop-after-follow-up");
   auto [server_id, version] = IdVersion(res->location);
   if (server_id.empty() && res->body) {
     server_id = std::string(fhir::json::StrMember(*res->body, "id"));

@@ -81,10 +81,10 @@ class ReferralLoopServerTest : public ::testing::Test {
     fs::remove_all(out_, ec);
   }
 
-  int Run(const std::string& extra, std::string* output) {
-    auto r = sdoh::test::RunBinary(SDOH_BRIDGE_BIN, "run --config " + config_ + " --source " +
-                                                        server_.base_url() + " --out " +
-                                                        out_.string() + " " + extra);
+  int Run(const std::string& extra, std::string* output, const std::string& env = "") {
+    auto r = sdoh::test::RunBinary(env + SDOH_BRIDGE_BIN, "run --config " + config_ + " --source " +
+                                                              server_.base_url() + " --out " +
+                                                              out_.string() + " " + extra);
     *output = r.output;
     return r.exit_code;
   }
@@ -254,6 +254,60 @@ TEST_F(ReferralLoopServerTest, PerformerMovesTasksAndThePassesLeaveExactlyTheFol
   const std::string audit = ReadFile(out_ / "audit.jsonl");
   EXPECT_NE(audit.find("in-progress->completed"), std::string::npos);
   EXPECT_EQ(audit.find("Could not reach"), std::string::npos);
+}
+
+// Exactly once across crashes: ten passes each end at a failpoint — before or after the Nth
+// follow-up Task's conditional create, as a kill -9 would — and no follow-up is ever doubled;
+// the next clean pass leaves exactly the expected set, and a rerun adds nothing.
+TEST_F(ReferralLoopServerTest, CrashesAroundEachFollowUpNeverDoubleOne) {
+  std::string output;
+  ASSERT_EQ(Run("", &output), 0) << output;
+  std::vector<Res> referral_tasks;
+  for (Res& t : All("Task")) {
+    if (t.identifier.rfind("task-", 0) == 0) referral_tasks.push_back(t);
+  }
+  ASSERT_GE(referral_tasks.size(), 5u);
+  Move(referral_tasks[0], "rejected", "No capacity");
+  Move(referral_tasks[1], "failed", "Could not reach the patient");
+  std::set<std::string> expected = {
+      sdoh::FollowUpIdentifier(referral_tasks[0].identifier, "rejected"),
+      sdoh::FollowUpIdentifier(referral_tasks[1].identifier, "failed")};
+  for (size_t i = 2; i < referral_tasks.size(); ++i) {
+    expected.insert(sdoh::FollowUpIdentifier(referral_tasks[i].identifier, "stalled-requested"));
+  }
+  const std::string later =
+      "--now " + fhir::FormatInstantUtc(fhir::NowMicros() + 10LL * 86400 * 1000000);
+  auto follow_ups = [&] {
+    std::map<std::string, int> m;
+    for (Res& t : All("Task")) {
+      if (t.identifier.rfind("followup-", 0) == 0) ++m[t.identifier];
+    }
+    return m;
+  };
+  int crashed = 0;
+  for (int n = 1; n <= 5; ++n) {
+    for (const char* fp : {"loop-before-follow-up", "loop-after-follow-up"}) {
+      const std::string env = "SDOH_FAILPOINT=" + std::string(fp) + ":" + std::to_string(n) + " ";
+      int code = Run(later, &output, env);
+      if (code == 86) ++crashed;
+      EXPECT_TRUE(code == 86 || code == 0) << fp << ":" << n << " " << output;
+      for (const auto& [id, count] : follow_ups()) {
+        EXPECT_EQ(count, 1) << id << " doubled after " << fp << ":" << n;
+        EXPECT_EQ(expected.count(id), 1u) << id;
+      }
+    }
+  }
+  EXPECT_GE(crashed, 2);
+  ASSERT_EQ(Run(later, &output), 0) << output;
+  std::set<std::string> got;
+  for (const auto& [id, count] : follow_ups()) {
+    EXPECT_EQ(count, 1) << id;
+    got.insert(id);
+  }
+  EXPECT_EQ(got, expected);
+  const size_t tasks = All("Task").size();
+  ASSERT_EQ(Run(later, &output), 0) << output;
+  EXPECT_EQ(All("Task").size(), tasks);
 }
 
 }  // namespace
