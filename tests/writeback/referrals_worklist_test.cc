@@ -85,8 +85,9 @@ class ReferralsWorklistTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  int Run(const std::string& format, std::string* out) {
+  int Run(const std::string& format, std::string* out, bool with_names = false) {
     sdoh::ReferralsOptions o;
+    o.with_names = with_names;
     o.config_path = kSource + "/config/sdoh-bridge.yaml";
     o.ledger = ledger_path_;
     o.format = format;
@@ -138,6 +139,15 @@ TEST_F(ReferralsWorklistTest, CsvAndTableHaveTheSameRowsInTheSameOrder) {
                close = table.find("completed-awaiting-close");
   EXPECT_LT(bounced, stalled);
   EXPECT_LT(stalled, close);
+}
+
+TEST_F(ReferralsWorklistTest, WithNamesAddsThemFromTheSourcesPatients) {
+  std::string out;
+  ASSERT_EQ(Run("ndjson", &out, true), 0) << out;
+  // The default config's source is samples/: pat01 is Grace Adaeze Okafor.
+  EXPECT_NE(out.find(R"("patient":"Patient/pat01","name":"Grace Adaeze Okafor","need":"food")"),
+            std::string::npos)
+      << out;
 }
 
 TEST_F(ReferralsWorklistTest, AnUnknownFormatIsAUsageError) {
