@@ -137,7 +137,14 @@ void ServerWriteback::ActOnLoop(LoopRow row) {
 void ServerWriteback::CreateFollowUp(LoopRow& row, const std::string& kind) {
   const std::string id = FollowUpIdentifier(row.task, kind);
   auto existing = ledger_.Find("Task", id);
-  if (existing && existing->state == "confirmed") return;  // exactly once
+  if (existing && existing->state == "confirmed") {  // exactly once
+    if (row.follow_up != id) {  // confirmed by Reconcile after a crash: the loop row learns it
+      row.follow_up = id;
+      row.follow_up_kind = kind;
+      LedgerOk(ledger_.UpsertLoop(row));
+    }
+    return;
+  }
   if (!MayWrite("Task")) {
     ++counts_["loop: follow-up not written (server does not allow Task)"];
     return;

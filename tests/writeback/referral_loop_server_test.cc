@@ -308,6 +308,14 @@ TEST_F(ReferralLoopServerTest, CrashesAroundEachFollowUpNeverDoubleOne) {
   const size_t tasks = All("Task").size();
   ASSERT_EQ(Run(later, &output), 0) << output;
   EXPECT_EQ(All("Task").size(), tasks);
+  // Each loop row knows its follow-up, also those confirmed by reconciliation after a crash.
+  sdoh::writeback::Ledger ledger;
+  ASSERT_TRUE(ledger.OpenForReading((out_ / "ledger.sqlite").string()).ok());
+  std::set<std::string> known;
+  for (const auto& row : ledger.LoopRows()) {
+    if (!row.follow_up.empty()) known.insert(row.follow_up);
+  }
+  EXPECT_EQ(known, expected);
 }
 
 }  // namespace
