@@ -10,6 +10,8 @@
 #include "plugin/commands/explain_command.h"
 #include "plugin/commands/fhirpath_command.h"
 #include "plugin/commands/forms_command.h"
+#include "plugin/commands/outreach_command.h"
+#include "plugin/commands/referrals_command.h"
 #include "plugin/commands/run_job.h"
 #include "plugin/commands/test_rules_command.h"
 #include "plugin/report/report_command.h"
@@ -36,6 +38,8 @@ Commands:
   watch        periodic passes with writeback (the watch loop of serve, no HTTP)
   report       equity report: screening, positivity and referral by stratum (HTML, JSON, CSV)
   revoke       undo what one run wrote to the FHIR server (from the ledger)
+  referrals    care managers' worklist: our referrals, bounced and stalled first (ledger)
+  outreach     who is due for screening: never screened, overdue, incomplete
   fhirpath     evaluate a FHIRPath expression against a resource
   forms        list the forms in the source: mapped, inferred or unmapped; draft mappings
   version      print the version
@@ -332,6 +336,8 @@ int main(int argc, char** argv) {
     if (command == "watch") return sdoh::service::RunWatchCommand(args);
     if (command == "report") return sdoh::RunReportCommand(args);
     if (command == "revoke") return Revoke(args);
+    if (command == "referrals") return sdoh::RunReferralsCommand(args);
+    if (command == "outreach") return sdoh::RunOutreachCommand(args);
     if (command == "version" || command == "--version") {
       std::cout << "sdoh-bridge " << SDOH_BRIDGE_VERSION << "\n";
       return 0;

@@ -64,6 +64,11 @@ std::optional<std::string> LegacyServiceRequestNeed(std::string_view value,
 
 }  // namespace
 
+std::string FollowUpIdentifier(std::string_view task_value, std::string_view kind) {
+  return "followup-" + Fields().Add("followup").Add(task_value).Add(kind).Hex(kEvidenceHex) + "-" +
+         std::string(kind);
+}
+
 std::string Sha256Hex(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;

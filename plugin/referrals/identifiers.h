@@ -47,6 +47,11 @@ std::string ServiceRequestIdentifier(const NeedFlag& flag);
 // The Task of a ServiceRequest (either format).
 std::string TaskIdentifier(std::string_view service_request_identifier);
 std::string FlagIdentifier(std::string_view patient_id, std::string_view need);
+// Issue 15 item 1: the follow-up Task for the care manager when our referral Task `task_value`
+// bounced or stalled: "followup-<32 hex>-<kind>", the hex of SHA-256 over ("followup", task
+// value, kind); kind is declined | stalled-requested | stalled-accepted. One per (Task, kind),
+// whatever the pass, so a rerun or a crash never makes a second one.
+std::string FollowUpIdentifier(std::string_view task_value, std::string_view kind);
 
 // What one of our identifier values says, for a resource whose subject is `patient_id`: its
 // kind and need. nullopt when the value is not ours (no known shape, an unknown need, or the

@@ -264,10 +264,11 @@ Status LoadPassThroughSections(const std::string& path, const YAML::Node& n, Con
 // One entry of `referrals.routes`, over its defaults in `rc`.
 Status LoadRoute(const std::string& path, const std::string& name, const YAML::Node& r,
                  RouteConfig* rc) {
-  if (Status s = CheckKeys(path, r,
-                           {"label", "resources", "review", "requester", "performer", "owner",
-                            "consent", "consent_category", "consent_policy", "priority"},
-                           "route '" + name + "'");
+  if (Status s =
+          CheckKeys(path, r,
+                    {"label", "resources", "review", "requester", "performer", "owner", "consent",
+                     "consent_category", "consent_policy", "priority", "care_manager"},
+                    "route '" + name + "'");
       !s.ok()) {
     return s;
   }
@@ -293,6 +294,7 @@ Status LoadRoute(const std::string& path, const std::string& name, const YAML::N
   rc->requester = OptionalString(path, r, "requester", "").value();
   rc->performer = OptionalString(path, r, "performer", "").value();
   rc->owner = OptionalString(path, r, "owner", "").value();
+  rc->care_manager = OptionalString(path, r, "care_manager", "").value();
   auto consent = OptionalString(path, r, "consent", "none");
   if (!consent.ok() || (*consent != "required" && *consent != "none")) {
     return Status::InvalidArgument(Where(path, r["consent"]) +
@@ -332,6 +334,32 @@ Status LoadRulePriority(const std::string& path, const YAML::Node& ref, Config* 
   return Status::Ok();
 }
 
+// An optional positive number of days (issue 15).
+Status PositiveDays(const std::string& path, const YAML::Node& section, const char* key,
+                    int* value) {
+  if (!section[key]) return Status::Ok();
+  long long v = 0;
+  try {
+    v = section[key].as<long long>();
+  } catch (const YAML::Exception&) {
+    v = 0;
+  }
+  if (v < 1 || v > 100000) {
+    return Status::InvalidArgument(Where(path, section[key]) + ": '" + key +
+                                   "' must be a positive number of days");
+  }
+  *value = static_cast<int>(v);
+  return Status::Ok();
+}
+
+// `outreach:` (issue 15 item 4): rescreen_after_days.
+Status LoadOutreach(const std::string& path, const YAML::Node& n, Config* c) {
+  YAML::Node o = n["outreach"];
+  if (!o) return Status::Ok();
+  if (Status s = CheckKeys(path, o, {"rescreen_after_days"}, "outreach"); !s.ok()) return s;
+  return PositiveDays(path, o, "rescreen_after_days", &c->outreach.rescreen_after_days);
+}
+
 // `referrals:` (required): identifier_system, routes over the defaults, rule_priority.
 Status LoadReferrals(const std::string& path, const YAML::Node& n, Config* c) {
   // Referral policy. Defaults per the product design; config may override each route.
@@ -350,14 +378,21 @@ Status LoadReferrals(const std::string& path, const YAML::Node& n, Config* c) {
   c->routes["none"] = route("", {"Flag"});
   YAML::Node ref = n["referrals"];
   if (!ref) return Status::InvalidArgument(Where(path, n) + ": missing required key 'referrals'");
-  if (Status s =
-          CheckKeys(path, ref, {"identifier_system", "routes", "rule_priority"}, "referrals");
+  if (Status s = CheckKeys(path, ref,
+                           {"identifier_system", "routes", "rule_priority", "accept_within_days",
+                            "complete_within_days"},
+                           "referrals");
       !s.ok()) {
     return s;
   }
   auto sys = RequiredString(path, ref, "identifier_system");
   if (!sys.ok()) return sys.status();
   c->identifier_system = *sys;
+  for (auto [key, value] :
+       {std::pair<const char*, int*>{"accept_within_days", &c->loop.accept_within_days},
+        std::pair<const char*, int*>{"complete_within_days", &c->loop.complete_within_days}}) {
+    if (Status s = PositiveDays(path, ref, key, value); !s.ok()) return s;
+  }
   if (YAML::Node routes = ref["routes"]) {
     if (!routes.IsMap()) {
       return Status::InvalidArgument(Where(path, routes) + ": 'routes' must be a mapping");
@@ -382,7 +417,8 @@ Result<Config> LoadConfig(const std::string& path) {
   if (Status s = CheckKeys(
           path, n,
           {"source", "out", "mappings", "rules", "time_zone", "limits", "referrals", "fhir",
-           "writeback", "service", "watch", "forms", "source_aliases", "screening", "threads"},
+           "writeback", "service", "watch", "forms", "source_aliases", "screening", "threads",
+           "outreach"},
           "config");
       !s.ok()) {
     return s;
@@ -397,6 +433,7 @@ Result<Config> LoadConfig(const std::string& path) {
   if (Status s = LoadWriteback(path, n, base, &c); !s.ok()) return s;
   if (Status s = LoadScreeningAge(path, n, &c); !s.ok()) return s;
   if (Status s = LoadPassThroughSections(path, n, &c); !s.ok()) return s;
+  if (Status s = LoadOutreach(path, n, &c); !s.ok()) return s;
   if (Status s = LoadReferrals(path, n, &c); !s.ok()) return s;
   return c;
 }

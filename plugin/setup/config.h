@@ -21,6 +21,9 @@ struct RouteConfig {
   std::string requester;               // Reference, e.g. "Organization/clinic"
   std::string performer;
   std::string owner;  // Task.owner
+  // Issue 15 item 1: who gets the follow-up Task when a referral bounces or stalls (the route's
+  // care-management owner); empty: the requester.
+  std::string care_manager;
   // `consent: required` (issue 14 item 2): the ServiceRequest stays a draft proposal without a
   // Task until an active Consent for the patient with `consent_category` (system|code) — and,
   // when set, `consent_policy` (Consent.policy.uri or policyRule coding system|code) — is on the
@@ -62,6 +65,17 @@ struct WritebackConfig {
   bool declined_lifted_by_new_screening = false;
 };
 
+// Issue 15 item 1 (closing the loop): when a referral Task counts as stalled.
+struct LoopConfig {
+  int accept_within_days = 7;     // still `requested` after this: stalled
+  int complete_within_days = 30;  // accepted / in-progress without a change for this long
+};
+
+// Issue 15 item 4: `outreach:`.
+struct OutreachConfig {
+  int rescreen_after_days = 365;  // a screening older than this is due again
+};
+
 struct Config {
   std::string path;    // the config file
   std::string source;  // folder of NDJSON, or a FHIR base URL
@@ -89,7 +103,9 @@ struct Config {
   // referrals.rule_priority: rule id → Task.priority; the highest of the rules that fired and
   // the route's priority wins (routine < urgent < asap < stat).
   std::map<std::string, std::string> rule_priority;
+  LoopConfig loop;  // referrals.accept_within_days, referrals.complete_within_days
   ScreeningConfig screening;
+  OutreachConfig outreach;
   WritebackConfig writeback;
   YAML::Node fhir;  // the `fhir:` section (FHIR server client settings), may be undefined
   // `service:` and `watch:` (issue 6), may be undefined; read and checked key by key by

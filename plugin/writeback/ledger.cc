@@ -53,6 +53,15 @@ CREATE TABLE IF NOT EXISTS server_cursors(
   updated TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
   PRIMARY KEY(server, type));
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS loop_tasks(
+  task TEXT PRIMARY KEY, patient TEXT NOT NULL, need TEXT NOT NULL, task_id TEXT NOT NULL,
+  version TEXT NOT NULL, status TEXT NOT NULL, status_reason TEXT NOT NULL,
+  performer TEXT NOT NULL, authored TEXT NOT NULL, status_since TEXT NOT NULL,
+  output TEXT NOT NULL, service_request TEXT NOT NULL, follow_up TEXT NOT NULL,
+  follow_up_kind TEXT NOT NULL, sr_status TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS loop_transitions(
+  task TEXT NOT NULL, version TEXT NOT NULL, from_status TEXT NOT NULL, to_status TEXT NOT NULL,
+  at TEXT NOT NULL, reason TEXT NOT NULL, run_id TEXT NOT NULL, PRIMARY KEY(task, version));
 )";
 // Ledgers from before issue 13 kept one cursor per type in "cursors", bound to no server: they
 // are left unread, so the first pass after the upgrade is a full one.

@@ -30,6 +30,37 @@ struct LedgerRow {
   std::string run_id;
 };
 
+// Issue 15 item 1: one of our referral Tasks as the last pass saw it on the server (the loop),
+// keyed by the Task's business identifier. Times are FHIR instants (UTC).
+struct LoopRow {
+  std::string task;  // business identifier value of the referral Task
+  std::string patient;
+  std::string need;
+  std::string task_id;  // server id
+  std::string version;  // the version last seen
+  std::string status;   // Task.status
+  std::string status_reason;
+  std::string performer;        // Task.owner reference
+  std::string authored;         // Task.authoredOn
+  std::string status_since;     // meta.lastUpdated of the version that brought the status
+  std::string output;           // Task.output: references or codes, comma-separated
+  std::string service_request;  // Task.focus reference
+  std::string follow_up;        // identifier of the latest follow-up Task, "" when none
+  std::string follow_up_kind;   // rejected | failed | cancelled | stalled-<status>
+  std::string sr_status;        // our ServiceRequest's status as last read or set by the loop
+};
+
+// One recorded status change of a referral Task.
+struct LoopTransition {
+  std::string task;
+  std::string version;
+  std::string from;
+  std::string to;
+  std::string at;  // meta.lastUpdated of the version
+  std::string reason;
+  std::string run_id;
+};
+
 class Ledger {
  public:
   Ledger() = default;
@@ -63,6 +94,17 @@ class Ledger {
   fhir::Status Begin();
   fhir::Status Commit();
   void Rollback();  // after a failed write between Begin and Commit
+
+  // Issue 15 item 1 (ledger_loop.cc): the loop of our referral Tasks.
+  std::optional<LoopRow> FindLoop(const std::string& task);
+  std::vector<LoopRow> LoopRows();  // by patient, need, task
+  fhir::Status UpsertLoop(const LoopRow& row);
+  // Recorded once per (task, version): a repeated poll adds nothing.
+  fhir::Status AddTransition(const LoopTransition& t);
+  std::vector<LoopTransition> Transitions(const std::string& task);  // oldest first
+  // Read-only access without the lock (`sdoh-bridge referrals`): NotFound when the file is
+  // missing. Only the read methods may be called afterwards.
+  fhir::Status OpenForReading(const std::string& path);
 
   // The cursors of the bound server (of "" before Bind).
   std::string Cursor(const std::string& type);

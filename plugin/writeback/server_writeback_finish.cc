@@ -11,6 +11,7 @@ int ServerWriteback::Finish(const std::string& server_time, std::string* plan_me
                             std::ostream& out, std::ostream& err) {
   ReleaseHeldWrites();
   Flush(true);
+  FollowReferrals();
   const bool ok = errors_ == 0 && !aborted_ && !valve_;
   if (!ctx_.dry_run && ok && !server_time.empty()) SaveCursors(server_time);
   if (ctx_.dry_run) {

@@ -7,6 +7,7 @@
 //   server_writeback_put.cc      updates (If-Match) of resources as the ledger recorded them
 //   server_writeback_send.cc     batching, transaction Bundles, the duplicates check
 //   server_writeback_finish.cc   the large-pass valve, cursors, plan and summary
+//   server_writeback_loop.cc     issue 15: our referral Tasks followed to their outcome
 // Not an API: everything else uses MakeServerWriteback.
 #pragma once
 
@@ -21,6 +22,7 @@
 
 #include "fhir/client/fhir_client.h"
 #include "plugin/pass/pass_sink.h"
+#include "plugin/referrals/loop_policy.h"
 #include "plugin/writeback/audit_log.h"
 #include "plugin/writeback/ledger.h"
 #include "plugin/writeback/referral_policy.h"
@@ -165,6 +167,13 @@ class ServerWriteback : public Writeback {
   // Issue 14 item 2: "Consent/<id>" of an active Consent for the patient that the route's
   // consent_category (and consent_policy, when set) ask for; "" when none.
   std::string FindConsent(const std::string& patient, const RouteConfig& route);
+
+  // --- Closing the loop (server_writeback_loop.cc, issue 15 item 1) ---
+  void FollowReferrals();
+  bool RecordTask(const LoopTask& task, const LedgerRow& row);
+  void ActOnLoop(LoopRow row);
+  void CreateFollowUp(LoopRow& row, const std::string& kind);
+  void CloseServiceRequest(LoopRow& row);
 
   // --- Finish (server_writeback_finish.cc) ---
   void ReleaseHeldWrites();
