@@ -14,9 +14,9 @@
 namespace sdoh {
 
 struct Decline {
-  std::string reason;                // the override reason code
-  fhir::InstantMicros decided = 0;   // the feedback's outcomeTimestamp
-  fhir::InstantMicros until = 0;     // decided + writeback.declined_days
+  std::string reason;               // the override reason code
+  fhir::InstantMicros decided = 0;  // the feedback's outcomeTimestamp
+  fhir::InstantMicros until = 0;    // decided + writeback.declined_days
 };
 
 // The declines in force for one pass (or one CDS call), by (patient id, need id). When a

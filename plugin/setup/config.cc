@@ -414,12 +414,11 @@ Result<Config> LoadConfig(const std::string& path) {
   const YAML::Node& n = *doc;
   Config c;
   c.path = path;
-  if (Status s = CheckKeys(
-          path, n,
-          {"source", "out", "mappings", "rules", "time_zone", "limits", "referrals", "fhir",
-           "writeback", "service", "watch", "forms", "source_aliases", "screening", "threads",
-           "outreach"},
-          "config");
+  if (Status s = CheckKeys(path, n,
+                           {"source", "out", "mappings", "rules", "time_zone", "limits",
+                            "referrals", "fhir", "writeback", "service", "watch", "forms",
+                            "source_aliases", "screening", "threads", "outreach"},
+                           "config");
       !s.ok()) {
     return s;
   }

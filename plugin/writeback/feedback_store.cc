@@ -139,8 +139,8 @@ fhir::Status FeedbackStore::Record(const FeedbackRow& row) {
   st.Bind(7, row.reason);
   st.Bind(8, Join(row.accepted_suggestions));
   if (sqlite3_step(st.get()) != SQLITE_DONE) {
-    return fhir::Status::IoError("ledger " + path_ + ": cannot record feedback: " +
-                                 sqlite3_errmsg(db_));
+    return fhir::Status::IoError("ledger " + path_ +
+                                 ": cannot record feedback: " + sqlite3_errmsg(db_));
   }
   return fhir::Status::Ok();
 }
@@ -166,8 +166,8 @@ fhir::Result<Declines> FeedbackStore::LoadDeclines(const std::string& server, in
     if (now < d.until) out.Add(st.Col(0), st.Col(1), std::move(d));
   }
   if (rc != SQLITE_DONE) {
-    return fhir::Status::IoError("ledger " + path_ + ": cannot read feedback: " +
-                                 sqlite3_errmsg(db_));
+    return fhir::Status::IoError("ledger " + path_ +
+                                 ": cannot read feedback: " + sqlite3_errmsg(db_));
   }
   return out;
 }

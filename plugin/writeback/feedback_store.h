@@ -50,8 +50,8 @@ class FeedbackStore {
   // The overrides with a reason that are in force at `now`: decided less than `days` days
   // before it. Only rows of `server` and rows without a server, unless `server` is "" (a pass
   // over a folder: every row). `patient`: that patient only ("" = all).
-  fhir::Result<Declines> LoadDeclines(const std::string& server, int days,
-                                      fhir::InstantMicros now, const std::string& patient = "");
+  fhir::Result<Declines> LoadDeclines(const std::string& server, int days, fhir::InstantMicros now,
+                                      const std::string& patient = "");
 
   // Every recorded outcome of one patient, oldest first (explain).
   fhir::Result<std::vector<FeedbackRow>> ForPatient(const std::string& patient);
