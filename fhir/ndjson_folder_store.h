@@ -30,4 +30,11 @@ class NdjsonFolderStore : public Store {
   std::vector<std::string> missing_;
 };
 
+// Streams the resources of one NDJSON file to `visitor` as `type`, line by line, parsed in place
+// (unreadable lines to OnUnreadable): the folder store's reader, shared with the Bulk Data store
+// (issue 16). NotFound when the file does not exist; adds to `stats`.
+Status ReadNdjsonFile(const std::string& path, const std::string& type,
+                      const NdjsonFolderStore::Options& options, ResourceVisitor& visitor,
+                      StoreStats* stats);
+
 }  // namespace fhir

@@ -22,6 +22,9 @@ struct RunOptions {
   bool allow_large = false;
   // Server source: rebind a ledger bound to another server (--rebind-ledger, issue 13).
   bool rebind_ledger = false;
+  // Server source: read through a Bulk Data `$export` (issue 16); `bulk_group` set: Group level.
+  bool bulk = false;
+  std::string bulk_group;
   // Server source: where planned resources are written. Null: NDJSON outputs only.
   WritebackFactory writeback = nullptr;
 };
