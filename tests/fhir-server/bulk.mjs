@@ -34,6 +34,7 @@ const DEFAULT_CONFIG = {
   notFoundOnce: false, // the first file download answers 404 once
   errorFile: false, // add an OperationOutcome error file to the manifest
   typeFilterSupported: true, // false: a _typeFilter answers 400
+  fileDelayMs: 0, // each file answer waits this long (crash-during-download tests)
 };
 
 export function createBulk({ repo, baseUrl, sendOutcome, host }) {
@@ -347,6 +348,14 @@ export function createBulk({ repo, baseUrl, sendOutcome, host }) {
     if (throttled(res, 'file')) {
       return;
     }
+    if (config.fileDelayMs > 0) {
+      setTimeout(() => fileAfterDelay(req, res, id, n, gen), config.fileDelayMs);
+      return;
+    }
+    fileAfterDelay(req, res, id, n, gen);
+  }
+
+  function fileAfterDelay(req, res, id, n, gen) {
     const requires = config.requiresAccessToken ?? Boolean(config.requireToken);
     if (config.redirectFiles) {
       const target = `http://${host}:${otherPort}/bulk-files/${id}/${n}?g=${gen}`;
