@@ -51,6 +51,38 @@ ClientResult<std::vector<BulkFile>> FileList(const rapidjson::Value& body, const
 
 }  // namespace
 
+BulkExportSupport ExportSupport(const rapidjson::Value& cs) {
+  BulkExportSupport out;
+  auto declares = [](const rapidjson::Value& holder, std::string_view level) {
+    const rapidjson::Value* ops = json::ArrayMember(holder, "operation");
+    if (ops == nullptr) return false;
+    for (const rapidjson::Value& op : ops->GetArray()) {
+      std::string_view name = json::StrMember(op, "name");
+      std::string_view def = json::StrMember(op, "definition");
+      const std::string specific = std::string(level) + "-export";
+      if (name == "export" || name == specific || def.ends_with("/" + specific) ||
+          (level == "system" && def.ends_with("/export"))) {
+        return true;
+      }
+    }
+    return false;
+  };
+  const rapidjson::Value* rests = json::ArrayMember(cs, "rest");
+  if (rests == nullptr) return out;
+  for (const rapidjson::Value& rest : rests->GetArray()) {
+    if (json::StrMember(rest, "mode") != "server") continue;
+    out.system = out.system || declares(rest, "system");
+    const rapidjson::Value* resources = json::ArrayMember(rest, "resource");
+    if (resources == nullptr) continue;
+    for (const rapidjson::Value& r : resources->GetArray()) {
+      std::string_view type = json::StrMember(r, "type");
+      if (type == "Patient") out.patient = out.patient || declares(r, "patient");
+      if (type == "Group") out.group = out.group || declares(r, "group");
+    }
+  }
+  return out;
+}
+
 ClientResult<BulkManifest> ParseBulkManifest(const rapidjson::Value& body) {
   if (!body.IsObject()) {
     return ClientError::Make(ClientError::Kind::kMalformedResponse,

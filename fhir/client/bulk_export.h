@@ -51,6 +51,16 @@ struct BulkManifest {
   std::vector<BulkFile> output, error, deleted;
 };
 
+// Which `$export` levels a CapabilityStatement declares: `rest.operation` (system) and the
+// Patient / Group resources' `operation`, by name (export, patient-export, group-export) or by
+// the Bulk Data OperationDefinition canonical.
+struct BulkExportSupport {
+  bool system = false;
+  bool patient = false;
+  bool group = false;
+};
+BulkExportSupport ExportSupport(const rapidjson::Value& capability_statement);
+
 // Parses a completion manifest; kMalformedResponse names the missing or wrong field.
 ClientResult<BulkManifest> ParseBulkManifest(const rapidjson::Value& body);
 
