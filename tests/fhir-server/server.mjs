@@ -445,6 +445,7 @@ const bulk = createBulk({
   sendOutcome: (res, status, code, text) => send(res, status, outcome(undefined, code, text)),
 });
 let requestCount = 0;
+const requestsByKind = {}; // "GET Observation", "GET $export-file", ... (benchmarks)
 const fhirRouter = new FhirRouter();
 
 // All FHIR work runs one request at a time, so a transaction's undo journal never sees other requests' writes.
@@ -796,6 +797,7 @@ async function handleAdmin(req, res, pathname) {
       counts,
       rssBytes: process.memoryUsage().rss,
       requests: requestCount,
+      requestsByKind,
     });
   }
   if (pathname === '/_admin/reset') {
@@ -1048,6 +1050,8 @@ let startupMs = 0;
 const server = http.createServer((req, res) => {
   const t0 = process.hrtime.bigint();
   requestCount++;
+  const kind = `${req.method} ${req.url.split('?')[0].slice(FHIR_BASE_PATH.length).split('/')[1] ?? ''}`;
+  requestsByKind[kind] = (requestsByKind[kind] ?? 0) + 1;
   handle(req, res)
     .catch((err) => {
       if (res.headersSent) {
