@@ -60,6 +60,7 @@ class BulkStore : public fhir::Store {
   uint64_t requests() const { return exporter_.requests(); }
   bool type_filter_dropped() const { return exporter_.type_filter_dropped(); }
   uint64_t changed_patients() const { return changed_patients_; }
+  const std::string& since() const { return options_.export_options.since; }
 
  private:
   struct Entry {

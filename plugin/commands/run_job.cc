@@ -107,6 +107,10 @@ void ReportBulk(const fhir::client::BulkStore& bulk, std::ostream& err) {
   err << "bulk export: " << bulk.files_downloaded() << " files downloaded, " << bulk.files_resumed()
       << " resumed, " << bulk.requests() << " requests, transactionTime " << bulk.transaction_time()
       << "\n";
+  if (!bulk.since().empty()) {
+    err << "bulk export: incremental (_since " << bulk.since() << "): " << bulk.changed_patients()
+        << " changed patient(s) read in full\n";
+  }
   if (bulk.type_filter_dropped()) {
     err << "bulk export: the server refused _typeFilter; the export was unfiltered\n";
   }

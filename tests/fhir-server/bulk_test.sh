@@ -111,6 +111,27 @@ case "$CASE" in
     run_bulk "$TMP/o"; ok_run "$TMP/o"
     grep -q "reported 1 error" "$TMP/o.log" || fail "error file not reported: $(cat "$TMP/o.log")"
     ;;
+  incremental)  # after full passes, a changed screening: --bulk (_since + per-patient completion)
+    # gives the same incremental flags as the search path; writeback on (not a dry run)
+    full() { "$BIN" run --config "$TMP/config.yaml" --source "$BASE" --out "$1" "${@:2}" >"$1.log" 2>&1 || [[ $? -eq 3 ]] || fail "full run $1: $(tail -3 "$1.log")"; }
+    # No cursor overlap: the incremental pass sees only what changed after the full one.
+    sed -i 's/^writeback:$/writeback:\n  sync_overlap_seconds: 0/' "$TMP/config.yaml"
+    full "$TMP/A" --bulk
+    full "$TMP/B"
+    [[ -n "$(python3 -c "import sqlite3;print(sqlite3.connect('$TMP/A/ledger.sqlite').execute('select count(*) from sqlite_master').fetchone()[0])")" ]] || fail "no ledger"
+    sleep 1.1
+    # Rescreen: the newest QuestionnaireResponse of the first patient with a flag is stored again.
+    pid=$(head -1 "$TMP/ref/flags.ndjson" | python3 -c "import json,sys; print(json.load(sys.stdin)['patient'].split('/')[-1])")
+    qr=$(curl -fsS "$BASE/QuestionnaireResponse?subject=Patient/$pid&_count=1" | python3 -c "import json,sys; print(json.dumps(json.load(sys.stdin)['entry'][0]['resource']))")
+    qid=$(echo "$qr" | python3 -c "import json,sys; print(json.load(sys.stdin)['id'])")
+    curl -fsS -X PUT -H 'Content-Type: application/fhir+json' "$BASE/QuestionnaireResponse/$qid" -d "$qr" >/dev/null
+    full "$TMP/A" --bulk
+    grep -q "incremental (_since .*): 1 changed patient" "$TMP/A.log" || fail "not an incremental export: $(grep bulk "$TMP/A.log")"
+    full "$TMP/B"
+    [[ -s "$TMP/B/flags.ndjson" ]] || fail "the search path's incremental pass flagged nothing"
+    cmp -s "$TMP/A/flags.ndjson" "$TMP/B/flags.ndjson" || fail "incremental flags differ: $(diff "$TMP/A/flags.ndjson" "$TMP/B/flags.ndjson" | head -5)"
+    grep -q "$pid" "$TMP/A/flags.ndjson" || fail "the rescreened patient was not evaluated"
+    ;;
   kill-resume)  # kill -9 during downloads (5 trials), rerun: same flags, export resumed
     for trial in 1 2 3 4 5; do
       curl -fsS -X POST "$ROOT/_admin/bulk" -d '{}' >/dev/null
