@@ -14,6 +14,7 @@
 // Admin: POST /_admin/bulk merges a JSON config (below); GET /_admin/bulk returns counters.
 // Fault counts (`kickoff429`, ...) are consumed one request at a time.
 import http from 'node:http';
+import zlib from 'node:zlib';
 
 const DEFAULT_CONFIG = {
   pollsBeforeDone: 2, // 202 answers before the manifest
@@ -35,6 +36,7 @@ const DEFAULT_CONFIG = {
   errorFile: false, // add an OperationOutcome error file to the manifest
   typeFilterSupported: true, // false: a _typeFilter answers 400
   fileDelayMs: 0, // each file answer waits this long (crash-during-download tests)
+  gzipFiles: false, // files sent with Content-Encoding: gzip when the client accepts it
 };
 
 export function createBulk({ repo, baseUrl, sendOutcome, host }) {
@@ -50,6 +52,7 @@ export function createBulk({ repo, baseUrl, sendOutcome, host }) {
     otherOriginGets: 0,
     otherOriginAuthorized: 0,
     deletes: 0,
+    gzipped: 0,
   });
   let stats = counters();
   let otherPort = 0;
@@ -65,7 +68,7 @@ export function createBulk({ repo, baseUrl, sendOutcome, host }) {
       res.writeHead(404).end();
       return;
     }
-    serveFile(res, m[1], Number(m[2]), u.searchParams.get('g'), false);
+    serveFile(res, m[1], Number(m[2]), u.searchParams.get('g'), false, req);
   });
   other.listen(0, host, () => {
     otherPort = other.address().port;
@@ -333,6 +336,14 @@ export function createBulk({ repo, baseUrl, sendOutcome, host }) {
       res.writeHead(200, { 'Content-Type': 'application/fhir+ndjson', 'Content-Length': body.length });
       res.write(body.subarray(0, Math.floor(body.length / 2)));
       setTimeout(() => res.destroy(), 10);
+      return;
+    }
+    if (config.gzipFiles && /\bgzip\b/.test(String(req?.headers['accept-encoding'] ?? ''))) {
+      stats.gzipped++;
+      const z = zlib.gzipSync(body);
+      res
+        .writeHead(200, { 'Content-Type': 'application/fhir+ndjson', 'Content-Encoding': 'gzip', 'Content-Length': z.length })
+        .end(z);
       return;
     }
     res.writeHead(200, { 'Content-Type': 'application/fhir+ndjson', 'Content-Length': body.length }).end(body);

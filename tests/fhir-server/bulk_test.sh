@@ -106,6 +106,11 @@ case "$CASE" in
     bulk_config '{"notFoundOnce":true}'
     run_bulk "$TMP/o"; ok_run "$TMP/o"
     ;;
+  gzip)  # files sent gzip-compressed
+    bulk_config '{"gzipFiles":true}'
+    run_bulk "$TMP/o"; ok_run "$TMP/o"
+    [[ $(stat_of gzipped) -gt 0 ]] || fail "no file was sent compressed"
+    ;;
   error-file)  # error files are counted and reported; the data still goes through
     bulk_config '{"errorFile":true}'
     run_bulk "$TMP/o"; ok_run "$TMP/o"
@@ -138,17 +143,27 @@ case "$CASE" in
       bulk_config '{"resourcesPerFile":100,"fileDelayMs":150,"pollsBeforeDone":0}'
       out="$TMP/k$trial"
       before=$(stat_of kickoffs)
-      "$BIN" run --config "$TMP/config.yaml" --source "$BASE" --out "$out" --bulk --dry-run >"$out.log" 2>&1 &
+      # With writeback (not a dry run): the rerun must not write any referral twice.
+      "$BIN" run --config "$TMP/config.yaml" --source "$BASE" --out "$out" --bulk >"$out.log" 2>&1 &
       pid=$!
       for _ in $(seq 1 200); do compgen -G "$out/.bulk-spool/output-*.ndjson" >/dev/null && break; sleep 0.05; done
       kill -9 "$pid" 2>/dev/null || true
       wait "$pid" 2>/dev/null || true
       compgen -G "$out/.bulk-spool/output-*.ndjson" >/dev/null || fail "trial $trial: nothing spooled before the kill"
       bulk_config '{"fileDelayMs":0}'
-      run_bulk "$out"; ok_run "$out"
+      set +e
+      "$BIN" run --config "$TMP/config.yaml" --source "$BASE" --out "$out" --bulk >"$out.log" 2>&1
+      RC=$?
+      set -e
+      ok_run "$out"
       grep -Eq "[1-9][0-9]* resumed" "$out.log" || fail "trial $trial: nothing resumed: $(grep bulk "$out.log")"
       [[ $(stat_of kickoffs) -eq $((before + 1)) ]] || fail "trial $trial: the rerun kicked off again"
     done
+    curl -fsS "$BASE/ServiceRequest?_count=1000" | python3 -c "
+import json,sys
+ids=[i['value'] for e in json.load(sys.stdin).get('entry',[]) for i in e['resource'].get('identifier',[])]
+sys.exit(0 if ids and len(ids)==len(set(ids)) else 'duplicate or no ServiceRequests: %d ids, %d distinct' % (len(ids), len(set(ids))))" ||
+      fail "writeback duplicated referrals"
     ;;
   *) fail "unknown case" ;;
 esac
