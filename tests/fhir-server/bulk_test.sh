@@ -121,6 +121,7 @@ case "$CASE" in
     full() { "$BIN" run --config "$TMP/config.yaml" --source "$BASE" --out "$1" "${@:2}" >"$1.log" 2>&1 || [[ $? -eq 3 ]] || fail "full run $1: $(tail -3 "$1.log")"; }
     # No cursor overlap: the incremental pass sees only what changed after the full one.
     sed -i 's/^writeback:$/writeback:\n  sync_overlap_seconds: 0/' "$TMP/config.yaml"
+    sleep 1.1  # cursors are whole seconds: the load must be in an earlier second than the passes
     full "$TMP/A" --bulk
     full "$TMP/B"
     [[ -n "$(python3 -c "import sqlite3;print(sqlite3.connect('$TMP/A/ledger.sqlite').execute('select count(*) from sqlite_master').fetchone()[0])")" ]] || fail "no ledger"
@@ -131,7 +132,7 @@ case "$CASE" in
     qid=$(echo "$qr" | python3 -c "import json,sys; print(json.load(sys.stdin)['id'])")
     curl -fsS -X PUT -H 'Content-Type: application/fhir+json' "$BASE/QuestionnaireResponse/$qid" -d "$qr" >/dev/null
     full "$TMP/A" --bulk
-    grep -q "incremental (_since .*): 1 changed patient" "$TMP/A.log" || fail "not an incremental export: $(grep bulk "$TMP/A.log")"
+    grep -q "incremental (_since .*): 1 changed patient" "$TMP/A.log" || fail "not an incremental export: $(grep -a "bulk\|changed" "$TMP/A.log" | tr "\n" " ")"
     full "$TMP/B"
     [[ -s "$TMP/B/flags.ndjson" ]] || fail "the search path's incremental pass flagged nothing"
     cmp -s "$TMP/A/flags.ndjson" "$TMP/B/flags.ndjson" || fail "incremental flags differ: $(diff "$TMP/A/flags.ndjson" "$TMP/B/flags.ndjson" | head -5)"
