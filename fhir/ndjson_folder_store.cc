@@ -8,24 +8,55 @@
 
 namespace fhir {
 
-NdjsonFolderStore::NdjsonFolderStore(std::string dir, Options options)
-    : dir_(std::move(dir)), options_(options) {}
+namespace {
 
-void NdjsonFolderStore::Visit(const std::string& type, const SourceLocation& where, bool too_long,
-                              uint64_t length, json::ParseFailure failure, const std::string& error,
-                              const rapidjson::Value& resource, ResourceVisitor& visitor) {
+// What the visitor is told about one line (both the one-thread and the parallel read).
+void Visit(const std::string& type, const SourceLocation& where, bool too_long, uint64_t length,
+           json::ParseFailure failure, const std::string& error, const rapidjson::Value& resource,
+           size_t max_line_bytes, ResourceVisitor& visitor, StoreStats* stats) {
   if (too_long) {
     visitor.OnUnreadable(type, where, "line-too-long",
                          "line of " + std::to_string(length) + " bytes exceeds the limit of " +
-                             std::to_string(options_.max_line_bytes));
+                             std::to_string(max_line_bytes));
     return;
   }
   if (failure != json::ParseFailure::kNone) {
     visitor.OnUnreadable(type, where, json::ParseFailureName(failure), error);
     return;
   }
-  ++stats_.resources;
+  ++stats->resources;
   visitor.OnResource(type, resource, where);
+}
+
+}  // namespace
+
+NdjsonFolderStore::NdjsonFolderStore(std::string dir, Options options)
+    : dir_(std::move(dir)), options_(options) {}
+
+Status ReadNdjsonFile(const std::string& path, const std::string& type,
+                      const NdjsonFolderStore::Options& options, ResourceVisitor& visitor,
+                      StoreStats* stats) {
+  NdjsonReader reader(path, {options.max_line_bytes, 4u << 20});
+  if (Status s = reader.Open(); !s.ok()) return s;
+  if (options.threads > 1) {
+    ParallelNdjsonParser lines(reader, {options.threads, options.max_depth});
+    while (const ParallelNdjsonParser::Line* line = lines.Next()) {
+      Visit(type, {path, line->number}, line->too_long, line->length, line->failure, line->error,
+            line->value, options.max_line_bytes, visitor, stats);
+    }
+  } else {
+    json::LineParser parser(options.max_depth);
+    NdjsonReader::Line line;
+    std::string error;
+    while (reader.Next(&line)) {
+      json::ParseFailure f = json::ParseFailure::kNone;
+      if (!line.too_long) f = parser.Parse(line.data, line.size, &error);
+      Visit(type, {path, line.number}, line.too_long, line.length, f, error, parser.document(),
+            options.max_line_bytes, visitor, stats);
+    }
+  }
+  stats->bytes += reader.bytes_read();
+  return reader.status();
 }
 
 Status NdjsonFolderStore::ReadAll(const std::vector<std::string>& types, ResourceVisitor& visitor) {
@@ -34,35 +65,14 @@ Status NdjsonFolderStore::ReadAll(const std::vector<std::string>& types, Resourc
     return Status::NotFound(dir_ + ": source folder not found");
   }
   missing_.clear();
-  json::LineParser parser(options_.max_depth);
   for (const std::string& type : types) {
     std::string path = (std::filesystem::path(dir_) / (type + ".ndjson")).string();
-    NdjsonReader reader(path, {options_.max_line_bytes, 4u << 20});
-    if (Status s = reader.Open(); !s.ok()) {
-      if (s.code() == Status::Code::kNotFound) {
-        missing_.push_back(type);
-        continue;
-      }
-      return s;
+    Status s = ReadNdjsonFile(path, type, options_, visitor, &stats_);
+    if (s.code() == Status::Code::kNotFound) {
+      missing_.push_back(type);
+      continue;
     }
-    if (options_.threads > 1) {
-      ParallelNdjsonParser lines(reader, {options_.threads, options_.max_depth});
-      while (const ParallelNdjsonParser::Line* line = lines.Next()) {
-        Visit(type, {path, line->number}, line->too_long, line->length, line->failure, line->error,
-              line->value, visitor);
-      }
-    } else {
-      NdjsonReader::Line line;
-      std::string error;
-      while (reader.Next(&line)) {
-        json::ParseFailure f = json::ParseFailure::kNone;
-        if (!line.too_long) f = parser.Parse(line.data, line.size, &error);
-        Visit(type, {path, line.number}, line.too_long, line.length, f, error, parser.document(),
-              visitor);
-      }
-    }
-    stats_.bytes += reader.bytes_read();
-    if (!reader.status().ok()) return reader.status();
+    if (!s.ok()) return s;
   }
   return Status::Ok();
 }

@@ -28,15 +28,17 @@ class NdjsonFolderStore : public Store {
   const std::vector<std::string>& missing_files() const { return missing_; }
 
  private:
-  // What the visitor is told about one line (both the one-thread and the parallel read).
-  void Visit(const std::string& type, const SourceLocation& where, bool too_long, uint64_t length,
-             json::ParseFailure failure, const std::string& error, const rapidjson::Value& resource,
-             ResourceVisitor& visitor);
-
   std::string dir_;
   Options options_;
   StoreStats stats_;
   std::vector<std::string> missing_;
 };
+
+// Streams the resources of one NDJSON file to `visitor` as `type`, line by line, parsed in place
+// (unreadable lines to OnUnreadable): the folder store's reader, shared with the Bulk Data store
+// (issue 16). NotFound when the file does not exist; adds to `stats`.
+Status ReadNdjsonFile(const std::string& path, const std::string& type,
+                      const NdjsonFolderStore::Options& options, ResourceVisitor& visitor,
+                      StoreStats* stats);
 
 }  // namespace fhir

@@ -277,4 +277,16 @@ Status RestStore::ReadAll(const std::vector<std::string>& types, ResourceVisitor
   return Status::Ok();
 }
 
+Status RestStore::ReadPatients(const std::set<std::string>& patients,
+                               const std::map<std::string, std::set<std::string>>& ids,
+                               const std::vector<std::string>& types, ResourceVisitor& visitor) {
+  Changes changes{patients, ids};
+  changed_patients_ = changes.patients.size();
+  PatientRefetch refetch(this, visitor, changes);
+  for (const std::string& type : types) {
+    if (Status s = refetch.ReadType(type); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
 }  // namespace fhir::client

@@ -11,7 +11,9 @@
 // cannot be told goes to the visitor as it is (it is then counted as skipped or ignored there).
 #pragma once
 
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -43,6 +45,12 @@ class RestStore : public fhir::Store {
   // The server's time of the first page read (Bundle.meta.lastUpdated, else the Date header):
   // the watermark to use as the next `since`.
   const std::string& first_page_server_time() const { return first_page_server_time_; }
+  // Phase 2 of the incremental refetch on its own, for changes learnt elsewhere (a Bulk Data
+  // `_since` export, issue 16): every patient in `patients` in full, plus the changed `ids`
+  // (type -> ids) the subject searches miss; types in `types_without_since` in full.
+  Status ReadPatients(const std::set<std::string>& patients,
+                      const std::map<std::string, std::set<std::string>>& ids,
+                      const std::vector<std::string>& types, ResourceVisitor& visitor);
   // Incremental refetch: how many patients had a changed resource (and were read in full).
   uint64_t changed_patients() const { return changed_patients_; }
 

@@ -3,6 +3,7 @@
 #include <sstream>
 #include <vector>
 
+#include "fhir/client/bulk_export.h"
 #include "fhir/client/fhir_client.h"
 #include "fhir/json.h"
 #include "plugin/writeback/writeback_path.h"
@@ -110,6 +111,11 @@ int RunCheckCommand(const fhir::client::ClientConfig& config, std::ostream& out,
   // The same computation `run` follows (plugin/writeback_path.h).
   WritebackPath path = ComputeWritebackPath(statement, scopes_known ? scopes : "");
   out << "Writeback path: " << path.Describe() << "\n";
+  // `run --bulk` (issue 16): which $export levels the server declares.
+  const fhir::client::BulkExportSupport bulk = fhir::client::ExportSupport(statement);
+  auto yn = [](bool b) { return b ? "yes" : "no"; };
+  out << "Bulk Data $export: system=" << yn(bulk.system) << " Patient=" << yn(bulk.patient)
+      << " Group=" << yn(bulk.group) << " (run --bulk [--group ID])\n";
   if (!reads_ok) out << "Warning: some reads needed for screening are not available\n";
   return 0;
 }

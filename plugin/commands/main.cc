@@ -80,6 +80,10 @@ Options:
                   writes nothing and exits 1
   --rebind-ledger server source: the ledger is bound to the server it was first used with
                   (base URL and identifier system); rebind it to this one instead of refusing
+  --bulk          server source: read through a Bulk Data $export (system level) instead of
+                  paged searches; incremental passes use _since and then read each changed
+                  patient in full; an interrupted export is resumed (spool in out/.bulk-spool)
+  --group ID      with --bulk: a Group-level export of Group/ID
 Exit codes: 0 done; 1 fatal error, a failed write, the large-pass valve, or the ledger cannot
 be written; 2 usage or config error, or the ledger is bound to another server; 3 done, some
 inputs unreadable or responses of an unmapped form dropped (see the warning and summary.json
@@ -176,6 +180,12 @@ int Run(const std::vector<std::string>& args) {
       o.allow_large = true;
     } else if (a == "--rebind-ledger") {
       o.rebind_ledger = true;
+    } else if (a == "--bulk") {
+      o.bulk = true;
+    } else if (a.rfind("--group", 0) == 0) {
+      if (!TakeValue(args, i, "--group", &o.bulk_group))
+        return Usage("--group needs a Group id", kRunUsage);
+      o.bulk = true;
     } else if (a.rfind("--config", 0) == 0) {
       if (!TakeValue(args, i, "--config", &o.config_path))
         return Usage("--config needs a file", kRunUsage);

@@ -6,6 +6,8 @@
 #include <ostream>
 #include <random>
 
+#include <unistd.h>
+
 #include "plugin/outputs/folder_outputs.h"
 #include "plugin/outputs/run_summary.h"
 #include "plugin/pass/evaluate_pass.h"
@@ -104,6 +106,43 @@ int LoadRunDeclines(const Config& config, bool server, fhir::InstantMicros now, 
   }
   *declines = std::move(*loaded);
   return 0;
+
+// `run --bulk`: the export's options (system or Group level, spool under the out folder,
+// a progress line only on a terminal).
+fhir::client::BulkStoreOptions BulkOptions(const RunOptions& options, const Config& config) {
+  fhir::client::BulkStoreOptions bo;
+  if (!options.bulk_group.empty()) {
+    bo.export_options.level = "group";
+    bo.export_options.group_id = options.bulk_group;
+  }
+  bo.spool_dir = config.out + "/.bulk-spool";
+  bo.progress = ::isatty(STDERR_FILENO) == 1;
+  if (const char* v = std::getenv("SDOH_BULK_MAX_RETRY_AFTER")) {
+    bo.export_options.max_retry_after = std::chrono::seconds(std::atoll(v));
+  }
+  return bo;
+}
+
+// What the export said besides the resources: error files, deletions, resumed files.
+void ReportBulk(const fhir::client::BulkStore& bulk, std::ostream& err) {
+  err << "bulk export: " << bulk.files_downloaded() << " files downloaded, " << bulk.files_resumed()
+      << " resumed, " << bulk.requests() << " requests, transactionTime " << bulk.transaction_time()
+      << "\n";
+  if (!bulk.since().empty()) {
+    err << "bulk export: incremental (_since " << bulk.since() << "): " << bulk.changed_patients()
+        << " changed patient(s) read in full\n";
+  }
+  if (bulk.type_filter_dropped()) {
+    err << "bulk export: the server refused _typeFilter; the export was unfiltered\n";
+  }
+  if (bulk.error_count() > 0) {
+    err << "bulk export: warning: the server reported " << bulk.error_count()
+        << " error(s) in the export's error files (first: " << bulk.first_error() << ")\n";
+  }
+  if (!bulk.deleted().empty()) {
+    err << "bulk export: " << bulk.deleted().size()
+        << " deleted resource(s) listed (a deleted Patient is read again: gone)\n";
+  }
 }
 
 }  // namespace
@@ -127,6 +166,13 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
   if (!source.ok()) {
     err << "sdoh-bridge: config error: " << source.status().message() << "\n";
     return 2;
+  }
+  if (options.bulk) {
+    if (!(*source)->is_server()) {
+      err << "sdoh-bridge: --bulk needs a FHIR server as the source\n";
+      return 2;
+    }
+    (*source)->UseBulk(BulkOptions(options, p.config));
   }
   std::unique_ptr<Writeback> writeback;
   if ((*source)->is_server()) {
@@ -155,6 +201,7 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
     err << "sdoh-bridge: reading " << store.Describe() << " failed: " << s.message() << "\n";
     return 1;
   }
+  if (fhir::client::BulkStore* bulk = (*source)->bulk()) ReportBulk(*bulk, err);
   RunCounts& counts = pass.counts();
   if ((*source)->folder() != nullptr) counts.missing_files = (*source)->folder()->missing_files();
   const auto t1 = std::chrono::steady_clock::now();
@@ -163,8 +210,10 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
   int writeback_code = 0;
   if (writeback) {
     std::string members;
-    writeback_code =
-        writeback->Finish((*source)->rest()->first_page_server_time(), &members, out, err);
+    fhir::client::BulkStore* bulk = (*source)->bulk();
+    writeback_code = writeback->Finish(
+        bulk != nullptr ? bulk->transaction_time() : (*source)->rest()->first_page_server_time(),
+        &members, out, err);
     if (options.dry_run) outputs.ClosePlan(members);
   }
   const auto t2 = std::chrono::steady_clock::now();

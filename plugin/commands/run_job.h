@@ -24,6 +24,9 @@ struct RunOptions {
   bool rebind_ledger = false;
   // Folder source: threads parsing the NDJSON (--threads); overrides config `threads` when > 0.
   size_t threads = 0;
+  // Server source: read through a Bulk Data `$export` (issue 16); `bulk_group` set: Group level.
+  bool bulk = false;
+  std::string bulk_group;
   // Server source: where planned resources are written. Null: NDJSON outputs only.
   WritebackFactory writeback = nullptr;
 };

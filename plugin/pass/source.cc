@@ -18,7 +18,16 @@ fhir::Result<std::unique_ptr<Source>> Source::Open(const Config& config) {
 
 fhir::Store& Source::store() {
   if (store_) return *store_;
-  if (is_server_) {
+  if (is_server_ && use_bulk_) {
+    completion_ = std::make_unique<fhir::client::RestStore>(client_.fhir.get(), rest_options_);
+    rest_ = completion_.get();
+    bulk_options_.export_options.since = rest_options_.since;
+    bulk_options_.completion = rest_;
+    bulk_options_.ndjson = {config_.max_line_bytes, config_.max_depth};
+    auto bulk = std::make_unique<fhir::client::BulkStore>(client_.fhir.get(), bulk_options_);
+    bulk_ = bulk.get();
+    store_ = std::move(bulk);
+  } else if (is_server_) {
     auto rest = std::make_unique<fhir::client::RestStore>(client_.fhir.get(), rest_options_);
     rest_ = rest.get();
     store_ = std::move(rest);

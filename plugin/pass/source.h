@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "fhir/client/bulk_store.h"
 #include "fhir/client/client_factory.h"
 #include "fhir/client/rest_store.h"
 #include "fhir/ndjson_folder_store.h"
@@ -25,6 +26,14 @@ class Source {
   fhir::client::FhirClient* client() { return client_.fhir.get(); }
   // REST options: adjust (since, refetching) before the first store() call.
   fhir::client::RestStoreOptions& rest_options() { return rest_options_; }
+  // Server source: read through a Bulk Data `$export` instead of paged searches (issue 16).
+  // The export's `_since` is rest_options().since as it is when store() is first called; an
+  // incremental export is completed per patient by the REST store (rest()).
+  void UseBulk(fhir::client::BulkStoreOptions options) {
+    bulk_options_ = std::move(options);
+    use_bulk_ = true;
+  }
+  fhir::client::BulkStore* bulk() { return bulk_; }
   // The store (made on the first call).
   fhir::Store& store();
   fhir::client::RestStore* rest() { return rest_; }
@@ -39,6 +48,10 @@ class Source {
   std::unique_ptr<fhir::Store> store_;
   fhir::client::RestStore* rest_ = nullptr;
   fhir::NdjsonFolderStore* folder_ = nullptr;
+  bool use_bulk_ = false;
+  fhir::client::BulkStoreOptions bulk_options_;
+  std::unique_ptr<fhir::client::RestStore> completion_;
+  fhir::client::BulkStore* bulk_ = nullptr;
 };
 
 }  // namespace sdoh

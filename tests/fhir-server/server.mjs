@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { createBulk } from './bulk.mjs';
 
 const STARTED_AT = process.hrtime.bigint();
 const PINNED_VERSION = '5.2.13';
@@ -197,6 +198,7 @@ class TestServerRepository extends MemoryRepository {
   constructor() {
     super();
     this.journal = null; // undo journal of the running transaction, or null
+    this.deletedAt = new Map(); // 'Type/id' -> deletion instant (Bulk Data `deleted`)
   }
 
   /** Every create, update, patch and conditional create/update goes through here. */
@@ -290,7 +292,9 @@ class TestServerRepository extends MemoryRepository {
       return; // already deleted: deleting again has no effect (FHIR allows 200)
     }
     this.recordUndo(resourceType, id);
-    return super.deleteResource(resourceType, id, options);
+    const result = await super.deleteResource(resourceType, id, options);
+    this.deletedAt.set(`${resourceType}/${id}`, new Date().toISOString()); // for $export `deleted`
+    return result;
   }
 
   async readResource(resourceType, id) {
@@ -434,6 +438,14 @@ function normalizeReferenceSearchValue(param, value) {
 }
 
 const repo = new TestServerRepository();
+const bulk = createBulk({
+  repo,
+  baseUrl: () => BASE_URL,
+  host: HOST,
+  sendOutcome: (res, status, code, text) => send(res, status, outcome(undefined, code, text)),
+});
+let requestCount = 0;
+const requestsByKind = {}; // "GET Observation", "GET $export-file", ... (benchmarks)
 const fhirRouter = new FhirRouter();
 
 // All FHIR work runs one request at a time, so a transaction's undo journal never sees other requests' writes.
@@ -721,9 +733,24 @@ function getCapabilityStatement() {
             conditionalDelete: 'single',
             searchInclude: refParams.map((p) => `${type}:${p.code}`),
             searchParam,
+            ...(type === 'Patient' || type === 'Group'
+              ? {
+                  operation: [
+                    {
+                      name: 'export',
+                      definition: `http://hl7.org/fhir/uv/bulkdata/OperationDefinition/${type.toLowerCase()}-export`,
+                    },
+                  ],
+                }
+              : undefined),
           };
         }),
         interaction: [{ code: 'transaction' }, { code: 'batch' }],
+        operation: [
+          { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' },
+          { name: 'patient-export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' },
+          { name: 'group-export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export' },
+        ],
       },
     ],
   };
@@ -769,6 +796,8 @@ async function handleAdmin(req, res, pathname) {
       resources: total,
       counts,
       rssBytes: process.memoryUsage().rss,
+      requests: requestCount,
+      requestsByKind,
     });
   }
   if (pathname === '/_admin/reset') {
@@ -779,9 +808,18 @@ async function handleAdmin(req, res, pathname) {
     const removed = await withLock(() => {
       const n = repo.countResources().total;
       repo.clear();
+      repo.deletedAt.clear();
+      bulk.reset();
       return n;
     });
     return sendJson(res, 200, { status: 'ok', removed });
+  }
+  if (pathname === '/_admin/bulk') {
+    if (req.method === 'POST') {
+      const raw = await readBody(req);
+      bulk.configure(raw?.length ? JSON.parse(raw.toString('utf8')) : {});
+    }
+    return sendJson(res, 200, bulk.report());
   }
   return send(res, 404, outcome('not-found', 'not-found', `Unknown admin path: ${pathname}`));
 }
@@ -839,6 +877,20 @@ async function handle(req, res) {
         throw new HttpError(400, badRequest(`Invalid JSON: ${err.message}`));
       }
     }
+  }
+
+  // Bulk Data $export (bulk.mjs); POST kick-off parameters come as a Parameters body.
+  const bulkPairs = [...u.searchParams];
+  if (body?.resourceType === 'Parameters') {
+    for (const prm of body.parameter ?? []) {
+      const v = prm.valueString ?? prm.valueInstant ?? prm.valueCode ?? prm.valueUri;
+      if (v !== undefined) {
+        bulkPairs.push([prm.name, String(v)]);
+      }
+    }
+  }
+  if (bulk.handle(req, res, segs, bulkPairs)) {
+    return;
   }
 
   // Routing decisions the router cannot make
@@ -997,6 +1049,9 @@ let startupMs = 0;
 
 const server = http.createServer((req, res) => {
   const t0 = process.hrtime.bigint();
+  requestCount++;
+  const kind = `${req.method} ${req.url.split('?')[0].slice(FHIR_BASE_PATH.length).split('/')[1] ?? ''}`;
+  requestsByKind[kind] = (requestsByKind[kind] ?? 0) + 1;
   handle(req, res)
     .catch((err) => {
       if (res.headersSent) {
@@ -1049,6 +1104,7 @@ function shutdown(signal) {
   if (LOG) {
     process.stderr.write(`fhir-test-server: ${signal}, shutting down\n`);
   }
+  bulk.close();
   server.close(() => process.exit(0));
   server.closeAllConnections();
   setTimeout(() => process.exit(0), 2000).unref();

@@ -1,0 +1,96 @@
+// fhir::Store over a FHIR Bulk Data `$export` (issue 16). ReadAll runs (or resumes) one export:
+// kick-off, status polling, downloads with bounded parallelism into a spool folder (mode 0700,
+// files 0600: the pipeline wants the types in its order, a server writes them in its own), then
+// each requested type's files through the NDJSON folder store's reader (ReadNdjsonFile), the
+// status URL DELETEd and the spool removed.
+//
+// Resumable: the spool keeps "export.state" (kick-off URL, status URL) and every completely
+// downloaded file (written as ".part", renamed when whole). A rerun after a crash polls the same
+// status URL: when it still answers, files already there are not fetched again; when it does
+// not (404/410, or a different kick-off), the spool is cleared and the export starts over. The
+// pass reads the whole spool either way, so nothing is read twice.
+//
+// Incremental (`since` set and a `completion` RestStore given): the `_since` export says only
+// which patients changed; each such patient is then read in full by the search path
+// (RestStore::ReadPatients), so a rescreen is never judged without its history.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "fhir/client/bulk_export.h"
+#include "fhir/client/rest_store.h"
+#include "fhir/ndjson_folder_store.h"
+#include "fhir/store.h"
+
+namespace fhir::client {
+
+struct BulkStoreOptions {
+  BulkExportOptions export_options;
+  std::string spool_dir;       // REQUIRED
+  int parallel_downloads = 2;  // files fetched at once
+  int file_attempts = 4;       // per file, after the transport's own retries (expired links)
+  bool progress = false;       // a progress line on stderr (callers: only on a terminal)
+  NdjsonFolderStore::Options ndjson;
+  RestStore* completion = nullptr;  // with export_options.since: per-patient completion
+};
+
+class BulkStore : public fhir::Store {
+ public:
+  // REQUIRES: client (and options.completion) outlive the store.
+  BulkStore(FhirClient* client, BulkStoreOptions options);
+
+  Status ReadAll(const std::vector<std::string>& types, ResourceVisitor& visitor) override;
+  std::string Describe() const override;
+  StoreStats stats() const override { return stats_; }
+
+  // The manifest's transactionTime: the `_since` of the next export.
+  const std::string& transaction_time() const { return manifest_.transaction_time; }
+  // Resources listed in the manifest's `deleted` files ("Type/id").
+  const std::vector<std::string>& deleted() const { return deleted_; }
+  // OperationOutcome lines in the manifest's `error` files, and the first one's text.
+  uint64_t error_count() const { return error_count_; }
+  const std::string& first_error() const { return first_error_; }
+  uint64_t files_downloaded() const { return files_downloaded_; }
+  uint64_t files_resumed() const { return files_resumed_; }
+  uint64_t requests() const { return exporter_.requests(); }
+  bool type_filter_dropped() const { return exporter_.type_filter_dropped(); }
+  uint64_t changed_patients() const { return changed_patients_; }
+  const std::string& since() const { return options_.export_options.since; }
+
+ private:
+  struct Entry {
+    std::string kind;  // output | deleted | error
+    BulkFile file;
+    std::string path;  // spool file
+  };
+  Status StartOrResume();            // state file, kick-off or resume, manifest
+  Status DownloadAll();              // every entry not yet in the spool
+  Status DownloadOne(size_t index);  // with expired-link refresh
+  Status RefreshLinks();             // poll the status URL again for fresh links
+  Status ReadDeletedAndErrors();
+  Status ReadOutput(const std::vector<std::string>& types, ResourceVisitor& visitor);
+  void Finish();  // DELETE status URL, remove the spool
+  void ClearSpool();
+
+  FhirClient* client_;
+  BulkStoreOptions options_;
+  BulkExportClient exporter_;
+  std::string status_url_;
+  BulkManifest manifest_;
+  std::vector<Entry> entries_;
+  std::mutex mu_;  // entries_ URLs during downloads
+  StoreStats stats_;
+  std::vector<std::string> deleted_;
+  uint64_t error_count_ = 0;
+  std::string first_error_;
+  uint64_t files_downloaded_ = 0;
+  uint64_t files_resumed_ = 0;
+  uint64_t changed_patients_ = 0;
+};
+
+}  // namespace fhir::client

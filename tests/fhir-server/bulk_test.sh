@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# `sdoh-bridge run --bulk` against the real test server's $export (issue 16), one case per call:
+#   bulk_test.sh SDOH_BRIDGE_BIN GENERATOR_BIN CASE
+# Every case loads a generated population (300 patients), takes the NDJSON folder run's
+# flags.ndjson as the reference and checks that the bulk run gives exactly those flags, with the
+# fault switched on in the server (tests/fhir-server/bulk.mjs); some cases check the server's
+# counters (token never sent to the other origin, export resumed, ...).
+set -euo pipefail
+BIN=$1 GEN=$2 CASE=$3
+HERE=$(cd "$(dirname "$0")" && pwd)
+SRC=$(cd "$HERE/../.." && pwd)
+if [[ ! -d "$HERE/node_modules/@medplum/core" ]]; then
+  echo "SKIP: run 'npm ci' in tests/fhir-server"; exit 0
+fi
+TMP=$(mktemp -d /tmp/sdoh-bulk-test.XXXXXX)
+SERVER_PID=
+cleanup() {
+  [[ -n "$SERVER_PID" ]] && kill -TERM "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+fail() { echo "FAIL ($CASE): $*"; exit 1; }
+
+PORT=0 PORT_FILE="$TMP/port" node "$HERE/server.mjs" >"$TMP/server.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 300); do [[ -s "$TMP/port" ]] && break; sleep 0.1; done
+[[ -s "$TMP/port" ]] || fail "server did not start: $(cat "$TMP/server.log")"
+ROOT="http://127.0.0.1:$(cat "$TMP/port")"
+BASE="$ROOT/fhir"
+
+"$GEN" --patients 300 --out "$TMP/pop" --seed 16 >/dev/null
+python3 "$SRC/bench/load_fhir_server.py" "$BASE" "$TMP/pop" --group everyone >/dev/null
+
+# A config with absolute paths (and optionally a bearer token from BULK_TOKEN).
+sed -e "s#\.\./#$SRC/#g" -e "s#^  - rules/#  - $SRC/config/rules/#" "$SRC/config/sdoh-bridge.yaml" >"$TMP/config.yaml"
+cp "$TMP/config.yaml" "$TMP/config-token.yaml"
+printf 'fhir:\n  base_url: %s\n  auth:\n    type: bearer\n    token_env: BULK_TOKEN\n' "$BASE" >>"$TMP/config-token.yaml"
+
+"$BIN" run --config "$TMP/config.yaml" --source "$TMP/pop" --out "$TMP/ref" --dry-run >/dev/null 2>&1 ||
+  [[ $? -eq 3 ]] || fail "folder run failed"
+[[ -s "$TMP/ref/flags.ndjson" ]] || fail "reference run gave no flags"
+
+bulk_config() { curl -fsS -X POST "$ROOT/_admin/bulk" -d "$1" >/dev/null; }
+stat_of() { curl -fsS "$ROOT/_admin/bulk" | python3 -c "import json,sys; print(json.load(sys.stdin)['stats']['$1'])"; }
+# run_bulk OUT [args...]: a dry bulk run; its exit code in $RC, stderr+stdout in OUT.log
+run_bulk() {
+  local out=$1; shift
+  set +e
+  "$BIN" run --config "${CONFIG:-$TMP/config.yaml}" --source "$BASE" --out "$out" --bulk --dry-run "$@" >"$out.log" 2>&1
+  RC=$?
+  set -e
+}
+same_flags() {
+  cmp -s "$TMP/ref/flags.ndjson" "$1/flags.ndjson" || fail "flags differ from the folder run ($(cat "$1.log" | tail -5))"
+}
+ok_run() { [[ $RC -eq 0 || $RC -eq 3 ]] || fail "run exited $RC: $(tail -5 "$1.log")"; same_flags "$1"; }
+
+case "$CASE" in
+  same-flags)  # system and Group level, and the search path, all give the folder's flags
+    run_bulk "$TMP/sys"; ok_run "$TMP/sys"
+    run_bulk "$TMP/grp" --group everyone; ok_run "$TMP/grp"
+    "$BIN" run --config "$TMP/config.yaml" --source "$BASE" --out "$TMP/search" --dry-run >/dev/null 2>&1 || true
+    cmp -s "$TMP/ref/flags.ndjson" "$TMP/search/flags.ndjson" || fail "search path flags differ"
+    [[ $(stat_of deletes) -eq 2 ]] || fail "status URL not DELETEd after each export"
+    [[ ! -e "$TMP/sys/.bulk-spool" ]] || fail "spool left behind"
+    ;;
+  throttled)  # 429 and 503 on kick-off, status and files
+    bulk_config '{"kickoff429":1,"kickoff503":1,"status429":1,"status503":1,"file429":2,"file503":2,"resourcesPerFile":200}'
+    run_bulk "$TMP/o"; ok_run "$TMP/o"
+    ;;
+  retry-after-date)  # Retry-After as an HTTP date
+    bulk_config '{"retryAfterDate":true,"retryAfter":1,"pollsBeforeDone":2}'
+    run_bulk "$TMP/o"; ok_run "$TMP/o"
+    ;;
+  retry-after-cap)  # a Retry-After over the cap: clear error; the rerun resumes the same export
+    bulk_config '{"retryAfter":7200}'
+    run_bulk "$TMP/o"
+    [[ $RC -ne 0 ]] || fail "a 7200 s Retry-After did not stop the run"
+    grep -q "max_retry_after" "$TMP/o.log" || fail "no clear message: $(cat "$TMP/o.log")"
+    bulk_config '{"retryAfter":1}'
+    run_bulk "$TMP/o"; ok_run "$TMP/o"
+    [[ $(stat_of kickoffs) -eq 1 ]] || fail "the rerun started a new export instead of resuming"
+    ;;
+  redirect-token)  # token required; files 307 to another origin, which must never see it
+    bulk_config '{"requireToken":"s3cret","redirectFiles":true,"resourcesPerFile":500}'
+    BULK_TOKEN=s3cret CONFIG="$TMP/config-token.yaml" run_bulk "$TMP/o"; ok_run "$TMP/o"
+    [[ $(stat_of otherOriginGets) -gt 0 ]] || fail "no download reached the other origin"
+    [[ $(stat_of otherOriginAuthorized) -eq 0 ]] || fail "the token reached the other origin"
+    [[ $(stat_of fileGetsWithAuth) -gt 0 ]] || fail "requiresAccessToken true, but no token sent"
+    ;;
+  token-only-when-required)  # requiresAccessToken false: files fetched without the token
+    bulk_config '{"requireToken":"s3cret","requiresAccessToken":false}'
+    BULK_TOKEN=s3cret CONFIG="$TMP/config-token.yaml" run_bulk "$TMP/o"; ok_run "$TMP/o"
+    [[ $(stat_of fileGetsWithAuth) -eq 0 ]] || fail "token sent although requiresAccessToken is false"
+    [[ $(stat_of fileGetsWithoutAuth) -gt 0 ]] || fail "no file downloaded"
+    ;;
+  expired-link)
+    bulk_config '{"expireLinksOnce":true,"resourcesPerFile":500}'
+    run_bulk "$TMP/o"; ok_run "$TMP/o"
+    ;;
+  truncated-file)
+    bulk_config '{"truncateOnce":true}'
+    run_bulk "$TMP/o"; ok_run "$TMP/o"
+    ;;
+  not-found-once)
+    bulk_config '{"notFoundOnce":true}'
+    run_bulk "$TMP/o"; ok_run "$TMP/o"
+    ;;
+  gzip)  # files sent gzip-compressed
+    bulk_config '{"gzipFiles":true}'
+    run_bulk "$TMP/o"; ok_run "$TMP/o"
+    [[ $(stat_of gzipped) -gt 0 ]] || fail "no file was sent compressed"
+    ;;
+  error-file)  # error files are counted and reported; the data still goes through
+    bulk_config '{"errorFile":true}'
+    run_bulk "$TMP/o"; ok_run "$TMP/o"
+    grep -q "reported 1 error" "$TMP/o.log" || fail "error file not reported: $(cat "$TMP/o.log")"
+    ;;
+  incremental)  # after full passes, a changed screening: --bulk (_since + per-patient completion)
+    # gives the same incremental flags as the search path; writeback on (not a dry run)
+    full() { "$BIN" run --config "$TMP/config.yaml" --source "$BASE" --out "$1" "${@:2}" >"$1.log" 2>&1 || [[ $? -eq 3 ]] || fail "full run $1: $(tail -3 "$1.log")"; }
+    # No cursor overlap: the incremental pass sees only what changed after the full one.
+    sed -i 's/^writeback:$/writeback:\n  sync_overlap_seconds: 0/' "$TMP/config.yaml"
+    sleep 1.1  # cursors are whole seconds: the load must be in an earlier second than the passes
+    full "$TMP/A" --bulk
+    full "$TMP/B"
+    [[ -n "$(python3 -c "import sqlite3;print(sqlite3.connect('$TMP/A/ledger.sqlite').execute('select count(*) from sqlite_master').fetchone()[0])")" ]] || fail "no ledger"
+    sleep 1.1
+    # Rescreen: the newest QuestionnaireResponse of the first patient with a flag is stored again.
+    pid=$(head -1 "$TMP/ref/flags.ndjson" | python3 -c "import json,sys; print(json.load(sys.stdin)['patient'].split('/')[-1])")
+    qr=$(curl -fsS "$BASE/QuestionnaireResponse?subject=Patient/$pid&_count=1" | python3 -c "import json,sys; print(json.dumps(json.load(sys.stdin)['entry'][0]['resource']))")
+    qid=$(echo "$qr" | python3 -c "import json,sys; print(json.load(sys.stdin)['id'])")
+    curl -fsS -X PUT -H 'Content-Type: application/fhir+json' "$BASE/QuestionnaireResponse/$qid" -d "$qr" >/dev/null
+    full "$TMP/A" --bulk
+    grep -q "incremental (_since .*): 1 changed patient" "$TMP/A.log" || fail "not an incremental export: $(grep -a "bulk\|changed" "$TMP/A.log" | tr "\n" " ")"
+    full "$TMP/B"
+    [[ -s "$TMP/B/flags.ndjson" ]] || fail "the search path's incremental pass flagged nothing"
+    cmp -s "$TMP/A/flags.ndjson" "$TMP/B/flags.ndjson" || fail "incremental flags differ: $(diff "$TMP/A/flags.ndjson" "$TMP/B/flags.ndjson" | head -5)"
+    grep -q "$pid" "$TMP/A/flags.ndjson" || fail "the rescreened patient was not evaluated"
+    ;;
+  kill-resume)  # kill -9 during downloads (5 trials), rerun: same flags, export resumed
+    for trial in 1 2 3 4 5; do
+      curl -fsS -X POST "$ROOT/_admin/bulk" -d '{}' >/dev/null
+      bulk_config '{"resourcesPerFile":100,"fileDelayMs":150,"pollsBeforeDone":0}'
+      out="$TMP/k$trial"
+      before=$(stat_of kickoffs)
+      # With writeback (not a dry run): the rerun must not write any referral twice.
+      "$BIN" run --config "$TMP/config.yaml" --source "$BASE" --out "$out" --bulk >"$out.log" 2>&1 &
+      pid=$!
+      for _ in $(seq 1 200); do compgen -G "$out/.bulk-spool/output-*.ndjson" >/dev/null && break; sleep 0.05; done
+      kill -9 "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+      compgen -G "$out/.bulk-spool/output-*.ndjson" >/dev/null || fail "trial $trial: nothing spooled before the kill"
+      bulk_config '{"fileDelayMs":0}'
+      set +e
+      "$BIN" run --config "$TMP/config.yaml" --source "$BASE" --out "$out" --bulk >"$out.log" 2>&1
+      RC=$?
+      set -e
+      ok_run "$out"
+      grep -Eq "[1-9][0-9]* resumed" "$out.log" || fail "trial $trial: nothing resumed: $(grep bulk "$out.log")"
+      [[ $(stat_of kickoffs) -eq $((before + 1)) ]] || fail "trial $trial: the rerun kicked off again"
+    done
+    curl -fsS "$BASE/ServiceRequest?_count=1000" | python3 -c "
+import json,sys
+ids=[i['value'] for e in json.load(sys.stdin).get('entry',[]) for i in e['resource'].get('identifier',[])]
+sys.exit(0 if ids and len(ids)==len(set(ids)) else 'duplicate or no ServiceRequests: %d ids, %d distinct' % (len(ids), len(set(ids))))" ||
+      fail "writeback duplicated referrals"
+    ;;
+  *) fail "unknown case" ;;
+esac
+echo "PASS ($CASE)"
