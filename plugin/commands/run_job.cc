@@ -106,6 +106,7 @@ int LoadRunDeclines(const Config& config, bool server, fhir::InstantMicros now, 
   }
   *declines = std::move(*loaded);
   return 0;
+}
 
 // `run --bulk`: the export's options (system or Group level, spool under the out folder,
 // a progress line only on a terminal).
