@@ -32,6 +32,70 @@ struct ExplainSink : PassSink {
   std::vector<ReferralPlan> plans;
 };
 
+// The patient's feedback and the declines in force (none when the ledger file does not exist).
+bool LoadFeedback(const Config& config, bool server, fhir::InstantMicros now,
+                  const std::string& pid, Declines* declines,
+                  std::vector<writeback::FeedbackRow>* feedback, std::ostream& err) {
+  auto fb = writeback::FeedbackStore::Open(writeback::LedgerPath(config), false);
+  if (!fb.ok()) {
+    if (fb.status().code() == fhir::Status::Code::kNotFound) return true;
+    err << "sdoh-bridge: " << fb.status().message() << "\n";
+    return false;
+  }
+  auto loaded =
+      (*fb)->LoadDeclines(server ? config.source : "", config.writeback.declined_days, now, pid);
+  auto rows = (*fb)->ForPatient(pid);
+  if (!loaded.ok() || !rows.ok()) {
+    err << "sdoh-bridge: " << (!loaded.ok() ? loaded.status().message() : rows.status().message())
+        << "\n";
+    return false;
+  }
+  *declines = std::move(*loaded);
+  *feedback = std::move(*rows);
+  return true;
+}
+
+void PrintFeedback(const std::vector<writeback::FeedbackRow>& feedback, std::ostream& out) {
+  if (feedback.empty()) return;
+  out << "  CDS feedback (ledger):\n";
+  for (const writeback::FeedbackRow& r : feedback) {
+    out << "    " << fhir::Printable(r.outcome_at, 64) << "  " << r.need << "  " << r.outcome;
+    if (!r.reason.empty()) out << " (" << fhir::Printable(r.reason, 64) << ")";
+    if (!r.accepted_suggestions.empty()) {
+      out << " suggestions " << r.accepted_suggestions.size();
+    }
+    out << "  card " << fhir::Printable(r.card, 64) << "\n";
+  }
+}
+
+// What the pass plans for one flag, and why not more (issue 14): stale, declined, drafts.
+void DescribeReferral(const NeedFlag& f, const ReferralPlan& plan, const Config& config,
+                      fhir::InstantMicros now, std::ostream& out) {
+  if (plan.not_planned == kNotPlannedStale) {
+    out << "stale — screened " << ScreenedDaysAgo(f, now) << " days ago: rescreen (limit "
+        << config.screening.max_age_days << " days; no new referral, our Flag goes "
+        << "inactive)";
+  } else if (!plan.declined_reason.empty()) {
+    out << "declined through CDS feedback (" << fhir::Printable(plan.declined_reason, 64) << ") on "
+        << fhir::FormatInstantUtc(plan.declined_at) << ": no new referral until "
+        << fhir::FormatInstantUtc(plan.declined_until) << " (writeback.declined_days "
+        << config.writeback.declined_days << "); the chart Flag stays";
+  } else if (!plan.not_planned.empty()) {
+    out << "none (" << plan.not_planned << ")";
+  } else if (std::none_of(plan.resources.begin(), plan.resources.end(),
+                          [](const PlannedResource& r) { return r.type == "ServiceRequest"; })) {
+    out << "no referral (route " << plan.route << ": chart Flag only)";
+  } else if (!plan.draft_reason.empty()) {
+    out << "draft proposal, no Task ("
+        << (plan.draft_reason == "possible" ? "possible need: confirm before ordering"
+            : plan.draft_reason == "review" ? "route requires review"
+                                            : "route requires an active Consent")
+        << ")";
+  } else {
+    out << "active order";
+  }
+}
+
 }  // namespace
 
 int ExplainCommand(const ExplainOptions& options, std::ostream& out, std::ostream& err) {
@@ -58,20 +122,7 @@ int ExplainCommand(const ExplainOptions& options, std::ostream& out, std::ostrea
     // CDS feedback recorded in the ledger file (issue 14 item 7), as `run` reads it.
     Declines declines;
     std::vector<writeback::FeedbackRow> feedback;
-    auto fb = writeback::FeedbackStore::Open(writeback::LedgerPath(p.config), false);
-    if (fb.ok()) {
-      auto loaded = (*fb)->LoadDeclines((*source)->is_server() ? p.config.source : "",
-                                        p.config.writeback.declined_days, po.now, pid);
-      auto rows = (*fb)->ForPatient(pid);
-      if (!loaded.ok() || !rows.ok()) {
-        err << "sdoh-bridge: "
-            << (!loaded.ok() ? loaded.status().message() : rows.status().message()) << "\n";
-        return 1;
-      }
-      declines = std::move(*loaded);
-      feedback = std::move(*rows);
-    } else if (fb.status().code() != fhir::Status::Code::kNotFound) {
-      err << "sdoh-bridge: " << fb.status().message() << "\n";
+    if (!LoadFeedback(p.config, (*source)->is_server(), po.now, pid, &declines, &feedback, err)) {
       return 1;
     }
     po.declines = &declines;
@@ -126,17 +177,7 @@ int ExplainCommand(const ExplainOptions& options, std::ostream& out, std::ostrea
       out << "\n";
     }
     const fhir::InstantMicros now = po.now;
-    if (!feedback.empty()) {
-      out << "  CDS feedback (ledger):\n";
-      for (const writeback::FeedbackRow& r : feedback) {
-        out << "    " << fhir::Printable(r.outcome_at, 64) << "  " << r.need << "  " << r.outcome;
-        if (!r.reason.empty()) out << " (" << fhir::Printable(r.reason, 64) << ")";
-        if (!r.accepted_suggestions.empty()) {
-          out << " suggestions " << r.accepted_suggestions.size();
-        }
-        out << "  card " << fhir::Printable(r.card, 64) << "\n";
-      }
-    }
+    PrintFeedback(feedback, out);
     out << "  flags:\n";
     if (flags.empty()) out << "    none\n";
     for (const NeedFlag& f : flags) out << "    " << FlagLine(f, p.ruleset.version()) << "\n";
@@ -146,30 +187,7 @@ int ExplainCommand(const ExplainOptions& options, std::ostream& out, std::ostrea
       const NeedFlag& f = flags[i];
       const ReferralPlan& plan = sink.plans[i];
       out << "    " << f.need << ": ";
-      if (plan.not_planned == kNotPlannedStale) {
-        out << "stale — screened " << ScreenedDaysAgo(f, now) << " days ago: rescreen (limit "
-            << p.config.screening.max_age_days << " days; no new referral, our Flag goes "
-            << "inactive)";
-      } else if (!plan.declined_reason.empty()) {
-        out << "declined through CDS feedback (" << fhir::Printable(plan.declined_reason, 64)
-            << ") on " << fhir::FormatInstantUtc(plan.declined_at) << ": no new referral until "
-            << fhir::FormatInstantUtc(plan.declined_until) << " (writeback.declined_days "
-            << p.config.writeback.declined_days << "); the chart Flag stays";
-      } else if (!plan.not_planned.empty()) {
-        out << "none (" << plan.not_planned << ")";
-      } else if (std::none_of(
-                     plan.resources.begin(), plan.resources.end(),
-                     [](const PlannedResource& r) { return r.type == "ServiceRequest"; })) {
-        out << "no referral (route " << plan.route << ": chart Flag only)";
-      } else if (!plan.draft_reason.empty()) {
-        out << "draft proposal, no Task ("
-            << (plan.draft_reason == "possible" ? "possible need: confirm before ordering"
-                : plan.draft_reason == "review" ? "route requires review"
-                                                : "route requires an active Consent")
-            << ")";
-      } else {
-        out << "active order";
-      }
+      DescribeReferral(f, plan, p.config, now, out);
       if (f.screened_at && plan.not_planned != kNotPlannedStale) {
         out << "; screened " << ScreenedDaysAgo(f, now) << " days ago";
       }

@@ -380,22 +380,6 @@ int RunUntilStopped(const ServeOptions& o, const Config& config, const std::stri
   return 0;
 }
 
-// CDS feedback is recorded in the ledger file (issue 14 item 7), created when missing: a
-// service that cannot keep an override does not start (it would ask again what was declined).
-Stop OpenFeedbackStore(const Config& config, ServiceSettings* settings) {
-  const std::string ledger = writeback::LedgerPath(config);
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(ledger).parent_path(), ec);
-  auto store = writeback::FeedbackStore::Open(ledger, true);
-  if (!store.ok()) {
-    std::cerr << "sdoh-bridge: cannot record CDS feedback: " << store.status().message() << "\n";
-    return 1;
-  }
-  settings->feedback_store = std::move(*store);
-  settings->declined_days = config.writeback.declined_days;
-  return std::nullopt;
-}
-
 int RunService(const std::vector<std::string>& args, bool with_http,
                const std::function<void(uint16_t)>& on_listening) {
   const std::string command = with_http ? "serve" : "watch";
@@ -420,10 +404,8 @@ int RunService(const std::vector<std::string>& args, bool with_http,
   if (watching) {
     if (Stop stop = OwnLedger(o, config, command, &svc, &settings)) return *stop;
   }
-  if (with_http) {
-    if (Stop stop = OpenFeedbackStore(config, &settings)) return *stop;
-    AddReadiness(config, watching, &settings);
-  }
+  if (with_http && !UseLedgerForFeedback(config, &settings, std::cerr)) return 1;
+  if (with_http) AddReadiness(config, watching, &settings);
   BuildService(shared_pipeline, o, with_http, watching, std::move(settings), &svc);
   return RunUntilStopped(o, config, command, with_http, &svc, on_listening);
 }

@@ -3,9 +3,11 @@
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <future>
+#include <ostream>
 
 #include "plugin/service/cds_hooks.h"
 #include "plugin/service/notification.h"
+#include "plugin/writeback/server_writeback.h"
 
 namespace sdoh::service {
 
@@ -35,6 +37,17 @@ HttpResponse Error(int status, const std::string& message) {
 }
 
 }  // namespace
+
+bool UseLedgerForFeedback(const Config& config, ServiceSettings* settings, std::ostream& err) {
+  auto store = writeback::OpenForService(writeback::LedgerPath(config));
+  if (!store.ok()) {
+    err << "sdoh-bridge: cannot record CDS feedback: " << store.status().message() << "\n";
+    return false;
+  }
+  settings->feedback_store = std::move(*store);
+  settings->declined_days = config.writeback.declined_days;
+  return true;
+}
 
 ServiceApp::ServiceApp(std::shared_ptr<const Pipeline> pipeline, ServiceSettings settings)
     : pipeline_(std::move(pipeline)),

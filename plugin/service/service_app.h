@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,11 @@ struct ServiceSettings {
   std::shared_ptr<writeback::FeedbackStore> feedback_store;
   int declined_days = 90;
 };
+
+// Sets `settings` to record CDS feedback in the config's ledger file (created when missing)
+// and to honour its overrides for writeback.declined_days (issue 14 item 7). False, with the
+// error on `err`, when the file cannot be opened: `serve` does not start without it.
+bool UseLedgerForFeedback(const Config& config, ServiceSettings* settings, std::ostream& err);
 
 class ServiceApp {
  public:

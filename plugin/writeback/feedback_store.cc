@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include <sqlite3.h>
 
@@ -107,6 +108,12 @@ fhir::Result<std::unique_ptr<FeedbackStore>> FeedbackStore::Open(const std::stri
   if (fhir::Status s = store->Exec("PRAGMA journal_mode=WAL"); !s.ok()) return s;
   if (fhir::Status s = store->Exec(kSchema); !s.ok()) return s;
   return store;
+}
+
+fhir::Result<std::unique_ptr<FeedbackStore>> OpenForService(const std::string& ledger_path) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(ledger_path).parent_path(), ec);
+  return FeedbackStore::Open(ledger_path, true);
 }
 
 FeedbackStore::~FeedbackStore() {

@@ -65,6 +65,10 @@ class FeedbackStore {
   std::string path_;
 };
 
+// `serve`: the store in the ledger file at `ledger_path`, its folder and the file created when
+// missing.
+fhir::Result<std::unique_ptr<FeedbackStore>> OpenForService(const std::string& ledger_path);
+
 // The feedback base for a server URL: trailing '/' removed.
 std::string FeedbackServer(std::string base);
 
