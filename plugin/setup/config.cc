@@ -1,6 +1,7 @@
 #include "plugin/setup/config.h"
 
 #include <filesystem>
+#include <tuple>
 
 #include "fhir/resource_id.h"
 #include "plugin/setup/yaml_util.h"
@@ -10,6 +11,8 @@
 #endif
 
 namespace sdoh {
+
+using namespace std::string_literals;
 
 namespace fs = std::filesystem;
 using fhir::Result;
@@ -290,25 +293,36 @@ Status LoadRoute(const std::string& path, const std::string& name, const YAML::N
       return Status::InvalidArgument(Where(path, r["review"]) + ": 'review' must be true or false");
     }
   }
-  rc->label = OptionalString(path, r, "label", rc->label).value();
-  rc->requester = OptionalString(path, r, "requester", "").value();
-  rc->performer = OptionalString(path, r, "performer", "").value();
-  rc->owner = OptionalString(path, r, "owner", "").value();
-  rc->care_manager = OptionalString(path, r, "care_manager", "").value();
+  // A key that is not a string is a config error naming it, never an exception (found by
+  // fuzz_yaml_loaders: `label: [x]` reached Result::value() on an error).
+  for (auto [key, field, fallback] :
+       {std::tuple{"label", &rc->label, rc->label}, std::tuple{"requester", &rc->requester, ""s},
+        std::tuple{"performer", &rc->performer, ""s}, std::tuple{"owner", &rc->owner, ""s},
+        std::tuple{"care_manager", &rc->care_manager, ""s}}) {
+    auto v = OptionalString(path, r, key, fallback);
+    if (!v.ok()) return v.status();
+    *field = std::move(*v);
+  }
   auto consent = OptionalString(path, r, "consent", "none");
   if (!consent.ok() || (*consent != "required" && *consent != "none")) {
     return Status::InvalidArgument(Where(path, r["consent"]) +
                                    ": 'consent' must be required or none");
   }
   rc->consent_required = *consent == "required";
-  rc->consent_category = OptionalString(path, r, "consent_category", "").value();
-  rc->consent_policy = OptionalString(path, r, "consent_policy", "").value();
+  for (auto [key, field] : {std::pair{"consent_category", &rc->consent_category},
+                            std::pair{"consent_policy", &rc->consent_policy}}) {
+    auto v = OptionalString(path, r, key, "");
+    if (!v.ok()) return v.status();
+    *field = std::move(*v);
+  }
   if (rc->consent_required && rc->consent_category.find('|') == std::string::npos) {
     return Status::InvalidArgument(
         Where(path, r) + ": route '" + name +
         "' has consent: required and needs consent_category as system|code");
   }
-  rc->priority = OptionalString(path, r, "priority", "routine").value();
+  auto priority = OptionalString(path, r, "priority", "routine");
+  if (!priority.ok()) return priority.status();
+  rc->priority = std::move(*priority);
   if (!IsTaskPriority(rc->priority)) {
     return Status::InvalidArgument(Where(path, r["priority"]) +
                                    ": 'priority' must be routine, urgent, asap or stat");

@@ -290,6 +290,13 @@ TEST(ReferralConfigTest, NewKeysAreReadAndCheckedNamingTheKey) {
   ASSERT_FALSE(bad_declined.ok());
   EXPECT_NE(bad_declined.status().message().find("declined_days"), std::string::npos);
 
+  // Found by fuzz_yaml_loaders: a route key that is not a string threw std::bad_variant_access
+  // out of LoadConfig; now a config error naming the key.
+  auto label = EditedConfig("label: social work", "label: [a, b]");
+  ASSERT_FALSE(label.ok());
+  EXPECT_NE(label.status().message().find("'label' must be a scalar"), std::string::npos)
+      << label.status().message();
+
   auto negative = EditedConfig("max_age_days: 3650", "max_age_days: -1");
   ASSERT_FALSE(negative.ok());
   EXPECT_NE(negative.status().message().find("max_age_days"), std::string::npos);
