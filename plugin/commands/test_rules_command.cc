@@ -53,16 +53,24 @@ fhir::Status ParseExpected(const std::string& file, const YAML::Node& exp,
     auto flag = RequiredString(file, e, "flag");
     if (!flag.ok()) return flag.status();
     x.flag = *flag;
-    x.patient = OptionalString(file, e, "patient", "").value();
-    x.certainty = OptionalString(file, e, "certainty", "").value();
+    auto patient = OptionalString(file, e, "patient", "");
+    if (!patient.ok()) return patient.status();
+    x.patient = std::move(*patient);
+    auto certainty = OptionalString(file, e, "certainty", "");
+    if (!certainty.ok()) return certainty.status();
+    x.certainty = std::move(*certainty);
     if (e["evidence"]) {
       x.has_evidence = true;
-      x.evidence = StringList(file, e, "evidence", true).value();
+      auto evidence = StringList(file, e, "evidence", true);
+      if (!evidence.ok()) return evidence.status();
+      x.evidence = std::move(*evidence);
       std::sort(x.evidence.begin(), x.evidence.end());
     }
     if (e["rules"]) {
       x.has_rules = true;
-      x.rules = StringList(file, e, "rules", true).value();
+      auto rules = StringList(file, e, "rules", true);
+      if (!rules.ok()) return rules.status();
+      x.rules = std::move(*rules);
       std::sort(x.rules.begin(), x.rules.end());
     }
     expected->push_back(std::move(x));
@@ -133,7 +141,12 @@ int TestRulesCommand(const TestRulesOptions& options, std::ostream& out, std::os
         err << "sdoh-bridge: " << s.message() << "\n";
         return 2;
       }
-      std::string name = OptionalString(file, c, "name", Where(file, c)).value();
+      auto named = OptionalString(file, c, "name", Where(file, c));
+      if (!named.ok()) {
+        err << "sdoh-bridge: " << named.status().message() << "\n";
+        return 2;
+      }
+      const std::string name = std::move(*named);
       std::vector<Expected> expected;
       YAML::Node exp = c["expect"];
       if (!exp || !exp.IsSequence()) {

@@ -117,7 +117,9 @@ Status Catalog::LoadInstrument(const std::string& path) {
     return Status::InvalidArgument(Where(path, n["id"]) + ": instrument '" + ins.id +
                                    "' is defined twice");
   }
-  ins.title = OptionalString(path, n, "title", ins.id).value();
+  auto title = OptionalString(path, n, "title", ins.id);
+  if (!title.ok()) return title.status();
+  ins.title = std::move(*title);
   auto panels = StringList(path, n, "panel_codes", false);
   if (!panels.ok()) return panels.status();
   ins.panel_codes = *panels;
@@ -258,6 +260,15 @@ Status Catalog::LoadNeeds(const std::string& path) {
   }
   for (const auto& kv : needs) {
     NeedDef d;
+    // A key that is not a string is a config error naming it, never an exception (the class of
+    // bug fuzz_yaml_loaders found in config.cc): the first one is returned after the need.
+    Status bad;
+    auto str = [&](const YAML::Node& m, const char* key, const std::string& fallback) {
+      auto r = OptionalString(path, m, key, fallback);
+      if (r.ok()) return *r;
+      if (bad.ok()) bad = r.status();
+      return fallback;
+    };
     d.name = kv.first.Scalar();
     const YAML::Node& v = kv.second;
     if (Status s =
@@ -274,7 +285,7 @@ Status Catalog::LoadNeeds(const std::string& path) {
     // That the route is configured is checked with the config (setup/pipeline.cc).
     d.sensitive = v["sensitive"] && v["sensitive"].as<bool>(false);
     d.language = v["language"] && v["language"].as<bool>(false);
-    d.card_indicator = OptionalString(path, v, "card_indicator", "info").value();
+    d.card_indicator = str(v, "card_indicator", "info");
     if (d.card_indicator != "info" && d.card_indicator != "warning" &&
         d.card_indicator != "critical") {
       return Status::InvalidArgument(Where(path, v["card_indicator"]) +
@@ -288,10 +299,10 @@ Status Catalog::LoadNeeds(const std::string& path) {
         !s.ok()) {
       return s;
     }
-    d.domain = {domain_system_, *dcode, OptionalString(path, dom, "display", "").value()};
-    d.domain_text = OptionalString(path, dom, "text", d.domain.display).value();
-    d.flag_text = OptionalString(path, v, "flag_text", d.name).value();
-    d.neutral_text = OptionalString(path, v, "neutral_text", d.flag_text).value();
+    d.domain = {domain_system_, *dcode, str(dom, "display", "")};
+    d.domain_text = str(dom, "text", d.domain.display);
+    d.flag_text = str(v, "flag_text", d.name);
+    d.neutral_text = str(v, "neutral_text", d.flag_text);
     if (YAML::Node rc = v["rule_categories"]) {
       if (!rc.IsMap()) {
         return Status::InvalidArgument(Where(path, rc) + ": 'rule_categories' must be a mapping");
@@ -299,8 +310,7 @@ Status Catalog::LoadNeeds(const std::string& path) {
       for (const auto& r : rc) {
         auto code = RequiredString(path, r.second, "code");
         if (!code.ok()) return code.status();
-        d.rule_categories[r.first.Scalar()] = {
-            domain_system_, *code, OptionalString(path, r.second, "display", "").value()};
+        d.rule_categories[r.first.Scalar()] = {domain_system_, *code, str(r.second, "display", "")};
       }
     }
     if (YAML::Node rsn = v["reason"]) {
@@ -309,10 +319,10 @@ Status Catalog::LoadNeeds(const std::string& path) {
           !s.ok()) {
         return s;
       }
-      d.reason.system = OptionalString(path, rsn, "system", "").value();
-      d.reason.code = OptionalString(path, rsn, "code", "").value();
-      d.reason.display = OptionalString(path, rsn, "display", "").value();
-      d.reason_text = OptionalString(path, rsn, "text", d.reason.display).value();
+      d.reason.system = str(rsn, "system", "");
+      d.reason.code = str(rsn, "code", "");
+      d.reason.display = str(rsn, "display", "");
+      d.reason_text = str(rsn, "text", d.reason.display);
       d.reason_unverified = rsn["unverified"] && rsn["unverified"].as<bool>(false);
       if (d.reason.system.empty() != d.reason.code.empty() ||
           (d.reason.code.empty() && d.reason_text.empty())) {
@@ -320,7 +330,7 @@ Status Catalog::LoadNeeds(const std::string& path) {
                                        "' needs system and code, or text");
       }
     }
-    d.flag_text_possible = OptionalString(path, v, "flag_text_possible", d.flag_text).value();
+    d.flag_text_possible = str(v, "flag_text_possible", d.flag_text);
     if (YAML::Node svc = v["service"]) {
       if (Status s =
               CheckKeys(path, svc, {"system", "code", "display", "text", "unverified", "value_set"},
@@ -330,17 +340,18 @@ Status Catalog::LoadNeeds(const std::string& path) {
       }
       d.has_service = true;
       d.service_unverified = svc["unverified"] && svc["unverified"].as<bool>(false);
-      d.service.system = OptionalString(path, svc, "system", "").value();
-      d.service.code = OptionalString(path, svc, "code", "").value();
-      d.service.display = OptionalString(path, svc, "display", "").value();
-      d.service_text = OptionalString(path, svc, "text", d.service.display).value();
-      d.service_value_set = OptionalString(path, svc, "value_set", "").value();
+      d.service.system = str(svc, "system", "");
+      d.service.code = str(svc, "code", "");
+      d.service.display = str(svc, "display", "");
+      d.service_text = str(svc, "text", d.service.display);
+      d.service_value_set = str(svc, "value_set", "");
       if (d.service.system.empty() != d.service.code.empty() ||
           (!d.service_unverified && d.service.code.empty())) {
         return Status::InvalidArgument(Where(path, svc) + ": service of need '" + d.name +
                                        "' needs system and code, or unverified: true and text");
       }
     }
+    if (!bad.ok()) return bad;
     needs_[d.name] = std::move(d);
   }
   return Status::Ok();
