@@ -10,6 +10,8 @@
 
 #include <sqlite3.h>
 
+#include "plugin/writeback/sqlite_stmt.h"
+
 namespace sdoh::writeback {
 
 namespace {
@@ -25,26 +27,6 @@ CREATE INDEX IF NOT EXISTS cds_feedback_patient ON cds_feedback(patient, need);
 )";
 
 constexpr int64_t kMicrosPerDay = 86400LL * 1000000LL;
-
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &st_, nullptr); }
-  ~Stmt() { sqlite3_finalize(st_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  sqlite3_stmt* get() const { return st_; }
-  bool ok() const { return st_ != nullptr; }
-  void Bind(int i, const std::string& v) {
-    sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-  }
-  std::string Col(int i) const {
-    const unsigned char* t = sqlite3_column_text(st_, i);
-    return t == nullptr ? std::string() : reinterpret_cast<const char*>(t);
-  }
-
- private:
-  sqlite3_stmt* st_ = nullptr;
-};
 
 std::string Join(const std::vector<std::string>& v) {
   std::string out;

@@ -4,31 +4,13 @@
 
 #include <sqlite3.h>
 
+#include "plugin/writeback/sqlite_stmt.h"
+
 #include "plugin/writeback/ledger.h"
 
 namespace sdoh::writeback {
 
 namespace {
-
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &st_, nullptr); }
-  ~Stmt() { sqlite3_finalize(st_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  sqlite3_stmt* get() const { return st_; }
-  bool ok() const { return st_ != nullptr; }
-  void Bind(int i, const std::string& v) {
-    sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-  }
-  std::string Col(int i) {
-    const unsigned char* t = sqlite3_column_text(st_, i);
-    return t == nullptr ? std::string() : reinterpret_cast<const char*>(t);
-  }
-
- private:
-  sqlite3_stmt* st_ = nullptr;
-};
 
 constexpr const char* kLoopColumns =
     "task, patient, need, task_id, version, status, status_reason, performer, authored, "
