@@ -14,6 +14,7 @@
 #include "plugin/pass/source.h"
 #include "plugin/setup/pipeline.h"
 #include "plugin/writeback/feedback_store.h"
+#include "plugin/writeback/ledger.h"
 #include "plugin/writeback/server_writeback.h"
 
 namespace sdoh {
@@ -108,6 +109,24 @@ int LoadRunDeclines(const Config& config, bool server, fhir::InstantMicros now, 
   return 0;
 }
 
+// The referrals our loop saw completed (issue 15 item 1), from the ledger file: a server pass
+// only (the loop follows the Tasks of the server the ledger is bound to).
+int LoadRunCompletions(const Config& config, Completions* completions, std::ostream& err) {
+  writeback::Ledger ledger;
+  fhir::Status s = ledger.OpenForReading(writeback::LedgerPath(config));
+  if (s.code() == fhir::Status::Code::kNotFound) return 0;
+  if (!s.ok()) {
+    err << "sdoh-bridge: " << s.message() << "\n";
+    return 1;
+  }
+  for (const writeback::LoopRow& row : ledger.LoopRows()) {
+    if (row.status != "completed") continue;
+    auto at = fhir::ParseFhirDateTime(row.status_since, fhir::TimeZone::Utc());
+    if (at) completions->Add(row.patient, row.need, *at);
+  }
+  return 0;
+}
+
 // `run --bulk`: the export's options (system or Group level, spool under the out folder,
 // a progress line only on a terminal).
 fhir::client::BulkStoreOptions BulkOptions(const RunOptions& options, const Config& config) {
@@ -193,9 +212,14 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
   if (int code = LoadRunDeclines(p.config, (*source)->is_server(), *now, &declines, err); code) {
     return code;
   }
+  Completions completions;
+  if ((*source)->is_server()) {
+    if (int code = LoadRunCompletions(p.config, &completions, err); code) return code;
+  }
   PassOptions po;
   po.now = *now;
   po.declines = &declines;
+  po.completions = &completions;
   Pass pass(p, po);
   const auto t0 = std::chrono::steady_clock::now();
   if (fhir::Status s = pass.Read(store); !s.ok()) {

@@ -30,8 +30,8 @@ fhir::Status Pass::Read(fhir::Store& store) {
 
 void Pass::Evaluate(PassSink& sink) {
   const Pipeline& p = pipeline_;
-  PlanContext ctx{p.catalog.get(),     &p.config,    p.ruleset.id(),
-                  p.ruleset.version(), options_.now, options_.declines};
+  PlanContext ctx{p.catalog.get(), &p.config,         p.ruleset.id(),      p.ruleset.version(),
+                  options_.now,    options_.declines, options_.completions};
   collector_.Finish([&](PatientRecord& rec) {
     if (!options_.only_patient.empty() && rec.id != options_.only_patient) return;
     PatientResult result{rec, {}, {}, {}};

@@ -31,6 +31,8 @@ struct PassOptions {
   // Referrals declined through CDS feedback and still in force (issue 14 item 7); null: none.
   // Must outlive the pass.
   const Declines* declines = nullptr;
+  // Referrals the performer completed (issue 15 item 1); null: none. Must outlive the pass.
+  const Completions* completions = nullptr;
   bool rule_outcomes = false;  // every rule's outcome per screening (explain)
   // When set, the rules see only the counted screenings in [first, second) (the report's
   // period); the record handed to the sink keeps them all.

@@ -519,7 +519,15 @@ ReferralPlan PlanReferral(const NeedFlag& flag, const PatientFacts& facts, const
   }
   if (wants("Flag")) {
     std::string fid = FlagIdentifier(flag.patient_id, flag.need);
-    plan.resources.push_back({"Flag", fid, BuildFlag(flag, fid, ctx, route)});
+    std::string json = BuildFlag(flag, fid, ctx, route);
+    if (ctx.completions != nullptr) {
+      auto done = ctx.completions->Find(flag.patient_id, flag.need);
+      if (done && CompletionApplies(flag.screened_at, *done)) {
+        json = FlagWithCompletion(json, *done, ctx.now, ctx.config->flags.after_completion_days,
+                                  ctx.config->time_zone);
+      }
+    }
+    plan.resources.push_back({"Flag", fid, std::move(json)});
   }
   if (plan.resources.empty()) {
     plan.not_planned = !plan.declined_reason.empty()

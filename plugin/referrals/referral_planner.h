@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "fhir/datetime.h"
+#include "plugin/referrals/completions.h"
 #include "plugin/referrals/declines.h"
 #include "plugin/rules/rules_engine.h"
 #include "plugin/screening/screening.h"
@@ -66,6 +67,9 @@ struct PlanContext {
   fhir::InstantMicros now = 0;  // authoredOn
   // Declines in force (CDS feedback, issue 14 item 7); null: none.
   const Declines* declines = nullptr;
+  // Referrals the performer completed (the ledger's loop, issue 15 item 1); null: none. The
+  // Flag of such a (patient, need) says so and ends after flags.after_completion_days.
+  const Completions* completions = nullptr;
   // The JSON of the parts of a referral that depend only on its need and route, serialised once
   // per context (filled by PlanReferral; not thread-safe: one context per thread).
   mutable std::map<std::pair<const NeedDef*, const RouteConfig*>,

@@ -374,6 +374,27 @@ Status LoadOutreach(const std::string& path, const YAML::Node& n, Config* c) {
   return PositiveDays(path, o, "rescreen_after_days", &c->outreach.rescreen_after_days);
 }
 
+// `flags:` (issue 15 item 1): after_completion_days, 0 or a positive number of days.
+Status LoadFlags(const std::string& path, const YAML::Node& n, Config* c) {
+  YAML::Node f = n["flags"];
+  if (!f) return Status::Ok();
+  if (Status s = CheckKeys(path, f, {"after_completion_days"}, "flags"); !s.ok()) return s;
+  if (!f["after_completion_days"]) return Status::Ok();
+  long long v = -1;
+  try {
+    v = f["after_completion_days"].as<long long>();
+  } catch (const YAML::Exception&) {
+    v = -1;
+  }
+  if (v < 0 || v > 100000) {
+    return Status::InvalidArgument(Where(path, f["after_completion_days"]) +
+                                   ": 'after_completion_days' must be 0 (never) or a positive "
+                                   "number of days");
+  }
+  c->flags.after_completion_days = static_cast<int>(v);
+  return Status::Ok();
+}
+
 // `referrals:` (required): identifier_system, routes over the defaults, rule_priority.
 Status LoadReferrals(const std::string& path, const YAML::Node& n, Config* c) {
   // Referral policy. Defaults per the product design; config may override each route.
@@ -431,7 +452,7 @@ Result<Config> LoadConfig(const std::string& path) {
   if (Status s = CheckKeys(path, n,
                            {"source", "out", "mappings", "rules", "time_zone", "limits",
                             "referrals", "fhir", "writeback", "service", "watch", "forms",
-                            "source_aliases", "screening", "threads", "outreach"},
+                            "source_aliases", "screening", "threads", "outreach", "flags"},
                            "config");
       !s.ok()) {
     return s;
@@ -447,6 +468,7 @@ Result<Config> LoadConfig(const std::string& path) {
   if (Status s = LoadScreeningAge(path, n, &c); !s.ok()) return s;
   if (Status s = LoadPassThroughSections(path, n, &c); !s.ok()) return s;
   if (Status s = LoadOutreach(path, n, &c); !s.ok()) return s;
+  if (Status s = LoadFlags(path, n, &c); !s.ok()) return s;
   if (Status s = LoadReferrals(path, n, &c); !s.ok()) return s;
   return c;
 }

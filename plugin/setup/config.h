@@ -71,6 +71,12 @@ struct LoopConfig {
   int complete_within_days = 30;  // accepted / in-progress without a change for this long
 };
 
+// Issue 15 item 1: `flags:`. A chart Flag whose referral was completed says so, and goes
+// inactive this many days after the completion (0: it stays active until a negative rescreen).
+struct FlagsConfig {
+  int after_completion_days = 30;
+};
+
 // Issue 15 item 4: `outreach:`.
 struct OutreachConfig {
   int rescreen_after_days = 365;  // a screening older than this is due again
@@ -106,6 +112,7 @@ struct Config {
   LoopConfig loop;  // referrals.accept_within_days, referrals.complete_within_days
   ScreeningConfig screening;
   OutreachConfig outreach;
+  FlagsConfig flags;  // flags.after_completion_days
   WritebackConfig writeback;
   YAML::Node fhir;  // the `fhir:` section (FHIR server client settings), may be undefined
   // `service:` and `watch:` (issue 6), may be undefined; read and checked key by key by

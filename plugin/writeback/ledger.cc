@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS loop_tasks(
 CREATE TABLE IF NOT EXISTS loop_transitions(
   task TEXT NOT NULL, version TEXT NOT NULL, from_status TEXT NOT NULL, to_status TEXT NOT NULL,
   at TEXT NOT NULL, reason TEXT NOT NULL, run_id TEXT NOT NULL, PRIMARY KEY(task, version));
+CREATE TABLE IF NOT EXISTS loop_flags(task TEXT PRIMARY KEY, applied TEXT NOT NULL);
 )";
 // Ledgers from before issue 13 kept one cursor per type in "cursors", bound to no server: they
 // are left unread, so the first pass after the upgrade is a full one.

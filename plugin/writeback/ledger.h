@@ -102,6 +102,9 @@ class Ledger {
   // Recorded once per (task, version): a repeated poll adds nothing.
   fhir::Status AddTransition(const LoopTransition& t);
   std::vector<LoopTransition> Transitions(const std::string& task);  // oldest first
+  // What a completed Task's Flag edit has reached ("noted", "inactive"; "" none yet).
+  std::string FlagApplied(const std::string& task);
+  fhir::Status SetFlagApplied(const std::string& task, const std::string& state);
   // Read-only access without the lock (`sdoh-bridge referrals`): NotFound when the file is
   // missing. Only the read methods may be called afterwards.
   fhir::Status OpenForReading(const std::string& path);

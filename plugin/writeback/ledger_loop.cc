@@ -111,4 +111,23 @@ std::vector<LoopTransition> Ledger::Transitions(const std::string& task) {
   return out;
 }
 
+std::string Ledger::FlagApplied(const std::string& task) {
+  Stmt st(db_, "SELECT applied FROM loop_flags WHERE task = ?1");
+  if (!st.ok()) return "";
+  st.Bind(1, task);
+  if (sqlite3_step(st.get()) != SQLITE_ROW) return "";
+  return st.Col(0);
+}
+
+fhir::Status Ledger::SetFlagApplied(const std::string& task, const std::string& state) {
+  Stmt st(db_, "INSERT OR REPLACE INTO loop_flags(task, applied) VALUES(?1, ?2)");
+  if (!st.ok()) return fhir::Status::IoError("ledger " + path_ + ": " + sqlite3_errmsg(db_));
+  st.Bind(1, task);
+  st.Bind(2, state);
+  if (sqlite3_step(st.get()) != SQLITE_DONE) {
+    return fhir::Status::IoError("ledger " + path_ + ": " + sqlite3_errmsg(db_));
+  }
+  return fhir::Status::Ok();
+}
+
 }  // namespace sdoh::writeback

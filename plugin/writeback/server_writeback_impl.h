@@ -174,6 +174,7 @@ class ServerWriteback : public Writeback {
   void ActOnLoop(LoopRow row);
   void CreateFollowUp(LoopRow& row, const std::string& kind);
   void CloseServiceRequest(LoopRow& row);
+  void NoteCompletionOnFlag(const LoopRow& row);
 
   // --- Finish (server_writeback_finish.cc) ---
   void ReleaseHeldWrites();

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "fhir/json.h"
+#include "plugin/referrals/completions.h"
 #include "plugin/referrals/identifiers.h"
 #include "plugin/writeback/failpoint.h"
 #include "plugin/writeback/server_writeback_impl.h"
@@ -116,6 +117,7 @@ void ServerWriteback::ActOnLoop(LoopRow row) {
         row.sr_status != "entered-in-error") {
       CloseServiceRequest(row);
     }
+    NoteCompletionOnFlag(row);
     return;
   }
   auto identity = ParseIdentifier(row.task, row.patient, *ctx_.catalog);
@@ -221,6 +223,53 @@ void ServerWriteback::CloseServiceRequest(LoopRow& row) {
     row.sr_status = sr.status;
   }
   LedgerOk(ledger_.UpsertLoop(row));
+}
+
+// Task completed: our Flag for the (patient, need) says so, and goes inactive after
+// flags.after_completion_days (completions.h: the same edit the pass's planner makes for the
+// patients it evaluates). The ledger's loop_flags row remembers what was applied ("noted",
+// "inactive"), so the Flag is read at most once per step.
+void ServerWriteback::NoteCompletionOnFlag(const LoopRow& row) {
+  auto completed = Instant(row.status_since);
+  if (!completed) return;
+  const int days = cfg_.flags.after_completion_days;
+  auto end = CompletionFlagEnd(*completed, days);
+  const std::string want = end && ctx_.now >= *end ? "inactive" : "noted";
+  if (ledger_.FlagApplied(row.task) == want) return;
+  if (!MayWrite("Flag")) return;
+  const std::string fid = FlagIdentifier(row.patient, row.need);
+  auto found = SearchAll("Flag", {{"identifier", system_ + "|" + fid}});
+  if (!found.ok()) {
+    Error("Patient/" + row.patient + " need " + row.need +
+          ": reading our Flag failed: " + found.error().ToString());
+    return;
+  }
+  for (const ServerResource& f : found.value()) {
+    if (f.identifier != fid || f.subject != "Patient/" + row.patient || f.status != "active") {
+      continue;
+    }
+    rapidjson::Document d;
+    d.Parse(f.json.c_str());
+    std::optional<fhir::InstantMicros> screened;
+    if (!d.HasParseError() && d.IsObject()) {
+      if (const rapidjson::Value* period = fhir::json::Member(d, "period")) {
+        screened = Instant(std::string(fhir::json::StrMember(*period, "start")));
+      }
+    }
+    if (!CompletionApplies(screened, *completed)) continue;  // a newer screening's Flag
+    const std::string edited =
+        FlagWithCompletion(f.json, *completed, ctx_.now, days, cfg_.time_zone);
+    if (DecideFlag(edited, &f) != FlagAction::kUpdate) continue;
+    if (Put(f, edited,
+            {"loop", want == "inactive" ? "flag-inactive" : "flag-completed", "Flag", f.identifier,
+             row.patient, row.need, "task-completed Task/" + row.task_id, 0, 0, "", "", ""}) !=
+        PutResult::kDone) {
+      return;  // tried again next pass
+    }
+    ++counts_[want == "inactive" ? "loop: Flags ended after completion"
+                                 : "loop: Flags noting a completed referral"];
+  }
+  LedgerOk(ledger_.SetFlagApplied(row.task, want));
 }
 
 }  // namespace sdoh::writeback::internal

@@ -3,6 +3,7 @@
 // then the needs no longer positive (server_writeback_retract.cc).
 #include <set>
 
+#include "fhir/json.h"
 #include "plugin/referrals/identifiers.h"
 #include "plugin/writeback/server_writeback_impl.h"
 
@@ -194,6 +195,19 @@ const std::vector<ServerResource>& ServerWriteback::RevokeSupersededDrafts(
   return *left;
 }
 
+namespace {
+
+// The status of a planned resource (our own compact JSON): "active" unless it says otherwise.
+std::string PlannedStatus(const std::string& json) {
+  rapidjson::Document d;
+  d.Parse(json.c_str());
+  if (d.HasParseError() || !d.IsObject()) return "active";
+  std::string_view s = fhir::json::StrMember(d, "status");
+  return s.empty() ? "active" : std::string(s);
+}
+
+}  // namespace
+
 void ServerWriteback::PlanFlag(const std::string& pid, const ReferralPlan& plan,
                                const PlannedResource& flag, const View& v, WriteGroup* group) {
   const ServerResource* existing = nullptr;
@@ -209,6 +223,9 @@ void ServerWriteback::PlanFlag(const std::string& pid, const ReferralPlan& plan,
     }
   }
   FlagAction fa = DecideFlag(flag.json, existing);
+  // A Flag the completion of its referral ended (issue 15 item 1) is not created anew.
+  const std::string status = PlannedStatus(flag.json);
+  if (fa == FlagAction::kCreate && status != "active") return;
   if (fa == FlagAction::kCreate) {
     group->entries.push_back({"Flag", flag.identifier, flag.json});
     flags_.Add({{"patient", "Patient/" + pid},
@@ -222,7 +239,7 @@ void ServerWriteback::PlanFlag(const std::string& pid, const ReferralPlan& plan,
                 {"reference", existing->Reference()},
                 {"action", "update"}});
     if (Writes()) {
-      (void)Put(*existing, WithStatus(flag.json, "active", existing->id),
+      (void)Put(*existing, WithStatus(flag.json, status, existing->id),
                 {"update", "flag-update", "Flag", flag.identifier, pid, plan.need, "rescreen", 0, 0,
                  "", "", ""});
     }

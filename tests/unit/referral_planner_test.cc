@@ -41,9 +41,10 @@ class ReferralPlannerTest : public ::testing::Test {
     f.screened_at = now_ - days_ago * kDay;
     return f;
   }
-  ReferralPlan Plan(const NeedFlag& f, const Declines* declines = nullptr) {
-    PlanContext ctx{p_->catalog.get(),     &p_->config, p_->ruleset.id(),
-                    p_->ruleset.version(), now_,        declines};
+  ReferralPlan Plan(const NeedFlag& f, const Declines* declines = nullptr,
+                    const Completions* completions = nullptr) {
+    PlanContext ctx{p_->catalog.get(), &p_->config, p_->ruleset.id(), p_->ruleset.version(), now_,
+                    declines,          completions};
     PatientFacts facts;
     facts.present = true;
     return PlanReferral(f, facts, ctx);
@@ -259,6 +260,69 @@ TEST_F(ReferralPlannerTest, ADeclinedReferralPlansTheFlagOnlyUntilItExpires) {
   EXPECT_EQ(Find(Plan(food, &declines), "ServiceRequest"), nullptr);
 }
 
+// Issue 15 item 1: the Flag of a (patient, need) whose referral the performer completed says
+// so, with the local date, and goes inactive flags.after_completion_days after it; a screening
+// newer than the completion is a new episode (plain Flag); other patients and needs untouched.
+TEST_F(ReferralPlannerTest, ACompletedReferralsFlagSaysSoAndEndsAfterTheConfiguredDays) {
+  p_->config.flags.after_completion_days = 30;
+  Completions done;
+  done.Add("pat-1", "food", now_ - 10 * kDay);  // 2026-05-22T12:00Z
+  NeedFlag food = Flag("food", 40);
+  const PlannedResource* flag = nullptr;
+  ReferralPlan plan = Plan(food, nullptr, &done);
+  ASSERT_NE(flag = Find(plan, "Flag"), nullptr);
+  rapidjson::Document d = Parse(flag->json);
+  EXPECT_STREQ(d["status"].GetString(), "active");
+  const std::string text = d["code"]["text"].GetString();
+  EXPECT_NE(text.find(" — referral completed 2026-05-22"), std::string::npos) << text;
+  EXPECT_FALSE(d["period"].HasMember("end"));
+  EXPECT_NE(Find(plan, "ServiceRequest"), nullptr) << "the same referral: found, not re-made";
+
+  // 31 days after the completion: inactive, ending 30 days after it.
+  now_ += 21 * kDay;
+  plan = Plan(Flag("food", 61), nullptr, &done);
+  d = Parse(Find(plan, "Flag")->json);
+  EXPECT_STREQ(d["status"].GetString(), "inactive");
+  EXPECT_STREQ(d["period"]["end"].GetString(), "2026-06-21T12:00:00Z");
+  // Applying it again changes nothing (the loop stage edits the server's copy the same way).
+  EXPECT_EQ(FlagWithCompletion(Find(plan, "Flag")->json, now_ - 31 * kDay, now_, 30,
+                               fhir::TimeZone::Utc()),
+            Find(plan, "Flag")->json);
+
+  // A screening after the completion: a new episode, the plain active Flag.
+  d = Parse(Find(Plan(Flag("food", 5), nullptr, &done), "Flag")->json);
+  EXPECT_STREQ(d["status"].GetString(), "active");
+  EXPECT_EQ(std::string(d["code"]["text"].GetString()).find("referral completed"),
+            std::string::npos);
+  // Another need, another patient: untouched.
+  d = Parse(Find(Plan(Flag("utilities", 61), nullptr, &done), "Flag")->json);
+  EXPECT_STREQ(d["status"].GetString(), "active");
+  NeedFlag other = Flag("food", 61);
+  other.patient_id = "pat-2";
+  d = Parse(Find(Plan(other, nullptr, &done), "Flag")->json);
+  EXPECT_STREQ(d["status"].GetString(), "active");
+  // after_completion_days 0: noted, never ended by time.
+  p_->config.flags.after_completion_days = 0;
+  d = Parse(Find(Plan(Flag("food", 61), nullptr, &done), "Flag")->json);
+  EXPECT_STREQ(d["status"].GetString(), "active");
+  EXPECT_NE(std::string(d["code"]["text"].GetString()).find("referral completed"),
+            std::string::npos);
+}
+
+TEST(CompletionsTest, TheDateIsTheLocalDateAndAnInactiveFlagIsLeftAlone) {
+  const fhir::InstantMicros t =
+      *fhir::ParseFhirDateTime("2026-03-02T03:00:00Z", fhir::TimeZone::Utc());
+  EXPECT_EQ(LocalDate(t, fhir::TimeZone::Utc()), "2026-03-02");
+  EXPECT_EQ(LocalDate(t, *fhir::TimeZone::Parse("-05:00")), "2026-03-01");
+  EXPECT_EQ(LocalDate(t, *fhir::TimeZone::Parse("+09:00")), "2026-03-02");
+  const std::string inactive = R"({"status":"inactive","code":{"text":"Food"}})";
+  EXPECT_EQ(FlagWithCompletion(inactive, t, t, 30, fhir::TimeZone::Utc()), inactive);
+  const std::string once = FlagWithCompletion(R"({"status":"active","code":{"text":"Food"}})", t, t,
+                                              30, fhir::TimeZone::Utc());
+  EXPECT_EQ(once, R"({"status":"active","code":{"text":"Food — referral completed 2026-03-02"}})");
+  EXPECT_EQ(FlagWithCompletion(once, t, t, 30, fhir::TimeZone::Utc()), once);
+}
+
 TEST(ReferralConfigTest, NewKeysAreReadAndCheckedNamingTheKey) {
   auto c = EditedConfig("max_age_days: 3650", "max_age_days: 30");
   ASSERT_TRUE(c.ok()) << c.status().message();
@@ -296,6 +360,15 @@ TEST(ReferralConfigTest, NewKeysAreReadAndCheckedNamingTheKey) {
   ASSERT_FALSE(label.ok());
   EXPECT_NE(label.status().message().find("'label' must be a scalar"), std::string::npos)
       << label.status().message();
+
+  EXPECT_EQ(c->flags.after_completion_days, 30);
+  auto never = EditedConfig("after_completion_days: 30", "after_completion_days: 0");
+  ASSERT_TRUE(never.ok()) << never.status().message();
+  EXPECT_EQ(never->flags.after_completion_days, 0);
+  auto bad_after = EditedConfig("after_completion_days: 30", "after_completion_days: soon");
+  ASSERT_FALSE(bad_after.ok());
+  EXPECT_NE(bad_after.status().message().find("'after_completion_days' must be 0"),
+            std::string::npos);
 
   auto negative = EditedConfig("max_age_days: 3650", "max_age_days: -1");
   ASSERT_FALSE(negative.ok());

@@ -318,4 +318,78 @@ TEST_F(ReferralLoopServerTest, CrashesAroundEachFollowUpNeverDoubleOne) {
   EXPECT_EQ(known, expected);
 }
 
+// Item 1, completed: the chart Flag of the completed referral says so (with the date) on the
+// next pass, though the patient's screenings did not change (the loop stage edits it); a full
+// pass plans the same Flag (no update); 31 days later (flags.after_completion_days 30) it is
+// inactive with period.end 30 days after the completion, and stays so; other Flags untouched.
+TEST_F(ReferralLoopServerTest, ACompletedReferralsFlagSaysSoAndEndsAfterTheConfiguredDays) {
+  std::string output;
+  ASSERT_EQ(Run("", &output), 0) << output;
+  std::vector<Res> referral_tasks;
+  for (Res& t : All("Task")) {
+    if (t.identifier.rfind("task-", 0) == 0) referral_tasks.push_back(t);
+  }
+  ASSERT_GE(referral_tasks.size(), 2u) << output;
+  std::sort(referral_tasks.begin(), referral_tasks.end(),
+            [](const Res& a, const Res& b) { return a.identifier < b.identifier; });
+  const Res done = referral_tasks[0];
+  // task-<K>-<E> and flag-<K> name the same (patient, need).
+  const std::string flag_id = "flag-" + done.identifier.substr(5, 16);
+  auto flags = [&] {
+    std::map<std::string, rapidjson::Document> m;
+    for (Res& f : All("Flag")) m[f.identifier].Parse(f.json.c_str());
+    return m;
+  };
+  auto before = flags();
+  ASSERT_EQ(before.count(flag_id), 1u) << flag_id;
+  Move(done, "accepted");
+  Move(done, "completed", "", "Procedure/food-pantry-enrolment");
+  rapidjson::Document task;
+  task.Parse(ReadCurrent(done.id).c_str());
+  const std::string completed_at = task["meta"]["lastUpdated"].GetString();
+  ASSERT_EQ(Run("", &output), 0) << output;
+
+  auto after = flags();
+  const rapidjson::Value& f = after[flag_id];
+  EXPECT_STREQ(f["status"].GetString(), "active");
+  EXPECT_EQ(std::string(f["code"]["text"].GetString()),
+            std::string(before[flag_id]["code"]["text"].GetString()) + " — referral completed " +
+                completed_at.substr(0, 10));
+  for (auto& [id, d] : after) {
+    if (id == flag_id) continue;
+    EXPECT_STREQ(d["status"].GetString(), "active") << id;
+    EXPECT_EQ(std::string(d["code"]["text"].GetString()).find("referral completed"),
+              std::string::npos)
+        << id;
+  }
+  // A full pass evaluates the patient and plans the same Flag: nothing to update.
+  const std::string version = f["meta"]["versionId"].GetString();
+  ASSERT_EQ(Run("--full", &output), 0) << output;
+  EXPECT_EQ(std::string(flags()[flag_id]["meta"]["versionId"].GetString()), version);
+
+  // 31 days on: inactive, ended 30 days after the completion; reruns (incremental and full)
+  // leave it so.
+  const fhir::InstantMicros t =
+      *fhir::ParseFhirDateTime(completed_at, fhir::TimeZone::Utc()) + 31LL * 86400 * 1000000;
+  const std::string later = "--now " + fhir::FormatInstantUtc(t);
+  ASSERT_EQ(Run(later, &output), 0) << output;
+  auto ended = flags();
+  EXPECT_STREQ(ended[flag_id]["status"].GetString(), "inactive") << output;
+  ASSERT_TRUE(ended[flag_id].HasMember("period"));
+  EXPECT_EQ(std::string(ended[flag_id]["period"]["end"].GetString()),
+            fhir::FormatInstantUtc(t - 86400LL * 1000000));
+  const std::string ended_version = ended[flag_id]["meta"]["versionId"].GetString();
+  for (auto& [id, d] : ended) {
+    if (id != flag_id) {
+      EXPECT_STREQ(d["status"].GetString(), "active") << id;
+    }
+  }
+  ASSERT_EQ(Run(later, &output), 0) << output;
+  ASSERT_EQ(Run(later + " --full", &output), 0) << output;
+  auto again = flags();
+  EXPECT_EQ(again.size(), ended.size()) << "no Flag re-created";
+  EXPECT_STREQ(again[flag_id]["status"].GetString(), "inactive");
+  EXPECT_EQ(std::string(again[flag_id]["meta"]["versionId"].GetString()), ended_version);
+}
+
 }  // namespace
