@@ -56,8 +56,7 @@ std::optional<fhir::InstantMicros> CompletionFlagEnd(fhir::InstantMicros complet
 }
 
 std::string FlagWithCompletion(const std::string& flag_json, fhir::InstantMicros completed,
-                               fhir::InstantMicros now, int after_days,
-                               const fhir::TimeZone& tz) {
+                               fhir::InstantMicros now, int after_days, const fhir::TimeZone& tz) {
   rapidjson::Document d;
   d.Parse(flag_json.c_str());
   if (d.HasParseError() || !d.IsObject()) return flag_json;

@@ -46,16 +46,14 @@ inline bool CompletionApplies(std::optional<fhir::InstantMicros> screened,
 }
 
 // When the Flag goes inactive: completed + after_days; nullopt when after_days is 0.
-std::optional<fhir::InstantMicros> CompletionFlagEnd(fhir::InstantMicros completed,
-                                                     int after_days);
+std::optional<fhir::InstantMicros> CompletionFlagEnd(fhir::InstantMicros completed, int after_days);
 
 // `flag_json` (one of our Flags, compact JSON) with the completion: code.text gets the suffix
 // " — referral completed <local date>" (replacing any earlier such suffix), and when `now` is at
 // or past CompletionFlagEnd, status inactive and period.end that instant. Idempotent; an
 // inactive Flag (a negative rescreen) is returned unchanged; unparsable JSON unchanged.
 std::string FlagWithCompletion(const std::string& flag_json, fhir::InstantMicros completed,
-                               fhir::InstantMicros now, int after_days,
-                               const fhir::TimeZone& tz);
+                               fhir::InstantMicros now, int after_days, const fhir::TimeZone& tz);
 
 // The local civil date "YYYY-MM-DD" of an instant in `tz`.
 std::string LocalDate(fhir::InstantMicros t, const fhir::TimeZone& tz);

@@ -29,7 +29,7 @@ std::string RelativeReference(std::string ref) {
 std::string PatientOf(const rapidjson::Value& r) {
   std::string type(StrMember(r, "resourceType"));
   if (type == "Patient") return "Patient/" + std::string(StrMember(r, "id"));
-  const rapidjson::Value* subject = Member(r, "subject");
+  const rapidjson::Value* subject = Member(r, type == "Task" ? "for" : "subject");
   if (subject == nullptr || !subject->IsObject()) return {};
   std::string ref = RelativeReference(std::string(StrMember(*subject, "reference")));
   return ref.rfind("Patient/", 0) == 0 ? ref : std::string();

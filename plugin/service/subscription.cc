@@ -31,6 +31,8 @@ fhir::Status ParseSubscriptionSection(const std::string& file, const YAML::Node&
         s->endpoint = v.as<std::string>();
       } else if (key == "topic") {
         s->topic = v.as<std::string>();
+      } else if (key == "task_topic") {
+        s->task_topic = v.as<std::string>();
       } else if (key == "filter_criteria") {
         s->filter_criteria = v.as<std::vector<std::string>>();
       } else if (key == "payload") {
@@ -84,7 +86,7 @@ std::string SubscriptionJson(const SubscriptionSettings& s, const std::string& h
   str("status", "requested");
   constexpr fhir::InstantMicros kDay = 86400LL * 1000000LL;
   str("end", fhir::FormatInstantUtc(now + s.lifetime_days * kDay));
-  str("reason", "sdoh-bridge: screenings changed (QuestionnaireResponse, Observation)");
+  str("reason", s.reason);
   str("criteria", s.topic);
   if (!s.filter_criteria.empty()) {
     w.Key("_criteria");
@@ -127,6 +129,16 @@ std::string SubscriptionJson(const SubscriptionSettings& s, const std::string& h
   w.EndObject();
   w.EndObject();
   return sb.GetString();
+}
+
+SubscriptionSettings TaskSubscription(const SubscriptionSettings& screening,
+                                      const std::string& identifier_system) {
+  SubscriptionSettings t = screening;
+  t.topic = screening.task_topic;
+  t.task_topic.clear();
+  t.filter_criteria = {"Task?identifier=" + identifier_system + "|"};
+  t.reason = "sdoh-bridge: referral Tasks changed (accepted, rejected, completed)";
+  return t;
 }
 
 int CreateOrRenewSubscription(fhir::client::FhirClient& client, const SubscriptionSettings& s,

@@ -27,7 +27,18 @@ struct SubscriptionSettings {
   std::string payload = "id-only";           // id-only | full-resource
   int heartbeat_seconds = 0;                 // 0: no heartbeat asked for
   int lifetime_days = 30;                    // Subscription.end = now + this
+  // Issue 15 item 1: a SubscriptionTopic the server offers for Task changes. When set,
+  // check --subscribe also creates or renews a second Subscription on it, filtered to our
+  // referral Tasks (`Task?identifier=<referrals.identifier_system>|`), so a performer's accept,
+  // reject or completion wakes the watch loop at once (polling still catches what is lost).
+  std::string task_topic;
+  std::string reason = "sdoh-bridge: screenings changed (QuestionnaireResponse, Observation)";
 };
+
+// The Task Subscription's settings: `screening` with topic = task_topic and the one filter
+// on our identifier system.
+SubscriptionSettings TaskSubscription(const SubscriptionSettings& screening,
+                                      const std::string& identifier_system);
 
 // Reads the `subscription:` map of `watch:`. Errors name file, line and key.
 fhir::Status ParseSubscriptionSection(const std::string& file, const YAML::Node& node,

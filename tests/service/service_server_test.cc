@@ -524,6 +524,18 @@ std::string FullResourceNotification(const std::string& qr_json, const std::stri
          qr_json + "}]}";
 }
 
+// The same for any resource (its resourceType and id).
+std::string FullResourceEvent(const std::string& json, const std::string& base) {
+  auto r = Parse(json);
+  const std::string ref = std::string(r["resourceType"].GetString()) + "/" + r["id"].GetString();
+  return R"({"resourceType":"Bundle","type":"history","entry":[{"resource":{"resourceType":)"
+         R"("Parameters","parameter":[{"name":"type","valueCode":"event-notification"},)"
+         R"({"name":"notification-event","part":[{"name":"focus","valueReference":)"
+         R"({"reference":")" +
+         base + "/" + ref + R"("}}]}]}},{"fullUrl":")" + base + "/" + ref + R"(","resource":)" +
+         json + "}]}";
+}
+
 std::string SampleLine(const std::string& type, const std::string& id) {
   for (const auto& l : Lines(ReadFile(kSource + "/samples/" + type + ".ndjson"))) {
     if (l.find("\"id\":\"" + id + "\"") != std::string::npos) return l;
@@ -716,6 +728,108 @@ TEST_F(ServiceServerTest, CheckSubscribeCreatesThenRenewsOneSubscription) {
   EXPECT_STREQ(sub["meta"]["versionId"].GetString(), "2");
   EXPECT_STREQ(sub["channel"]["type"].GetString(), "rest-hook");
   EXPECT_STREQ(sub["criteria"].GetString(), "https://ehr.test/SubscriptionTopic/sdoh-screening");
+}
+
+// Issue 15 item 1: with `task_topic`, check --subscribe also keeps a Subscription on our
+// referral Tasks (filter Task?identifier=<system>|), created then renewed like the first.
+TEST_F(ServiceServerTest, CheckSubscribeWithATaskTopicAlsoSubscribesToOurReferralTasks) {
+  std::string config =
+      WriteConfig(std::string(kWatchYaml) +
+                  "  subscription:\n    endpoint: https://sdoh.test/notify\n"
+                  "    topic: https://ehr.test/SubscriptionTopic/sdoh-screening\n"
+                  "    task_topic: https://ehr.test/SubscriptionTopic/task-changed\n");
+  const std::string env = "SDOH_TEST_NOTIFY=" + kSecret;
+  std::string output;
+  ASSERT_EQ(RunCli("check --subscribe --config " + config, &output, env), 0) << output;
+  ASSERT_EQ(RunCli("check --subscribe --config " + config, &output, env), 0) << output;
+  auto found = client_.fhir->Search("Subscription", {{"_count", "100"}});
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ((*found->body)["entry"].Size(), 2u) << output;
+  std::map<std::string, std::string> by_topic;  // criteria → its filter
+  for (const auto& e : (*found->body)["entry"].GetArray()) {
+    const auto& sub = e["resource"];
+    EXPECT_STREQ(sub["meta"]["versionId"].GetString(), "2") << "renewed, not duplicated";
+    std::string filter;
+    if (sub.HasMember("_criteria")) filter = ToJson(sub["_criteria"]);
+    by_topic[sub["criteria"].GetString()] = filter;
+  }
+  ASSERT_EQ(by_topic.count("https://ehr.test/SubscriptionTopic/task-changed"), 1u);
+  EXPECT_NE(by_topic["https://ehr.test/SubscriptionTopic/task-changed"].find(
+                "\"valueString\":\"Task?identifier=" + kSystem + "|\""),
+            std::string::npos)
+      << by_topic["https://ehr.test/SubscriptionTopic/task-changed"];
+  EXPECT_EQ(by_topic.count("https://ehr.test/SubscriptionTopic/sdoh-screening"), 1u);
+}
+
+// Issue 15 item 1 through /notify: the performer rejects a referral Task and the server
+// notifies (Task event, full resource) — the pass it wakes records the rejection and writes
+// the one follow-up; the same notification delivered again writes nothing more. A second
+// rejection whose notification is lost is caught by the next pass whatever woke it (the
+// loop polls Task?identifier=…&_lastUpdated=gt<cursor>): still exactly one follow-up each.
+TEST_F(ServiceServerTest, TaskNotificationsTwiceOrLostLeaveExactlyOneFollowUpEach) {
+  Load({"Questionnaire", "Patient", "QuestionnaireResponse", "Observation"}, {"pat01", "pat03"});
+  std::string config = WriteConfig(kWatchYaml);
+  Child serve({"serve", "--config", config, "--no-auth", "--listen", "127.0.0.1:0"},
+              out_ / "serve.log", {"SDOH_TEST_NOTIFY=" + kSecret});
+  uint16_t port = serve.ListeningPort();
+  ASSERT_NE(port, 0) << serve.Output();
+  ASSERT_TRUE(serve.WaitFor("watch: pass 1 done")) << serve.Output();
+  std::vector<std::pair<std::string, std::string>> tasks;  // (identifier, id)
+  auto all = client_.fhir->Search("Task", {{"_count", "1000"}});
+  ASSERT_TRUE(all.ok());
+  for (const auto& e : (*all->body)["entry"].GetArray()) {
+    const auto& r = e["resource"];
+    for (const auto& id : r["identifier"].GetArray()) {
+      std::string v = id["value"].GetString();
+      if (v.rfind("task-", 0) == 0) tasks.emplace_back(v, r["id"].GetString());
+    }
+  }
+  ASSERT_GE(tasks.size(), 2u) << serve.Output();
+  std::sort(tasks.begin(), tasks.end());
+  auto reject = [&](const std::string& id) {
+    auto read = client_.fhir->Read("Task", id);
+    EXPECT_TRUE(read.ok());
+    rapidjson::Document d;
+    d.CopyFrom(*read->body, d.GetAllocator());
+    d["status"].SetString("rejected");
+    d.RemoveMember("meta");
+    rapidjson::Value reason(rapidjson::kObjectType);
+    reason.AddMember("text", "No capacity", d.GetAllocator());
+    d.AddMember("statusReason", reason, d.GetAllocator());
+    EXPECT_TRUE(client_.fhir->Update("Task", id, ToJson(d), "").ok());
+    auto now = client_.fhir->Read("Task", id);
+    return now.ok() ? ToJson(*now->body) : std::string();
+  };
+  auto follow_ups = [&] {
+    std::map<std::string, int> m;
+    for (const auto& [id, n] : Live("Task")) {
+      if (id.rfind("followup-", 0) == 0) m[id] = n;
+    }
+    return m;
+  };
+  const std::pair<std::string, std::string> secret{"X-Sdoh-Notify-Secret", kSecret};
+  const std::string first = reject(tasks[0].second);
+  const std::string note = FullResourceEvent(first, server_.base_url());
+  ASSERT_EQ(Post(port, "/notify", note, {secret}).status, 200);
+  ASSERT_TRUE(serve.WaitFor("watch: pass 2 done")) << serve.Output();
+  EXPECT_NE(serve.Output().find("(notification; notified: Patient/"), std::string::npos)
+      << serve.Output();
+  const std::string fu0 = sdoh::FollowUpIdentifier(tasks[0].first, "rejected");
+  EXPECT_EQ(follow_ups(), (std::map<std::string, int>{{fu0, 1}})) << serve.Output();
+
+  // Delivered again: nothing more.
+  ASSERT_EQ(Post(port, "/notify", note, {secret}).status, 200);
+  ASSERT_TRUE(serve.WaitFor("watch: pass 3 done")) << serve.Output();
+  EXPECT_EQ(follow_ups(), (std::map<std::string, int>{{fu0, 1}}));
+
+  // Lost: the second rejection is never notified; the next pass (woken by the first Task's
+  // notification once more) finds it by polling.
+  reject(tasks[1].second);
+  ASSERT_EQ(Post(port, "/notify", note, {secret}).status, 200);
+  ASSERT_TRUE(serve.WaitFor("watch: pass 4 done")) << serve.Output();
+  const std::string fu1 = sdoh::FollowUpIdentifier(tasks[1].first, "rejected");
+  EXPECT_EQ(follow_ups(), (std::map<std::string, int>{{fu0, 1}, {fu1, 1}})) << serve.Output();
+  EXPECT_EQ(serve.Terminate(), 0) << serve.Output();
 }
 
 // Issue 14 item 7: a clinician overrides the food card with `patient-declined`. The override
