@@ -5,12 +5,19 @@
 // ledger holds every transition, and a rerun adds nothing.
 #include <unistd.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
+#include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -390,6 +397,96 @@ TEST_F(ReferralLoopServerTest, ACompletedReferralsFlagSaysSoAndEndsAfterTheConfi
   EXPECT_EQ(again.size(), ended.size()) << "no Flag re-created";
   EXPECT_STREQ(again[flag_id]["status"].GetString(), "inactive");
   EXPECT_EQ(std::string(again[flag_id]["meta"]["versionId"].GetString()), ended_version);
+}
+
+// Item 1, exactly once under kill -9 at random points: the whole sample population (about 50
+// referral Tasks), two rejected and one completed, then ten passes ten days later, each killed
+// with SIGKILL at a random point of its loop stage, then a clean pass: every
+// follow-up exists exactly once (one per rejected or stalled Task), and a rerun adds nothing.
+TEST_F(ReferralLoopServerTest, RandomKillNineDuringTheLoopNeverDoublesAFollowUp) {
+  std::string failed = sdoh::test::LoadSamples(
+      *client_.fhir, kSource, {"Questionnaire", "Patient", "QuestionnaireResponse", "Observation"},
+      {});
+  ASSERT_TRUE(failed.empty()) << failed;
+  std::string output;
+  ASSERT_EQ(Run("", &output), 0) << output;
+  std::vector<Res> referral_tasks;
+  for (Res& t : All("Task")) {
+    if (t.identifier.rfind("task-", 0) == 0) referral_tasks.push_back(t);
+  }
+  ASSERT_GE(referral_tasks.size(), 20u) << output;
+  std::sort(referral_tasks.begin(), referral_tasks.end(),
+            [](const Res& a, const Res& b) { return a.identifier < b.identifier; });
+  Move(referral_tasks[0], "rejected", "No capacity");
+  Move(referral_tasks[1], "failed", "Could not reach the patient");
+  Move(referral_tasks[2], "completed", "", "Procedure/p1");
+  std::set<std::string> expected = {
+      sdoh::FollowUpIdentifier(referral_tasks[0].identifier, "rejected"),
+      sdoh::FollowUpIdentifier(referral_tasks[1].identifier, "failed")};
+  for (size_t i = 3; i < referral_tasks.size(); ++i) {
+    expected.insert(sdoh::FollowUpIdentifier(referral_tasks[i].identifier, "stalled-requested"));
+  }
+  const std::string later =
+      "--now " + fhir::FormatInstantUtc(fhir::NowMicros() + 10LL * 86400 * 1000000);
+  const std::string cmd = std::string(SDOH_BRIDGE_BIN) + " run --config " + config_ + " --source " +
+                          server_.base_url() + " --out " + out_.string() + " " + later +
+                          " >/dev/null 2>&1";
+  // Each pass is killed at a random point of the loop stage: once the audit log shows 1 to 5
+  // more follow-ups than before it, after a further random 0-20 ms (progress, not time, places
+  // the kill, so a slow or a fast machine kills inside the loop alike).
+  const fs::path audit = out_ / "audit.jsonl";
+  auto follow_ups_audited = [&] {
+    size_t n = 0;
+    for (const auto& l : Lines(ReadFile(audit))) {
+      n += l.find("\"action\":\"follow-up\"") != std::string::npos ? 1 : 0;
+    }
+    return n;
+  };
+  std::mt19937 rng(20261203);
+  int killed = 0;
+  for (int i = 0; i < 10; ++i) {
+    const size_t start = follow_ups_audited();
+    const size_t at = start + 1 + rng() % 5;
+    pid_t pid = fork();
+    if (pid == 0) {
+      execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    int status = 0;
+    bool exited = false;
+    while (!exited && follow_ups_audited() < at) {
+      exited = waitpid(pid, &status, WNOHANG) == pid;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (!exited) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 21));
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+    }
+    if (WIFSIGNALED(status)) ++killed;
+  }
+  std::cout << killed << " of 10 passes killed by SIGKILL\n";
+  EXPECT_GE(killed, 1) << "every pass ended before its kill: the trials proved nothing";
+  size_t made = 0;
+  for (Res& t : All("Task")) made += t.identifier.rfind("followup-", 0) == 0 ? 1 : 0;
+  std::cout << made << " of " << expected.size() << " follow-ups made by the killed passes\n";
+  ASSERT_EQ(Run(later, &output), 0) << output;
+  std::map<std::string, int> follow_ups;
+  for (Res& t : All("Task")) {
+    if (t.identifier.rfind("followup-", 0) == 0) ++follow_ups[t.identifier];
+  }
+  std::set<std::string> got;
+  for (const auto& [id, n] : follow_ups) {
+    EXPECT_EQ(n, 1) << id << " doubled";
+    got.insert(id);
+  }
+  EXPECT_EQ(got, expected) << killed << " of 10 passes killed";
+  const size_t tasks = All("Task").size();
+  const size_t flags = All("Flag").size();
+  ASSERT_EQ(Run(later, &output), 0) << output;
+  EXPECT_EQ(All("Task").size(), tasks);
+  EXPECT_EQ(All("Flag").size(), flags);
+  EXPECT_EQ(SrStatus(referral_tasks[2].focus), "completed");
 }
 
 }  // namespace
