@@ -6,6 +6,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "plugin/commands/outreach_writer.h"
 #include "plugin/pass/evaluate_pass.h"
 #include "plugin/pass/source.h"
 #include "plugin/setup/pipeline.h"
@@ -170,6 +171,10 @@ int OutreachCommand(const OutreachOptions& o, std::ostream& out, std::ostream& e
     err << "sdoh-bridge: config error: " << source.status().message() << "\n";
     return 2;
   }
+  if (o.write && !(*source)->is_server()) {
+    err << "sdoh-bridge: outreach --write needs a FHIR server as the source\n";
+    return 2;
+  }
   fhir::Store& store = (*source)->store();
   PassOptions po;
   po.now = as_of;
@@ -187,20 +192,27 @@ int OutreachCommand(const OutreachOptions& o, std::ostream& out, std::ostream& e
     return a.patient < b.patient;
   });
   Write(sink.due, o.format, out);
-  return 0;
+  if (!o.write) return 0;
+  std::vector<OutreachDue> due;
+  due.reserve(sink.due.size());
+  for (const Due& d : sink.due) due.push_back({d.patient, d.last_screened});
+  return WriteOutreachTasks(p.config, due, fhir::NowMicros(), err);
 }
 
 namespace {
 
 constexpr const char* kOutreachUsage =
     R"(Usage: sdoh-bridge outreach [--config FILE] [--source DIR|URL] [--as-of DATE]
-                          [--format ndjson|csv]
+                          [--format ndjson|csv] [--write]
 
 Who is due for screening (read-only): the active, living patients never screened (first those
 with a positive need from elsewhere, such as an interpreter statement), with an incomplete
 safety screen, screened longer ago than outreach.rescreen_after_days (default 365; most overdue
 first), or with declined answers. One line per patient: rank, reason, every reason, the newest
 screening and how many days ago, days overdue.
+--write (a FHIR server source): one SDOHCC patient Task (complete-questionnaire, the form
+outreach.questionnaire) per due patient, exactly once; our open ones no longer due are
+withdrawn (cancelled). Counts on stderr.
 Exit codes: 0 done; 1 the source cannot be read; 2 usage or config error.
 )";
 
@@ -235,6 +247,9 @@ int RunOutreachCommand(const std::vector<std::string>& args) {
       ok = Value(args, i, "--as-of", &o.as_of);
     } else if (a.rfind("--format", 0) == 0) {
       ok = Value(args, i, "--format", &o.format);
+    } else if (a == "--write") {
+      o.write = true;
+      ok = true;
     }
     if (!ok) {
       std::cerr << "sdoh-bridge: bad option '" << a << "'\n\n" << kOutreachUsage;

@@ -11,7 +11,8 @@
 //   never-screened                 no counted screening and no positive need
 // One line per patient, ranked in that order (overdue by most days overdue first), ties by
 // patient id; `reasons` lists every reason that holds, `reason` the first. NDJSON or CSV.
-// `--write` (a patient Task per patient) is not built.
+// `--write` (a FHIR server source): one SDOHCC patient Task per due patient, exactly once, and
+// our open ones no longer due withdrawn (plugin/commands/outreach_writer.h).
 #pragma once
 
 #include <iosfwd>
@@ -25,9 +26,10 @@ struct OutreachOptions {
   std::string source;
   std::string as_of;              // FHIR dateTime; default now
   std::string format = "ndjson";  // ndjson | csv
+  bool write = false;             // --write: patient Tasks on the server source
 };
 
-// 0 done; 1 the source cannot be read; 2 usage or config error.
+// 0 done; 1 the source cannot be read (or a --write failed); 2 usage or config error.
 int OutreachCommand(const OutreachOptions& options, std::ostream& out, std::ostream& err);
 int RunOutreachCommand(const std::vector<std::string>& args);
 

@@ -69,6 +69,11 @@ std::string FollowUpIdentifier(std::string_view task_value, std::string_view kin
          std::string(kind);
 }
 
+std::string OutreachTaskIdentifier(std::string_view patient_id, std::string_view last_screened) {
+  return "outreach-" +
+         Fields().Add("outreach").Add(patient_id).Add(last_screened).Hex(kEvidenceHex);
+}
+
 std::string Sha256Hex(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;

@@ -52,6 +52,11 @@ std::string FlagIdentifier(std::string_view patient_id, std::string_view need);
 // value, kind); kind is declined | stalled-requested | stalled-accepted. One per (Task, kind),
 // whatever the pass, so a rerun or a crash never makes a second one.
 std::string FollowUpIdentifier(std::string_view task_value, std::string_view kind);
+// Issue 15 item 4: the patient Task asking `patient_id` to complete the screening form, for one
+// episode of being due: "outreach-<32 hex>", the hex of SHA-256 over ("outreach", patient id,
+// the newest screening's instant or "" when never screened). A rerun finds it again; a newer
+// screening (a new episode) gives another.
+std::string OutreachTaskIdentifier(std::string_view patient_id, std::string_view last_screened);
 
 // What one of our identifier values says, for a resource whose subject is `patient_id`: its
 // kind and need. nullopt when the value is not ours (no known shape, an unknown need, or the

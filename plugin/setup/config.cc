@@ -370,7 +370,23 @@ Status PositiveDays(const std::string& path, const YAML::Node& section, const ch
 Status LoadOutreach(const std::string& path, const YAML::Node& n, Config* c) {
   YAML::Node o = n["outreach"];
   if (!o) return Status::Ok();
-  if (Status s = CheckKeys(path, o, {"rescreen_after_days"}, "outreach"); !s.ok()) return s;
+  if (Status s = CheckKeys(
+          path, o, {"rescreen_after_days", "questionnaire", "questionnaire_category", "requester"},
+          "outreach");
+      !s.ok()) {
+    return s;
+  }
+  for (auto [key, value] :
+       {std::pair<const char*, std::string*>{"questionnaire", &c->outreach.questionnaire},
+        {"questionnaire_category", &c->outreach.questionnaire_category},
+        {"requester", &c->outreach.requester}}) {
+    if (!o[key]) continue;
+    if (!o[key].IsScalar() || o[key].Scalar().empty()) {
+      return Status::InvalidArgument(Where(path, o[key]) + ": '" + key +
+                                     "' must be a non-empty string");
+    }
+    *value = o[key].Scalar();
+  }
   return PositiveDays(path, o, "rescreen_after_days", &c->outreach.rescreen_after_days);
 }
 

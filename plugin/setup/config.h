@@ -80,6 +80,12 @@ struct FlagsConfig {
 // Issue 15 item 4: `outreach:`.
 struct OutreachConfig {
   int rescreen_after_days = 365;  // a screening older than this is due again
+  // `outreach --write`: the canonical of the form the patient Task asks for (required for
+  // --write), the questionnaire-category code (SDOHCC temporary codes; UNVERIFIED, see README)
+  // and the requester reference ("" none).
+  std::string questionnaire;
+  std::string questionnaire_category = "risk-questionnaire";
+  std::string requester;
 };
 
 struct Config {
