@@ -3,11 +3,19 @@
 // JSON as a directory folder holds them, with hand-written expectations per patient.
 #include "plugin/referrals/directory.h"
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
+
+#include "plugin/referrals/referral_planner.h"
+#include "plugin/setup/pipeline.h"
 
 namespace sdoh {
 namespace {
@@ -305,6 +313,135 @@ TEST(DirectoryTest, MissingLocationIsCounted) {
   EXPECT_EQ(d.counts().skip_examples[0].where, "HealthcareService/svc");
   EXPECT_NE(d.counts().skip_examples[0].detail.find("Location/nowhere"), std::string::npos);
   EXPECT_EQ(d.Choose(Food("10001", "en")).candidates[0].excluded, "no service area listed");
+}
+
+// The planner with a directory: the chosen service is ServiceRequest.performer and its
+// Organization the Task.owner; the business identifiers are those without a directory (the
+// performer is not part of the identity); no eligible service leaves the route's performer.
+class DirectoryPlanTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto p = LoadPipeline(std::string(SDOH_SOURCE_DIR) + "/config/sdoh-bridge.yaml");
+    ASSERT_TRUE(p.ok()) << p.status().message();
+    p_ = std::make_unique<Pipeline>(std::move(*p));
+    now_ = *fhir::ParseFhirDateTime("2024-06-01T12:00:00Z", fhir::TimeZone::Utc());
+    Load(directory_);
+  }
+  ReferralPlan Plan(const std::string& postal, const std::string& lang, bool with_directory,
+                    const RejectedPerformers* rejected = nullptr) {
+    NeedFlag f;
+    f.patient_id = "pat-1";
+    f.need = "food";
+    f.def = p_->catalog->FindNeed("food");
+    f.possible = false;
+    f.evidence = {{"QuestionnaireResponse/qr-1", "2"}};
+    f.rules = {"ahc-hrsn.food"};
+    f.why = {"x"};
+    f.screened_at = now_;
+    PlanContext ctx{p_->catalog.get(),     &p_->config, p_->ruleset.id(),
+                    p_->ruleset.version(), now_,        nullptr};
+    if (with_directory) ctx.directory = &directory_;
+    ctx.rejected = rejected;
+    PatientFacts facts;
+    facts.present = true;
+    facts.postal_code = postal;
+    facts.communication_language = lang;
+    return PlanReferral(f, facts, ctx);
+  }
+  static rapidjson::Document Json(const ReferralPlan& plan, const std::string& type) {
+    rapidjson::Document d;
+    for (const PlannedResource& r : plan.resources) {
+      if (r.type == type) d.Parse(r.json.c_str());
+    }
+    return d;
+  }
+  static std::vector<std::string> Identifiers(const ReferralPlan& plan) {
+    std::vector<std::string> ids;
+    for (const PlannedResource& r : plan.resources) ids.push_back(r.type + " " + r.identifier);
+    return ids;
+  }
+
+  std::unique_ptr<Pipeline> p_;
+  fhir::InstantMicros now_ = 0;
+  Directory directory_;
+};
+
+TEST_F(DirectoryPlanTest, ChosenServiceIsPerformerAndOrganizationIsOwnerSameIdentifiers) {
+  const ReferralPlan without = Plan("02139", "es", false);
+  const ReferralPlan with = Plan("02139", "es", true);
+  EXPECT_FALSE(without.directory.consulted);
+  EXPECT_TRUE(with.directory.consulted);
+  ASSERT_EQ(Identifiers(with).size(), 3u);  // ServiceRequest, Task, Flag
+  EXPECT_EQ(Identifiers(with), Identifiers(without));
+  auto sr = Json(with, "ServiceRequest");
+  ASSERT_TRUE(sr.IsObject());
+  ASSERT_EQ(sr["performer"].Size(), 1u);
+  EXPECT_STREQ(sr["performer"][0]["reference"].GetString(), "HealthcareService/food-north");
+  auto task = Json(with, "Task");
+  EXPECT_STREQ(task["owner"]["reference"].GetString(), "Organization/org-north");
+  // Without a directory: the route's, as before.
+  EXPECT_STREQ(Json(without, "ServiceRequest")["performer"][0]["reference"].GetString(),
+               "Organization/social-work-team");
+  // Only performer and owner differ.
+  auto sr_without = Json(without, "ServiceRequest");
+  sr.RemoveMember("performer");
+  sr_without.RemoveMember("performer");
+  EXPECT_TRUE(sr == sr_without);
+}
+
+TEST_F(DirectoryPlanTest, RejectedFromTheLedgerAndFallbackToTheRoute) {
+  RejectedPerformers rejected{{{"pat-1", "food"}, {"Organization/org-north"}}};
+  ReferralPlan plan = Plan("02139", "es", true, &rejected);
+  EXPECT_EQ(plan.directory.service, "HealthcareService/food-east");
+  EXPECT_STREQ(Json(plan, "Task")["owner"]["reference"].GetString(), "Organization/org-east");
+  // Another need of the patient, or another patient, is not affected.
+  RejectedPerformers other{{{"pat-1", "housing-instability"}, {"Organization/org-north"}},
+                           {{"pat-2", "food"}, {"Organization/org-north"}}};
+  EXPECT_EQ(Plan("02139", "es", true, &other).directory.service, "HealthcareService/food-north");
+  // No eligible service: the route's performer and owner.
+  ReferralPlan fallback = Plan("02118", "zh", true);
+  EXPECT_TRUE(fallback.directory.consulted);
+  EXPECT_EQ(fallback.directory.service, "");
+  EXPECT_STREQ(Json(fallback, "ServiceRequest")["performer"][0]["reference"].GetString(),
+               "Organization/social-work-team");
+  EXPECT_STREQ(Json(fallback, "Task")["owner"]["reference"].GetString(),
+               "Organization/social-work-team");
+}
+
+// `directory:` in the config: paths resolved against the config's folder, unknown keys and a
+// non-boolean require_language are errors naming the key.
+TEST(DirectoryConfigTest, Keys) {
+  const std::string base = std::string(SDOH_SOURCE_DIR) + "/config/sdoh-bridge.yaml";
+  std::ifstream in(base);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  namespace fs = std::filesystem;
+  const fs::path dir =
+      fs::temp_directory_path() / ("sdoh-directory-config-" + std::to_string(::getpid()));
+  fs::create_directories(dir / "config");
+  auto load = [&](const std::string& section) {
+    const std::string path = (dir / "config" / "c.yaml").string();
+    std::ofstream(path) << text << section;
+    return LoadConfig(path);
+  };
+  auto ok = load("directory:\n  source: ../samples/directory\n  require_language: true\n");
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(ok->directory.source, (dir / "samples" / "directory").string());
+  EXPECT_TRUE(ok->directory.require_language);
+  EXPECT_EQ(ok->directory.capacity_extension, "");
+  auto none = load("");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->directory.source, "");
+  auto typo = load("directory:\n  source: x\n  requires_language: true\n");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("requires_language"), std::string::npos);
+  auto bad = load("directory:\n  source: x\n  require_language: maybe\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("require_language"), std::string::npos);
+  auto no_source = load("directory:\n  require_language: true\n");
+  ASSERT_FALSE(no_source.ok());
+  EXPECT_NE(no_source.status().message().find("source"), std::string::npos);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
 }
 
 }  // namespace
