@@ -325,4 +325,34 @@ TEST_F(DirectoryServerTest, PerformerPerPatientAndRejectedPerformerSkipped) {
   EXPECT_EQ(text.find("53703"), std::string::npos) << text;
 }
 
+// The same directory read from a FHIR server (`directory.source` a base URL: the REST client of
+// the `fhir:` section, paged searches) — here the test server itself — gives the same choices.
+TEST_F(DirectoryServerTest, DirectoryOnAFhirServer) {
+  for (const std::string type : {"Organization", "Location", "HealthcareService"}) {
+    for (const std::string& l :
+         Lines(ReadFile(kSource + "/samples/directory/" + type + ".ndjson"))) {
+      rapidjson::Document d;
+      d.Parse(l.c_str());
+      auto r = client_.fhir->Update(type, d["id"].GetString(), l);
+      ASSERT_TRUE(r.ok()) << r.error().ToString();
+    }
+  }
+  std::string text = ReadFile(config_);
+  const std::string folder = "source: " + kSource + "/samples/directory";
+  ASSERT_NE(text.find(folder), std::string::npos);
+  text.replace(text.find(folder), folder.size(), "source: " + server_.base_url());
+  std::ofstream(config_) << text;
+  std::string output;
+  ASSERT_EQ(Run(At(0), &output), 0) << output;
+  EXPECT_NE(output.find("directory   4 services in FHIR server " + server_.base_url()),
+            std::string::npos)
+      << output;
+  for (const Case& c : kCases) {
+    std::vector<Res> srs = FoodRequests(c.patient);
+    ASSERT_EQ(srs.size(), 1u) << c.patient << "\n" << output;
+    EXPECT_EQ(srs[0].performer, c.performer) << c.patient;
+    EXPECT_EQ(TaskFor(srs[0]).owner, c.owner) << c.patient;
+  }
+}
+
 }  // namespace
