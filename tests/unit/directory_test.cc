@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include <rapidjson/document.h>
 
 #include "plugin/referrals/referral_planner.h"
+#include "plugin/screening/screening_collector.h"
 #include "plugin/setup/pipeline.h"
 
 namespace sdoh {
@@ -406,6 +408,57 @@ TEST_F(DirectoryPlanTest, RejectedFromTheLedgerAndFallbackToTheRoute) {
                "Organization/social-work-team");
   EXPECT_STREQ(Json(fallback, "Task")["owner"]["reference"].GetString(),
                "Organization/social-work-team");
+}
+
+// A service without coverageArea is placed by its `location` Locations.
+TEST(DirectoryTest, LocationWhenNoCoverageArea) {
+  Directory d;
+  Feed(d, "Location", Area("site", "30301", {}));
+  Feed(d, "Location", Area("area", "99999", {}));
+  std::string svc = Service("svc", "o", "food-insecurity", "area", {"en"}, "capacity");
+  // coverageArea → location
+  const std::string from = R"("coverageArea":[{"reference":"Location/area"}])";
+  svc.replace(svc.find(from), from.size(), R"("location":[{"reference":"Location/site"}])");
+  Feed(d, "HealthcareService", svc);
+  d.Finish();
+  EXPECT_EQ(d.Choose(Food("30301", "en")).service, "HealthcareService/svc");
+  EXPECT_EQ(d.Choose(Food("99999", "en")).service, "");
+}
+
+// The patient side, read by the collector only when a directory is configured: the first
+// postal code of an address not `old`; the preferred communication's language, else the first.
+TEST(DirectoryPatientFactsTest, PostalCodeAndLanguage) {
+  auto p = LoadPipeline(std::string(SDOH_SOURCE_DIR) + "/config/sdoh-bridge.yaml");
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  for (bool directory : {true, false}) {
+    ScreeningOptions o;
+    o.ruleset = &p->ruleset;
+    o.now = *fhir::ParseFhirDateTime("2024-06-01T12:00:00Z", fhir::TimeZone::Utc());
+    o.input = InputPolicyFor(p->config, o.now);
+    o.directory_facts = directory;
+    ScreeningCollector c(*p->catalog, o);
+    const char* lang = R"({"language":{"coding":[{"system":"urn:ietf:bcp:47","code":")";
+    for (const std::string& json : {
+             R"({"resourceType":"Patient","id":"a","address":[{"use":"old","postalCode":"11111"},)"
+             R"({"use":"home","city":"x"},{"use":"home","postalCode":"02139-4307"}],)"
+             R"("communication":[)" +
+                 std::string(lang) + R"(es"}]}},)" + lang + R"(pt-BR"}]},"preferred":true}]})",
+             R"({"resourceType":"Patient","id":"b","communication":[)" + std::string(lang) +
+                 R"(fr"}]}},)" + lang + R"(de"}]}}]})",
+         }) {
+      rapidjson::Document d;
+      d.Parse(json.c_str());
+      ASSERT_FALSE(d.HasParseError()) << json;
+      c.OnResource("Patient", d, {"test", 1});
+    }
+    std::map<std::string, PatientFacts> facts;
+    c.Finish([&](PatientRecord& rec) { facts[rec.id] = rec.facts; });
+    ASSERT_EQ(facts.size(), 2u);
+    EXPECT_EQ(facts["a"].postal_code, directory ? "02139-4307" : "");
+    EXPECT_EQ(facts["a"].communication_language, directory ? "pt-BR" : "");
+    EXPECT_EQ(facts["b"].postal_code, "");
+    EXPECT_EQ(facts["b"].communication_language, directory ? "fr" : "");
+  }
 }
 
 // `directory:` in the config: paths resolved against the config's folder, unknown keys and a
