@@ -210,13 +210,12 @@ void Directory::OnResource(std::string_view expected_type, const Value& r,
     }
   }
   Pending p{RefIds(r, "coverageArea", "Location"), RefIds(r, "location", "Location")};
-  for (size_t i = 0; i < services_.size(); ++i) {
-    if (services_[i].id == s.id) {  // a later line of the same id replaces it
-      counts_.Ignore("HealthcareService", "read twice (the later line counts)");
-      services_[i] = std::move(s);
-      pending_[i] = std::move(p);
-      return;
-    }
+  auto [it, added] = index_.emplace(s.id, services_.size());
+  if (!added) {  // a later line of the same id replaces it
+    counts_.Ignore("HealthcareService", "read twice (the later line counts)");
+    services_[it->second] = std::move(s);
+    pending_[it->second] = std::move(p);
+    return;
   }
   services_.push_back(std::move(s));
   pending_.push_back(std::move(p));
@@ -242,28 +241,37 @@ void Directory::Finish() {
     }
   }
   pending_.clear();
-  std::sort(services_.begin(), services_.end(),
-            [](const DirectoryService& a, const DirectoryService& b) { return a.id < b.id; });
+  index_.clear();
+  Index();
 }
 
 void Directory::AddService(DirectoryService s) {
   services_.push_back(std::move(s));
+  Index();
+}
+
+void Directory::Index() {
   std::sort(services_.begin(), services_.end(),
             [](const DirectoryService& a, const DirectoryService& b) { return a.id < b.id; });
+  by_category_.clear();
+  for (size_t i = 0; i < services_.size(); ++i) {
+    for (const auto& coding : services_[i].codings) {
+      std::vector<size_t>& at = by_category_[coding];
+      if (at.empty() || at.back() != i) at.push_back(i);
+    }
+  }
 }
 
 DirectoryChoice Directory::Choose(const DirectoryQuery& q) const {
   DirectoryChoice choice;
   choice.consulted = true;
   const std::string lang = PrimaryTag(q.language);
-  for (const DirectoryService& s : services_) {
-    const bool category = std::any_of(s.codings.begin(), s.codings.end(), [&](const auto& c) {
-      return c.first == q.category_system && c.second == q.category_code;
-    });
-    if (!category) {
-      ++choice.other_category;
-      continue;
-    }
+  static const std::vector<size_t> kNone;
+  auto cat = by_category_.find({q.category_system, q.category_code});
+  const std::vector<size_t>& listed = cat != by_category_.end() ? cat->second : kNone;
+  choice.other_category = services_.size() - listed.size();
+  for (size_t at : listed) {
+    const DirectoryService& s = services_[at];
     CandidateVerdict v;
     v.service = s.Reference();
     v.capacity = s.capacity;
@@ -316,8 +324,10 @@ DirectoryChoice Directory::Choose(const DirectoryQuery& q) const {
   if (!choice.candidates.empty() && choice.candidates.front().eligible) {
     const CandidateVerdict& best = choice.candidates.front();
     choice.service = best.service;
-    for (const DirectoryService& s : services_) {
-      if (s.Reference() == best.service) choice.organization = s.organization;
+    for (size_t at : listed) {
+      if (services_[at].Reference() == best.service) {
+        choice.organization = services_[at].organization;
+      }
     }
     size_t eligible = 0;
     for (const CandidateVerdict& v : choice.candidates) eligible += v.eligible ? 1 : 0;

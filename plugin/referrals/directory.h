@@ -120,6 +120,11 @@ class Directory : public fhir::ResourceVisitor {
   DirectoryOptions options_;
   std::vector<DirectoryService> services_;  // sorted by id after Finish
   std::vector<Pending> pending_;            // parallel to services_ until Finish
+  std::map<std::string, size_t> index_;     // id → position in services_ while reading
+  // (system, code) → positions in services_ (ascending, each once): Choose looks at the need's
+  // category only. Rebuilt by Finish / AddService.
+  std::map<std::pair<std::string, std::string>, std::vector<size_t>> by_category_;
+  void Index();
   std::map<std::string, std::vector<std::string>> location_codes_;  // Location id → codes
   std::set<std::string> organizations_, inactive_organizations_;
   RunCounts counts_;

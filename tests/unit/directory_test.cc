@@ -410,6 +410,20 @@ TEST_F(DirectoryPlanTest, RejectedFromTheLedgerAndFallbackToTheRoute) {
                "Organization/social-work-team");
 }
 
+// A later line of the same HealthcareService id replaces the earlier one (counted as ignored).
+TEST(DirectoryTest, LaterLineOfTheSameServiceWins) {
+  Directory d;
+  Feed(d, "Location", Area("a", "10001", {}));
+  Feed(d, "HealthcareService",
+       Service("svc", "o", "food-insecurity", "a", {"en"}, "capacity", false));
+  Feed(d, "HealthcareService", Service("svc", "o", "food-insecurity", "a", {"en"}, "capacity"));
+  d.Finish();
+  ASSERT_EQ(d.services().size(), 1u);
+  EXPECT_TRUE(d.services()[0].active);
+  EXPECT_EQ(d.counts().TotalIgnored(), 1u);
+  EXPECT_EQ(d.Choose(Food("10001", "en")).service, "HealthcareService/svc");
+}
+
 // A service without coverageArea is placed by its `location` Locations.
 TEST(DirectoryTest, LocationWhenNoCoverageArea) {
   Directory d;
