@@ -5,11 +5,13 @@
 
 #include "fhir/printable.h"
 #include "fhir/resource_id.h"
+#include "plugin/pass/directory_source.h"
 #include "plugin/pass/evaluate_pass.h"
 #include "plugin/pass/source.h"
 #include "plugin/referrals/referral_planner.h"
 #include "plugin/setup/pipeline.h"
 #include "plugin/writeback/feedback_store.h"
+#include "plugin/writeback/ledger.h"
 #include "plugin/writeback/server_writeback.h"
 
 namespace sdoh {
@@ -96,6 +98,36 @@ void DescribeReferral(const NeedFlag& f, const ReferralPlan& plan, const Config&
   }
 }
 
+// Issue 15 item 3: the service directory's candidates for one referral and why one won.
+void DescribeDirectory(const ReferralPlan& plan, const RouteConfig* route, std::ostream& out) {
+  const DirectoryChoice& c = plan.directory;
+  if (!c.consulted) return;
+  if (!c.service.empty()) {
+    out << "      performer: " << c.service << " (directory: " << c.why << ")";
+    if (!c.organization.empty()) out << "; Task owner " << c.organization;
+    out << "\n";
+  } else {
+    out << "      performer: "
+        << (route != nullptr && !route->performer.empty() ? route->performer : std::string("none"))
+        << " (route's; directory: " << c.why << ")\n";
+  }
+  for (size_t i = 0; i < c.candidates.size(); ++i) {
+    const CandidateVerdict& v = c.candidates[i];
+    out << "        "
+        << (v.service == c.service ? "CHOSEN   "
+            : v.eligible           ? "eligible "
+                                   : "excluded ")
+        << v.service;
+    if (!v.eligible) out << " — " << v.excluded;
+    out << ":";
+    for (size_t j = 0; j < v.reasons.size(); ++j) out << (j ? "; " : " ") << v.reasons[j];
+    out << "\n";
+  }
+  if (c.other_category > 0) {
+    out << "        (" << c.other_category << " other service(s) do not list the category)\n";
+  }
+}
+
 }  // namespace
 
 int ExplainCommand(const ExplainOptions& options, std::ostream& out, std::ostream& err) {
@@ -126,6 +158,23 @@ int ExplainCommand(const ExplainOptions& options, std::ostream& out, std::ostrea
       return 1;
     }
     po.declines = &declines;
+    // The service directory and the performers that rejected before (issue 15 item 3).
+    auto directory = LoadServiceDirectory(p.config);
+    if (!directory.ok()) {
+      err << "sdoh-bridge: " << directory.status().message() << "\n";
+      return 1;
+    }
+    RejectedPerformers rejected;
+    if (*directory) {
+      auto loaded = writeback::LoadRejectedPerformers(writeback::LedgerPath(p.config));
+      if (!loaded.ok()) {
+        err << "sdoh-bridge: " << loaded.status().message() << "\n";
+        return 1;
+      }
+      rejected = std::move(*loaded);
+    }
+    po.directory = directory->get();
+    po.rejected = &rejected;
     Pass pass(p, po);
     if (fhir::Status s = pass.Read(store); !s.ok()) {
       err << "sdoh-bridge: reading " << store.Describe() << " failed: " << s.message() << "\n";
@@ -192,6 +241,8 @@ int ExplainCommand(const ExplainOptions& options, std::ostream& out, std::ostrea
         out << "; screened " << ScreenedDaysAgo(f, now) << " days ago";
       }
       out << "\n";
+      auto route = p.config.routes.find(plan.route);
+      DescribeDirectory(plan, route != p.config.routes.end() ? &route->second : nullptr, out);
       if (f.def != nullptr && f.def->sensitive) {
         // Details a ServiceRequest note of a sensitive need leaves out (issue 14 item 8).
         for (const std::string& why : f.why) out << "      why: " << why << "\n";

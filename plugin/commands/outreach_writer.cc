@@ -49,8 +49,8 @@ void Ref(Writer& w, const char* key, const std::string& reference) {
 }
 
 bool IsOpen(std::string_view status) {
-  for (std::string_view s : {"draft", "requested", "received", "accepted", "ready", "on-hold",
-                             "in-progress"}) {
+  for (std::string_view s :
+       {"draft", "requested", "received", "accepted", "ready", "on-hold", "in-progress"}) {
     if (status == s) return true;
   }
   return false;
@@ -104,8 +104,7 @@ int Withdraw(fhir::client::FhirClient& fhir, const Config& config,
     d.AddMember("status", "cancelled", a);
     d.RemoveMember("statusReason");
     rapidjson::Value reason(rapidjson::kObjectType);
-    reason.AddMember("text", "No longer due: a screening arrived, or the patient is not active",
-                     a);
+    reason.AddMember("text", "No longer due: a screening arrived, or the patient is not active", a);
     d.AddMember("statusReason", reason, a);
     rapidjson::StringBuffer sb;
     Writer w(sb);

@@ -10,6 +10,7 @@
 
 #include "plugin/outputs/folder_outputs.h"
 #include "plugin/outputs/run_summary.h"
+#include "plugin/pass/directory_source.h"
 #include "plugin/pass/evaluate_pass.h"
 #include "plugin/pass/source.h"
 #include "plugin/setup/pipeline.h"
@@ -36,10 +37,16 @@ std::string NewRunId(fhir::InstantMicros now) {
 // Hands each patient to the folder outputs and, with a server, to writeback.
 class RunSink : public PassSink {
  public:
-  RunSink(FolderOutputs& outputs, Writeback* writeback)
-      : outputs_(outputs), writeback_(writeback) {}
+  RunSink(FolderOutputs& outputs, Writeback* writeback, DirectoryTally* directory)
+      : outputs_(outputs), writeback_(writeback), directory_(directory) {}
   void OnPatient(PatientResult& result) override {
     outputs_.OnPatient(result);
+    if (directory_ != nullptr) {
+      for (const ReferralPlan& plan : result.plans) {
+        if (!plan.directory.consulted) continue;
+        ++(plan.directory.service.empty() ? directory_->fallback : directory_->chosen);
+      }
+    }
     if (writeback_ == nullptr) return;
     PatientPass pass;
     pass.patient_id = result.record.id;
@@ -51,6 +58,7 @@ class RunSink : public PassSink {
  private:
   FolderOutputs& outputs_;
   Writeback* writeback_;
+  DirectoryTally* directory_;
 };
 
 // The run's clock: --now, else the system clock. nullopt when --now is not a FHIR dateTime.
@@ -216,10 +224,30 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
   if ((*source)->is_server()) {
     if (int code = LoadRunCompletions(p.config, &completions, err); code) return code;
   }
+  // The service directory and the performers that rejected before (issue 15 item 3).
+  auto directory = LoadServiceDirectory(p.config);
+  if (!directory.ok()) {
+    err << "sdoh-bridge: " << directory.status().message() << "\n";
+    return directory.status().code() == fhir::Status::Code::kInvalidArgument ? 2 : 1;
+  }
+  RejectedPerformers rejected;
+  DirectoryTally directory_tally;
+  if (*directory) {
+    auto loaded = writeback::LoadRejectedPerformers(writeback::LedgerPath(p.config));
+    if (!loaded.ok()) {
+      err << "sdoh-bridge: " << loaded.status().message() << "\n";
+      return 1;
+    }
+    rejected = std::move(*loaded);
+    directory_tally.source = (*directory)->source;
+    directory_tally.services = (*directory)->services().size();
+  }
   PassOptions po;
   po.now = *now;
   po.declines = &declines;
   po.completions = &completions;
+  po.directory = directory->get();
+  po.rejected = &rejected;
   Pass pass(p, po);
   const auto t0 = std::chrono::steady_clock::now();
   if (fhir::Status s = pass.Read(store); !s.ok()) {
@@ -230,7 +258,16 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
   RunCounts& counts = pass.counts();
   if ((*source)->folder() != nullptr) counts.missing_files = (*source)->folder()->missing_files();
   const auto t1 = std::chrono::steady_clock::now();
-  RunSink sink(outputs, writeback.get());
+  // Bad directory entries are bad input like any other: counted, named, exit 3.
+  if (*directory) {
+    const RunCounts& dc = (*directory)->counts();
+    for (const auto& [reason, n] : dc.skipped) counts.skipped[reason] += n;
+    for (const SkipRecord& r : dc.skip_examples) {
+      if (counts.skip_examples.size() < RunCounts::kMaxSkipExamples)
+        counts.skip_examples.push_back(r);
+    }
+  }
+  RunSink sink(outputs, writeback.get(), *directory ? &directory_tally : nullptr);
   pass.Evaluate(sink);
   int writeback_code = 0;
   if (writeback) {
@@ -261,6 +298,7 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
   summary.tally = &outputs.tally();
   summary.forms = &pass.collector().forms();
   summary.catalog = p.catalog.get();
+  if (*directory) summary.directory = &directory_tally;
   // A QuestionnaireResponse of a form that could be neither mapped nor inferred may have been a
   // screening: never dropped quietly (issue 14 item 5b).
   const bool dropped = summary.forms->DroppedResponses() > 0;

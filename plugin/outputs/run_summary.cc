@@ -128,6 +128,19 @@ std::string SummaryJson(const RunSummary& s) {
   WriteCounts(w, "flags_by_need", t.flags_by_need);
   WriteCounts(w, "resources_planned", t.planned_by_type);
   WriteCounts(w, "referrals_not_planned", t.not_planned);
+  if (s.directory != nullptr) {
+    w.Key("directory");
+    w.StartObject();
+    w.Key("source");
+    w.String(s.directory->source.c_str());
+    w.Key("services");
+    w.Uint64(s.directory->services);
+    w.Key("chosen");
+    w.Uint64(s.directory->chosen);
+    w.Key("fallback");
+    w.Uint64(s.directory->fallback);
+    w.EndObject();
+  }
   w.Key("exit_code");
   w.Int(s.exit_code);
   w.EndObject();
@@ -175,6 +188,11 @@ void PrintSummary(const RunSummary& s, std::ostream& out) {
   out << (s.dry_run ? "  (dry run: nothing written but plan.json)" : "") << "\n";
   for (const auto& [k, v] : t.not_planned) {
     out << "      no referral  " << v << "  " << k << "\n";
+  }
+  if (const DirectoryTally* d = s.directory) {
+    out << "  directory   " << d->services << " services in " << fhir::Printable(d->source, 1024)
+        << "; performer chosen " << d->chosen << ", fallback to the route's " << d->fallback
+        << "\n";
   }
   out << "  skipped     " << skipped << (skipped ? " unreadable inputs" : "") << "\n";
   for (const auto& [k, v] : c.skipped) out << "      " << k << "  " << v << "\n";

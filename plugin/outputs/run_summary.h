@@ -13,6 +13,14 @@
 
 namespace sdoh {
 
+// Issue 15 item 3: the service directory's part of a run (only when `directory:` is set).
+struct DirectoryTally {
+  std::string source;     // Store::Describe() of the directory
+  uint64_t services = 0;  // HealthcareServices read
+  uint64_t chosen = 0;    // referrals whose performer the directory chose
+  uint64_t fallback = 0;  // referrals left with the route's performer (no eligible service)
+};
+
 struct RunSummary {
   std::string run_id;
   std::string started;  // the run's clock, FHIR instant
@@ -25,6 +33,7 @@ struct RunSummary {
   const PassTally* tally = nullptr;
   const FormInference* forms = nullptr;  // the forms the pass met (mapped, inferred, unmapped)
   const Catalog* catalog = nullptr;
+  const DirectoryTally* directory = nullptr;  // null: no directory configured
   int exit_code = 0;
 };
 

@@ -13,6 +13,7 @@ ScreeningOptions CollectorOptions(const Pipeline& p, const PassOptions& o) {
   s.infer_forms = p.config.infer_forms;
   s.input = InputPolicyFor(p.config, o.now);  // issue 13 #6-#8
   for (const std::string& base : o.local_bases) s.input.AddLocalBase(base);
+  s.directory_facts = o.directory != nullptr;
   return s;
 }
 
@@ -32,6 +33,8 @@ void Pass::Evaluate(PassSink& sink) {
   const Pipeline& p = pipeline_;
   PlanContext ctx{p.catalog.get(), &p.config,         p.ruleset.id(),      p.ruleset.version(),
                   options_.now,    options_.declines, options_.completions};
+  ctx.directory = options_.directory;
+  ctx.rejected = options_.rejected;
   collector_.Finish([&](PatientRecord& rec) {
     if (!options_.only_patient.empty() && rec.id != options_.only_patient) return;
     PatientResult result{rec, {}, {}, {}};

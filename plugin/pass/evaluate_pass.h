@@ -33,6 +33,11 @@ struct PassOptions {
   const Declines* declines = nullptr;
   // Referrals the performer completed (issue 15 item 1); null: none. Must outlive the pass.
   const Completions* completions = nullptr;
+  // Issue 15 item 3: the service directory (null: none) and the performers that rejected a
+  // patient's referral for a need (null: none). Must outlive the pass. With a directory the
+  // collector also reads each patient's postal code and communication language.
+  const Directory* directory = nullptr;
+  const RejectedPerformers* rejected = nullptr;
   bool rule_outcomes = false;  // every rule's outcome per screening (explain)
   // When set, the rules see only the counted screenings in [first, second) (the report's
   // period); the record handed to the sink keeps them all.

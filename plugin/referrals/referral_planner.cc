@@ -223,7 +223,8 @@ const ReferralFragments& FragmentsFor(const NeedDef& def, const RouteConfig& rou
 }
 
 std::string BuildServiceRequest(const NeedFlag& flag, const RouteConfig& route,
-                                const std::string& identifier, bool draft, const PlanContext& ctx) {
+                                const std::string& identifier, bool draft, const PlanContext& ctx,
+                                const DirectoryChoice& choice) {
   const NeedDef& def = *flag.def;
   const ReferralFragments& f = FragmentsFor(def, route, ctx);
   rapidjson::StringBuffer sb;
@@ -262,7 +263,14 @@ std::string BuildServiceRequest(const NeedFlag& flag, const RouteConfig& route,
   Key(w, "authoredOn");
   Str(w, Date(ctx.now));
   if (!route.requester.empty()) KeyRaw(w, "requester", f.requester, rapidjson::kObjectType);
-  if (!route.performer.empty()) KeyRaw(w, "performer", f.performer, rapidjson::kArrayType);
+  if (!choice.service.empty()) {  // the service directory's choice (issue 15 item 3)
+    Key(w, "performer");
+    w.StartArray();
+    Ref(w, choice.service);
+    w.EndArray();
+  } else if (!route.performer.empty()) {
+    KeyRaw(w, "performer", f.performer, rapidjson::kArrayType);
+  }
   // Evidence Observations are the reason; other evidence (QuestionnaireResponses) supports
   // it. The subject Patient is never supportingInfo (issue 14 item 9).
   bool any_reason = false, any_supporting = false;
@@ -313,7 +321,7 @@ std::string BuildServiceRequest(const NeedFlag& flag, const RouteConfig& route,
 }
 
 std::string BuildTask(const NeedFlag& flag, const RouteConfig& route, const std::string& sr_id,
-                      const PlanContext& ctx) {
+                      const PlanContext& ctx, const DirectoryChoice& choice) {
   const ReferralFragments& f = FragmentsFor(*flag.def, route, ctx);
   rapidjson::StringBuffer sb;
   sb.Reserve(1024);
@@ -348,7 +356,12 @@ std::string BuildTask(const NeedFlag& flag, const RouteConfig& route, const std:
   Key(w, "authoredOn");
   Str(w, Date(ctx.now));
   if (!route.requester.empty()) KeyRaw(w, "requester", f.requester, rapidjson::kObjectType);
-  if (!route.owner.empty()) KeyRaw(w, "owner", f.owner, rapidjson::kObjectType);
+  if (!choice.service.empty()) {  // the service directory's choice (issue 15 item 3)
+    Key(w, "owner");
+    Ref(w, !choice.organization.empty() ? choice.organization : choice.service);
+  } else if (!route.owner.empty()) {
+    KeyRaw(w, "owner", f.owner, rapidjson::kObjectType);
+  }
   w.EndObject();
   return std::string(sb.GetString(), sb.GetSize());
 }
@@ -399,6 +412,20 @@ std::string BuildFlag(const NeedFlag& flag, const std::string& identifier, const
 }
 
 }  // namespace
+
+DirectoryChoice ChoosePerformer(const NeedFlag& flag, const PatientFacts& facts,
+                                const PlanContext& ctx) {
+  DirectoryQuery q;
+  q.category_system = ctx.catalog->domain_system();
+  q.category_code = flag.def->domain.code;
+  q.postal_code = facts.postal_code;
+  q.language = facts.communication_language;
+  if (ctx.rejected != nullptr) {
+    auto it = ctx.rejected->find({flag.patient_id, flag.need});
+    if (it != ctx.rejected->end()) q.rejected = it->second;
+  }
+  return ctx.directory->Choose(q);
+}
 
 int64_t ScreenedDaysAgo(const NeedFlag& flag, fhir::InstantMicros now) {
   if (!flag.screened_at) return -1;
@@ -504,12 +531,14 @@ ReferralPlan PlanReferral(const NeedFlag& flag, const PatientFacts& facts, const
                         : route.review           ? "review"
                         : route.consent_required ? "consent"
                                                  : "";
+    if (ctx.directory != nullptr) plan.directory = ChoosePerformer(flag, facts, ctx);
     std::string sr_id = ServiceRequestIdentifier(flag);
     plan.resources.push_back(
         {"ServiceRequest", sr_id,
-         BuildServiceRequest(flag, route, sr_id, !plan.draft_reason.empty(), ctx)});
+         BuildServiceRequest(flag, route, sr_id, !plan.draft_reason.empty(), ctx, plan.directory)});
     if (wants("Task")) {
-      PlannedResource task{"Task", TaskIdentifier(sr_id), BuildTask(flag, route, sr_id, ctx)};
+      PlannedResource task{"Task", TaskIdentifier(sr_id),
+                           BuildTask(flag, route, sr_id, ctx, plan.directory)};
       if (plan.draft_reason.empty()) {
         plan.resources.push_back(std::move(task));
       } else {

@@ -19,6 +19,7 @@
 #include "fhir/datetime.h"
 #include "plugin/referrals/completions.h"
 #include "plugin/referrals/declines.h"
+#include "plugin/referrals/directory.h"
 #include "plugin/rules/rules_engine.h"
 #include "plugin/screening/screening.h"
 #include "plugin/setup/catalog.h"
@@ -49,6 +50,11 @@ struct ReferralPlan {
   // The route's Task for a draft ServiceRequest (type empty when none): writeback creates it
   // once the draft is active — activated in the EHR, or by the pass that finds the Consent.
   PlannedResource held_task;
+  // Issue 15 item 3: the service directory's choice of performer (consulted only when a
+  // directory is configured and a ServiceRequest is planned). When it names a service, the
+  // ServiceRequest.performer is that HealthcareService and the Task.owner its providedBy
+  // Organization (the HealthcareService when it has none); else the route's performer/owner.
+  DirectoryChoice directory;
 };
 
 // The reason token of ReferralPlan::not_planned for a stale need (summary
@@ -70,6 +76,10 @@ struct PlanContext {
   // Referrals the performer completed (the ledger's loop, issue 15 item 1); null: none. The
   // Flag of such a (patient, need) says so and ends after flags.after_completion_days.
   const Completions* completions = nullptr;
+  // Issue 15 item 3: the service directory (null: none configured, the route's performer) and
+  // the performers that rejected a patient's referral for a need before (null: none).
+  const Directory* directory = nullptr;
+  const RejectedPerformers* rejected = nullptr;
   // The JSON of the parts of a referral that depend only on its need and route, serialised once
   // per context (filled by PlanReferral; not thread-safe: one context per thread).
   mutable std::map<std::pair<const NeedDef*, const RouteConfig*>,
@@ -78,6 +88,10 @@ struct PlanContext {
 };
 
 ReferralPlan PlanReferral(const NeedFlag& flag, const PatientFacts& facts, const PlanContext& ctx);
+
+// Issue 15 item 3: the directory's performer for this flag's referral. REQUIRES ctx.directory.
+DirectoryChoice ChoosePerformer(const NeedFlag& flag, const PatientFacts& facts,
+                                const PlanContext& ctx);
 
 // Whole days between the flag's deciding screening and `now`; -1 when it has none (a need
 // read from the Patient resource alone).

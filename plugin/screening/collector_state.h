@@ -92,6 +92,8 @@ struct PatientExtra {
   std::string preferred_language;
   std::string preferred_language_display;
   std::vector<FhirpathOutcome> fhirpath;
+  std::string postal_code;             // ScreeningOptions::directory_facts only
+  std::string communication_language;  // ditto
 };
 struct ScreeningCollector::State {
   IdTable patient_ids;

@@ -90,6 +90,8 @@ void ScreeningCollector::ReadFacts(uint32_t pidx, PatientRecord* rec) {
     f.preferred_language = std::move(e.preferred_language);
     f.preferred_language_display = std::move(e.preferred_language_display);
     f.fhirpath = std::move(e.fhirpath);
+    f.postal_code = std::move(e.postal_code);
+    f.communication_language = std::move(e.communication_language);
   }
   if (f.version_id.empty() && f.rank.version >= 0) f.version_id = std::to_string(f.rank.version);
   if ((ps.flags & PatientState::kConflict) != 0) f = PatientFacts{};  // issue 13 #9

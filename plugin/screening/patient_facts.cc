@@ -35,6 +35,41 @@ bool SameOutcomes(const std::vector<FhirpathOutcome>& a, const std::vector<Fhirp
   return true;
 }
 
+// Issue 15 item 3: the postal code and language the service directory matches on.
+void ReadDirectoryFacts(const Value& r, PatientFacts* f) {
+  if (const Value* addrs = json::ArrayMember(r, "address")) {
+    for (const auto& a : addrs->GetArray()) {
+      if (!a.IsObject() || json::StrMember(a, "use") == "old") continue;
+      std::string_view pc = json::StrMember(a, "postalCode");
+      if (pc.empty()) continue;
+      f->postal_code = std::string(Utf8Prefix(pc, 16));
+      break;
+    }
+  }
+  if (const Value* comms = json::ArrayMember(r, "communication")) {
+    const Value* chosen = nullptr;
+    for (const auto& c : comms->GetArray()) {
+      if (!c.IsObject()) continue;
+      if (chosen == nullptr) chosen = &c;
+      if (json::IsTrue(c, "preferred")) {
+        chosen = &c;
+        break;
+      }
+    }
+    const Value* lang = chosen ? json::Member(*chosen, "language") : nullptr;
+    const Value* codings = lang && lang->IsObject() ? json::ArrayMember(*lang, "coding") : nullptr;
+    if (codings != nullptr) {
+      for (const auto& coding : codings->GetArray()) {
+        if (!coding.IsObject()) continue;
+        std::string_view tag = json::StrMember(coding, "code");
+        if (tag.empty()) continue;
+        f->communication_language = std::string(Utf8Prefix(tag, 35));
+        break;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void ScreeningCollector::AddPatient(const Value& r, const fhir::SourceLocation& where) {
@@ -90,6 +125,7 @@ void ScreeningCollector::AddPatient(const Value& r, const fhir::SourceLocation& 
       }
     }
   }
+  if (options_.directory_facts) ReadDirectoryFacts(r, &f);
   State& st = *state_;
   PatientState& ps = st.patients[PatientIndex(id)];
   // What this line says differs from what the stored line of the same version said.
@@ -109,7 +145,8 @@ void ScreeningCollector::AddPatient(const Value& r, const fhir::SourceLocation& 
         CanonicalNumber(f.version_id, &n) ? std::string_view() : std::string_view(f.version_id);
     return e.version_id != odd_vid || e.preferred_language != f.preferred_language ||
            e.preferred_language_display != f.preferred_language_display ||
-           !SameOutcomes(e.fhirpath, f.fhirpath);
+           !SameOutcomes(e.fhirpath, f.fhirpath) || e.postal_code != f.postal_code ||
+           e.communication_language != f.communication_language;
   };
   if ((ps.flags & PatientState::kPresent) != 0 && SameVersion(ps.rank, f.rank) && conflicts()) {
     // Issue 13 #9: neither line counts, whatever their order; the patient reads as absent.
@@ -130,12 +167,17 @@ void ScreeningCollector::AddPatient(const Value& r, const fhir::SourceLocation& 
   int64_t numeric = 0;
   if (!f.version_id.empty() && CanonicalNumber(f.version_id, &numeric)) f.version_id.clear();
   if (f.version_id.empty() && f.preferred_language.empty() &&
-      f.preferred_language_display.empty() && f.fhirpath.empty()) {
+      f.preferred_language_display.empty() && f.fhirpath.empty() && f.postal_code.empty() &&
+      f.communication_language.empty()) {
     ps.extra = 0;
     return;
   }
-  PatientExtra e{std::move(f.version_id), std::move(f.preferred_language),
-                 std::move(f.preferred_language_display), std::move(f.fhirpath)};
+  PatientExtra e{std::move(f.version_id),
+                 std::move(f.preferred_language),
+                 std::move(f.preferred_language_display),
+                 std::move(f.fhirpath),
+                 std::move(f.postal_code),
+                 std::move(f.communication_language)};
   if (ps.extra != 0) {
     st.patient_extras[ps.extra - 1] = std::move(e);
   } else {

@@ -83,6 +83,11 @@ struct PatientFacts {
   bool prefers_other_language = false;
   std::string preferred_language;  // BCP-47 tag of the first preferred non-default language
   std::string preferred_language_display;
+  // Issue 15 item 3 (service directory), read only when a `directory:` is configured: the
+  // first Patient.address.postalCode (an address not of use `old`), and the language of
+  // Patient.communication with preferred=true, else of the first communication.
+  std::string postal_code;
+  std::string communication_language;
   std::string version_id;
   VersionRank rank;
   std::vector<FhirpathOutcome> fhirpath;  // outcomes of patient-rule fhirpath conditions

@@ -38,6 +38,9 @@ struct ScreeningOptions {
   fhir::InstantMicros now = 0;       // evaluation time for FHIRPath now()/today()
   bool infer_forms = true;           // config forms.infer (plugin/screening/form_inference.h)
   InputPolicy input;  // ids, subjects and dates accepted (InputPolicyFor(config, now))
+  // Read the patient's postal code and communication language (PatientFacts) for the service
+  // directory (issue 15 item 3); off when no `directory:` is configured.
+  bool directory_facts = false;
 };
 
 // One line of the explain trace: what happened to a resource of the patient and why.

@@ -411,6 +411,34 @@ Status LoadFlags(const std::string& path, const YAML::Node& n, Config* c) {
   return Status::Ok();
 }
 
+// `directory:` (issue 15 item 3): source, require_language, capacity_extension.
+Status LoadDirectory(const std::string& path, const YAML::Node& n, const fs::path& base,
+                     Config* c) {
+  YAML::Node d = n["directory"];
+  if (!d) return Status::Ok();
+  if (!d.IsMap()) {
+    return Status::InvalidArgument(Where(path, d) + ": 'directory' must be a mapping");
+  }
+  if (Status s =
+          CheckKeys(path, d, {"source", "require_language", "capacity_extension"}, "directory");
+      !s.ok()) {
+    return s;
+  }
+  auto source = RequiredString(path, d, "source");
+  if (!source.ok()) return source.status();
+  c->directory.source = Resolve(base, *source);
+  if (YAML::Node b = d["require_language"]) {
+    if (!b.IsScalar() || (b.Scalar() != "true" && b.Scalar() != "false")) {
+      return Status::InvalidArgument(Where(path, b) + ": 'require_language' must be true or false");
+    }
+    c->directory.require_language = b.Scalar() == "true";
+  }
+  auto ext = OptionalString(path, d, "capacity_extension", "");
+  if (!ext.ok()) return ext.status();
+  c->directory.capacity_extension = *ext;
+  return Status::Ok();
+}
+
 // `referrals:` (required): identifier_system, routes over the defaults, rule_priority.
 Status LoadReferrals(const std::string& path, const YAML::Node& n, Config* c) {
   // Referral policy. Defaults per the product design; config may override each route.
@@ -465,11 +493,12 @@ Result<Config> LoadConfig(const std::string& path) {
   const YAML::Node& n = *doc;
   Config c;
   c.path = path;
-  if (Status s = CheckKeys(path, n,
-                           {"source", "out", "mappings", "rules", "time_zone", "limits",
-                            "referrals", "fhir", "writeback", "service", "watch", "forms",
-                            "source_aliases", "screening", "threads", "outreach", "flags"},
-                           "config");
+  if (Status s =
+          CheckKeys(path, n,
+                    {"source", "out", "mappings", "rules", "time_zone", "limits", "referrals",
+                     "fhir", "writeback", "service", "watch", "forms", "source_aliases",
+                     "screening", "threads", "outreach", "flags", "directory"},
+                    "config");
       !s.ok()) {
     return s;
   }
@@ -485,6 +514,7 @@ Result<Config> LoadConfig(const std::string& path) {
   if (Status s = LoadPassThroughSections(path, n, &c); !s.ok()) return s;
   if (Status s = LoadOutreach(path, n, &c); !s.ok()) return s;
   if (Status s = LoadFlags(path, n, &c); !s.ok()) return s;
+  if (Status s = LoadDirectory(path, n, base, &c); !s.ok()) return s;
   if (Status s = LoadReferrals(path, n, &c); !s.ok()) return s;
   return c;
 }

@@ -88,6 +88,16 @@ struct OutreachConfig {
   std::string requester;
 };
 
+// Issue 15 item 3: `directory:`, the service directory a referral's performer is chosen from
+// (plugin/referrals/directory.h). Unset (source empty): every referral goes to its route's
+// performer, as before.
+struct DirectoryConfig {
+  std::string source;             // NDJSON folder or FHIR base URL; "" = no directory
+  bool require_language = false;  // a service must offer the patient's language
+  // The SDOHCC capacity-status extension URL (SDOHCC 3.0.0 build; configurable).
+  std::string capacity_extension;
+};
+
 struct Config {
   std::string path;    // the config file
   std::string source;  // folder of NDJSON, or a FHIR base URL
@@ -119,6 +129,7 @@ struct Config {
   ScreeningConfig screening;
   OutreachConfig outreach;
   FlagsConfig flags;  // flags.after_completion_days
+  DirectoryConfig directory;
   WritebackConfig writeback;
   YAML::Node fhir;  // the `fhir:` section (FHIR server client settings), may be undefined
   // `service:` and `watch:` (issue 6), may be undefined; read and checked key by key by

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "fhir/status.h"
+#include "plugin/referrals/directory.h"
 
 struct sqlite3;
 
@@ -123,6 +124,12 @@ class Ledger {
   std::string path_;
   std::string server_;  // the bound server base URL
 };
+
+// Issue 15 item 3: from the ledger file at `path` (read-only, no lock), the performers (Task.owner
+// as recorded in loop_tasks) whose referral Task for a (patient, need) went rejected, failed or
+// cancelled by someone else (not retracted or revoked by sdoh-bridge). Empty when the file or its
+// loop tables do not exist yet.
+fhir::Result<RejectedPerformers> LoadRejectedPerformers(const std::string& path);
 
 // Long-lived ownership of a ledger (issue 6): `serve` with a watch loop and `watch` hold an
 // exclusive flock on "<ledger>.owner" (which records pid and role) for their lifetime, so a

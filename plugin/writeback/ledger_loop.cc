@@ -130,4 +130,25 @@ fhir::Status Ledger::SetFlagApplied(const std::string& task, const std::string& 
   return fhir::Status::Ok();
 }
 
+fhir::Result<RejectedPerformers> LoadRejectedPerformers(const std::string& path) {
+  RejectedPerformers out;
+  Ledger ledger;
+  if (fhir::Status s = ledger.OpenForReading(path); !s.ok()) {
+    if (s.code() == fhir::Status::Code::kNotFound) return out;
+    return s;
+  }
+  for (const LoopRow& row : ledger.LoopRows()) {
+    if (row.status != "rejected" && row.status != "failed" && row.status != "cancelled") continue;
+    if (row.performer.empty()) continue;
+    // Retracted or revoked by us (the need went away, a withdrawn rule set, `revoke`).
+    auto task_row = ledger.Find("Task", row.task);
+    if (!task_row || task_row->state == "revoked" || row.sr_status == "revoked" ||
+        row.sr_status == "entered-in-error") {
+      continue;
+    }
+    out[{row.patient, row.need}].insert(row.performer);
+  }
+  return out;
+}
+
 }  // namespace sdoh::writeback

@@ -62,8 +62,8 @@ class OutreachServerTest : public ::testing::Test {
     fs::remove_all(out_, ec);
   }
   sdoh::test::CliResult Outreach() {
-    return sdoh::test::RunBinary(SDOH_BRIDGE_BIN, "outreach --config " + config_ +
-                                                      " --as-of 2025-02-15T00:00:00Z --write");
+    return sdoh::test::RunBinary(
+        SDOH_BRIDGE_BIN, "outreach --config " + config_ + " --as-of 2025-02-15T00:00:00Z --write");
   }
   // Our outreach Tasks by identifier.
   std::map<std::string, OutreachTask> Tasks() {
@@ -155,9 +155,9 @@ TEST_F(OutreachServerTest, OneTaskPerDuePatientOnceAndWithdrawnWhenAScreeningArr
   rapidjson::StringBuffer sb;
   rapidjson::Writer<rapidjson::StringBuffer> w(sb);
   qr.Accept(w);
-  ASSERT_TRUE(client_.fhir->Update("QuestionnaireResponse", "outreach-new-screening",
-                                   sb.GetString(), "")
-                  .ok());
+  ASSERT_TRUE(
+      client_.fhir->Update("QuestionnaireResponse", "outreach-new-screening", sb.GetString(), "")
+          .ok());
   r = Outreach();
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(r.output.find("\"patient\":\"Patient/pat58\""), std::string::npos) << r.output;
