@@ -138,6 +138,36 @@ case "$CASE" in
     cmp -s "$TMP/A/flags.ndjson" "$TMP/B/flags.ndjson" || fail "incremental flags differ: $(diff "$TMP/A/flags.ndjson" "$TMP/B/flags.ndjson" | head -5)"
     grep -q "$pid" "$TMP/A/flags.ndjson" || fail "the rescreened patient was not evaluated"
     ;;
+  incremental-rescreen)  # after a full --bulk pass with writeback: newer negative rescreens, a
+    # screening entered-in-error, new positives; the incremental --bulk pass (_since) must leave
+    # the server as a full pass would: a full pass right after it has nothing left to write.
+    pass() { "$BIN" run --config "$TMP/config.yaml" --source "$BASE" --out "$TMP/A" --bulk "$@" >"$TMP/A.log" 2>&1 || [[ $? -eq 3 ]] || fail "run $*: $(tail -3 "$TMP/A.log")"; }
+    sed -i 's/^writeback:$/writeback:\n  sync_overlap_seconds: 0/' "$TMP/config.yaml"
+    sleep 1.1  # cursors are whole seconds: the load must be in an earlier second than the passes
+    pass
+    sleep 1.1
+    python3 "$HERE/bulk_rescreen.py" change "$BASE" "$TMP/ref/flags.ndjson" "$TMP/choice.json" || fail "rescreens not stored"
+    pass
+    cp "$TMP/A.log" "$TMP/incremental.log"
+    grep -q "incremental (_since .*): 6 changed patient" "$TMP/A.log" || fail "not an incremental export of the 6 rescreened patients: $(grep -a "bulk\|changed" "$TMP/A.log" | tr "\n" " ")"
+    cp "$TMP/A/flags.ndjson" "$TMP/incremental-flags.ndjson"
+    python3 "$HERE/bulk_rescreen.py" check "$BASE" "$TMP/choice.json" || fail "the incremental pass did not deactivate/retract/flag: $(grep -a "writeback\|flag-\|retracted\|created" "$TMP/incremental.log" | tr "\n" " ")"
+    python3 "$HERE/bulk_rescreen.py" snapshot "$BASE" "$TMP/after-incremental.json"
+    pass --full
+    grep -q "full pass, 0 transaction" "$TMP/A.log" || fail "the full pass after the incremental one still wrote: $(grep -a -A8 "writeback" "$TMP/A.log" | tr "\n" " ")"
+    python3 "$HERE/bulk_rescreen.py" snapshot "$BASE" "$TMP/after-full.json"
+    cmp -s "$TMP/after-incremental.json" "$TMP/after-full.json" || fail "the full pass changed Flags/ServiceRequests/Tasks the incremental pass left"
+    # flags.ndjson: the incremental pass's lines are the full pass's lines for those 6 patients.
+    python3 - "$TMP/choice.json" "$TMP/incremental-flags.ndjson" "$TMP/A/flags.ndjson" <<'PY' || fail "incremental flags differ from the full pass's"
+import json, sys
+c = json.load(open(sys.argv[1]))
+changed = {"Patient/" + p for p in c["negative"] + [c["retracted"]] + c["positive"]}
+inc = [l for l in open(sys.argv[2])]
+full = [l for l in open(sys.argv[3]) if json.loads(l)["patient"] in changed]
+assert {json.loads(l)["patient"] for l in inc} <= changed, "incremental flagged an unchanged patient"
+sys.exit(0 if inc == full else "incremental:\n%s\nfull:\n%s" % ("".join(inc), "".join(full)))
+PY
+    ;;
   kill-resume)  # kill -9 during downloads (5 trials), rerun: same flags, export resumed
     for trial in 1 2 3 4 5; do
       curl -fsS -X POST "$ROOT/_admin/bulk" -d '{}' >/dev/null
