@@ -292,6 +292,32 @@ Status BulkStore::ReadOutput(const std::vector<std::string>& types, ResourceVisi
   return Status::Ok();
 }
 
+std::string BulkStore::PatientOfDeleted(const std::string& reference) {
+  const size_t slash = reference.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == reference.size()) return "";
+  const std::string type = reference.substr(0, slash);
+  const std::string id = reference.substr(slash + 1);
+  if (type == "Patient") return id;
+  if (type == "Questionnaire" || id.find('/') != std::string::npos) return "";
+  // The manifest names only Type/id: the patient is in the resource's earlier versions (instance
+  // history; a deleted resource's versions stay readable on a FHIR server that keeps history).
+  auto history = client_->Get(type + "/" + PercentEncode(id) + "/_history");
+  if (!history.ok() || !history->body) return "";
+  const rapidjson::Value* entries = json::ArrayMember(*history->body, "entry");
+  if (entries == nullptr) return "";
+  for (const rapidjson::Value& e : entries->GetArray()) {
+    auto r = e.FindMember("resource");
+    if (r == e.MemberEnd() || !r->value.IsObject()) continue;
+    if (json::StrMember(r->value, "resourceType") != type ||
+        json::StrMember(r->value, "id") != id) {
+      continue;
+    }
+    std::string pid = RestStore::PatientOf(type, r->value);
+    if (!pid.empty()) return pid;
+  }
+  return "";
+}
+
 void BulkStore::Finish() {
   if (!status_url_.empty()) (void)exporter_.Delete(status_url_);
   std::error_code ec;
@@ -315,8 +341,16 @@ Status BulkStore::ReadAll(const std::vector<std::string>& types, ResourceVisitor
     }
     ChangeCollector changes(visitor);
     if (Status s = ReadOutput(changed_types, changes); !s.ok()) return s;
+    // A deleted resource: its patient is read in full like a changed one, so a need that rested
+    // only on a deleted screening is retracted (its evidence answers 410) as a full pass would.
     for (const std::string& d : deleted_) {
-      if (d.starts_with("Patient/")) changes.patients.insert(d.substr(8));
+      const std::string pid = PatientOfDeleted(d);
+      if (!pid.empty()) {
+        changes.patients.insert(pid);
+        ++deleted_patients_found_;
+      } else if (!d.starts_with("Questionnaire/")) {
+        ++deleted_without_patient_;
+      }
     }
     changed_patients_ = changes.patients.size();
     if (Status s = options_.completion->ReadPatients(changes.patients, changes.ids, types, visitor);

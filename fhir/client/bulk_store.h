@@ -52,6 +52,10 @@ class BulkStore : public fhir::Store {
   const std::string& transaction_time() const { return manifest_.transaction_time; }
   // Resources listed in the manifest's `deleted` files ("Type/id").
   const std::vector<std::string>& deleted() const { return deleted_; }
+  // Of those (incremental pass): how many were tied to a patient (read again in full), and how
+  // many screenings could not be (no earlier version readable): counted, not retractable here.
+  uint64_t deleted_patients_found() const { return deleted_patients_found_; }
+  uint64_t deleted_without_patient() const { return deleted_without_patient_; }
   // OperationOutcome lines in the manifest's `error` files, and the first one's text.
   uint64_t error_count() const { return error_count_; }
   const std::string& first_error() const { return first_error_; }
@@ -74,6 +78,9 @@ class BulkStore : public fhir::Store {
   Status RefreshLinks();             // poll the status URL again for fresh links
   Status ReadDeletedAndErrors();
   Status ReadOutput(const std::vector<std::string>& types, ResourceVisitor& visitor);
+  // The patient a deleted "Type/id" belonged to (a Patient itself, else from the resource's
+  // instance history); "" when it cannot be told.
+  std::string PatientOfDeleted(const std::string& reference);
   void Finish();  // DELETE status URL, remove the spool
   void ClearSpool();
 
@@ -91,6 +98,8 @@ class BulkStore : public fhir::Store {
   uint64_t files_downloaded_ = 0;
   uint64_t files_resumed_ = 0;
   uint64_t changed_patients_ = 0;
+  uint64_t deleted_patients_found_ = 0;
+  uint64_t deleted_without_patient_ = 0;
 };
 
 }  // namespace fhir::client

@@ -141,8 +141,14 @@ void ReportBulk(const fhir::client::BulkStore& bulk, std::ostream& err) {
         << " error(s) in the export's error files (first: " << bulk.first_error() << ")\n";
   }
   if (!bulk.deleted().empty()) {
-    err << "bulk export: " << bulk.deleted().size()
-        << " deleted resource(s) listed (a deleted Patient is read again: gone)\n";
+    err << "bulk export: " << bulk.deleted().size() << " deleted resource(s) listed, "
+        << bulk.deleted_patients_found()
+        << " tied to a patient (read again in full: what only they justified is retracted)\n";
+  }
+  if (bulk.deleted_without_patient() > 0) {
+    err << "bulk export: warning: " << bulk.deleted_without_patient()
+        << " deleted resource(s) could not be tied to a patient (no earlier version readable): "
+           "counted, not retractable by this pass; run --full to retract what they justified\n";
   }
 }
 

@@ -8,6 +8,9 @@
       all-negative AHC-HRSN screening (POST); 1 such patient's screening is turned
       entered-in-error (PUT); 2 patients without any flag get a newer positive one (food, POST).
       Writes the choice to OUT_JSON.
+  bulk_rescreen.py delete BASE REF_FLAGS OUT_JSON
+      Instead: DELETEs the one screening the needs of such a patient rest on (a referral
+      written for one of them at least); `check` then wants that referral revoked.
   bulk_rescreen.py snapshot BASE OUT_JSON
       id -> [versionId, status] of every Flag, ServiceRequest and Task on the server.
   bulk_rescreen.py check BASE CHOICE_JSON
@@ -50,7 +53,7 @@ def screening(pid, answers, authored):
                 for link, code in answers]}
 
 
-def change(base, ref_flags, out):
+def change(base, ref_flags, out, delete=False):
     flags = [json.loads(line) for line in open(ref_flags)]
     qrs = {q["id"]: q for q in search_all(base, "QuestionnaireResponse")}
     evidence, flagged, routed = {}, set(), set()
@@ -68,6 +71,15 @@ def change(base, ref_flags, out):
 
     candidates = sorted(p for p, refs in evidence.items()
                         if only_ahc(refs) and len(refs) == 1 and p in routed)
+    if delete:
+        if not candidates:
+            sys.exit("population too small: no candidate")
+        pid = candidates[0]
+        qid = next(iter(evidence[pid])).split("/")[1]
+        request("DELETE", f"{base}/QuestionnaireResponse/{qid}")
+        json.dump({"negative": [], "retracted": pid, "retracted_qr": qid, "positive": []},
+                  open(out, "w"))
+        return
     patients = sorted(p["id"] for p in search_all(base, "Patient"))
     unflagged = [p for p in patients if p not in flagged]
     if len(candidates) < 4 or len(unflagged) < 2:
@@ -114,7 +126,7 @@ def check(base, choice_file):
             inactive += f["status"] == "inactive"
             if f["status"] != "inactive":
                 errors.append(f"Flag/{f['id']} ({pid}, {code(f)}) is {f['status']}, not inactive")
-    if inactive == 0:
+    if choice["negative"] and inactive == 0:
         errors.append("no Flag of the negatively rescreened patients is inactive")
     qr_ref = "QuestionnaireResponse/" + choice["retracted_qr"]
     revoked = 0
@@ -140,6 +152,8 @@ if __name__ == "__main__":
     cmd, base = sys.argv[1], sys.argv[2].rstrip("/")
     if cmd == "change":
         change(base, sys.argv[3], sys.argv[4])
+    elif cmd == "delete":
+        change(base, sys.argv[3], sys.argv[4], delete=True)
     elif cmd == "snapshot":
         snapshot(base, sys.argv[3])
     elif cmd == "check":

@@ -55,6 +55,30 @@ same_flags() {
 }
 ok_run() { [[ $RC -eq 0 || $RC -eq 3 ]] || fail "run exited $RC: $(tail -5 "$1.log")"; same_flags "$1"; }
 
+# With writeback: a full --bulk pass, then `$1 BASE REF_FLAGS CHOICE` changes the server's
+# screenings, then the incremental --bulk pass must read exactly $2 changed patients in full and
+# leave what `bulk_rescreen.py check` wants (log in $TMP/incremental.log).
+bulk_pass() { "$BIN" run --config "$TMP/config.yaml" --source "$BASE" --out "$TMP/A" --bulk "$@" >"$TMP/A.log" 2>&1 || [[ $? -eq 3 ]] || fail "run $*: $(tail -3 "$TMP/A.log")"; }
+after_full_pass() {
+  sed -i 's/^writeback:$/writeback:\n  sync_overlap_seconds: 0/' "$TMP/config.yaml"
+  sleep 1.1  # cursors are whole seconds: the load must be in an earlier second than the passes
+  bulk_pass
+  sleep 1.1
+  python3 $1 "$BASE" "$TMP/ref/flags.ndjson" "$TMP/choice.json" || fail "screenings not changed"
+  bulk_pass
+  cp "$TMP/A.log" "$TMP/incremental.log"
+  grep -q "incremental (_since .*): $2 changed patient" "$TMP/A.log" || fail "not an incremental export of the $2 changed patient(s): $(grep -a "bulk\|changed" "$TMP/A.log" | tr "\n" " ")"
+  python3 "$HERE/bulk_rescreen.py" check "$BASE" "$TMP/choice.json" || fail "the incremental pass did not deactivate/retract/flag: $(grep -a "writeback\|flag-\|retracted\|created\|revoke" "$TMP/incremental.log" | tr "\n" " ")"
+}
+# After after_full_pass: a full pass (same ledger) has nothing left to write on the server.
+full_pass_writes_nothing() {
+  python3 "$HERE/bulk_rescreen.py" snapshot "$BASE" "$TMP/after-incremental.json"
+  bulk_pass --full
+  grep -q "full pass, 0 transaction" "$TMP/A.log" || fail "the full pass after the incremental one still wrote: $(grep -a -A8 "writeback" "$TMP/A.log" | tr "\n" " ")"
+  python3 "$HERE/bulk_rescreen.py" snapshot "$BASE" "$TMP/after-full.json"
+  cmp -s "$TMP/after-incremental.json" "$TMP/after-full.json" || fail "the full pass changed Flags/ServiceRequests/Tasks the incremental pass left"
+}
+
 case "$CASE" in
   same-flags)  # system and Group level, and the search path, all give the folder's flags
     run_bulk "$TMP/sys"; ok_run "$TMP/sys"
@@ -141,22 +165,9 @@ case "$CASE" in
   incremental-rescreen)  # after a full --bulk pass with writeback: newer negative rescreens, a
     # screening entered-in-error, new positives; the incremental --bulk pass (_since) must leave
     # the server as a full pass would: a full pass right after it has nothing left to write.
-    pass() { "$BIN" run --config "$TMP/config.yaml" --source "$BASE" --out "$TMP/A" --bulk "$@" >"$TMP/A.log" 2>&1 || [[ $? -eq 3 ]] || fail "run $*: $(tail -3 "$TMP/A.log")"; }
-    sed -i 's/^writeback:$/writeback:\n  sync_overlap_seconds: 0/' "$TMP/config.yaml"
-    sleep 1.1  # cursors are whole seconds: the load must be in an earlier second than the passes
-    pass
-    sleep 1.1
-    python3 "$HERE/bulk_rescreen.py" change "$BASE" "$TMP/ref/flags.ndjson" "$TMP/choice.json" || fail "rescreens not stored"
-    pass
-    cp "$TMP/A.log" "$TMP/incremental.log"
-    grep -q "incremental (_since .*): 6 changed patient" "$TMP/A.log" || fail "not an incremental export of the 6 rescreened patients: $(grep -a "bulk\|changed" "$TMP/A.log" | tr "\n" " ")"
+    after_full_pass "$HERE/bulk_rescreen.py change" 6
     cp "$TMP/A/flags.ndjson" "$TMP/incremental-flags.ndjson"
-    python3 "$HERE/bulk_rescreen.py" check "$BASE" "$TMP/choice.json" || fail "the incremental pass did not deactivate/retract/flag: $(grep -a "writeback\|flag-\|retracted\|created" "$TMP/incremental.log" | tr "\n" " ")"
-    python3 "$HERE/bulk_rescreen.py" snapshot "$BASE" "$TMP/after-incremental.json"
-    pass --full
-    grep -q "full pass, 0 transaction" "$TMP/A.log" || fail "the full pass after the incremental one still wrote: $(grep -a -A8 "writeback" "$TMP/A.log" | tr "\n" " ")"
-    python3 "$HERE/bulk_rescreen.py" snapshot "$BASE" "$TMP/after-full.json"
-    cmp -s "$TMP/after-incremental.json" "$TMP/after-full.json" || fail "the full pass changed Flags/ServiceRequests/Tasks the incremental pass left"
+    full_pass_writes_nothing
     # flags.ndjson: the incremental pass's lines are the full pass's lines for those 6 patients.
     python3 - "$TMP/choice.json" "$TMP/incremental-flags.ndjson" "$TMP/A/flags.ndjson" <<'PY' || fail "incremental flags differ from the full pass's"
 import json, sys
@@ -167,6 +178,13 @@ full = [l for l in open(sys.argv[3]) if json.loads(l)["patient"] in changed]
 assert {json.loads(l)["patient"] for l in inc} <= changed, "incremental flagged an unchanged patient"
 sys.exit(0 if inc == full else "incremental:\n%s\nfull:\n%s" % ("".join(inc), "".join(full)))
 PY
+    ;;
+  deleted)  # a screening deleted after a full --bulk pass with writeback: the manifest's
+    # `deleted` Bundle names it (Type/id only); its patient (from the instance history) is read
+    # in full, the referral it alone justified revoked, as a full pass would
+    after_full_pass "$HERE/bulk_rescreen.py delete" 1
+    grep -q "1 deleted resource(s) listed, 1 tied to a patient" "$TMP/A.log" || fail "deletion not tied to its patient: $(grep -a "bulk" "$TMP/A.log" | tr "\n" " ")"
+    full_pass_writes_nothing
     ;;
   kill-resume)  # kill -9 during downloads (5 trials), rerun: same flags, export resumed
     for trial in 1 2 3 4 5; do
