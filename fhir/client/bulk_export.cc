@@ -236,12 +236,13 @@ ClientResult<BulkManifest> BulkExportClient::WaitForManifest(
           static_cast<int64_t>(std::uniform_real_distribution<double>(0.5, 1.0)(rng) *
                                static_cast<double>(cap.count())));
     } else if (progress.wait > options_.max_retry_after) {
-      return ClientError::Make(ClientError::Kind::kDeadline,
-                               "bulk export " + status_url + ": the server asks to wait " +
-                                   std::to_string(progress.wait.count() / 1000) +
-                                   " s (Retry-After), more than fhir.bulk.max_retry_after (" +
-                                   std::to_string(options_.max_retry_after.count()) +
-                                   " s); rerun later (the export is resumed) or raise the limit");
+      return ClientError::Make(
+          ClientError::Kind::kDeadline,
+          "bulk export " + status_url + ": the server asks to wait " +
+              std::to_string(progress.wait.count() / 1000) +
+              " s (Retry-After), more than fhir.bulk.max_retry_after_seconds (" +
+              std::to_string(options_.max_retry_after.count()) +
+              " s); rerun later (the export is resumed) or raise the limit");
     }
     if (on_progress) on_progress(progress);
     if (std::chrono::steady_clock::now() + progress.wait - start > options_.max_wait) {

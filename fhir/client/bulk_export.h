@@ -30,8 +30,10 @@ struct BulkExportOptions {
   std::vector<std::string> types = {"Patient", "QuestionnaireResponse", "Observation",
                                     "Questionnaire"};
   std::vector<std::string> type_filters;      // "_typeFilter" values, dropped if the server refuses
+  std::string type_filter = "auto";           // auto | on | off: whether type_filters are sent
+  std::string kickoff = "auto";               // auto (GET, POST after a 405) | get | post
   std::string since;                          // FHIR instant; empty: everything
-  std::chrono::seconds max_retry_after{600};  // a longer Retry-After is an error
+  std::chrono::seconds max_retry_after{600};  // fhir.bulk.max_retry_after_seconds
   std::chrono::seconds max_wait{6 * 3600};    // whole export
   std::chrono::milliseconds backoff_base{1000};
   std::chrono::milliseconds backoff_max{60'000};

@@ -12,6 +12,7 @@
 #include "plugin/outputs/run_summary.h"
 #include "plugin/pass/evaluate_pass.h"
 #include "plugin/pass/source.h"
+#include "plugin/setup/fhir_section.h"
 #include "plugin/setup/pipeline.h"
 #include "plugin/writeback/feedback_store.h"
 #include "plugin/writeback/server_writeback.h"
@@ -108,19 +109,23 @@ int LoadRunDeclines(const Config& config, bool server, fhir::InstantMicros now, 
   return 0;
 }
 
-// `run --bulk`: the export's options (system or Group level, spool under the out folder,
-// a progress line only on a terminal).
-fhir::client::BulkStoreOptions BulkOptions(const RunOptions& options, const Config& config) {
+// `run --bulk`: the export's options from `fhir.bulk:` (--group overrides level and group),
+// spool under the out folder, a progress line only on a terminal.
+fhir::client::BulkStoreOptions BulkOptions(const RunOptions& options, const Config& config,
+                                           const BulkSettings& settings) {
   fhir::client::BulkStoreOptions bo;
+  bo.export_options.level = settings.level;
+  bo.export_options.group_id = settings.group;
   if (!options.bulk_group.empty()) {
     bo.export_options.level = "group";
     bo.export_options.group_id = options.bulk_group;
   }
+  bo.export_options.type_filter = settings.type_filter;
+  bo.export_options.kickoff = settings.kickoff;
+  bo.export_options.max_retry_after = std::chrono::seconds(settings.max_retry_after_seconds);
+  bo.parallel_downloads = static_cast<int>(settings.download_parallelism);
   bo.spool_dir = config.out + "/.bulk-spool";
   bo.progress = ::isatty(STDERR_FILENO) == 1;
-  if (const char* v = std::getenv("SDOH_BULK_MAX_RETRY_AFTER")) {
-    bo.export_options.max_retry_after = std::chrono::seconds(std::atoll(v));
-  }
   return bo;
 }
 
@@ -179,7 +184,12 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
       err << "sdoh-bridge: --bulk needs a FHIR server as the source\n";
       return 2;
     }
-    (*source)->UseBulk(BulkOptions(options, p.config));
+    auto settings = BulkSettingsFromConfig(p.config);
+    if (!settings.ok()) {
+      err << "sdoh-bridge: config error: " << settings.status().message() << "\n";
+      return 2;
+    }
+    (*source)->UseBulk(BulkOptions(options, p.config, *settings));
   }
   std::unique_ptr<Writeback> writeback;
   if ((*source)->is_server()) {

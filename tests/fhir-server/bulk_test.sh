@@ -186,6 +186,22 @@ PY
     grep -q "1 deleted resource(s) listed, 1 tied to a patient" "$TMP/A.log" || fail "deletion not tied to its patient: $(grep -a "bulk" "$TMP/A.log" | tr "\n" " ")"
     full_pass_writes_nothing
     ;;
+  config)  # fhir.bulk: read (group, Retry-After cap, parallelism); a broken value: exit 2 naming it
+    cp "$TMP/config.yaml" "$TMP/config-bad.yaml"
+    printf 'fhir:\n  bulk:\n    kickoff: put\n' >>"$TMP/config-bad.yaml"
+    CONFIG="$TMP/config-bad.yaml" run_bulk "$TMP/bad"
+    [[ $RC -eq 2 ]] || fail "a broken fhir.bulk.kickoff gave exit $RC, not 2"
+    grep -q "fhir.bulk.kickoff: 'put' is not one of auto, get, post" "$TMP/bad.log" || fail "no clear config error: $(cat "$TMP/bad.log")"
+    cp "$TMP/config.yaml" "$TMP/config-bulk.yaml"
+    printf 'fhir:\n  bulk:\n    group: everyone\n    max_retry_after_seconds: 5\n    download_parallelism: 1\n' >>"$TMP/config-bulk.yaml"
+    bulk_config '{"retryAfter":30}'
+    CONFIG="$TMP/config-bulk.yaml" run_bulk "$TMP/o"
+    [[ $RC -ne 0 ]] || fail "a 30 s Retry-After did not stop the run (cap 5 s)"
+    grep -q "max_retry_after_seconds (5 s)" "$TMP/o.log" || fail "cap not from the config: $(cat "$TMP/o.log")"
+    bulk_config '{"retryAfter":1,"resourcesPerFile":300}'
+    CONFIG="$TMP/config-bulk.yaml" run_bulk "$TMP/o"; ok_run "$TMP/o"
+    grep -q "bulk export (Group/everyone)" "$TMP/o.log" || fail "not a Group-level export: $(grep source "$TMP/o.log")"
+    ;;
   kill-resume)  # kill -9 during downloads (5 trials), rerun: same flags, export resumed
     for trial in 1 2 3 4 5; do
       curl -fsS -X POST "$ROOT/_admin/bulk" -d '{}' >/dev/null
