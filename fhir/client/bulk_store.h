@@ -63,6 +63,8 @@ class BulkStore : public fhir::Store {
   uint64_t files_resumed() const { return files_resumed_; }
   uint64_t requests() const { return exporter_.requests(); }
   bool type_filter_dropped() const { return exporter_.type_filter_dropped(); }
+  bool type_filter_sent() const { return exporter_.type_filter_sent(); }
+  bool kickoff_posted() const { return exporter_.kickoff_posted(); }
   uint64_t changed_patients() const { return changed_patients_; }
   const std::string& since() const { return options_.export_options.since; }
 

@@ -5,6 +5,7 @@
 #include <optional>
 #include <ostream>
 #include <random>
+#include <set>
 
 #include <unistd.h>
 
@@ -109,10 +110,27 @@ int LoadRunDeclines(const Config& config, bool server, fhir::InstantMicros now, 
   return 0;
 }
 
+// `_typeFilter` narrowing Observations to the catalog's screening codes (every instrument's
+// panel and question codes; LOINC-shaped ones with the LOINC system), one value:
+// "Observation?code=http://loinc.org|71802-3,...". Empty when the catalog has no codes.
+std::string ScreeningTypeFilter(const Catalog& catalog) {
+  std::set<std::string> codes;
+  for (const Instrument& i : catalog.instruments()) {
+    for (const std::string& c : i.panel_codes) codes.insert(c);
+    for (CodeId q : i.questions) codes.insert(std::string(catalog.codes().Name(q)));
+  }
+  std::string list;
+  for (const std::string& c : codes) {
+    if (c.empty()) continue;
+    list += (list.empty() ? "" : ",") + (IsLoincShaped(c) ? "http://loinc.org|" + c : c);
+  }
+  return list.empty() ? "" : "Observation?code=" + list;
+}
+
 // `run --bulk`: the export's options from `fhir.bulk:` (--group overrides level and group),
 // spool under the out folder, a progress line only on a terminal.
 fhir::client::BulkStoreOptions BulkOptions(const RunOptions& options, const Config& config,
-                                           const BulkSettings& settings) {
+                                           const Catalog& catalog, const BulkSettings& settings) {
   fhir::client::BulkStoreOptions bo;
   bo.export_options.level = settings.level;
   bo.export_options.group_id = settings.group;
@@ -121,6 +139,11 @@ fhir::client::BulkStoreOptions BulkOptions(const RunOptions& options, const Conf
     bo.export_options.group_id = options.bulk_group;
   }
   bo.export_options.type_filter = settings.type_filter;
+  if (settings.type_filter != "off") {
+    if (std::string f = ScreeningTypeFilter(catalog); !f.empty()) {
+      bo.export_options.type_filters.push_back(std::move(f));
+    }
+  }
   bo.export_options.kickoff = settings.kickoff;
   bo.export_options.max_retry_after = std::chrono::seconds(settings.max_retry_after_seconds);
   bo.parallel_downloads = static_cast<int>(settings.download_parallelism);
@@ -140,7 +163,10 @@ void ReportBulk(const fhir::client::BulkStore& bulk, std::ostream& err) {
   }
   if (bulk.type_filter_dropped()) {
     err << "bulk export: the server refused _typeFilter; the export was unfiltered\n";
+  } else if (bulk.type_filter_sent()) {
+    err << "bulk export: Observations narrowed to the screening codes (_typeFilter)\n";
   }
+  if (bulk.kickoff_posted()) err << "bulk export: kick-off sent as POST (Parameters)\n";
   if (bulk.error_count() > 0) {
     err << "bulk export: warning: the server reported " << bulk.error_count()
         << " error(s) in the export's error files (first: " << bulk.first_error() << ")\n";
@@ -189,7 +215,7 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
       err << "sdoh-bridge: config error: " << settings.status().message() << "\n";
       return 2;
     }
-    (*source)->UseBulk(BulkOptions(options, p.config, *settings));
+    (*source)->UseBulk(BulkOptions(options, p.config, *p.catalog, *settings));
   }
   std::unique_ptr<Writeback> writeback;
   if ((*source)->is_server()) {

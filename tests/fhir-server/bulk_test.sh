@@ -202,6 +202,41 @@ PY
     CONFIG="$TMP/config-bulk.yaml" run_bulk "$TMP/o"; ok_run "$TMP/o"
     grep -q "bulk export (Group/everyone)" "$TMP/o.log" || fail "not a Group-level export: $(grep source "$TMP/o.log")"
     ;;
+  type-filter)  # Observations narrowed to the catalog's screening codes (_typeFilter, the default
+    # type_filter: auto): same flags, less read
+    run_bulk "$TMP/o"; ok_run "$TMP/o"
+    [[ $(stat_of filteredKickoffs) -eq 1 ]] || fail "the kick-off carried no _typeFilter"
+    grep -q "narrowed to the screening codes" "$TMP/o.log" || fail "not said: $(grep bulk "$TMP/o.log")"
+    cp "$TMP/config.yaml" "$TMP/config-off.yaml"
+    printf 'fhir:\n  bulk:\n    type_filter: off\n' >>"$TMP/config-off.yaml"
+    CONFIG="$TMP/config-off.yaml" run_bulk "$TMP/off"; ok_run "$TMP/off"
+    [[ $(stat_of filteredKickoffs) -eq 1 ]] || fail "type_filter off still sent a _typeFilter"
+    read_bytes() { grep -o "bulk export (system) [^ ]* ([0-9]* bytes" "$1" | grep -o "[0-9]* bytes" | cut -d" " -f1; }
+    [[ $(read_bytes "$TMP/o.log") -lt $(read_bytes "$TMP/off.log") ]] || fail "the filtered export read no less than the unfiltered one"
+    ;;
+  type-filter-refused)  # the server answers 400 to _typeFilter: auto retries the kick-off
+    # unfiltered and says so once; `on` stops with an error naming the key
+    bulk_config '{"typeFilterSupported":false}'
+    run_bulk "$TMP/o"; ok_run "$TMP/o"
+    [[ $(grep -c "refused _typeFilter" "$TMP/o.log") -eq 1 ]] || fail "the fallback was not said once: $(grep bulk "$TMP/o.log")"
+    [[ $(stat_of kickoffs) -eq 2 && $(stat_of filteredKickoffs) -eq 0 ]] || fail "not one refused and one unfiltered kick-off"
+    cp "$TMP/config.yaml" "$TMP/config-on.yaml"
+    printf 'fhir:\n  bulk:\n    type_filter: on\n' >>"$TMP/config-on.yaml"
+    CONFIG="$TMP/config-on.yaml" run_bulk "$TMP/on"
+    [[ $RC -ne 0 ]] || fail "type_filter on went on unfiltered"
+    grep -q "fhir.bulk.type_filter is on" "$TMP/on.log" || fail "no clear error: $(tail -3 "$TMP/on.log")"
+    ;;
+  post-kickoff)  # kickoff: post sends a Parameters body; auto falls back to POST after a 405
+    cp "$TMP/config.yaml" "$TMP/config-post.yaml"
+    printf 'fhir:\n  bulk:\n    kickoff: post\n' >>"$TMP/config-post.yaml"
+    CONFIG="$TMP/config-post.yaml" run_bulk "$TMP/p"; ok_run "$TMP/p"
+    [[ $(stat_of kickoffs) -eq 1 && $(stat_of postKickoffs) -eq 1 ]] || fail "kickoff post: not one POST kick-off"
+    [[ $(stat_of filteredKickoffs) -eq 1 ]] || fail "the POST kick-off lost its _typeFilter"
+    bulk_config '{"getKickoff405":true}'
+    run_bulk "$TMP/a"; ok_run "$TMP/a"
+    [[ $(stat_of kickoffs) -eq 3 && $(stat_of postKickoffs) -eq 2 ]] || fail "auto: no POST after the 405"
+    grep -q "kick-off sent as POST" "$TMP/a.log" || fail "the POST fallback was not said: $(grep bulk "$TMP/a.log")"
+    ;;
   kill-resume)  # kill -9 during downloads (5 trials), rerun: same flags, export resumed
     for trial in 1 2 3 4 5; do
       curl -fsS -X POST "$ROOT/_admin/bulk" -d '{}' >/dev/null
