@@ -102,7 +102,13 @@ Status BulkStore::StartOrResume() {
   const std::string state_path = (fs::path(options_.spool_dir) / kStateFile).string();
   const std::string kickoff = exporter_.KickOffUrl(true);
   std::string saved_kickoff, saved_status;
-  {
+  if (options_.resume != nullptr) {
+    auto loaded = options_.resume->Load();
+    if (!loaded.ok()) return loaded.status();
+    resume_state_ = std::move(loaded.value());
+    saved_kickoff = resume_state_.kickoff;
+    saved_status = resume_state_.status_url;
+  } else {
     std::ifstream in(state_path);
     std::getline(in, saved_kickoff);
     std::getline(in, saved_status);
@@ -123,7 +129,14 @@ Status BulkStore::StartOrResume() {
     auto started = exporter_.KickOff();
     if (!started.ok()) return started.error().ToStatus();
     status_url_ = started.value();
-    if (Status s = WriteWhole(state_path, kickoff + "\n" + status_url_ + "\n"); !s.ok()) return s;
+    if (options_.resume != nullptr) {
+      resume_state_.kickoff = kickoff;
+      resume_state_.status_url = status_url_;
+      resume_state_.consumed.clear();
+      if (Status s = options_.resume->SaveExport(resume_state_); !s.ok()) return s;
+    } else if (Status s = WriteWhole(state_path, kickoff + "\n" + status_url_ + "\n"); !s.ok()) {
+      return s;
+    }
   }
   auto manifest = exporter_.WaitForManifest(status_url_, [this](const BulkProgress& p) {
     if (!options_.progress) return;
@@ -173,7 +186,22 @@ Status BulkStore::DownloadOne(size_t index) {
       url = entries_[index].file.url;
     }
     auto body = exporter_.Download(url, manifest_.requires_access_token);
-    if (body.ok()) return WriteWhole(entries_[index].path, body.value());
+    if (body.ok()) {
+      if (options_.resume == nullptr) return WriteWhole(entries_[index].path, body.value());
+      // Recorded as consumed before the rename: a spooled file is always one the ledger lists
+      // (one listed but missing after a crash is fetched again).
+      const std::string& path = entries_[index].path;
+      if (Status s = WriteFile0600(path + ".part", body.value()); !s.ok()) return s;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        resume_state_.consumed.push_back(fs::path(path).filename().string());
+        if (Status s = options_.resume->SaveExport(resume_state_); !s.ok()) return s;
+      }
+      if (std::rename((path + ".part").c_str(), path.c_str()) != 0) {
+        return Status::IoError(path + ": rename: " + std::strerror(errno));
+      }
+      return Status::Ok();
+    }
     const ClientError& e = body.error();
     const bool maybe_expired =
         e.kind == ClientError::Kind::kHttp && (e.http_status == 404 || e.http_status == 410);
@@ -194,7 +222,11 @@ Status BulkStore::DownloadAll() {
   std::vector<size_t> todo;
   for (size_t i = 0; i < entries_.size(); ++i) {
     std::error_code ec;
-    if (fs::exists(entries_[i].path, ec)) {
+    const std::string name = fs::path(entries_[i].path).filename().string();
+    const bool consumed = options_.resume == nullptr ||
+                          std::find(resume_state_.consumed.begin(), resume_state_.consumed.end(),
+                                    name) != resume_state_.consumed.end();
+    if (consumed && fs::exists(entries_[i].path, ec)) {
       ++files_resumed_;
     } else {
       todo.push_back(i);
@@ -320,6 +352,13 @@ std::string BulkStore::PatientOfDeleted(const std::string& reference) {
 
 void BulkStore::Finish() {
   if (!status_url_.empty()) (void)exporter_.Delete(status_url_);
+  if (options_.resume != nullptr) {
+    // Read whole: nothing to resume (the transaction time is committed by the caller).
+    resume_state_.kickoff.clear();
+    resume_state_.status_url.clear();
+    resume_state_.consumed.clear();
+    (void)options_.resume->SaveExport(resume_state_);
+  }
   std::error_code ec;
   fs::remove_all(options_.spool_dir, ec);
 }

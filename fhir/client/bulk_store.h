@@ -4,8 +4,9 @@
 // each requested type's files through the NDJSON folder store's reader (ReadNdjsonFile), the
 // status URL DELETEd and the spool removed.
 //
-// Resumable: the spool keeps "export.state" (kick-off URL, status URL) and every completely
-// downloaded file (written as ".part", renamed when whole). A rerun after a crash polls the same
+// Resumable: the resume state (options.resume: the ledger file, else the spool's "export.state")
+// keeps the kick-off URL, the status URL and which files were downloaded whole; the spool keeps
+// every such file (written as ".part", renamed when whole). A rerun after a crash polls the same
 // status URL: when it still answers, files already there are not fetched again; when it does
 // not (404/410, or a different kick-off), the spool is cleared and the export starts over. The
 // pass reads the whole spool either way, so nothing is read twice.
@@ -29,6 +30,25 @@
 
 namespace fhir::client {
 
+// Where an export's resume state is kept between runs (the ledger file: plugin/writeback/
+// bulk_resume_ledger.h), for one (server, level or Group) key. Without one, the spool's
+// "export.state" file keeps the kick-off and status URLs.
+struct BulkResumeState {
+  std::string kickoff;                // the kick-off request (URL with its parameters)
+  std::string status_url;             // "" when no export is under way
+  std::vector<std::string> consumed;  // spool file names downloaded whole
+  std::string transaction_time;       // the last completed export's (next `_since`)
+};
+class BulkResume {
+ public:
+  virtual ~BulkResume() = default;
+  virtual Result<BulkResumeState> Load() = 0;  // an empty state when none was kept
+  // Kick-off, status URL and consumed files (the transaction time is set by the caller, when
+  // what was read has been acted on: CommitTransactionTime).
+  virtual Status SaveExport(const BulkResumeState& state) = 0;
+  virtual Status CommitTransactionTime(const std::string& transaction_time) = 0;
+};
+
 struct BulkStoreOptions {
   BulkExportOptions export_options;
   std::string spool_dir;       // REQUIRED
@@ -37,6 +57,7 @@ struct BulkStoreOptions {
   bool progress = false;       // a progress line on stderr (callers: only on a terminal)
   NdjsonFolderStore::Options ndjson;
   RestStore* completion = nullptr;  // with export_options.since: per-patient completion
+  BulkResume* resume = nullptr;     // resume state; null: the spool's "export.state" file
 };
 
 class BulkStore : public fhir::Store {
@@ -92,7 +113,8 @@ class BulkStore : public fhir::Store {
   std::string status_url_;
   BulkManifest manifest_;
   std::vector<Entry> entries_;
-  std::mutex mu_;  // entries_ URLs during downloads
+  std::mutex mu_;                 // entries_ URLs during downloads, resume_state_
+  BulkResumeState resume_state_;  // with options_.resume: what is kept there
   StoreStats stats_;
   std::vector<std::string> deleted_;
   uint64_t error_count_ = 0;

@@ -15,6 +15,7 @@
 #include "plugin/pass/source.h"
 #include "plugin/setup/fhir_section.h"
 #include "plugin/setup/pipeline.h"
+#include "plugin/writeback/bulk_resume_ledger.h"
 #include "plugin/writeback/feedback_store.h"
 #include "plugin/writeback/server_writeback.h"
 
@@ -205,6 +206,7 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
     err << "sdoh-bridge: config error: " << source.status().message() << "\n";
     return 2;
   }
+  std::unique_ptr<writeback::BulkResumeLedger> bulk_resume;
   if (options.bulk) {
     if (!(*source)->is_server()) {
       err << "sdoh-bridge: --bulk needs a FHIR server as the source\n";
@@ -215,13 +217,39 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
       err << "sdoh-bridge: config error: " << settings.status().message() << "\n";
       return 2;
     }
-    (*source)->UseBulk(BulkOptions(options, p.config, *p.catalog, *settings));
+    fhir::client::BulkStoreOptions bo = BulkOptions(options, p.config, *p.catalog, *settings);
+    // The export's resume state and next `_since` live in the ledger file, per (server, level or
+    // Group).
+    const std::string scope = bo.export_options.level == "group"
+                                  ? "Group/" + bo.export_options.group_id
+                                  : bo.export_options.level;
+    auto resume = writeback::BulkResumeLedger::Open(writeback::LedgerPath(p.config),
+                                                    (*source)->client()->base_url(), scope);
+    if (!resume.ok()) {
+      err << "sdoh-bridge: " << resume.status().message() << "\n";
+      return 1;
+    }
+    bulk_resume = std::move(*resume);
+    bo.resume = bulk_resume.get();
+    (*source)->UseBulk(std::move(bo));
   }
   std::unique_ptr<Writeback> writeback;
   if ((*source)->is_server()) {
     if (int code = BeginWriteback(options, p, **source, run_id, *now, &writeback, err); code) {
       return code;
     }
+  }
+  // An incremental `--bulk` pass exports `_since` the transaction time of the last completed
+  // export of the same server and level or Group (none yet: everything), not the search path's
+  // per-server cursor: a Group's export says nothing about the rest of the server.
+  fhir::client::RestStoreOptions& ro = (*source)->rest_options();
+  if (bulk_resume && options.since.empty() && !options.full && !ro.since.empty()) {
+    auto state = bulk_resume->Load();
+    if (!state.ok()) {
+      err << "sdoh-bridge: " << state.status().message() << "\n";
+      return 1;
+    }
+    ro.since = state->transaction_time;
   }
   fhir::Store& store = (*source)->store();
   FolderOutputs outputs(p.config.out, run_id, p.ruleset.version(), options.dry_run);
@@ -258,6 +286,13 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
         bulk != nullptr ? bulk->transaction_time() : (*source)->rest()->first_page_server_time(),
         &members, out, err);
     if (options.dry_run) outputs.ClosePlan(members);
+    if (bulk != nullptr && bulk_resume && writeback_code == 0 && !options.dry_run) {
+      // Acted on: the next pass exports from here.
+      if (fhir::Status s = bulk_resume->CommitTransactionTime(bulk->transaction_time()); !s.ok()) {
+        err << "sdoh-bridge: " << s.message() << "\n";
+        writeback_code = 1;
+      }
+    }
   }
   const auto t2 = std::chrono::steady_clock::now();
   if (std::getenv("SDOH_TIMING") != nullptr) {

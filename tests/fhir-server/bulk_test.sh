@@ -161,6 +161,14 @@ case "$CASE" in
     [[ -s "$TMP/B/flags.ndjson" ]] || fail "the search path's incremental pass flagged nothing"
     cmp -s "$TMP/A/flags.ndjson" "$TMP/B/flags.ndjson" || fail "incremental flags differ: $(diff "$TMP/A/flags.ndjson" "$TMP/B/flags.ndjson" | head -5)"
     grep -q "$pid" "$TMP/A/flags.ndjson" || fail "the rescreened patient was not evaluated"
+    # The next _since is the transaction time kept in the ledger for (server, system level);
+    # a Group-level export has its own, so its first pass exports everything.
+    tt=$(grep -o "transactionTime [^ ]*" "$TMP/A.log" | cut -d" " -f2)
+    kept=$(python3 -c "import sqlite3; print(sqlite3.connect('$TMP/A/ledger.sqlite').execute(\"select transaction_time from bulk_exports where server='$BASE' and scope='system'\").fetchone()[0])")
+    [[ -n "$tt" && "$tt" == "$kept" ]] || fail "ledger transaction time '$kept', export's '$tt'"
+    full "$TMP/A" --bulk --group everyone
+    grep -q "incremental (_since" "$TMP/A.log" && fail "the first Group-level pass used another scope's _since"
+    [[ $(grep "^  read " "$TMP/A.log" | grep -o "Patient [0-9]*" | cut -d" " -f2) -eq 300 ]] || fail "the first Group-level pass did not read everyone: $(grep "read " "$TMP/A.log")"
     ;;
   incremental-rescreen)  # after a full --bulk pass with writeback: newer negative rescreens, a
     # screening entered-in-error, new positives; the incremental --bulk pass (_since) must leave
@@ -250,6 +258,12 @@ PY
       kill -9 "$pid" 2>/dev/null || true
       wait "$pid" 2>/dev/null || true
       compgen -G "$out/.bulk-spool/output-*.ndjson" >/dev/null || fail "trial $trial: nothing spooled before the kill"
+      # The resume state is in the ledger file (status URL, files downloaded), not the spool.
+      [[ ! -e "$out/.bulk-spool/export.state" ]] || fail "trial $trial: resume state in the spool"
+      python3 -c "
+import sqlite3,sys
+row = sqlite3.connect('$out/ledger.sqlite').execute(\"select status_url, consumed from bulk_exports where server='$BASE' and scope='system'\").fetchone()
+sys.exit(0 if row and row[0] and row[1].strip() else 'ledger row: %r' % (row,))" || fail "trial $trial: no export under way in the ledger"
       bulk_config '{"fileDelayMs":0}'
       set +e
       "$BIN" run --config "$TMP/config.yaml" --source "$BASE" --out "$out" --bulk >"$out.log" 2>&1
