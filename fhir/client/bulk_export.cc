@@ -169,7 +169,7 @@ std::string BulkExportClient::KickOffParameters(bool with_type_filter) const {
 ClientResult<HttpResponse> BulkExportClient::Exchange(const std::string& method,
                                                       const std::string& url,
                                                       const Headers& headers, bool with_token,
-                                                      const std::string& body) {
+                                                      const std::string& body, BodySink* sink) {
   const bool send_token = with_token && SameOrigin(url, client_->base_url());
   for (int auth_try = 0;; ++auth_try) {
     HttpRequest req;
@@ -177,6 +177,7 @@ ClientResult<HttpResponse> BulkExportClient::Exchange(const std::string& method,
     req.url = url;
     req.headers = headers;
     req.body = body;
+    req.sink = sink;
     std::string authorization;
     if (send_token) {
       ClientResult<std::string> a = client_->auth().Authorization();
@@ -316,12 +317,13 @@ ClientResult<BulkManifest> BulkExportClient::WaitForManifest(
 }
 
 ClientResult<std::string> BulkExportClient::Download(const std::string& url,
-                                                     bool requires_access_token) {
+                                                     bool requires_access_token, BodySink* sink) {
   const Headers headers = {{"Accept", "application/fhir+ndjson"}};
   std::string current = url;
   for (int hop = 0; hop <= options_.max_redirects; ++hop) {
     // A hop to another origin never carries the token (SameOrigin check in Exchange).
-    ClientResult<HttpResponse> r = Exchange("GET", current, headers, requires_access_token);
+    ClientResult<HttpResponse> r =
+        Exchange("GET", current, headers, requires_access_token, "", sink);
     if (!r.ok()) return r.error();
     if (r->status >= 300 && r->status < 400 && r->status != 304) {
       std::string_view location = r->Header("location");

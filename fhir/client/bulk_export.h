@@ -96,7 +96,10 @@ class BulkExportClient {
                                                      BulkProgress* progress);
   // Downloads one file (following redirects; token per the rule above). On a 404/410 answer the
   // error has kind kHttp with that status: the link may have expired (poll the status again).
-  ClientResult<std::string> Download(const std::string& url, bool requires_access_token);
+  // With `sink`, a 2xx body goes to it as it arrives (the returned string is then empty unless
+  // the transport could not stream).
+  ClientResult<std::string> Download(const std::string& url, bool requires_access_token,
+                                     BodySink* sink = nullptr);
   // DELETE of the status URL (done or cancelled); a 404 counts as done.
   ClientResult<bool> Delete(const std::string& status_url);
 
@@ -110,7 +113,7 @@ class BulkExportClient {
   // is on the base's origin (one renewal after a 401).
   ClientResult<HttpResponse> Exchange(const std::string& method, const std::string& url,
                                       const Headers& headers, bool with_token,
-                                      const std::string& body = "");
+                                      const std::string& body = "", BodySink* sink = nullptr);
   std::string OperationUrl() const;  // [base][/Patient|/Group/id]/$export
   Params KickOffParams(bool with_type_filter) const;
 

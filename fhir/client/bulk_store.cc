@@ -178,26 +178,77 @@ Status BulkStore::RefreshLinks() {
   return Status::Ok();
 }
 
+// A download's body straight into its 0600 ".part" file (started over when a retry begins
+// again); closed with fsync.
+class FileSink : public BodySink {
+ public:
+  explicit FileSink(std::string path) : path_(std::move(path)) {}
+  ~FileSink() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool Begin() override {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    began_ = true;
+    if (fd_ < 0) error_ = Status::IoError(path_ + ": " + std::strerror(errno));
+    return fd_ >= 0;
+  }
+  bool Write(std::string_view chunk) override {
+    while (!chunk.empty()) {
+      ssize_t n = ::write(fd_, chunk.data(), chunk.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        error_ = Status::IoError(path_ + ": " + std::strerror(errno));
+        return false;
+      }
+      chunk.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+  Status Close() {
+    if (fd_ < 0) return error_;
+    const bool ok = ::fsync(fd_) == 0;
+    const int err = errno;
+    const bool closed = ::close(fd_) == 0;
+    fd_ = -1;
+    if (!ok || !closed) return Status::IoError(path_ + ": " + std::strerror(ok ? errno : err));
+    return Status::Ok();
+  }
+  bool began() const { return began_; }
+  const Status& error() const { return error_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  bool began_ = false;
+  Status error_;
+};
+
 Status BulkStore::DownloadOne(size_t index) {
+  const std::string& path = entries_[index].path;
+  const std::string part = path + ".part";
   for (int attempt = 1;; ++attempt) {
     std::string url;
     {
       std::lock_guard<std::mutex> lock(mu_);
       url = entries_[index].file.url;
     }
-    auto body = exporter_.Download(url, manifest_.requires_access_token);
+    FileSink sink(part);
+    auto body = exporter_.Download(url, manifest_.requires_access_token, &sink);
+    if (!sink.error().ok()) return sink.error();
     if (body.ok()) {
-      if (options_.resume == nullptr) return WriteWhole(entries_[index].path, body.value());
-      // Recorded as consumed before the rename: a spooled file is always one the ledger lists
-      // (one listed but missing after a crash is fetched again).
-      const std::string& path = entries_[index].path;
-      if (Status s = WriteFile0600(path + ".part", body.value()); !s.ok()) return s;
-      {
+      // Streamed into the .part file; a transport that does not stream gave the body instead.
+      if (Status s = sink.began() ? sink.Close() : WriteFile0600(part, body.value()); !s.ok()) {
+        return s;
+      }
+      if (options_.resume != nullptr) {
+        // Recorded as consumed before the rename: a spooled file is always one the ledger
+        // lists (one listed but missing after a crash is fetched again).
         std::lock_guard<std::mutex> lock(mu_);
         resume_state_.consumed.push_back(fs::path(path).filename().string());
         if (Status s = options_.resume->SaveExport(resume_state_); !s.ok()) return s;
       }
-      if (std::rename((path + ".part").c_str(), path.c_str()) != 0) {
+      if (std::rename(part.c_str(), path.c_str()) != 0) {
         return Status::IoError(path + ": rename: " + std::strerror(errno));
       }
       return Status::Ok();

@@ -245,6 +245,15 @@ PY
     [[ $(stat_of kickoffs) -eq 3 && $(stat_of postKickoffs) -eq 2 ]] || fail "auto: no POST after the 405"
     grep -q "kick-off sent as POST" "$TMP/a.log" || fail "the POST fallback was not said: $(grep bulk "$TMP/a.log")"
     ;;
+  streamed)  # each file is written to its spool file as it arrives, never held whole in memory:
+    # with fhir.max_response_bytes far below a file's size the export still goes through
+    bulk_config '{"resourcesPerFile":1000}'
+    cp "$TMP/config.yaml" "$TMP/config-small.yaml"
+    printf 'fhir:\n  max_response_bytes: 131072\n' >>"$TMP/config-small.yaml"
+    CONFIG="$TMP/config-small.yaml" run_bulk "$TMP/o"; ok_run "$TMP/o"
+    # (the Patient file, all 300 in one, is larger than the limit)
+    [[ $(stat -c %s "$TMP/pop/Patient.ndjson") -gt 131072 ]] || fail "no export file larger than the limit"
+    ;;
   kill-resume)  # kill -9 during downloads (5 trials), rerun: same flags, export resumed
     for trial in 1 2 3 4 5; do
       curl -fsS -X POST "$ROOT/_admin/bulk" -d '{}' >/dev/null
