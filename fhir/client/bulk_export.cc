@@ -4,6 +4,9 @@
 #include <random>
 #include <thread>
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include "fhir/json.h"
 
 namespace fhir::client {
@@ -116,34 +119,65 @@ ClientResult<BulkManifest> ParseBulkManifest(const rapidjson::Value& body) {
 BulkExportClient::BulkExportClient(FhirClient* client, BulkExportOptions options)
     : client_(client), options_(std::move(options)) {}
 
-std::string BulkExportClient::KickOffUrl(bool with_type_filter) const {
+std::string BulkExportClient::OperationUrl() const {
   std::string url = client_->base_url();
   if (options_.level == "patient") {
     url += "/Patient";
   } else if (options_.level == "group") {
     url += "/Group/" + PercentEncode(options_.group_id);
   }
-  url += "/$export";
+  return url + "/$export";
+}
+
+Params BulkExportClient::KickOffParams(bool with_type_filter) const {
   Params params;
   std::string types;
   for (const std::string& t : options_.types) types += (types.empty() ? "" : ",") + t;
   if (!types.empty()) params.emplace_back("_type", types);
   if (!options_.since.empty()) params.emplace_back("_since", options_.since);
-  if (with_type_filter) {
+  if (with_type_filter && options_.type_filter != "off") {
     for (const std::string& f : options_.type_filters) params.emplace_back("_typeFilter", f);
   }
-  return url + "?" + EncodeParams(params);
+  return params;
+}
+
+std::string BulkExportClient::KickOffUrl(bool with_type_filter) const {
+  return OperationUrl() + "?" + EncodeParams(KickOffParams(with_type_filter));
+}
+
+std::string BulkExportClient::KickOffParameters(bool with_type_filter) const {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("resourceType");
+  w.String("Parameters");
+  w.Key("parameter");
+  w.StartArray();
+  for (const auto& [name, value] : KickOffParams(with_type_filter)) {
+    w.StartObject();
+    w.Key("name");
+    w.String(name.c_str(), static_cast<rapidjson::SizeType>(name.size()));
+    w.Key(name == "_since" ? "valueInstant" : "valueString");
+    w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
 }
 
 ClientResult<HttpResponse> BulkExportClient::Exchange(const std::string& method,
                                                       const std::string& url,
-                                                      const Headers& headers, bool with_token) {
+                                                      const Headers& headers, bool with_token,
+                                                      const std::string& body, BodySink* sink) {
   const bool send_token = with_token && SameOrigin(url, client_->base_url());
   for (int auth_try = 0;; ++auth_try) {
     HttpRequest req;
     req.method = method;
     req.url = url;
     req.headers = headers;
+    req.body = body;
+    req.sink = sink;
     std::string authorization;
     if (send_token) {
       ClientResult<std::string> a = client_->auth().Authorization();
@@ -164,22 +198,49 @@ ClientResult<HttpResponse> BulkExportClient::Exchange(const std::string& method,
 
 ClientResult<std::string> BulkExportClient::KickOff() {
   const Headers headers = {{"Accept", "application/fhir+json"}, {"Prefer", "respond-async"}};
-  bool with_filter = !options_.type_filters.empty();
+  bool with_filter = !options_.type_filters.empty() && options_.type_filter != "off";
+  bool post = options_.kickoff == "post";
   while (true) {
-    const std::string url = KickOffUrl(with_filter);
-    ClientResult<HttpResponse> r = Exchange("GET", url, headers, true);
+    std::string url, what;
+    ClientResult<HttpResponse> r = ClientError::Make(ClientError::Kind::kNetwork, "not sent");
+    if (post) {
+      // POST with a Parameters body (Bulk Data IG: the kick-off's parameters, same names).
+      url = OperationUrl();
+      what = "bulk kick-off POST " + url;
+      Headers h = headers;
+      h.emplace_back("Content-Type", "application/fhir+json");
+      r = Exchange("POST", url, h, true, KickOffParameters(with_filter));
+    } else {
+      url = KickOffUrl(with_filter);
+      what = "bulk kick-off GET " + url;
+      r = Exchange("GET", url, headers, true);
+    }
     if (!r.ok()) return r.error();
+    if (r->status == 405 && !post && options_.kickoff == "auto") {
+      post = true;  // the server takes the kick-off only as POST
+      kickoff_posted_ = true;
+      continue;
+    }
     if (r->status == 400 && with_filter) {
-      // The server does not support _typeFilter (or this one): export unfiltered.
+      if (options_.type_filter == "on") {
+        ClientError e = HttpError(what, r.value());
+        e.message +=
+            " to a kick-off with _typeFilter (fhir.bulk.type_filter is on; set it to "
+            "auto to export unfiltered when the server refuses it, or off)";
+        return e;
+      }
+      // auto: the server does not support _typeFilter (or this one): export unfiltered.
       with_filter = false;
       type_filter_dropped_ = true;
       continue;
     }
-    if (r->status != 202) return HttpError("bulk kick-off GET " + url, r.value());
+    type_filter_sent_ = with_filter;
+    if (post) kickoff_posted_ = true;
+    if (r->status != 202) return HttpError(what, r.value());
     std::string location(r->Header("content-location"));
     if (location.empty()) {
       return ClientError::Make(ClientError::Kind::kMalformedResponse,
-                               "bulk kick-off GET " + url + ": 202 without Content-Location");
+                               what + ": 202 without Content-Location");
     }
     return ResolveUrl(client_->base_url(), location);
   }
@@ -236,12 +297,13 @@ ClientResult<BulkManifest> BulkExportClient::WaitForManifest(
           static_cast<int64_t>(std::uniform_real_distribution<double>(0.5, 1.0)(rng) *
                                static_cast<double>(cap.count())));
     } else if (progress.wait > options_.max_retry_after) {
-      return ClientError::Make(ClientError::Kind::kDeadline,
-                               "bulk export " + status_url + ": the server asks to wait " +
-                                   std::to_string(progress.wait.count() / 1000) +
-                                   " s (Retry-After), more than fhir.bulk.max_retry_after (" +
-                                   std::to_string(options_.max_retry_after.count()) +
-                                   " s); rerun later (the export is resumed) or raise the limit");
+      return ClientError::Make(
+          ClientError::Kind::kDeadline,
+          "bulk export " + status_url + ": the server asks to wait " +
+              std::to_string(progress.wait.count() / 1000) +
+              " s (Retry-After), more than fhir.bulk.max_retry_after_seconds (" +
+              std::to_string(options_.max_retry_after.count()) +
+              " s); rerun later (the export is resumed) or raise the limit");
     }
     if (on_progress) on_progress(progress);
     if (std::chrono::steady_clock::now() + progress.wait - start > options_.max_wait) {
@@ -255,12 +317,13 @@ ClientResult<BulkManifest> BulkExportClient::WaitForManifest(
 }
 
 ClientResult<std::string> BulkExportClient::Download(const std::string& url,
-                                                     bool requires_access_token) {
+                                                     bool requires_access_token, BodySink* sink) {
   const Headers headers = {{"Accept", "application/fhir+ndjson"}};
   std::string current = url;
   for (int hop = 0; hop <= options_.max_redirects; ++hop) {
     // A hop to another origin never carries the token (SameOrigin check in Exchange).
-    ClientResult<HttpResponse> r = Exchange("GET", current, headers, requires_access_token);
+    ClientResult<HttpResponse> r =
+        Exchange("GET", current, headers, requires_access_token, "", sink);
     if (!r.ok()) return r.error();
     if (r->status >= 300 && r->status < 400 && r->status != 304) {
       std::string_view location = r->Header("location");

@@ -30,8 +30,10 @@ struct BulkExportOptions {
   std::vector<std::string> types = {"Patient", "QuestionnaireResponse", "Observation",
                                     "Questionnaire"};
   std::vector<std::string> type_filters;      // "_typeFilter" values, dropped if the server refuses
+  std::string type_filter = "auto";           // auto | on | off: whether type_filters are sent
+  std::string kickoff = "auto";               // auto (GET, POST after a 405) | get | post
   std::string since;                          // FHIR instant; empty: everything
-  std::chrono::seconds max_retry_after{600};  // a longer Retry-After is an error
+  std::chrono::seconds max_retry_after{600};  // fhir.bulk.max_retry_after_seconds
   std::chrono::seconds max_wait{6 * 3600};    // whole export
   std::chrono::milliseconds backoff_base{1000};
   std::chrono::milliseconds backoff_max{60'000};
@@ -75,10 +77,15 @@ class BulkExportClient {
   // REQUIRES: client outlives this object. Thread-safe for Download.
   BulkExportClient(FhirClient* client, BulkExportOptions options);
 
-  // The kick-off URL for the options (without _typeFilter when `with_type_filter` is false).
+  // The GET kick-off URL for the options (without _typeFilter when `with_type_filter` is false
+  // or type_filter is "off").
   std::string KickOffUrl(bool with_type_filter) const;
-  // Sends the kick-off; returns the status URL (Content-Location of the 202). A 400 answer to a
-  // kick-off with _typeFilter is retried once without it (type_filter_dropped() then true).
+  // The POST kick-off's body: a Parameters resource with the same parameters.
+  std::string KickOffParameters(bool with_type_filter) const;
+  // Sends the kick-off (GET, or POST with kickoff "post" or in "auto" after a 405 to the GET);
+  // returns the status URL (Content-Location of the 202). With type_filter "auto" a 400 answer
+  // to a kick-off with _typeFilter is retried once without it (type_filter_dropped() then
+  // true); with "on" it is an error naming fhir.bulk.type_filter.
   ClientResult<std::string> KickOff();
   // Polls until the manifest (200) or an error. `on_progress` is called after every 202.
   ClientResult<BulkManifest> WaitForManifest(
@@ -89,22 +96,32 @@ class BulkExportClient {
                                                      BulkProgress* progress);
   // Downloads one file (following redirects; token per the rule above). On a 404/410 answer the
   // error has kind kHttp with that status: the link may have expired (poll the status again).
-  ClientResult<std::string> Download(const std::string& url, bool requires_access_token);
+  // With `sink`, a 2xx body goes to it as it arrives (the returned string is then empty unless
+  // the transport could not stream).
+  ClientResult<std::string> Download(const std::string& url, bool requires_access_token,
+                                     BodySink* sink = nullptr);
   // DELETE of the status URL (done or cancelled); a 404 counts as done.
   ClientResult<bool> Delete(const std::string& status_url);
 
   bool type_filter_dropped() const { return type_filter_dropped_; }
+  bool type_filter_sent() const { return type_filter_sent_; }  // the accepted kick-off had one
+  bool kickoff_posted() const { return kickoff_posted_; }
   uint64_t requests() const { return requests_; }
 
  private:
   // GET/DELETE through the retrying transport with Authorization when `with_token` and the URL
   // is on the base's origin (one renewal after a 401).
   ClientResult<HttpResponse> Exchange(const std::string& method, const std::string& url,
-                                      const Headers& headers, bool with_token);
+                                      const Headers& headers, bool with_token,
+                                      const std::string& body = "", BodySink* sink = nullptr);
+  std::string OperationUrl() const;  // [base][/Patient|/Group/id]/$export
+  Params KickOffParams(bool with_type_filter) const;
 
   FhirClient* client_;
   BulkExportOptions options_;
   bool type_filter_dropped_ = false;
+  bool type_filter_sent_ = false;
+  bool kickoff_posted_ = false;
   std::atomic<uint64_t> requests_{0};
 };
 

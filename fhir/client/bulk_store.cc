@@ -102,7 +102,13 @@ Status BulkStore::StartOrResume() {
   const std::string state_path = (fs::path(options_.spool_dir) / kStateFile).string();
   const std::string kickoff = exporter_.KickOffUrl(true);
   std::string saved_kickoff, saved_status;
-  {
+  if (options_.resume != nullptr) {
+    auto loaded = options_.resume->Load();
+    if (!loaded.ok()) return loaded.status();
+    resume_state_ = std::move(loaded.value());
+    saved_kickoff = resume_state_.kickoff;
+    saved_status = resume_state_.status_url;
+  } else {
     std::ifstream in(state_path);
     std::getline(in, saved_kickoff);
     std::getline(in, saved_status);
@@ -123,7 +129,14 @@ Status BulkStore::StartOrResume() {
     auto started = exporter_.KickOff();
     if (!started.ok()) return started.error().ToStatus();
     status_url_ = started.value();
-    if (Status s = WriteWhole(state_path, kickoff + "\n" + status_url_ + "\n"); !s.ok()) return s;
+    if (options_.resume != nullptr) {
+      resume_state_.kickoff = kickoff;
+      resume_state_.status_url = status_url_;
+      resume_state_.consumed.clear();
+      if (Status s = options_.resume->SaveExport(resume_state_); !s.ok()) return s;
+    } else if (Status s = WriteWhole(state_path, kickoff + "\n" + status_url_ + "\n"); !s.ok()) {
+      return s;
+    }
   }
   auto manifest = exporter_.WaitForManifest(status_url_, [this](const BulkProgress& p) {
     if (!options_.progress) return;
@@ -165,15 +178,81 @@ Status BulkStore::RefreshLinks() {
   return Status::Ok();
 }
 
+// A download's body straight into its 0600 ".part" file (started over when a retry begins
+// again); closed with fsync.
+class FileSink : public BodySink {
+ public:
+  explicit FileSink(std::string path) : path_(std::move(path)) {}
+  ~FileSink() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool Begin() override {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    began_ = true;
+    if (fd_ < 0) error_ = Status::IoError(path_ + ": " + std::strerror(errno));
+    return fd_ >= 0;
+  }
+  bool Write(std::string_view chunk) override {
+    while (!chunk.empty()) {
+      ssize_t n = ::write(fd_, chunk.data(), chunk.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        error_ = Status::IoError(path_ + ": " + std::strerror(errno));
+        return false;
+      }
+      chunk.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+  Status Close() {
+    if (fd_ < 0) return error_;
+    const bool ok = ::fsync(fd_) == 0;
+    const int err = errno;
+    const bool closed = ::close(fd_) == 0;
+    fd_ = -1;
+    if (!ok || !closed) return Status::IoError(path_ + ": " + std::strerror(ok ? errno : err));
+    return Status::Ok();
+  }
+  bool began() const { return began_; }
+  const Status& error() const { return error_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  bool began_ = false;
+  Status error_;
+};
+
 Status BulkStore::DownloadOne(size_t index) {
+  const std::string& path = entries_[index].path;
+  const std::string part = path + ".part";
   for (int attempt = 1;; ++attempt) {
     std::string url;
     {
       std::lock_guard<std::mutex> lock(mu_);
       url = entries_[index].file.url;
     }
-    auto body = exporter_.Download(url, manifest_.requires_access_token);
-    if (body.ok()) return WriteWhole(entries_[index].path, body.value());
+    FileSink sink(part);
+    auto body = exporter_.Download(url, manifest_.requires_access_token, &sink);
+    if (!sink.error().ok()) return sink.error();
+    if (body.ok()) {
+      // Streamed into the .part file; a transport that does not stream gave the body instead.
+      if (Status s = sink.began() ? sink.Close() : WriteFile0600(part, body.value()); !s.ok()) {
+        return s;
+      }
+      if (options_.resume != nullptr) {
+        // Recorded as consumed before the rename: a spooled file is always one the ledger
+        // lists (one listed but missing after a crash is fetched again).
+        std::lock_guard<std::mutex> lock(mu_);
+        resume_state_.consumed.push_back(fs::path(path).filename().string());
+        if (Status s = options_.resume->SaveExport(resume_state_); !s.ok()) return s;
+      }
+      if (std::rename(part.c_str(), path.c_str()) != 0) {
+        return Status::IoError(path + ": rename: " + std::strerror(errno));
+      }
+      return Status::Ok();
+    }
     const ClientError& e = body.error();
     const bool maybe_expired =
         e.kind == ClientError::Kind::kHttp && (e.http_status == 404 || e.http_status == 410);
@@ -194,7 +273,11 @@ Status BulkStore::DownloadAll() {
   std::vector<size_t> todo;
   for (size_t i = 0; i < entries_.size(); ++i) {
     std::error_code ec;
-    if (fs::exists(entries_[i].path, ec)) {
+    const std::string name = fs::path(entries_[i].path).filename().string();
+    const bool consumed = options_.resume == nullptr ||
+                          std::find(resume_state_.consumed.begin(), resume_state_.consumed.end(),
+                                    name) != resume_state_.consumed.end();
+    if (consumed && fs::exists(entries_[i].path, ec)) {
       ++files_resumed_;
     } else {
       todo.push_back(i);
@@ -292,8 +375,41 @@ Status BulkStore::ReadOutput(const std::vector<std::string>& types, ResourceVisi
   return Status::Ok();
 }
 
+std::string BulkStore::PatientOfDeleted(const std::string& reference) {
+  const size_t slash = reference.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == reference.size()) return "";
+  const std::string type = reference.substr(0, slash);
+  const std::string id = reference.substr(slash + 1);
+  if (type == "Patient") return id;
+  if (type == "Questionnaire" || id.find('/') != std::string::npos) return "";
+  // The manifest names only Type/id: the patient is in the resource's earlier versions (instance
+  // history; a deleted resource's versions stay readable on a FHIR server that keeps history).
+  auto history = client_->Get(type + "/" + PercentEncode(id) + "/_history");
+  if (!history.ok() || !history->body) return "";
+  const rapidjson::Value* entries = json::ArrayMember(*history->body, "entry");
+  if (entries == nullptr) return "";
+  for (const rapidjson::Value& e : entries->GetArray()) {
+    auto r = e.FindMember("resource");
+    if (r == e.MemberEnd() || !r->value.IsObject()) continue;
+    if (json::StrMember(r->value, "resourceType") != type ||
+        json::StrMember(r->value, "id") != id) {
+      continue;
+    }
+    std::string pid = RestStore::PatientOf(type, r->value);
+    if (!pid.empty()) return pid;
+  }
+  return "";
+}
+
 void BulkStore::Finish() {
   if (!status_url_.empty()) (void)exporter_.Delete(status_url_);
+  if (options_.resume != nullptr) {
+    // Read whole: nothing to resume (the transaction time is committed by the caller).
+    resume_state_.kickoff.clear();
+    resume_state_.status_url.clear();
+    resume_state_.consumed.clear();
+    (void)options_.resume->SaveExport(resume_state_);
+  }
   std::error_code ec;
   fs::remove_all(options_.spool_dir, ec);
 }
@@ -315,8 +431,16 @@ Status BulkStore::ReadAll(const std::vector<std::string>& types, ResourceVisitor
     }
     ChangeCollector changes(visitor);
     if (Status s = ReadOutput(changed_types, changes); !s.ok()) return s;
+    // A deleted resource: its patient is read in full like a changed one, so a need that rested
+    // only on a deleted screening is retracted (its evidence answers 410) as a full pass would.
     for (const std::string& d : deleted_) {
-      if (d.starts_with("Patient/")) changes.patients.insert(d.substr(8));
+      const std::string pid = PatientOfDeleted(d);
+      if (!pid.empty()) {
+        changes.patients.insert(pid);
+        ++deleted_patients_found_;
+      } else if (!d.starts_with("Questionnaire/")) {
+        ++deleted_without_patient_;
+      }
     }
     changed_patients_ = changes.patients.size();
     if (Status s = options_.completion->ReadPatients(changes.patients, changes.ids, types, visitor);

@@ -1,5 +1,7 @@
 #include "fhir/client/http_transport.h"
 
+#include <cstdlib>
+
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -35,11 +37,21 @@ struct Exchange {
   HttpResponse response;
   size_t max_bytes = 0;
   bool too_large = false;
+  BodySink* sink = nullptr;
+  bool streaming = false;  // this response's body goes to `sink`
+  bool sink_failed = false;
 };
 
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
   auto* ex = static_cast<Exchange*>(user);
   size_t len = size * n;
+  if (ex->streaming) {
+    if (!ex->sink->Write(std::string_view(data, len))) {
+      ex->sink_failed = true;
+      return 0;
+    }
+    return len;
+  }
   if (ex->response.body.size() + len > ex->max_bytes) {
     ex->too_large = true;
     return 0;  // makes libcurl abort with CURLE_WRITE_ERROR
@@ -54,6 +66,17 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   std::string_view line(data, len);
   if (line.starts_with("HTTP/")) {
     ex->response.headers.clear();  // a new (e.g. after 100 Continue) response starts
+    ex->streaming = false;
+    size_t sp = line.find(' ');
+    int code =
+        sp == std::string_view::npos ? 0 : std::atoi(std::string(line.substr(sp + 1, 3)).c_str());
+    if (ex->sink != nullptr && code >= 200 && code < 300) {
+      if (!ex->sink->Begin()) {
+        ex->sink_failed = true;
+        return 0;
+      }
+      ex->streaming = true;
+    }
     return len;
   }
   size_t colon = line.find(':');
@@ -162,6 +185,7 @@ ClientResult<HttpResponse> CurlTransport::Send(const HttpRequest& request,
 
   Exchange ex;
   ex.max_bytes = options_.max_response_bytes;
+  ex.sink = request.sink;
   std::string request_id(FindHeader(request.headers, "X-Request-Id"));
   curl_slist* headers = nullptr;
   for (const auto& [name, value] : request.headers) {
@@ -189,8 +213,10 @@ ClientResult<HttpResponse> CurlTransport::Send(const HttpRequest& request,
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(options_.connect_timeout.count()));
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, total_ms);
-  curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
-                   static_cast<curl_off_t>(options_.max_response_bytes));
+  if (request.sink == nullptr) {
+    curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
+                     static_cast<curl_off_t>(options_.max_response_bytes));
+  }
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
   if (!options_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
@@ -224,13 +250,16 @@ ClientResult<HttpResponse> CurlTransport::Send(const HttpRequest& request,
     // A failed exchange may leave the connection in an unknown state: drop the handle.
     curl_easy_cleanup(curl);
     ClientError e;
-    e.kind = ex.too_large ? ClientError::Kind::kResponseTooLarge : KindOf(rc);
+    e.kind = ex.too_large     ? ClientError::Kind::kResponseTooLarge
+             : ex.sink_failed ? ClientError::Kind::kInvalidArgument  // a local write: no retry
+                              : KindOf(rc);
     e.http_status = static_cast<int>(status);
     e.request_id = request_id;
     e.message = request.method + " " + request.url + ": " +
                 (ex.too_large ? "response larger than " +
                                     std::to_string(options_.max_response_bytes) + " bytes"
-                              : std::string(curl_easy_strerror(rc)));
+                 : ex.sink_failed ? std::string("the body could not be stored")
+                                  : std::string(curl_easy_strerror(rc)));
     return e;
   }
   Release(curl);

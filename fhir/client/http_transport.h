@@ -17,6 +17,16 @@ namespace fhir::client {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
+// Receives a 2xx response's body as it arrives, instead of HttpResponse::body (bulk export
+// files go straight to their spool file). A transport that cannot stream ignores it and fills
+// `body` as usual; the size limit (max_response_bytes) does not apply to a streamed body.
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  virtual bool Begin() = 0;                        // a 2xx response starts (again): start over
+  virtual bool Write(std::string_view chunk) = 0;  // false aborts the transfer
+};
+
 struct HttpRequest {
   std::string method = "GET";
   std::string url;
@@ -27,6 +37,7 @@ struct HttpRequest {
   // response byte, and for a plain POST create that is a second resource. RetryingTransport
   // sets it for RequestKind::kUnsafeCreate.
   bool at_most_once = false;
+  BodySink* sink = nullptr;  // not owned; see BodySink
 };
 
 struct HttpResponse {

@@ -5,6 +5,7 @@
 #include <optional>
 #include <ostream>
 #include <random>
+#include <set>
 
 #include <unistd.h>
 
@@ -13,7 +14,9 @@
 #include "plugin/pass/directory_source.h"
 #include "plugin/pass/evaluate_pass.h"
 #include "plugin/pass/source.h"
+#include "plugin/setup/fhir_section.h"
 #include "plugin/setup/pipeline.h"
+#include "plugin/writeback/bulk_resume_ledger.h"
 #include "plugin/writeback/feedback_store.h"
 #include "plugin/writeback/ledger.h"
 #include "plugin/writeback/server_writeback.h"
@@ -135,19 +138,45 @@ int LoadRunCompletions(const Config& config, Completions* completions, std::ostr
   return 0;
 }
 
-// `run --bulk`: the export's options (system or Group level, spool under the out folder,
-// a progress line only on a terminal).
-fhir::client::BulkStoreOptions BulkOptions(const RunOptions& options, const Config& config) {
+// `_typeFilter` narrowing Observations to the catalog's screening codes (every instrument's
+// panel and question codes; LOINC-shaped ones with the LOINC system), one value:
+// "Observation?code=http://loinc.org|71802-3,...". Empty when the catalog has no codes.
+std::string ScreeningTypeFilter(const Catalog& catalog) {
+  std::set<std::string> codes;
+  for (const Instrument& i : catalog.instruments()) {
+    for (const std::string& c : i.panel_codes) codes.insert(c);
+    for (CodeId q : i.questions) codes.insert(std::string(catalog.codes().Name(q)));
+  }
+  std::string list;
+  for (const std::string& c : codes) {
+    if (c.empty()) continue;
+    list += (list.empty() ? "" : ",") + (IsLoincShaped(c) ? "http://loinc.org|" + c : c);
+  }
+  return list.empty() ? "" : "Observation?code=" + list;
+}
+
+// `run --bulk`: the export's options from `fhir.bulk:` (--group overrides level and group),
+// spool under the out folder, a progress line only on a terminal.
+fhir::client::BulkStoreOptions BulkOptions(const RunOptions& options, const Config& config,
+                                           const Catalog& catalog, const BulkSettings& settings) {
   fhir::client::BulkStoreOptions bo;
+  bo.export_options.level = settings.level;
+  bo.export_options.group_id = settings.group;
   if (!options.bulk_group.empty()) {
     bo.export_options.level = "group";
     bo.export_options.group_id = options.bulk_group;
   }
+  bo.export_options.type_filter = settings.type_filter;
+  if (settings.type_filter != "off") {
+    if (std::string f = ScreeningTypeFilter(catalog); !f.empty()) {
+      bo.export_options.type_filters.push_back(std::move(f));
+    }
+  }
+  bo.export_options.kickoff = settings.kickoff;
+  bo.export_options.max_retry_after = std::chrono::seconds(settings.max_retry_after_seconds);
+  bo.parallel_downloads = static_cast<int>(settings.download_parallelism);
   bo.spool_dir = config.out + "/.bulk-spool";
   bo.progress = ::isatty(STDERR_FILENO) == 1;
-  if (const char* v = std::getenv("SDOH_BULK_MAX_RETRY_AFTER")) {
-    bo.export_options.max_retry_after = std::chrono::seconds(std::atoll(v));
-  }
   return bo;
 }
 
@@ -162,14 +191,23 @@ void ReportBulk(const fhir::client::BulkStore& bulk, std::ostream& err) {
   }
   if (bulk.type_filter_dropped()) {
     err << "bulk export: the server refused _typeFilter; the export was unfiltered\n";
+  } else if (bulk.type_filter_sent()) {
+    err << "bulk export: Observations narrowed to the screening codes (_typeFilter)\n";
   }
+  if (bulk.kickoff_posted()) err << "bulk export: kick-off sent as POST (Parameters)\n";
   if (bulk.error_count() > 0) {
     err << "bulk export: warning: the server reported " << bulk.error_count()
         << " error(s) in the export's error files (first: " << bulk.first_error() << ")\n";
   }
   if (!bulk.deleted().empty()) {
-    err << "bulk export: " << bulk.deleted().size()
-        << " deleted resource(s) listed (a deleted Patient is read again: gone)\n";
+    err << "bulk export: " << bulk.deleted().size() << " deleted resource(s) listed, "
+        << bulk.deleted_patients_found()
+        << " tied to a patient (read again in full: what only they justified is retracted)\n";
+  }
+  if (bulk.deleted_without_patient() > 0) {
+    err << "bulk export: warning: " << bulk.deleted_without_patient()
+        << " deleted resource(s) could not be tied to a patient (no earlier version readable): "
+           "counted, not retractable by this pass; run --full to retract what they justified\n";
   }
 }
 
@@ -195,18 +233,50 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
     err << "sdoh-bridge: config error: " << source.status().message() << "\n";
     return 2;
   }
+  std::unique_ptr<writeback::BulkResumeLedger> bulk_resume;
   if (options.bulk) {
     if (!(*source)->is_server()) {
       err << "sdoh-bridge: --bulk needs a FHIR server as the source\n";
       return 2;
     }
-    (*source)->UseBulk(BulkOptions(options, p.config));
+    auto settings = BulkSettingsFromConfig(p.config);
+    if (!settings.ok()) {
+      err << "sdoh-bridge: config error: " << settings.status().message() << "\n";
+      return 2;
+    }
+    fhir::client::BulkStoreOptions bo = BulkOptions(options, p.config, *p.catalog, *settings);
+    // The export's resume state and next `_since` live in the ledger file, per (server, level or
+    // Group).
+    const std::string scope = bo.export_options.level == "group"
+                                  ? "Group/" + bo.export_options.group_id
+                                  : bo.export_options.level;
+    auto resume = writeback::BulkResumeLedger::Open(writeback::LedgerPath(p.config),
+                                                    (*source)->client()->base_url(), scope);
+    if (!resume.ok()) {
+      err << "sdoh-bridge: " << resume.status().message() << "\n";
+      return 1;
+    }
+    bulk_resume = std::move(*resume);
+    bo.resume = bulk_resume.get();
+    (*source)->UseBulk(std::move(bo));
   }
   std::unique_ptr<Writeback> writeback;
   if ((*source)->is_server()) {
     if (int code = BeginWriteback(options, p, **source, run_id, *now, &writeback, err); code) {
       return code;
     }
+  }
+  // An incremental `--bulk` pass exports `_since` the transaction time of the last completed
+  // export of the same server and level or Group (none yet: everything), not the search path's
+  // per-server cursor: a Group's export says nothing about the rest of the server.
+  fhir::client::RestStoreOptions& ro = (*source)->rest_options();
+  if (bulk_resume && options.since.empty() && !options.full && !ro.since.empty()) {
+    auto state = bulk_resume->Load();
+    if (!state.ok()) {
+      err << "sdoh-bridge: " << state.status().message() << "\n";
+      return 1;
+    }
+    ro.since = state->transaction_time;
   }
   fhir::Store& store = (*source)->store();
   FolderOutputs outputs(p.config.out, run_id, p.ruleset.version(), options.dry_run);
@@ -277,6 +347,13 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
         bulk != nullptr ? bulk->transaction_time() : (*source)->rest()->first_page_server_time(),
         &members, out, err);
     if (options.dry_run) outputs.ClosePlan(members);
+    if (bulk != nullptr && bulk_resume && writeback_code == 0 && !options.dry_run) {
+      // Acted on: the next pass exports from here.
+      if (fhir::Status s = bulk_resume->CommitTransactionTime(bulk->transaction_time()); !s.ok()) {
+        err << "sdoh-bridge: " << s.message() << "\n";
+        writeback_code = 1;
+      }
+    }
   }
   const auto t2 = std::chrono::steady_clock::now();
   if (std::getenv("SDOH_TIMING") != nullptr) {

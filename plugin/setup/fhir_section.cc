@@ -89,15 +89,17 @@ fhir::Status ReadMs(Reader& r, const YAML::Node& map, const std::string& key,
 
 }  // namespace
 
-fhir::Result<ClientConfig> ClientConfigFromYaml(const YAML::Node& section,
-                                                const std::string& file) {
+fhir::Result<ClientConfig> ClientConfigFromYaml(const YAML::Node& section, const std::string& file,
+                                                bool require_base_url) {
   Reader r(file);
   ClientConfig c;
   auto run = [&]() -> fhir::Status {
     SDOH_TRY(r.Keys(section, "",
                     {"base_url", "auth", "tls", "timeouts", "retry", "page_size", "max_pages",
-                     "max_response_bytes"}));
-    if (!section["base_url"]) return r.Error(section, "base_url", "required");
+                     "max_response_bytes", "bulk"}));
+    if (!section["base_url"] && require_base_url) {
+      return r.Error(section, "base_url", "required");
+    }
     SDOH_TRY(r.String(section, "base_url", "base_url", &c.base_url));
     int64_t v = c.page_size;
     SDOH_TRY(r.Int(section, "page_size", "page_size", 1, &v));
@@ -200,7 +202,7 @@ fhir::Result<ClientConfig> ClientConfigFromYaml(const YAML::Node& section,
 fhir::Result<ClientConfig> ServerClientConfig(const Config& config) {
   ClientConfig c;
   if (config.fhir.IsDefined() && !config.fhir.IsNull()) {
-    auto parsed = ClientConfigFromYaml(config.fhir, config.path);
+    auto parsed = ClientConfigFromYaml(config.fhir, config.path, !IsServerSource(config.source));
     if (!parsed.ok()) return parsed.status();
     c = std::move(*parsed);
   } else if (!IsServerSource(config.source)) {
@@ -212,10 +214,58 @@ fhir::Result<ClientConfig> ServerClientConfig(const Config& config) {
   return c;
 }
 
+fhir::Result<BulkSettings> BulkSettingsFromConfig(const Config& config) {
+  BulkSettings b;
+  if (!config.fhir.IsDefined() || !config.fhir.IsMap()) return b;
+  const YAML::Node section = config.fhir["bulk"];
+  if (!section.IsDefined() || section.IsNull()) return b;
+  Reader r(config.path);
+  auto one_of = [&](const std::string& key, const std::vector<std::string>& allowed,
+                    std::string* out) -> fhir::Status {
+    SDOH_TRY(r.String(section, key, "bulk." + key, out));
+    std::string list;
+    for (const std::string& a : allowed) {
+      if (*out == a) return fhir::Status::Ok();
+      list += (list.empty() ? "" : ", ") + a;
+    }
+    return r.Error(section[key], "bulk." + key, "'" + *out + "' is not one of " + list);
+  };
+  auto run = [&]() -> fhir::Status {
+    SDOH_TRY(r.Keys(section, "bulk",
+                    {"level", "group", "type_filter", "kickoff", "max_retry_after_seconds",
+                     "download_parallelism"}));
+    SDOH_TRY(r.String(section, "group", "bulk.group", &b.group));
+    if (!b.group.empty()) b.level = "group";  // a group alone says the level
+    SDOH_TRY(one_of("level", {"system", "patient", "group"}, &b.level));
+    if (b.level == "group" && b.group.empty()) {
+      return r.Error(section["level"] ? section["level"] : section, "bulk.group",
+                     "required with level group (the Group's id)");
+    }
+    if (b.level != "group" && !b.group.empty()) {
+      return r.Error(section["group"], "bulk.group",
+                     "only with level group (level is " + b.level + ")");
+    }
+    SDOH_TRY(one_of("type_filter", {"auto", "on", "off"}, &b.type_filter));
+    SDOH_TRY(one_of("kickoff", {"auto", "get", "post"}, &b.kickoff));
+    SDOH_TRY(r.Int(section, "max_retry_after_seconds", "bulk.max_retry_after_seconds", 1,
+                   &b.max_retry_after_seconds));
+    SDOH_TRY(r.Int(section, "download_parallelism", "bulk.download_parallelism", 1,
+                   &b.download_parallelism));
+    if (b.download_parallelism > 16) {
+      return r.Error(section["download_parallelism"], "bulk.download_parallelism",
+                     "must be at most 16");
+    }
+    return fhir::Status::Ok();
+  };
+  if (fhir::Status s = run(); !s.ok()) return s;
+  return b;
+}
+
 fhir::Result<fhir::client::RestStoreOptions> BuildServerSource(const Config& config,
                                                                fhir::client::Client* client) {
   auto cc = ServerClientConfig(config);
   if (!cc.ok()) return cc.status();
+  if (auto bulk = BulkSettingsFromConfig(config); !bulk.ok()) return bulk.status();
   auto built = fhir::client::BuildClient(*cc);
   if (!built.ok()) return fhir::Status::InvalidArgument(built.error().message);
   *client = std::move(built.value());

@@ -12,11 +12,26 @@
 
 namespace sdoh {
 
-// `section` is the node under `fhir:`; `file` is used in messages only.
-fhir::Result<fhir::client::ClientConfig> ClientConfigFromYaml(const YAML::Node& section,
-                                                              const std::string& file);
-
+// `section` is the node under `fhir:`; `file` is used in messages only. `base_url` may be left
+// out only when `require_base_url` is false (the source names the server).
 struct Config;
+
+fhir::Result<fhir::client::ClientConfig> ClientConfigFromYaml(const YAML::Node& section,
+                                                              const std::string& file,
+                                                              bool require_base_url = true);
+
+// `fhir.bulk:` (issue 16): how `run --bulk` exports. Flags of `run` override level and group.
+struct BulkSettings {
+  std::string level = "system";           // system | patient | group
+  std::string group;                      // Group id, with level group
+  std::string type_filter = "auto";       // auto | on | off (Observation _typeFilter)
+  std::string kickoff = "auto";           // auto | get | post
+  int64_t max_retry_after_seconds = 600;  // a longer Retry-After stops the run
+  int64_t download_parallelism = 2;       // files fetched at once
+};
+// The `fhir.bulk:` section of the config (defaults when absent). InvalidArgument naming the file,
+// line and key (e.g. "cfg.yaml:40:12: fhir.bulk.kickoff: 'put' is not one of auto, get, post").
+fhir::Result<BulkSettings> BulkSettingsFromConfig(const Config& config);
 
 // The client settings for the configured server: the `fhir:` section when present, with the
 // base URL taken from `source` when that is a URL (a --source override wins); else defaults

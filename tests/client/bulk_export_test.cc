@@ -59,6 +59,51 @@ TEST(BulkExportTest, KickOffSendsPreferRespondAsyncAndReturnsTheStatusUrl) {
   EXPECT_EQ(FindHeader(rig.transport().requests[0].headers, "Prefer"), "respond-async");
 }
 
+TEST(BulkExportTest, PostKickOffAfterA405CarriesTheSameParametersInAParametersBody) {
+  Rig rig;
+  rig.transport().script.push_back(ScriptedTransport::Status(405, ""));
+  rig.transport().script.push_back(ScriptedTransport::Status(
+      202, "", {{"content-location", std::string(kBase) + "/$export-status/8"}}));
+  BulkExportOptions o;
+  o.since = "2026-01-01T00:00:00Z";
+  o.type_filters = {"Observation?code=http://loinc.org|71802-3"};
+  BulkExportClient c(rig.client.get(), o);
+  auto r = c.KickOff();
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_TRUE(c.kickoff_posted());
+  EXPECT_TRUE(c.type_filter_sent());
+  ASSERT_EQ(rig.transport().requests.size(), 2u);
+  const HttpRequest& post = rig.transport().requests[1];
+  EXPECT_EQ(post.method, "POST");
+  EXPECT_EQ(post.url, std::string(kBase) + "/$export");
+  EXPECT_EQ(FindHeader(post.headers, "Prefer"), "respond-async");
+  EXPECT_EQ(
+      post.body,
+      R"({"resourceType":"Parameters","parameter":[)"
+      R"({"name":"_type","valueString":"Patient,QuestionnaireResponse,Observation,Questionnaire"},)"
+      R"({"name":"_since","valueInstant":"2026-01-01T00:00:00Z"},)"
+      R"({"name":"_typeFilter","valueString":"Observation?code=http://loinc.org|71802-3"}]})");
+}
+
+TEST(BulkExportTest, TypeFilterOnRefusedIsAnErrorOffSendsNone) {
+  Rig rig;
+  rig.transport().script.push_back(ScriptedTransport::Status(400, ""));
+  BulkExportOptions o;
+  o.type_filters = {"Observation?code=http://loinc.org|71802-3"};
+  o.type_filter = "on";
+  BulkExportClient on(rig.client.get(), o);
+  auto r = on.KickOff();
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("fhir.bulk.type_filter is on"), std::string::npos)
+      << r.error().message;
+  o.type_filter = "off";
+  BulkExportClient off(rig.client.get(), o);
+  EXPECT_EQ(off.KickOffUrl(true).find("_typeFilter"), std::string::npos);
+  o.type_filter = "auto";
+  BulkExportClient with(rig.client.get(), o);
+  EXPECT_NE(with.KickOffUrl(true).find("_typeFilter"), std::string::npos);
+}
+
 TEST(BulkExportTest, ManifestNeedsRequiresAccessTokenAndListsDeletedAndErrors) {
   auto bad = ParseBulkManifest(Parse(R"({"transactionTime":"2026-01-01T00:00:00Z","output":[]})"));
   ASSERT_FALSE(bad.ok());

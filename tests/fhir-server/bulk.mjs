@@ -35,6 +35,7 @@ const DEFAULT_CONFIG = {
   notFoundOnce: false, // the first file download answers 404 once
   errorFile: false, // add an OperationOutcome error file to the manifest
   typeFilterSupported: true, // false: a _typeFilter answers 400
+  getKickoff405: false, // true: a GET kick-off answers 405 (the server takes only POST)
   fileDelayMs: 0, // each file answer waits this long (crash-during-download tests)
   gzipFiles: false, // files sent with Content-Encoding: gzip when the client accepts it
 };
@@ -53,6 +54,8 @@ export function createBulk({ repo, baseUrl, sendOutcome, host }) {
     otherOriginAuthorized: 0,
     deletes: 0,
     gzipped: 0,
+    postKickoffs: 0, // kick-offs sent as POST (Parameters body), accepted
+    filteredKickoffs: 0, // accepted kick-offs with a _typeFilter
   });
   let stats = counters();
   let otherPort = 0;
@@ -156,6 +159,9 @@ export function createBulk({ repo, baseUrl, sendOutcome, host }) {
     if (!authorized(req)) {
       return sendOutcome(res, 401, 'login', 'Bearer token required');
     }
+    if (req.method === 'GET' && config.getKickoff405) {
+      return sendOutcome(res, 405, 'not-supported', '$export kick-off only as POST here');
+    }
     if (!/respond-async/i.test(String(req.headers.prefer ?? ''))) {
       return sendOutcome(res, 400, 'invalid', '$export needs the header Prefer: respond-async');
     }
@@ -184,6 +190,12 @@ export function createBulk({ repo, baseUrl, sendOutcome, host }) {
       filters = parseTypeFilters(tf);
     } catch (err) {
       return sendOutcome(res, 400, 'not-supported', err.message);
+    }
+    if (req.method === 'POST') {
+      stats.postKickoffs++;
+    }
+    if (filters.size) {
+      stats.filteredKickoffs++;
     }
     let members = null;
     if (level === 'group') {
