@@ -5,6 +5,7 @@
 
 #include "fhir/printable.h"
 #include "fhir/resource_id.h"
+#include "plugin/commands/run_job.h"
 #include "plugin/pass/directory_source.h"
 #include "plugin/pass/evaluate_pass.h"
 #include "plugin/pass/source.h"
@@ -159,21 +160,10 @@ int ExplainCommand(const ExplainOptions& options, std::ostream& out, std::ostrea
     }
     po.declines = &declines;
     // The service directory and the performers that rejected before (issue 15 item 3).
-    auto directory = LoadServiceDirectory(p.config);
-    if (!directory.ok()) {
-      err << "sdoh-bridge: " << directory.status().message() << "\n";
-      return 1;
-    }
+    std::unique_ptr<Directory> directory;
     RejectedPerformers rejected;
-    if (*directory) {
-      auto loaded = writeback::LoadRejectedPerformers(writeback::LedgerPath(p.config));
-      if (!loaded.ok()) {
-        err << "sdoh-bridge: " << loaded.status().message() << "\n";
-        return 1;
-      }
-      rejected = std::move(*loaded);
-    }
-    po.directory = directory->get();
+    if (LoadDirectoryInputs(p.config, &directory, &rejected, err) != 0) return 1;
+    po.directory = directory.get();
     po.rejected = &rejected;
     Pass pass(p, po);
     if (fhir::Status s = pass.Read(store); !s.ok()) {

@@ -211,7 +211,103 @@ void ReportBulk(const fhir::client::BulkStore& bulk, std::ostream& err) {
   }
 }
 
+// `run --bulk`: the export's settings from `fhir.bulk:` and the command line, its resume state
+// and next `_since` in the ledger file per (server, level or Group), the source switched to it.
+int UseBulk(const RunOptions& options, const Pipeline& p, Source& source,
+            std::unique_ptr<writeback::BulkResumeLedger>* bulk_resume, std::ostream& err) {
+  if (!source.is_server()) {
+    err << "sdoh-bridge: --bulk needs a FHIR server as the source\n";
+    return 2;
+  }
+  auto settings = BulkSettingsFromConfig(p.config);
+  if (!settings.ok()) {
+    err << "sdoh-bridge: config error: " << settings.status().message() << "\n";
+    return 2;
+  }
+  fhir::client::BulkStoreOptions bo = BulkOptions(options, p.config, *p.catalog, *settings);
+  const std::string scope = bo.export_options.level == "group"
+                                ? "Group/" + bo.export_options.group_id
+                                : bo.export_options.level;
+  auto resume = writeback::BulkResumeLedger::Open(writeback::LedgerPath(p.config),
+                                                  source.client()->base_url(), scope);
+  if (!resume.ok()) {
+    err << "sdoh-bridge: " << resume.status().message() << "\n";
+    return 1;
+  }
+  *bulk_resume = std::move(*resume);
+  bo.resume = bulk_resume->get();
+  source.UseBulk(std::move(bo));
+  return 0;
+}
+
+// An incremental `--bulk` pass exports `_since` the transaction time of the last completed
+// export of the same server and level or Group (none yet: everything), not the search path's
+// per-server cursor: a Group's export says nothing about the rest of the server.
+int BulkSince(const RunOptions& options, writeback::BulkResumeLedger& resume,
+              fhir::client::RestStoreOptions* ro, std::ostream& err) {
+  if (!options.since.empty() || options.full || ro->since.empty()) return 0;
+  auto state = resume.Load();
+  if (!state.ok()) {
+    err << "sdoh-bridge: " << state.status().message() << "\n";
+    return 1;
+  }
+  ro->since = state->transaction_time;
+  return 0;
+}
+
+void AddDirectoryCounts(const Directory& directory, RunCounts* counts) {
+  const RunCounts& dc = directory.counts();
+  for (const auto& [reason, n] : dc.skipped) counts->skipped[reason] += n;
+  for (const SkipRecord& r : dc.skip_examples) {
+    if (counts->skip_examples.size() < RunCounts::kMaxSkipExamples) {
+      counts->skip_examples.push_back(r);
+    }
+  }
+}
+
+// What a pass reads from the ledger file and the directory besides the source.
+struct PassInputs {
+  Declines declines;                     // CDS feedback in force (issue 14 item 7)
+  Completions completions;               // referrals the performer completed (issue 15 item 1)
+  std::unique_ptr<Directory> directory;  // issue 15 item 3; null: none configured
+  RejectedPerformers rejected;           // with a directory: who rejected whom before
+  DirectoryTally tally;
+};
+
+int LoadPassInputs(const Config& config, bool server, fhir::InstantMicros now, PassInputs* in,
+                   std::ostream& err) {
+  if (int code = LoadRunDeclines(config, server, now, &in->declines, err); code) return code;
+  if (server) {
+    if (int code = LoadRunCompletions(config, &in->completions, err); code) return code;
+  }
+  if (int code = LoadDirectoryInputs(config, &in->directory, &in->rejected, err); code) {
+    return code;
+  }
+  if (!in->directory) return 0;
+  in->tally.source = in->directory->source;
+  in->tally.services = in->directory->services().size();
+  return 0;
+}
+
 }  // namespace
+
+int LoadDirectoryInputs(const Config& config, std::unique_ptr<Directory>* directory,
+                        RejectedPerformers* rejected, std::ostream& err) {
+  auto loaded_directory = LoadServiceDirectory(config);
+  if (!loaded_directory.ok()) {
+    err << "sdoh-bridge: " << loaded_directory.status().message() << "\n";
+    return loaded_directory.status().code() == fhir::Status::Code::kInvalidArgument ? 2 : 1;
+  }
+  *directory = std::move(*loaded_directory);
+  if (!*directory) return 0;
+  auto loaded = writeback::LoadRejectedPerformers(writeback::LedgerPath(config));
+  if (!loaded.ok()) {
+    err << "sdoh-bridge: " << loaded.status().message() << "\n";
+    return 1;
+  }
+  *rejected = std::move(*loaded);
+  return 0;
+}
 
 int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
   auto pipeline = LoadCommandPipeline(options.config_path, options.source, options.out, err);
@@ -235,30 +331,7 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
   }
   std::unique_ptr<writeback::BulkResumeLedger> bulk_resume;
   if (options.bulk) {
-    if (!(*source)->is_server()) {
-      err << "sdoh-bridge: --bulk needs a FHIR server as the source\n";
-      return 2;
-    }
-    auto settings = BulkSettingsFromConfig(p.config);
-    if (!settings.ok()) {
-      err << "sdoh-bridge: config error: " << settings.status().message() << "\n";
-      return 2;
-    }
-    fhir::client::BulkStoreOptions bo = BulkOptions(options, p.config, *p.catalog, *settings);
-    // The export's resume state and next `_since` live in the ledger file, per (server, level or
-    // Group).
-    const std::string scope = bo.export_options.level == "group"
-                                  ? "Group/" + bo.export_options.group_id
-                                  : bo.export_options.level;
-    auto resume = writeback::BulkResumeLedger::Open(writeback::LedgerPath(p.config),
-                                                    (*source)->client()->base_url(), scope);
-    if (!resume.ok()) {
-      err << "sdoh-bridge: " << resume.status().message() << "\n";
-      return 1;
-    }
-    bulk_resume = std::move(*resume);
-    bo.resume = bulk_resume.get();
-    (*source)->UseBulk(std::move(bo));
+    if (int code = UseBulk(options, p, **source, &bulk_resume, err); code) return code;
   }
   std::unique_ptr<Writeback> writeback;
   if ((*source)->is_server()) {
@@ -266,17 +339,8 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
       return code;
     }
   }
-  // An incremental `--bulk` pass exports `_since` the transaction time of the last completed
-  // export of the same server and level or Group (none yet: everything), not the search path's
-  // per-server cursor: a Group's export says nothing about the rest of the server.
-  fhir::client::RestStoreOptions& ro = (*source)->rest_options();
-  if (bulk_resume && options.since.empty() && !options.full && !ro.since.empty()) {
-    auto state = bulk_resume->Load();
-    if (!state.ok()) {
-      err << "sdoh-bridge: " << state.status().message() << "\n";
-      return 1;
-    }
-    ro.since = state->transaction_time;
+  if (bulk_resume && BulkSince(options, *bulk_resume, &(*source)->rest_options(), err) != 0) {
+    return 1;
   }
   fhir::Store& store = (*source)->store();
   FolderOutputs outputs(p.config.out, run_id, p.ruleset.version(), options.dry_run);
@@ -285,39 +349,16 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
     return 1;
   }
 
-  // Referrals declined through CDS feedback (issue 14 item 7), from the ledger file.
-  Declines declines;
-  if (int code = LoadRunDeclines(p.config, (*source)->is_server(), *now, &declines, err); code) {
+  PassInputs in;
+  if (int code = LoadPassInputs(p.config, (*source)->is_server(), *now, &in, err); code) {
     return code;
-  }
-  Completions completions;
-  if ((*source)->is_server()) {
-    if (int code = LoadRunCompletions(p.config, &completions, err); code) return code;
-  }
-  // The service directory and the performers that rejected before (issue 15 item 3).
-  auto directory = LoadServiceDirectory(p.config);
-  if (!directory.ok()) {
-    err << "sdoh-bridge: " << directory.status().message() << "\n";
-    return directory.status().code() == fhir::Status::Code::kInvalidArgument ? 2 : 1;
-  }
-  RejectedPerformers rejected;
-  DirectoryTally directory_tally;
-  if (*directory) {
-    auto loaded = writeback::LoadRejectedPerformers(writeback::LedgerPath(p.config));
-    if (!loaded.ok()) {
-      err << "sdoh-bridge: " << loaded.status().message() << "\n";
-      return 1;
-    }
-    rejected = std::move(*loaded);
-    directory_tally.source = (*directory)->source;
-    directory_tally.services = (*directory)->services().size();
   }
   PassOptions po;
   po.now = *now;
-  po.declines = &declines;
-  po.completions = &completions;
-  po.directory = directory->get();
-  po.rejected = &rejected;
+  po.declines = &in.declines;
+  po.completions = &in.completions;
+  po.directory = in.directory.get();
+  po.rejected = &in.rejected;
   Pass pass(p, po);
   const auto t0 = std::chrono::steady_clock::now();
   if (fhir::Status s = pass.Read(store); !s.ok()) {
@@ -329,15 +370,8 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
   if ((*source)->folder() != nullptr) counts.missing_files = (*source)->folder()->missing_files();
   const auto t1 = std::chrono::steady_clock::now();
   // Bad directory entries are bad input like any other: counted, named, exit 3.
-  if (*directory) {
-    const RunCounts& dc = (*directory)->counts();
-    for (const auto& [reason, n] : dc.skipped) counts.skipped[reason] += n;
-    for (const SkipRecord& r : dc.skip_examples) {
-      if (counts.skip_examples.size() < RunCounts::kMaxSkipExamples)
-        counts.skip_examples.push_back(r);
-    }
-  }
-  RunSink sink(outputs, writeback.get(), *directory ? &directory_tally : nullptr);
+  if (in.directory) AddDirectoryCounts(*in.directory, &counts);
+  RunSink sink(outputs, writeback.get(), in.directory ? &in.tally : nullptr);
   pass.Evaluate(sink);
   int writeback_code = 0;
   if (writeback) {
@@ -375,7 +409,7 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
   summary.tally = &outputs.tally();
   summary.forms = &pass.collector().forms();
   summary.catalog = p.catalog.get();
-  if (*directory) summary.directory = &directory_tally;
+  if (in.directory) summary.directory = &in.tally;
   // A QuestionnaireResponse of a form that could be neither mapped nor inferred may have been a
   // screening: never dropped quietly (issue 14 item 5b).
   const bool dropped = summary.forms->DroppedResponses() > 0;

@@ -3,9 +3,12 @@
 #pragma once
 
 #include <iosfwd>
+#include <memory>
 #include <string>
 
 #include "plugin/pass/pass_sink.h"
+#include "plugin/referrals/directory.h"
+#include "plugin/setup/config.h"
 
 namespace sdoh {
 
@@ -34,5 +37,12 @@ struct RunOptions {
 // Exit codes: 0 done; 1 fatal runtime error; 2 usage or config error; 3 done but some inputs
 // could not be read (counted by reason in the summary); 4 another run holds the ledger.
 int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err);
+
+// The service directory of `config` (`*directory` null when none is configured) and, with one,
+// the performers that rejected a patient's referral for a need (the ledger's loop). 0 done;
+// 2 a config error; 1 the directory or the ledger cannot be read (named on `err`). Shared by
+// `run` and `explain`.
+int LoadDirectoryInputs(const Config& config, std::unique_ptr<Directory>* directory,
+                        RejectedPerformers* rejected, std::ostream& err);
 
 }  // namespace sdoh

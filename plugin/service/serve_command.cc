@@ -590,12 +590,8 @@ int RunSubscribe(const Config& config, const fhir::client::ClientConfig& client_
     err << "check --subscribe: " << built.error().ToString() << "\n";
     return 1;
   }
-  int code = CreateOrRenewSubscription(*built->fhir, o.subscription, o.notify_header,
-                                       secret ? secret : "", out, err);
-  if (code != 0 || o.subscription.task_topic.empty()) return code;
-  return CreateOrRenewSubscription(*built->fhir,
-                                   TaskSubscription(o.subscription, config.identifier_system),
-                                   o.notify_header, secret ? secret : "", out, err);
+  return CreateOrRenewSubscriptions(*built->fhir, o.subscription, config.identifier_system,
+                                    o.notify_header, secret ? secret : "", out, err);
 }
 
 }  // namespace sdoh::service

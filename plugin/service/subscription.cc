@@ -200,4 +200,14 @@ int CreateOrRenewSubscription(fhir::client::FhirClient& client, const Subscripti
   return 0;
 }
 
+int CreateOrRenewSubscriptions(fhir::client::FhirClient& client,
+                               const SubscriptionSettings& settings,
+                               const std::string& identifier_system, const std::string& header,
+                               const std::string& secret, std::ostream& out, std::ostream& err) {
+  int code = CreateOrRenewSubscription(client, settings, header, secret, out, err);
+  if (code != 0 || settings.task_topic.empty()) return code;
+  return CreateOrRenewSubscription(client, TaskSubscription(settings, identifier_system), header,
+                                   secret, out, err);
+}
+
 }  // namespace sdoh::service

@@ -49,6 +49,13 @@ std::string SubscriptionJson(const SubscriptionSettings& settings, const std::st
                              const std::string& secret, fhir::InstantMicros now,
                              const std::string& id);
 
+// The screening Subscription, then (with task_topic) the Task one: 0 done; else the first
+// failure's code.
+int CreateOrRenewSubscriptions(fhir::client::FhirClient& client,
+                               const SubscriptionSettings& settings,
+                               const std::string& identifier_system, const std::string& header,
+                               const std::string& secret, std::ostream& out, std::ostream& err);
+
 // Creates or renews. 0 done; 1 the server refused or failed; 2 settings incomplete.
 int CreateOrRenewSubscription(fhir::client::FhirClient& client,
                               const SubscriptionSettings& settings, const std::string& header,

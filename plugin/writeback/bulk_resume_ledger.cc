@@ -1,14 +1,8 @@
 #include "plugin/writeback/bulk_resume_ledger.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include <sqlite3.h>
 
+#include "plugin/writeback/ledger_tables.h"
 #include "plugin/writeback/sqlite_stmt.h"
 
 namespace sdoh::writeback {
@@ -42,43 +36,13 @@ std::vector<std::string> Split(const std::string& text) {
 
 fhir::Result<std::unique_ptr<BulkResumeLedger>> BulkResumeLedger::Open(
     const std::string& ledger_path, const std::string& server, const std::string& scope) {
-  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
-    struct stat st;
-    const std::string p = ledger_path + suffix;
-    if (::lstat(p.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
-      return fhir::Status::IoError("ledger file " + p +
-                                   " is a symlink; sdoh-bridge does not follow symlinks there — "
-                                   "replace it with a regular file or remove it");
-    }
-  }
-  struct stat st;
-  if (::stat(ledger_path.c_str(), &st) != 0) {
-    int fd = ::open(ledger_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
-      return fhir::Status::IoError("cannot create ledger " + ledger_path + ": " +
-                                   std::strerror(errno));
-    }
-    ::close(fd);
-  }
+  auto db = OpenLedgerTables(ledger_path, true, kSchema);
+  if (!db.ok()) return db.status();
   std::unique_ptr<BulkResumeLedger> l(new BulkResumeLedger());
   l->path_ = ledger_path;
   l->server_ = server;
   l->scope_ = scope;
-  int rc = sqlite3_open_v2(ledger_path.c_str(), &l->db_,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW,
-                           nullptr);
-  if (rc != SQLITE_OK) {
-    return fhir::Status::IoError("cannot open ledger " + ledger_path + ": " + sqlite3_errstr(rc));
-  }
-  sqlite3_busy_timeout(l->db_, 10000);
-  for (const char* sql : {"PRAGMA journal_mode=WAL", kSchema}) {
-    char* msg = nullptr;
-    if (sqlite3_exec(l->db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-      std::string m = msg != nullptr ? msg : "unknown error";
-      sqlite3_free(msg);
-      return fhir::Status::IoError("ledger " + ledger_path + ": " + m);
-    }
-  }
+  l->db_ = *db;
   return l;
 }
 

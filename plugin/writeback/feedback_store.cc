@@ -1,15 +1,10 @@
 #include "plugin/writeback/feedback_store.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 
 #include <sqlite3.h>
 
+#include "plugin/writeback/ledger_tables.h"
 #include "plugin/writeback/sqlite_stmt.h"
 
 namespace sdoh::writeback {
@@ -58,37 +53,11 @@ std::string FeedbackServer(std::string base) {
 
 fhir::Result<std::unique_ptr<FeedbackStore>> FeedbackStore::Open(const std::string& ledger_path,
                                                                  bool create) {
-  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
-    struct stat st;
-    const std::string p = ledger_path + suffix;
-    if (::lstat(p.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
-      return fhir::Status::IoError("ledger file " + p +
-                                   " is a symlink; sdoh-bridge does not follow symlinks there — "
-                                   "replace it with a regular file or remove it");
-    }
-  }
-  struct stat st;
-  if (::stat(ledger_path.c_str(), &st) != 0) {
-    if (!create) return fhir::Status::NotFound("no ledger at " + ledger_path);
-    // Created 0600 here (no process-wide umask change: `serve` has other threads).
-    int fd = ::open(ledger_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
-      return fhir::Status::IoError("cannot create ledger " + ledger_path + ": " +
-                                   std::strerror(errno));
-    }
-    ::close(fd);
-  }
+  auto db = OpenLedgerTables(ledger_path, create, kSchema);
+  if (!db.ok()) return db.status();
   std::unique_ptr<FeedbackStore> store(new FeedbackStore());
   store->path_ = ledger_path;
-  int rc = sqlite3_open_v2(ledger_path.c_str(), &store->db_,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW,
-                           nullptr);
-  if (rc != SQLITE_OK) {
-    return fhir::Status::IoError("cannot open ledger " + ledger_path + ": " + sqlite3_errstr(rc));
-  }
-  sqlite3_busy_timeout(store->db_, 10000);
-  if (fhir::Status s = store->Exec("PRAGMA journal_mode=WAL"); !s.ok()) return s;
-  if (fhir::Status s = store->Exec(kSchema); !s.ok()) return s;
+  store->db_ = *db;
   return store;
 }
 
@@ -100,16 +69,6 @@ fhir::Result<std::unique_ptr<FeedbackStore>> OpenForService(const std::string& l
 
 FeedbackStore::~FeedbackStore() {
   if (db_ != nullptr) sqlite3_close(db_);
-}
-
-fhir::Status FeedbackStore::Exec(const char* sql) {
-  char* msg = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-    std::string m = msg != nullptr ? msg : "unknown error";
-    sqlite3_free(msg);
-    return fhir::Status::IoError("ledger " + path_ + ": " + m);
-  }
-  return fhir::Status::Ok();
 }
 
 fhir::Status FeedbackStore::Record(const FeedbackRow& row) {

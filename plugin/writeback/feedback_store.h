@@ -58,7 +58,6 @@ class FeedbackStore {
 
  private:
   FeedbackStore() = default;
-  fhir::Status Exec(const char* sql);
 
   std::mutex mu_;
   sqlite3* db_ = nullptr;
