@@ -188,16 +188,8 @@ int WriteOutreachTasks(const Config& config, const std::vector<OutreachDue>& due
         << config.path << "\n";
     return 2;
   }
-  auto cc = ServerClientConfig(config);
-  if (!cc.ok()) {
-    err << "sdoh-bridge: config error: " << cc.status().message() << "\n";
-    return 2;
-  }
-  auto client = fhir::client::BuildClient(*cc);
-  if (!client.ok()) {
-    err << "sdoh-bridge: config error: " << client.error().message << "\n";
-    return 2;
-  }
+  auto client = BuildServerClient(config, err);
+  if (!client) return 2;
   std::set<std::string> keep;
   int created = 0, found = 0, failed = 0, withdrawn = 0;
   for (const OutreachDue& d : due) {

@@ -119,16 +119,8 @@ std::string NameOf(const rapidjson::Value& patient) {
 bool AddNames(const Config& config, std::vector<WorkItem>& items, std::ostream& err) {
   std::map<std::string, std::string> names;
   if (IsServerSource(config.source)) {
-    auto cc = ServerClientConfig(config);
-    if (!cc.ok()) {
-      err << "sdoh-bridge: config error: " << cc.status().message() << "\n";
-      return false;
-    }
-    auto client = fhir::client::BuildClient(*cc);
-    if (!client.ok()) {
-      err << "sdoh-bridge: config error: " << client.error().message << "\n";
-      return false;
-    }
+    auto client = BuildServerClient(config, err);
+    if (!client) return false;
     for (const WorkItem& w : items) {
       if (names.count(w.patient)) continue;
       auto r = client->fhir->Read("Patient", w.patient);

@@ -275,4 +275,18 @@ fhir::Result<fhir::client::RestStoreOptions> BuildServerSource(const Config& con
   return ro;
 }
 
+std::optional<fhir::client::Client> BuildServerClient(const Config& config, std::ostream& err) {
+  auto cc = ServerClientConfig(config);
+  if (!cc.ok()) {
+    err << "sdoh-bridge: config error: " << cc.status().message() << "\n";
+    return std::nullopt;
+  }
+  auto client = fhir::client::BuildClient(*cc);
+  if (!client.ok()) {
+    err << "sdoh-bridge: config error: " << client.error().message << "\n";
+    return std::nullopt;
+  }
+  return std::move(client.value());
+}
+
 }  // namespace sdoh

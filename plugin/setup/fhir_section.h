@@ -2,6 +2,8 @@
 // line and key (e.g. "cfg.yaml:12:5: fhir.retry.max_attempts: expected an integer").
 #pragma once
 
+#include <optional>
+#include <ostream>
 #include <string>
 
 #include <yaml-cpp/yaml.h>
@@ -37,6 +39,10 @@ fhir::Result<BulkSettings> BulkSettingsFromConfig(const Config& config);
 // base URL taken from `source` when that is a URL (a --source override wins); else defaults
 // for `source`. InvalidArgument (config error) when there is no server to talk to.
 fhir::Result<fhir::client::ClientConfig> ServerClientConfig(const Config& config);
+
+// The client for the configured server (ServerClientConfig, then BuildClient); nullopt after
+// printing "sdoh-bridge: config error: <why>" to `err` (the caller exits 2).
+std::optional<fhir::client::Client> BuildServerClient(const Config& config, std::ostream& err);
 
 // The configured server as a source: its client (into *client) and the RestStore options of
 // the config (page size, max pages). Non-OK is a config error (exit 2) saying what is wrong.

@@ -22,16 +22,8 @@ int RevokeCommand(const RevokeOptions& o, std::ostream& out, std::ostream& err) 
   }
   if (!o.source.empty()) config->source = o.source;
   if (!o.out.empty()) config->out = o.out;
-  auto cc = ServerClientConfig(*config);
-  if (!cc.ok()) {
-    err << "sdoh-bridge: config error: " << cc.status().message() << "\n";
-    return 2;
-  }
-  auto client = fhir::client::BuildClient(*cc);
-  if (!client.ok()) {
-    err << "sdoh-bridge: config error: " << client.error().message << "\n";
-    return 2;
-  }
+  auto client = BuildServerClient(*config, err);
+  if (!client) return 2;
   Ledger ledger;
   if (fhir::Status s = ledger.Open(LedgerPath(*config), config->writeback.lock_wait_seconds);
       !s.ok()) {
