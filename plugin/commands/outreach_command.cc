@@ -8,17 +8,13 @@
 
 #include "plugin/commands/outreach_writer.h"
 #include "plugin/pass/evaluate_pass.h"
+#include "plugin/pass/outreach_due.h"
 #include "plugin/pass/source.h"
 #include "plugin/setup/pipeline.h"
 
 namespace sdoh {
 
 namespace {
-
-constexpr fhir::InstantMicros kDay = 86400LL * 1000000;
-// Answers that say the patient declined the question (PRAPARE's answer list).
-constexpr std::string_view kDeclinedAnswers[] = {"LA30122-8"};
-constexpr std::string_view kIncompleteSafety = "interpersonal-safety-incomplete";
 
 struct Due {
   std::string patient;
@@ -30,59 +26,22 @@ struct Due {
   std::string positive_needs;  // never-screened-prior-positive: the needs, comma-separated
 };
 
-const char* const kRanks[] = {"never-screened-prior-positive", "incomplete-safety", "overdue",
-                              "declined-items", "never-screened"};
-
-int RankOf(const std::string& reason) {
-  for (int i = 0; i < 5; ++i) {
-    if (reason == kRanks[i]) return i;
-  }
-  return 5;
-}
-
 class OutreachSink : public PassSink {
  public:
   OutreachSink(const PassCatalog& codes, fhir::InstantMicros as_of, int rescreen_after_days)
       : codes_(codes), as_of_(as_of), rescreen_after_days_(rescreen_after_days) {}
 
   void OnPatient(PatientResult& r) override {
-    const PatientFacts& f = r.record.facts;
-    if (!f.present || !f.active || f.deceased) return;
+    auto reasons = ClassifyDue(r, codes_, as_of_, rescreen_after_days_);
+    if (!reasons) return;
     Due d;
     d.patient = r.record.id;
-    std::optional<fhir::InstantMicros> newest;
-    bool declined = false;
-    for (const Screening& s : r.record.counted) {
-      if (s.when > as_of_) continue;  // after --as-of
-      if (!newest || s.when > *newest) newest = s.when;
-      for (const Answer& a : s.answers) {
-        if (a.answer == kNoCode || a.answer == kNonLoincAnswer) continue;
-        std::string_view code = codes_.Name(a.answer);
-        for (std::string_view dcl : kDeclinedAnswers) declined = declined || code == dcl;
-      }
-    }
-    if (!newest) {
-      std::string needs;
-      for (const NeedFlag& flag : r.flags) needs += (needs.empty() ? "" : ",") + flag.need;
-      d.reasons.push_back(needs.empty() ? "never-screened" : "never-screened-prior-positive");
-      d.positive_needs = needs;
-    } else {
-      d.last_screened = fhir::FormatInstantUtc(*newest);
-      d.days_since = (as_of_ - *newest) / kDay;
-      for (const NeedFlag& flag : r.flags) {
-        if (flag.need == kIncompleteSafety) {
-          d.reasons.push_back("incomplete-safety");
-          break;
-        }
-      }
-      if (d.days_since > rescreen_after_days_) {
-        d.overdue_days = d.days_since - rescreen_after_days_;
-        d.reasons.push_back("overdue");
-      }
-      if (declined) d.reasons.push_back("declined-items");
-    }
-    if (d.reasons.empty()) return;
-    d.rank = RankOf(d.reasons.front());
+    d.reasons = std::move(reasons->reasons);
+    d.rank = reasons->rank;
+    if (reasons->last_screened) d.last_screened = fhir::FormatInstantUtc(*reasons->last_screened);
+    d.days_since = reasons->days_since;
+    d.overdue_days = reasons->overdue_days;
+    d.positive_needs = std::move(reasons->positive_needs);
     due.push_back(std::move(d));
   }
 

@@ -93,10 +93,15 @@ bool AwaitsAcceptance(const std::string& s) {
 }
 
 LoopTask ReadLoopTask(const std::string& task_json, const std::string& identifier_system) {
-  LoopTask t;
   rapidjson::Document d;
   d.Parse(task_json.c_str(), task_json.size());
-  if (d.HasParseError() || !d.IsObject()) return t;
+  if (d.HasParseError() || !d.IsObject()) return {};
+  return ReadLoopTask(d, identifier_system);
+}
+
+LoopTask ReadLoopTask(const rapidjson::Value& d, const std::string& identifier_system) {
+  LoopTask t;
+  if (!d.IsObject()) return t;
   t.id = std::string(StrMember(d, "id"));
   t.status = std::string(StrMember(d, "status"));
   if (const rapidjson::Value* meta = Member(d, "meta")) {

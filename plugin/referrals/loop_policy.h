@@ -18,6 +18,8 @@
 
 #include <string>
 
+#include <rapidjson/document.h>
+
 #include "fhir/datetime.h"
 #include "plugin/setup/config.h"
 
@@ -40,6 +42,7 @@ struct LoopTask {
 
 // Reads a Task resource's loop fields (identifier under `identifier_system`).
 LoopTask ReadLoopTask(const std::string& task_json, const std::string& identifier_system);
+LoopTask ReadLoopTask(const rapidjson::Value& task, const std::string& identifier_system);
 
 struct LoopDecision {
   std::string follow_up_kind;  // "" = none

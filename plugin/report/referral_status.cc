@@ -4,6 +4,7 @@
 
 #include "fhir/json.h"
 #include "plugin/referrals/identifiers.h"
+#include "plugin/referrals/loop_policy.h"
 
 namespace sdoh::report {
 
@@ -71,7 +72,9 @@ void ReferralReader::OnResource(std::string_view, const rapidjson::Value& resour
     return;  // not one of ours
   }
   Resource r;
+  r.identifier = IdentifierValue(resource, system_);
   r.status = std::string(fhir::json::StrMember(resource, "status"));
+  if (task) r.status_reason = ReadLoopTask(resource, system_).status_reason;
   if (r.status == "entered-in-error") return;  // a duplicate or a retraction: not a referral
   r.patient = patient;
   r.need = id->need;
@@ -89,7 +92,8 @@ void ReferralReader::OnResource(std::string_view, const rapidjson::Value& resour
 }
 
 std::map<std::string, std::vector<ReferralRow>> ReferralReader::ByPatient(
-    fhir::InstantMicros start, fhir::InstantMicros end, fhir::InstantMicros as_of) const {
+    fhir::InstantMicros start, fhir::InstantMicros end, fhir::InstantMicros as_of,
+    const FunnelInputs& funnel) const {
   std::map<std::string, std::vector<ReferralRow>> out;
   for (const auto& [value, sr] : requests_) {
     if (sr.patient.empty() || !sr.authored || *sr.authored < start || *sr.authored >= end) continue;
@@ -109,9 +113,59 @@ std::map<std::string, std::vector<ReferralRow>> ReferralReader::ByPatient(
     if (Closed(*status) && source->changed) until = std::min(*source->changed, as_of);
     const fhir::InstantMicros opened = source->authored ? *source->authored : *sr.authored;
     row.days_open = until > opened ? (until - opened) / kMicrosPerDay : 0;
+    SetLoopFields(sr, source == &sr ? nullptr : source, as_of, funnel, &row);
     out[sr.patient].push_back(std::move(row));
   }
   return out;
+}
+
+void ReferralReader::SetLoopFields(const Resource& sr, const Resource* task,
+                                   fhir::InstantMicros as_of, const FunnelInputs& funnel,
+                                   ReferralRow* row) const {
+  const fhir::InstantMicros authored = *sr.authored;
+  auto days = [&](fhir::InstantMicros t) -> int64_t {
+    return t > authored ? (t - authored) / kMicrosPerDay : 0;
+  };
+  auto earliest = [](std::optional<fhir::InstantMicros> a, std::optional<fhir::InstantMicros> b) {
+    if (!a) return b;
+    if (!b) return a;
+    return std::min(a, b);
+  };
+  if (task == nullptr) {  // no live Task (the interpreter route): the ServiceRequest says it all
+    if (sr.status == "completed") {
+      row->reached_accepted = true;
+      if (sr.changed) row->days_to_acceptance = row->days_to_completion = days(*sr.changed);
+    }
+    return;
+  }
+  const TaskHistory* recorded = nullptr;
+  if (funnel.history != nullptr) {
+    if (auto it = funnel.history->find(task->identifier); it != funnel.history->end()) {
+      recorded = &it->second;
+    }
+  }
+  const std::string& st = task->status;
+  const bool accepted_now = st == "accepted" || st == "in-progress" || st == "completed";
+  std::optional<fhir::InstantMicros> accepted_at = recorded ? recorded->accepted : std::nullopt;
+  if (accepted_now) accepted_at = earliest(accepted_at, task->changed);
+  row->reached_accepted = accepted_now || (recorded && recorded->accepted);
+  if (row->reached_accepted && accepted_at) row->days_to_acceptance = days(*accepted_at);
+  if (st == "completed") {
+    auto completed_at = earliest(recorded ? recorded->completed : std::nullopt, task->changed);
+    if (completed_at) row->days_to_completion = days(*completed_at);
+  }
+  const bool sr_open = sr.status == "active" || sr.status == "on-hold" || sr.status == "draft";
+  if (IsBounced(st) && sr_open) {
+    row->bounced = true;
+    row->bounce_status = st;
+    row->bounce_reason = task->status_reason;
+  }
+  LoopTask t;
+  t.status = st;
+  t.authored = fhir::FormatInstantUtc(task->authored ? *task->authored : authored);
+  const LoopDecision d =
+      DecideLoop(t, task->changed.value_or(as_of), sr_open, "", as_of, funnel.loop);
+  row->stalled = d.follow_up_kind.rfind("stalled-", 0) == 0;
 }
 
 std::set<std::string> ReferralReader::WithInterpreterReferral() const {

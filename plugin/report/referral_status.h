@@ -18,6 +18,7 @@
 #include "fhir/store.h"
 #include "plugin/report/report_model.h"
 #include "plugin/setup/catalog.h"
+#include "plugin/setup/config.h"
 
 namespace sdoh::report {
 
@@ -28,6 +29,21 @@ std::optional<ReferralStatus> StatusOfTask(std::string_view status);
 // ServiceRequest.status (used when there is no live Task, e.g. the interpreter route): draft,
 // active, on-hold → open; completed; revoked → cancelled; else none.
 std::optional<ReferralStatus> StatusOfServiceRequest(std::string_view status);
+
+// What the ledger recorded of one of our referral Tasks (loop_transitions): when it first went
+// accepted, in-progress or completed, and when it went completed (meta.lastUpdated of the
+// version that brought the status, as the loop saw it).
+struct TaskHistory {
+  std::optional<fhir::InstantMicros> accepted;
+  std::optional<fhir::InstantMicros> completed;
+};
+
+// How the loop fields of ReferralRow are judged: the stall thresholds and the ledger's history
+// by the Task's business identifier value (may be null: no ledger).
+struct FunnelInputs {
+  LoopConfig loop;
+  const std::map<std::string, TaskHistory>* history = nullptr;
+};
 
 class ReferralReader : public fhir::ResourceVisitor {
  public:
@@ -46,9 +62,16 @@ class ReferralReader : public fhir::ResourceVisitor {
   // still open (or accepted) has been open until `as_of`; a closed one until its last change
   // (Task.lastModified, else meta.lastUpdated) or `as_of`, whichever is first. Days are whole
   // days, rounded down.
+  // The loop fields (issue 15 item 5): accepted when the Task is accepted, in-progress or
+  // completed now or the ledger recorded it so; days to acceptance from the earliest of the
+  // ledger's record and the current status's time (Task.lastModified, else meta.lastUpdated);
+  // days to completion likewise; bounced when the Task is rejected, failed or cancelled while our
+  // ServiceRequest is still open; stalled as the loop judges it (plugin/referrals/loop_policy.h)
+  // at `as_of`, the status dated by the Task.
   std::map<std::string, std::vector<ReferralRow>> ByPatient(fhir::InstantMicros start,
                                                             fhir::InstantMicros end,
-                                                            fhir::InstantMicros as_of) const;
+                                                            fhir::InstantMicros as_of,
+                                                            const FunnelInputs& funnel = {}) const;
   // Patients with a live interpreter ServiceRequest (not revoked or entered-in-error), at any
   // date.
   std::set<std::string> WithInterpreterReferral() const;
@@ -57,8 +80,10 @@ class ReferralReader : public fhir::ResourceVisitor {
 
  private:
   struct Resource {
+    std::string identifier;  // our business identifier value
     std::string status;
-    std::string patient;  // the id in subject / for
+    std::string status_reason;  // Task.statusReason: text, else the first coding's display/code
+    std::string patient;        // the id in subject / for
     std::string need;
     std::optional<fhir::InstantMicros> authored;
     std::optional<fhir::InstantMicros> changed;  // Task.lastModified, else meta.lastUpdated
@@ -69,6 +94,9 @@ class ReferralReader : public fhir::ResourceVisitor {
   std::map<std::string, Resource> requests_;  // by identifier value
   std::map<std::string, Resource> tasks_;     // by the ServiceRequest's identifier value
   uint64_t unreadable_ = 0;
+
+  void SetLoopFields(const Resource& sr, const Resource* task, fhir::InstantMicros as_of,
+                     const FunnelInputs& funnel, ReferralRow* row) const;
 };
 
 }  // namespace sdoh::report

@@ -13,6 +13,7 @@
 #include "fhir/datetime.h"
 #include "plugin/outputs/output_file.h"
 #include "plugin/pass/evaluate_pass.h"
+#include "plugin/pass/outreach_due.h"
 #include "plugin/pass/source.h"
 #include "plugin/report/demographics.h"
 #include "plugin/report/period_end_filter.h"
@@ -22,6 +23,8 @@
 #include "plugin/rules/rules_engine.h"
 #include "plugin/setup/config.h"
 #include "plugin/setup/pipeline.h"
+#include "plugin/writeback/ledger.h"
+#include "plugin/writeback/server_writeback.h"
 
 namespace sdoh {
 
@@ -32,6 +35,7 @@ using report::CivilDate;
 constexpr const char* kUsage =
     "usage: sdoh-bridge report [--config FILE] [--source DIR|URL] [--out DIR]\n"
     "                          [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--min-cell N]\n"
+    "                          [--ledger FILE]\n"
     "\n"
     "Writes report.html (self-contained: inline CSS and SVG, no scripts or links),\n"
     "report.json and report-<table>.csv to the out folder: screening coverage (active, living\n"
@@ -42,12 +46,18 @@ constexpr const char* kUsage =
     "configures the client), also the referrals sdoh-bridge made (ServiceRequests and Tasks\n"
     "under referrals.identifier_system, authored in the period): open, accepted, completed,\n"
     "rejected, cancelled and median days open per need and stratum, and interpreter need vs\n"
-    "an interpreter referral on the server.\n"
+    "an interpreter referral on the server; and the loop: per need and stratum, screened →\n"
+    "positive → referred → accepted → completed, bounced (with the performers' reasons) and\n"
+    "stalled, median days to acceptance and to completion. Always: the outreach backlog (who\n"
+    "is due for screening, as `sdoh-bridge outreach` ranks them).\n"
     "\n"
     "  --from, --to   the period, inclusive, on screening date (default: the 12 months up to\n"
     "                 --to; --to defaults to today, UTC)\n"
     "  --min-cell N   counts from 1 to N-1 are suppressed, with complementary suppression\n"
-    "                 (default 11)\n";
+    "                 (default 11)\n"
+    "  --ledger FILE  the ledger of the runs against that server, for the times of earlier\n"
+    "                 transitions (default: writeback.ledger, else <out>/ledger.sqlite; used\n"
+    "                 only when it exists and is bound to the same server)\n";
 
 CivilDate CivilFromDays(int64_t z) {  // H. Hinnant, "chrono-compatible date algorithms"
   z += 719468;
@@ -111,7 +121,7 @@ int RunReportCommand(const std::vector<std::string>& args) {
 }
 
 struct ReportArgs {
-  std::string config_path, source, out_dir, from_arg, to_arg;
+  std::string config_path, source, out_dir, from_arg, to_arg, ledger;
   int64_t min_cell = 11;
 };
 
@@ -141,6 +151,8 @@ int ParseReportArgs(const std::vector<std::string>& args, ReportArgs* a, std::os
       ok = value(&a->from_arg);
     } else if (arg == "--to") {
       ok = value(&a->to_arg);
+    } else if (arg == "--ledger") {
+      ok = value(&a->ledger);
     } else if (arg == "--min-cell") {
       ok = value(&min_cell_arg);
       char* end = nullptr;
@@ -205,10 +217,46 @@ struct ReportInput {
   fhir::InstantMicros as_of = 0;
 };
 
+// The ledger's record of our referral Tasks (when each first went accepted, in-progress or
+// completed, and completed), for the times of statuses the server no longer shows. None when
+// the file does not exist, cannot be read or is bound to another server (said on err).
+std::map<std::string, report::TaskHistory> LoadTaskHistory(const std::string& path,
+                                                           const Config& config,
+                                                           std::ostream& err) {
+  std::map<std::string, report::TaskHistory> out;
+  writeback::Ledger ledger;
+  if (fhir::Status s = ledger.OpenForReading(path); !s.ok()) {
+    if (s.code() != fhir::Status::Code::kNotFound) {
+      err << "sdoh-bridge report: " << s.message()
+          << "; the referral loop's times come from the server only\n";
+    }
+    return out;
+  }
+  if (!ledger.BoundTo(config.source, config.identifier_system)) {
+    err << "sdoh-bridge report: the ledger " << path << " is bound to another server or "
+        << "identifier system; not used (the referral loop's times come from the server only)\n";
+    return out;
+  }
+  for (const writeback::LoopRow& row : ledger.LoopRows()) {
+    report::TaskHistory h;
+    for (const writeback::LoopTransition& t : ledger.Transitions(row.task)) {
+      auto at = fhir::ParseFhirDateTime(t.at, fhir::TimeZone::Utc());
+      if (!at) continue;
+      if (t.to == "accepted" || t.to == "in-progress" || t.to == "completed") {
+        if (!h.accepted || *at < *h.accepted) h.accepted = at;
+      }
+      if (t.to == "completed" && (!h.completed || *at < *h.completed)) h.completed = at;
+    }
+    out.emplace(row.task, h);
+  }
+  return out;
+}
+
 // Reads the source once through the one evaluation (the rules see the screenings of [start,
 // end)) and, from a server, the referral status. -1 when done; otherwise the exit code.
-int ReadReportInput(const Pipeline& p, bool server, fhir::InstantMicros start,
-                    fhir::InstantMicros end, ReportInput* input, std::ostream& err) {
+int ReadReportInput(const Pipeline& p, bool server, const std::string& ledger,
+                    fhir::InstantMicros start, fhir::InstantMicros end, ReportInput* input,
+                    std::ostream& err) {
   std::vector<report::PatientRow>& rows = input->rows;
   // The store: an NDJSON folder, or a FHIR server through the same REST client as `run`.
   auto opened = Source::Open(p.config);
@@ -248,7 +296,10 @@ int ReadReportInput(const Pipeline& p, bool server, fhir::InstantMicros start,
       err << "sdoh-bridge: reading " << store.Describe() << " failed: " << s.message() << "\n";
       return 1;
     }
-    referrals_by_patient = referrals.ByPatient(start, end, as_of);
+    const std::map<std::string, report::TaskHistory> history =
+        LoadTaskHistory(ledger.empty() ? writeback::LedgerPath(p.config) : ledger, p.config, err);
+    referrals_by_patient =
+        referrals.ByPatient(start, end, as_of, report::FunnelInputs{p.config.loop, &history});
     interpreter_referred = referrals.WithInterpreterReferral();
   }
 
@@ -267,6 +318,10 @@ int ReadReportInput(const Pipeline& p, bool server, fhir::InstantMicros start,
     row.interpreter_referral = interpreter_referred.count(rec.id) != 0;
     row.screened = std::any_of(rec.counted.begin(), rec.counted.end(),
                                [&](const Screening& s) { return s.when >= start && s.when < end; });
+    if (auto due = ClassifyDue(result, pass.collector().pass_catalog(), as_of,
+                               p.config.outreach.rescreen_after_days)) {
+      row.outreach_reason = due->reasons.front();
+    }
     for (const NeedFlag& f : result.flags) {
       row.positive_needs.insert(f.need);
       if (f.def != nullptr && f.def->language) row.interpreter_need = true;
@@ -289,6 +344,8 @@ int WriteReport(const Pipeline& p, const CivilDate& from, const CivilDate& to, i
   ro.min_cell = min_cell;
   ro.referrals = server;
   ro.referrals_as_of = fhir::FormatInstantUtc(input.as_of);
+  ro.outreach_as_of = ro.referrals_as_of;
+  ro.outreach_reasons = OutreachReasons();
   for (const auto& [name, def] : p.catalog->needs()) ro.needs.push_back(name);
   report::Report rep = report::BuildReport(rows, ro);
 
@@ -339,7 +396,9 @@ int RunReportCommand(const std::vector<std::string>& args, std::ostream& out, st
     return 2;
   }
   ReportInput input;
-  if (int code = ReadReportInput(p, server, *start, *end, &input, err); code >= 0) return code;
+  if (int code = ReadReportInput(p, server, a.ledger, *start, *end, &input, err); code >= 0) {
+    return code;
+  }
   return WriteReport(p, from, to, a.min_cell, server, input, out, err);
 }
 

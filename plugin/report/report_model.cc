@@ -5,18 +5,13 @@
 #include <functional>
 #include <map>
 
+#include "plugin/report/funnel.h"
+
 namespace sdoh::report {
 
 namespace {
 
 constexpr const char* kAll = "All patients";
-
-Cell Count(int64_t value, std::string shared = "") {
-  Cell c;
-  c.value = value;
-  c.shared = std::move(shared);
-  return c;
-}
 
 // The sums of a table whose rows are strata then a total row (the last), and whose columns are
 // a split and its total: 0 + 1 = 2 in every row, and each column's strata add up to the total
@@ -131,14 +126,7 @@ ReportTable ReferralTable(const std::string& id, const std::string& title,
   for (const auto& [k, v] : by_row) {
     if (std::find(t.rows.begin(), t.rows.end(), k) == t.rows.end()) t.rows.push_back(k);
   }
-  auto median = [](std::vector<int64_t> days) -> std::optional<double> {
-    if (days.empty()) return std::nullopt;
-    std::sort(days.begin(), days.end());
-    const size_t n = days.size();
-    return n % 2 == 1
-               ? static_cast<double>(days[n / 2])
-               : (static_cast<double>(days[n / 2 - 1]) + static_cast<double>(days[n / 2])) / 2;
-  };
+  MedianColumn open{"median_days_open", "Median days open", kStatuses, {}};
   std::vector<int64_t> totals(kStatuses, 0);
   std::vector<int64_t> all_days;
   for (const std::string& row : t.rows) {
@@ -157,7 +145,7 @@ ReportTable ReferralTable(const std::string& id, const std::string& title,
     }
     cells.push_back(Count(sum));
     t.counts.cells.push_back(std::move(cells));
-    t.median_days_open.push_back(median(days));
+    open.values.push_back(Median(days));
     all_days.insert(all_days.end(), days.begin(), days.end());
   }
   const size_t strata = t.rows.size();
@@ -170,7 +158,8 @@ ReportTable ReferralTable(const std::string& id, const std::string& title,
   }
   margin.push_back(Count(sum, "referrals"));
   t.counts.cells.push_back(std::move(margin));
-  t.median_days_open.push_back(median(all_days));
+  open.values.push_back(Median(all_days));
+  t.medians.push_back(std::move(open));
   for (size_t r = 0; r <= strata; ++r) {
     Relation rel;
     for (size_t c = 0; c < kStatuses; ++c) rel.parts.push_back({r, c});
@@ -191,11 +180,19 @@ ReportTable ReferralTable(const std::string& id, const std::string& title,
 
 }  // namespace
 
-std::optional<double> MedianDaysOpen(const ReportTable& t, size_t row) {
-  if (row >= t.median_days_open.size()) return std::nullopt;
-  const Cell& total = t.counts.cells[row].back();
-  if (total.suppressed() || total.value <= 0) return std::nullopt;
-  return t.median_days_open[row];
+std::optional<double> Median(std::vector<int64_t> days) {
+  if (days.empty()) return std::nullopt;
+  std::sort(days.begin(), days.end());
+  const size_t n = days.size();
+  return n % 2 == 1 ? static_cast<double>(days[n / 2])
+                    : (static_cast<double>(days[n / 2 - 1]) + static_cast<double>(days[n / 2])) / 2;
+}
+
+std::optional<double> MedianOf(const ReportTable& t, size_t m, size_t row) {
+  if (m >= t.medians.size() || row >= t.medians[m].values.size()) return std::nullopt;
+  const Cell& gate = t.counts.cells[row][t.medians[m].count_column];
+  if (gate.suppressed() || gate.value <= 0) return std::nullopt;
+  return t.medians[m].values[row];
 }
 
 std::optional<RowRate> RateOf(const ReportTable& t, size_t row) {
@@ -225,6 +222,38 @@ std::string AgeBand(const std::string& birth_date, const CivilDate& at) {
   return "65+";
 }
 
+std::vector<Dimension> Dimensions(const CivilDate& end) {
+  return {
+      {"language",
+       "preferred language",
+       "preferred language",
+       [](const PatientRow& p) { return p.demographics.language; },
+       {}},
+      {"race", "race", "race (OMB)", [](const PatientRow& p) { return p.demographics.race; }, {}},
+      {"ethnicity",
+       "ethnicity",
+       "ethnicity (OMB)",
+       [](const PatientRow& p) { return p.demographics.ethnicity; },
+       {}},
+      {"gender",
+       "administrative gender",
+       "administrative gender",
+       [](const PatientRow& p) { return p.demographics.gender; },
+       {}},
+      {"age",
+       "age band at the period's end",
+       "age band",
+       [end](const PatientRow& p) { return AgeBand(p.demographics.birth_date, end); },
+       {"0-17", "18-44", "45-64", "65+", "unknown"}},
+      {"zip3", "ZIP3", "ZIP3", [](const PatientRow& p) { return p.demographics.zip3; }, {}},
+      {"insurance",
+       "insurance (PRAPARE 76437-3)",
+       "insurance",
+       [](const PatientRow& p) { return p.insurance; },
+       {}},
+  };
+}
+
 namespace {
 
 // With a server source: referral status by need and by each stratum, and interpreter need vs
@@ -239,58 +268,14 @@ void AddReferralTables(Report& report, const std::vector<PatientRow>& patients) 
   }
   report.tables.push_back(
       ReferralTable("referrals", "Referral status per need", "need", by_need, options.needs));
-  const CivilDate end = options.period_end;
-  struct Dimension {
-    const char* id;
-    const char* title;
-    const char* header;
-    std::function<std::string(const PatientRow&)> stratum;
-    std::vector<std::string> order;
-  };
-  const std::vector<Dimension> dims = {
-      {"referrals-language",
-       "Referral status by preferred language",
-       "preferred language",
-       [](const PatientRow& p) { return p.demographics.language; },
-       {}},
-      {"referrals-race",
-       "Referral status by race",
-       "race (OMB)",
-       [](const PatientRow& p) { return p.demographics.race; },
-       {}},
-      {"referrals-ethnicity",
-       "Referral status by ethnicity",
-       "ethnicity (OMB)",
-       [](const PatientRow& p) { return p.demographics.ethnicity; },
-       {}},
-      {"referrals-gender",
-       "Referral status by administrative gender",
-       "administrative gender",
-       [](const PatientRow& p) { return p.demographics.gender; },
-       {}},
-      {"referrals-age",
-       "Referral status by age band at the period's end",
-       "age band",
-       [end](const PatientRow& p) { return AgeBand(p.demographics.birth_date, end); },
-       {"0-17", "18-44", "45-64", "65+", "unknown"}},
-      {"referrals-zip3",
-       "Referral status by ZIP3",
-       "ZIP3",
-       [](const PatientRow& p) { return p.demographics.zip3; },
-       {}},
-      {"referrals-insurance",
-       "Referral status by insurance (PRAPARE 76437-3)",
-       "insurance",
-       [](const PatientRow& p) { return p.insurance; },
-       {}},
-  };
-  for (const Dimension& d : dims) {
+  for (const Dimension& d : Dimensions(options.period_end)) {
     Labelled rows;
     for (const PatientRow& p : patients) {
       const std::string label = d.stratum(p);
       for (const ReferralRow& r : p.referrals) rows.emplace_back(label, &r);
     }
-    report.tables.push_back(ReferralTable(d.id, d.title, d.header, rows, d.order));
+    report.tables.push_back(
+        ReferralTable("referrals-" + d.key, "Referral status by " + d.by, d.header, rows, d.order));
   }
 
   ReportTable t;
@@ -354,8 +339,9 @@ Report BuildReport(const std::vector<PatientRow>& patients, const ReportOptions&
       if (p.active_living && p.screened && p.positive_needs.count(need) != 0) ++pos;
     }
     positive.rows.push_back(need);
+    // The positive count is published again in the funnel (shared key).
     positive.counts.cells.push_back(
-        {Count(pos), Count(screened - pos), Count(screened, "screened")});
+        {Count(pos, "positive-" + need), Count(screened - pos), Count(screened, "screened")});
     positive.counts.relations.push_back({{{i, 0}, {i, 1}}, {i, 2}});
   }
   positive.rate_numerator = 0;
@@ -399,7 +385,11 @@ Report BuildReport(const std::vector<PatientRow>& patients, const ReportOptions&
   report.tables.push_back(InterpreterTable(std::move(interp), patients,
                                            [](const PatientRow& p) { return p.active_living; }));
 
-  if (options.referrals) AddReferralTables(report, patients);
+  if (options.referrals) {
+    AddReferralTables(report, patients);
+    AddFunnelTables(report, patients);
+  }
+  AddOutreachTable(report, patients);
 
   std::vector<CountTable*> all;
   for (ReportTable& t : report.tables) all.push_back(&t.counts);

@@ -22,6 +22,21 @@ struct ReferralRow {
   std::string need;
   ReferralStatus status = ReferralStatus::kOpen;
   int64_t days_open = 0;  // whole days from authoredOn to its close, or to the report's as-of
+  // The loop (issue 15 item 5), from the Task as the server holds it and the ledger's recorded
+  // transitions: whether the performer ever accepted it (accepted, in-progress or completed
+  // now, or a recorded transition to accepted / in-progress), and whole days from authoredOn
+  // to the first acceptance and to completion when known.
+  bool reached_accepted = false;
+  std::optional<int64_t> days_to_acceptance;
+  std::optional<int64_t> days_to_completion;
+  // Rejected, failed or cancelled by the performer while our ServiceRequest is still open
+  // (not retracted or revoked by sdoh-bridge): the Task status and its statusReason.
+  bool bounced = false;
+  std::string bounce_status;
+  std::string bounce_reason;
+  // Still waiting for acceptance past referrals.accept_within_days, or accepted without a
+  // change past referrals.complete_within_days, at the report's as-of.
+  bool stalled = false;
 };
 
 // One patient that has a Patient resource, as the report sees it.
@@ -36,6 +51,9 @@ struct PatientRow {
   // live interpreter ServiceRequest exists.
   std::vector<ReferralRow> referrals;
   bool interpreter_referral = false;
+  // Due for screening at the report's as-of (plugin/pass/outreach_due.h): the first reason in
+  // rank order, "" when not due.
+  std::string outreach_reason;
 };
 
 struct CivilDate {
@@ -53,6 +71,15 @@ struct ReportOptions {
   std::vector<std::string> needs;  // rows of the positive-rate table, in order
   bool referrals = false;          // the source is a server: add the referral-status tables
   std::string referrals_as_of;     // FHIR instant until which open referrals count as open
+  std::string outreach_as_of;      // FHIR instant the outreach backlog is counted at
+  std::vector<std::string> outreach_reasons;  // rows of the backlog table, in rank order
+};
+
+struct MedianColumn {
+  std::string key;    // report.json row key, e.g. "median_days_open"
+  std::string label;  // column header, e.g. "Median days open"
+  size_t count_column = 0;
+  std::vector<std::optional<double>> values;  // one per row
 };
 
 struct ReportTable {
@@ -67,9 +94,9 @@ struct ReportTable {
   size_t rate_numerator = 0;
   size_t rate_denominator = 0;
   std::string rate_label;
-  // Referral tables: the median of days open per row, published only when the row's total
-  // (the last column) is published and not zero. Empty for other tables.
-  std::vector<std::optional<double>> median_days_open;
+  // Medians of days per row (days open; days to acceptance, to completion), each published only
+  // when its row's count in `count_column` is published and not zero. Empty for most tables.
+  std::vector<MedianColumn> medians;
 };
 
 // A row's rate, when it may be shown (neither count suppressed, denominator > 0).
@@ -81,8 +108,10 @@ std::optional<RowRate> RateOf(const ReportTable& t, size_t row);
 // "too few to compare" when the row's denominator is published and below min_compare.
 bool TooFewToCompare(const ReportTable& t, size_t row, int64_t min_compare);
 
-// The median of a row's days open, when it may be shown.
-std::optional<double> MedianDaysOpen(const ReportTable& t, size_t row);
+// A row's median (of t.medians[m]), when it may be shown.
+std::optional<double> MedianOf(const ReportTable& t, size_t m, size_t row);
+// The median of a list of days (nullopt when empty).
+std::optional<double> Median(std::vector<int64_t> days);
 
 struct Report {
   ReportOptions options;

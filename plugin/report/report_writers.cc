@@ -55,11 +55,11 @@ std::string Note(const ReportTable& t, size_t row, const Report& r) {
   return TooFewToCompare(t, row, r.options.min_compare) ? kTooFew : "";
 }
 
-// A referral table's median days open as shown: the number, "suppressed" with the row's total,
-// "—" when the row has no referrals.
-std::string MedianText(const ReportTable& t, size_t row) {
-  if (auto m = MedianDaysOpen(t, row)) return Days(*m);
-  return t.counts.cells[row].back().suppressed() ? "suppressed" : "—";
+// A row's median as shown: the number, "suppressed" with the count it is over, "—" when there
+// is none (no referrals, none accepted, …).
+std::string MedianText(const ReportTable& t, size_t m, size_t row) {
+  if (auto v = MedianOf(t, m, row)) return Days(*v);
+  return t.counts.cells[row][t.medians[m].count_column].suppressed() ? "suppressed" : "—";
 }
 
 std::string Svg(const ReportTable& t, const Report& r, size_t index) {
@@ -118,7 +118,7 @@ std::string HtmlTable(const ReportTable& t, const Report& r) {
   s += "<th scope=\"col\">" + Html(t.rate_label) +
        "</th><th scope=\"col\">95% CI (Wilson)</th>"
        "";
-  if (!t.median_days_open.empty()) s += "<th scope=\"col\">Median days open</th>";
+  for (const MedianColumn& m : t.medians) s += "<th scope=\"col\">" + Html(m.label) + "</th>";
   s += "<th scope=\"col\">Note</th></tr></thead><tbody>";
   for (size_t i = 0; i < t.rows.size(); ++i) {
     s += "<tr><th scope=\"row\">" + Html(t.rows[i]) + "</th>";
@@ -132,7 +132,7 @@ std::string HtmlTable(const ReportTable& t, const Report& r) {
     } else {
       s += "<td>suppressed</td><td>suppressed</td>";
     }
-    if (!t.median_days_open.empty()) s += "<td>" + MedianText(t, i) + "</td>";
+    for (size_t m = 0; m < t.medians.size(); ++m) s += "<td>" + MedianText(t, m, i) + "</td>";
     s += "<td>" + Note(t, i, r) + "</td></tr>";
   }
   return s + "</tbody></table>";
@@ -237,6 +237,10 @@ std::string RenderJson(const Report& r) {
     w.Key("referrals_as_of");
     w.String(r.options.referrals_as_of.c_str());
   }
+  if (!r.options.outreach_as_of.empty()) {
+    w.Key("outreach_as_of");
+    w.String(r.options.outreach_as_of.c_str());
+  }
   w.Key("tables");
   w.StartArray();
   for (const ReportTable& t : r.tables) {
@@ -255,6 +259,22 @@ std::string RenderJson(const Report& r) {
     w.EndArray();
     w.Key("rate");
     w.String(t.rate_label.c_str());
+    if (!t.medians.empty()) {
+      // Which row keys hold medians, their column headers and the count each is over.
+      w.Key("medians");
+      w.StartArray();
+      for (const MedianColumn& m : t.medians) {
+        w.StartObject();
+        w.Key("key");
+        w.String(m.key.c_str());
+        w.Key("label");
+        w.String(m.label.c_str());
+        w.Key("count_column");
+        w.Uint64(m.count_column);
+        w.EndObject();
+      }
+      w.EndArray();
+    }
     w.Key("rows");
     w.StartArray();
     for (size_t i = 0; i < t.rows.size(); ++i) {
@@ -278,10 +298,10 @@ std::string RenderJson(const Report& r) {
       rate ? raw(Percent(rate->ci.low)) : (void)w.Null();
       w.Key("ci_high_percent");
       rate ? raw(Percent(rate->ci.high)) : (void)w.Null();
-      if (!t.median_days_open.empty()) {
-        w.Key("median_days_open");
-        auto m = MedianDaysOpen(t, i);
-        m ? raw(Days(*m)) : (void)w.Null();
+      for (size_t m = 0; m < t.medians.size(); ++m) {
+        w.Key(t.medians[m].key.c_str());
+        auto v = MedianOf(t, m, i);
+        v ? raw(Days(*v)) : (void)w.Null();
       }
       w.Key("note");
       w.String(Note(t, i, r).c_str());
@@ -301,7 +321,7 @@ std::vector<std::pair<std::string, std::string>> RenderCsv(const Report& r) {
     std::string s = Csv(t.row_header);
     for (const std::string& c : t.columns) s += "," + Csv(c);
     s += "," + Csv(t.rate_label + " %") + ",CI low %,CI high %";
-    if (!t.median_days_open.empty()) s += ",Median days open";
+    for (const MedianColumn& m : t.medians) s += "," + Csv(m.label);
     s += ",Note\r\n";
     for (size_t i = 0; i < t.rows.size(); ++i) {
       s += Csv(t.rows[i]);
@@ -312,7 +332,7 @@ std::vector<std::pair<std::string, std::string>> RenderCsv(const Report& r) {
       } else {
         s += ",suppressed,suppressed,suppressed";
       }
-      if (!t.median_days_open.empty()) s += "," + MedianText(t, i);
+      for (size_t m = 0; m < t.medians.size(); ++m) s += "," + MedianText(t, m, i);
       s += "," + Csv(Note(t, i, r)) + "\r\n";
     }
     files.emplace_back("report-" + t.id + ".csv", std::move(s));

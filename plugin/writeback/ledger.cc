@@ -264,6 +264,11 @@ std::string NormalizedBase(std::string base) {
 
 }  // namespace
 
+bool Ledger::BoundTo(const std::string& server_base, const std::string& identifier_system) {
+  return Meta(db_, "server_base") == NormalizedBase(server_base) &&
+         Meta(db_, "identifier_system") == identifier_system;
+}
+
 fhir::Status Ledger::Bind(const std::string& server_base, const std::string& identifier_system,
                           bool rebind, std::string* previous) {
   const std::string base = NormalizedBase(server_base);

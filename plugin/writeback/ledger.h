@@ -84,6 +84,9 @@ class Ledger {
   fhir::Status Bind(const std::string& server_base, const std::string& identifier_system,
                     bool rebind, std::string* previous = nullptr);
 
+  // Whether the ledger is bound to this server and identifier system (read only).
+  bool BoundTo(const std::string& server_base, const std::string& identifier_system);
+
   // Every write returns its Status; callers stop writing to the server when one fails.
   // Failpoint "ledger-write-error[:N]" makes the Nth Upsert/SetCursor fail (tests).
   fhir::Status Upsert(const LedgerRow& row);  // keyed by (type, identifier)

@@ -2,6 +2,7 @@
 // sdoh-bridge's, the status a referral gets, days open, the period, and interpreter referrals.
 #include "plugin/report/referral_status.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -144,6 +145,73 @@ TEST(ReferralStatusTest, TaskStatusWinsDaysOpenAndPeriod) {
   // A period that ends before the referrals: none.
   EXPECT_TRUE(reader.ByPatient(At("2024-01-01"), At("2025-01-01"), At("2025-01-01")).count("p1") ==
               0);
+}
+
+// Issue 15 item 5: the loop fields of each referral. Authored 2025-01-15; as-of 2025-03-01.
+TEST(ReferralStatusTest, LoopFieldsFromTheTaskAndTheLedger) {
+  ReferralReader reader(kSystem, fhir::TimeZone::Utc(), TheCatalog());
+  auto task = [](const std::string& need, const std::string& patient, const std::string& status,
+                 const std::string& last_modified, const std::string& reason = "") {
+    std::string t = Task(need, patient, status, last_modified);
+    if (!reason.empty()) {
+      t.insert(t.size() - 1, R"(,"statusReason":{"text":")" + reason + R"("})");
+    }
+    return t;
+  };
+  // p1 food: requested since authoring → stalled (7 days); p1 utilities: accepted 2025-02-25 →
+  // accepted after 41 days, not stalled (4 days without a change).
+  Feed(reader, Sr("food", "p1", "active"));
+  Feed(reader, task("food", "p1", "requested", ""));
+  Feed(reader, Sr("utilities", "p1", "active"));
+  Feed(reader, task("utilities", "p1", "accepted", "2025-02-25T00:00:00Z"));
+  // p2 food: in-progress since 2025-01-20 → stalled (40 days without a change).
+  Feed(reader, Sr("food", "p2", "active"));
+  Feed(reader, task("food", "p2", "in-progress", "2025-01-20T00:00:00Z"));
+  // p3 food: rejected with a reason while our ServiceRequest is open → bounced; p3 utilities:
+  // cancelled, but our ServiceRequest is revoked (we retracted it) → not bounced.
+  Feed(reader, Sr("food", "p3", "active"));
+  Feed(reader, task("food", "p3", "rejected", "2025-01-17T00:00:00Z", "No capacity"));
+  Feed(reader, Sr("utilities", "p3", "revoked"));
+  Feed(reader, task("utilities", "p3", "cancelled", "2025-01-18T00:00:00Z"));
+  // p4 food: completed 2025-01-31; the ledger recorded it accepted 2025-01-19 → 4 and 16 days.
+  // p4 utilities: failed, accepted before per the ledger only → accepted and bounced.
+  Feed(reader, Sr("food", "p4", "completed"));
+  Feed(reader, task("food", "p4", "completed", "2025-01-31T00:00:00Z"));
+  Feed(reader, Sr("utilities", "p4", "active"));
+  Feed(reader, task("utilities", "p4", "failed", "2025-02-10T00:00:00Z", "Moved away"));
+  std::map<std::string, TaskHistory> history;
+  history["food-" + Hex("p4") + "-task"].accepted = At("2025-01-19T00:00:00Z");
+  history["utilities-" + Hex("p4") + "-task"].accepted = At("2025-01-25T00:00:00Z");
+  // Without the ledger, p4 utilities was never accepted as far as the report knows.
+  const auto bare = reader.ByPatient(At("2025-01-01"), At("2025-07-01"), At("2025-03-01"));
+  EXPECT_FALSE(bare.at("p4")[1].reached_accepted);
+  EXPECT_EQ(bare.at("p4")[0].days_to_acceptance, 16);  // the completion's date
+  const auto by = reader.ByPatient(At("2025-01-01"), At("2025-07-01"), At("2025-03-01"),
+                                   FunnelInputs{LoopConfig{}, &history});
+  const ReferralRow& p1_food = by.at("p1")[0];
+  EXPECT_TRUE(p1_food.stalled);
+  EXPECT_FALSE(p1_food.reached_accepted);
+  const ReferralRow& p1_util = by.at("p1")[1];
+  EXPECT_FALSE(p1_util.stalled);
+  EXPECT_TRUE(p1_util.reached_accepted);
+  EXPECT_EQ(p1_util.days_to_acceptance, 41);
+  EXPECT_TRUE(by.at("p2")[0].stalled);
+  EXPECT_EQ(by.at("p2")[0].days_to_acceptance, 5);
+  EXPECT_TRUE(by.at("p3")[0].bounced);
+  EXPECT_EQ(by.at("p3")[0].bounce_status, "rejected");
+  EXPECT_EQ(by.at("p3")[0].bounce_reason, "No capacity");
+  EXPECT_FALSE(by.at("p3")[0].stalled);
+  EXPECT_FALSE(by.at("p3")[1].bounced);
+  const ReferralRow& p4_food = by.at("p4")[0];
+  EXPECT_TRUE(p4_food.reached_accepted);
+  EXPECT_EQ(p4_food.days_to_acceptance, 4);
+  EXPECT_EQ(p4_food.days_to_completion, 16);
+  const ReferralRow& p4_util = by.at("p4")[1];
+  EXPECT_TRUE(p4_util.reached_accepted);
+  EXPECT_EQ(p4_util.days_to_acceptance, 10);
+  EXPECT_TRUE(p4_util.bounced);
+  EXPECT_EQ(p4_util.bounce_status, "failed");
+  EXPECT_EQ(p4_util.days_to_completion, std::nullopt);
 }
 
 }  // namespace

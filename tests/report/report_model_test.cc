@@ -2,6 +2,7 @@
 #include "plugin/report/report_model.h"
 
 #include <stdexcept>
+#include <tuple>
 
 #include <gtest/gtest.h>
 
@@ -92,6 +93,123 @@ TEST(ReportModelTest, AgeBandAtThePeriodsEnd) {
   EXPECT_EQ(AgeBand("1959-12-31", end), "65+");
   EXPECT_EQ(AgeBand("", end), "unknown");
   EXPECT_EQ(AgeBand("2030-01-01", end), "unknown");
+}
+
+}  // namespace
+}  // namespace sdoh::report
+
+namespace sdoh::report {
+namespace {
+
+ReferralRow Referral(const std::string& need, ReferralStatus status) {
+  ReferralRow r;
+  r.need = need;
+  r.status = status;
+  return r;
+}
+
+// Issue 15 item 5: the funnel on hand-built rows. 40 screened patients (en), 10 of them
+// positive for food; 8 referred: 2 open and stalled, 2 accepted (days 3, 5), 2 completed (days
+// 4/10 and 6/20 to acceptance/completion), 1 rejected, 1 accepted then cancelled (day 7,
+// bounced). One of the completed patients is positive for housing too, referred and open.
+TEST(ReportFunnelTest, StagesMediansAndReasonsByHand) {
+  std::vector<PatientRow> rows;
+  for (int i = 0; i < 40; ++i) rows.push_back(Patient(true, i < 30 ? "en" : "es"));
+  rows.push_back(Patient(false, "en"));  // not screened: outside the funnel
+  rows.back().positive_needs.insert("food");
+  rows.back().referrals.push_back(Referral("food", ReferralStatus::kOpen));
+  for (int i = 0; i < 10; ++i) rows[i].positive_needs.insert("food");
+  auto add = [&](int i, ReferralRow r) { rows[i].referrals.push_back(r); };
+  for (int i : {0, 1}) {
+    ReferralRow r = Referral("food", ReferralStatus::kOpen);
+    r.stalled = true;
+    add(i, r);
+  }
+  for (auto [i, d] : {std::pair{2, 3}, std::pair{3, 5}}) {
+    ReferralRow r = Referral("food", ReferralStatus::kAccepted);
+    r.reached_accepted = true;
+    r.days_to_acceptance = d;
+    add(i, r);
+  }
+  for (auto [i, a, c] : {std::tuple{4, 4, 10}, std::tuple{5, 6, 20}}) {
+    ReferralRow r = Referral("food", ReferralStatus::kCompleted);
+    r.reached_accepted = true;
+    r.days_to_acceptance = a;
+    r.days_to_completion = c;
+    add(i, r);
+  }
+  ReferralRow rejected = Referral("food", ReferralStatus::kRejected);
+  rejected.bounced = true;
+  rejected.bounce_status = "rejected";
+  rejected.bounce_reason = "  Could not\n reach   the patient ";
+  add(6, rejected);
+  ReferralRow cancelled = Referral("food", ReferralStatus::kCancelled);
+  cancelled.reached_accepted = true;
+  cancelled.days_to_acceptance = 7;
+  cancelled.bounced = true;
+  cancelled.bounce_status = "cancelled";
+  cancelled.bounce_reason = "Could not reach the patient";
+  add(7, cancelled);
+  rows[4].positive_needs.insert("housing-instability");
+  add(4, Referral("housing-instability", ReferralStatus::kOpen));
+  // A referral for a need the patient is not positive for does not enter the funnel.
+  add(20, Referral("housing-instability", ReferralStatus::kCompleted));
+
+  ReportOptions o = Options(1);
+  o.referrals = true;
+  Report r = BuildReport(rows, o);
+  const ReportTable& f = Table(r, "funnel");
+  // Screened, positive, referred, accepted, completed, bounced, stalled.
+  EXPECT_EQ(Row(f, "food"), (std::vector<int64_t>{40, 10, 8, 5, 2, 2, 2}));
+  EXPECT_EQ(Row(f, "housing-instability"), (std::vector<int64_t>{40, 1, 1, 0, 0, 0, 0}));
+  EXPECT_EQ(Row(f, "Any need"), (std::vector<int64_t>{40, 10, 8, 5, 2, 2, 2}));
+  // Medians: acceptance over 3, 5, 4, 6, 7 → 5; completion over 10, 20 → 15.
+  const size_t food = 0;
+  EXPECT_EQ(MedianOf(f, 0, food), 5.0);
+  EXPECT_EQ(MedianOf(f, 1, food), 15.0);
+  EXPECT_EQ(MedianOf(f, 0, 1), std::nullopt);  // housing: none accepted
+  // Completed of referred.
+  ASSERT_TRUE(RateOf(f, food).has_value());
+  EXPECT_DOUBLE_EQ(RateOf(f, food)->rate, 2.0 / 8.0);
+  // By language: all ten positive patients are "en".
+  EXPECT_EQ(Row(Table(r, "funnel-language"), "en"), (std::vector<int64_t>{10, 8, 5, 2, 2, 2}));
+  EXPECT_EQ(Row(Table(r, "funnel-language"), "es"), (std::vector<int64_t>{-99}));
+  // Bounced reasons: the whitespace-collapsed reason holds both; rejected, failed, cancelled,
+  // bounced, all bounced.
+  const ReportTable& b = Table(r, "bounced-reasons");
+  EXPECT_EQ(Row(b, "Could not reach the patient"), (std::vector<int64_t>{1, 0, 1, 2, 2}));
+  EXPECT_EQ(Row(b, "All bounced referrals"), (std::vector<int64_t>{1, 0, 1, 2, 2}));
+
+  // With min_cell 11 the rare reason is pooled (and its counts suppressed); the positive
+  // count (10) is suppressed in the funnel as in the positive table.
+  o.min_cell = 11;
+  Report s = BuildReport(rows, o);
+  const ReportTable& sb = Table(s, "bounced-reasons");
+  EXPECT_EQ(Row(sb, "Could not reach the patient"), (std::vector<int64_t>{-99}));
+  EXPECT_EQ(Row(sb, "Other reasons (each fewer than 11)"),
+            (std::vector<int64_t>{-1, 0, -1, -1, -1}));
+  EXPECT_EQ(Row(Table(s, "funnel"), "food")[1], -1);
+  EXPECT_EQ(Row(Table(s, "positive"), "food")[0], -1);
+  EXPECT_EQ(MedianOf(Table(s, "funnel"), 0, food), std::nullopt);  // accepted 5: suppressed
+}
+
+TEST(ReportFunnelTest, NoFunnelWithoutAServerAndTheOutreachBacklogAlways) {
+  std::vector<PatientRow> rows;
+  for (int i = 0; i < 20; ++i) rows.push_back(Patient(i >= 5, "en"));
+  for (int i = 0; i < 5; ++i) rows[i].outreach_reason = i < 3 ? "never-screened" : "overdue";
+  rows.push_back(Patient(false, "en", /*active_living=*/false));
+  rows.back().outreach_reason = "never-screened";  // not counted: not active and living
+  ReportOptions o = Options(1);
+  o.outreach_reasons = {"never-screened-prior-positive", "incomplete-safety", "overdue",
+                        "declined-items", "never-screened"};
+  Report r = BuildReport(rows, o);
+  for (const ReportTable& t : r.tables) EXPECT_EQ(t.id.rfind("funnel", 0), std::string::npos);
+  const ReportTable& t = Table(r, "outreach");
+  EXPECT_EQ(Row(t, "never-screened"), (std::vector<int64_t>{3, 20}));
+  EXPECT_EQ(Row(t, "overdue"), (std::vector<int64_t>{2, 20}));
+  EXPECT_EQ(Row(t, "incomplete-safety"), (std::vector<int64_t>{0, 20}));
+  EXPECT_EQ(Row(t, "All due"), (std::vector<int64_t>{5, 20}));
+  EXPECT_EQ(t.rows.size(), 6u);
 }
 
 }  // namespace

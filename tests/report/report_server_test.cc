@@ -29,18 +29,13 @@ namespace fs = std::filesystem;
 using sdoh::report::testing::Counts;
 using sdoh::report::testing::FindRow;
 using sdoh::report::testing::FindTable;
+using sdoh::report::testing::MedianValue;
+using sdoh::report::testing::ToJson;
 using Strings = std::vector<std::string>;
 
 const std::string kSource = SDOH_SOURCE_DIR;
 const std::string kSystem = "urn:sdoh-bridge:referral";  // config/sdoh-bridge.yaml
 const std::string kConfig = kSource + "/config/sdoh-bridge.yaml";
-
-std::string ToJson(const rapidjson::Value& v) {
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  v.Accept(w);
-  return sb.GetString();
-}
 
 class ReportServerTest : public ::testing::Test {
  protected:
@@ -163,17 +158,6 @@ class ReportServerTest : public ::testing::Test {
     return doc;
   }
 
-  static std::string Median(const rapidjson::Document& doc, const std::string& table,
-                            const std::string& row) {
-    const rapidjson::Value* t = FindTable(doc, table);
-    if (t == nullptr) return "no table " + table;
-    const rapidjson::Value* r = FindRow(*t, row);
-    if (r == nullptr) return "no row " + row;
-    if (!r->HasMember("median_days_open")) return "no median";
-    const rapidjson::Value& m = (*r)["median_days_open"];
-    return m.IsNull() ? "null" : sdoh::report::testing::Pct(m);  // one decimal
-  }
-
   sdoh::test::FhirServerProcess server_{kSource};
   fhir::client::Client client_;
   fs::path work_;
@@ -193,10 +177,10 @@ TEST_F(ReportServerTest, ReferralStatusPerNeedAndStratum) {
   // food: days 1, 3, 5, 10, 10, 10, 20, 20 and 13 x 167 (open or accepted) → median, the 11th
   // of 21, 167.
   EXPECT_EQ(Counts(doc, "referrals", "food"), (Strings{"9", "4", "5", "2", "1", "21"}));
-  EXPECT_EQ(Median(doc, "referrals", "food"), "167.0");
+  EXPECT_EQ(MedianValue(doc, "referrals", "food"), "167.0");
   // interpreter: seven ServiceRequests, no Tasks; pat37's revoked (closed after as-of: 167).
   EXPECT_EQ(Counts(doc, "referrals", "interpreter"), (Strings{"6", "0", "0", "0", "1", "7"}));
-  EXPECT_EQ(Median(doc, "referrals", "interpreter"), "167.0");
+  EXPECT_EQ(MedianValue(doc, "referrals", "interpreter"), "167.0");
   EXPECT_EQ(Counts(doc, "referrals", "housing-instability"),
             (Strings{"7", "0", "0", "0", "0", "7"}));
   EXPECT_EQ(Counts(doc, "referrals", "transportation"), (Strings{"5", "0", "0", "0", "0", "5"}));
@@ -206,7 +190,7 @@ TEST_F(ReportServerTest, ReferralStatusPerNeedAndStratum) {
   EXPECT_EQ(Counts(doc, "referrals", "financial-strain"), (Strings{"4", "0", "0", "0", "0", "4"}));
   EXPECT_EQ(Counts(doc, "referrals", "housing-quality"), (Strings{"2", "0", "0", "0", "0", "2"}));
   EXPECT_EQ(Counts(doc, "referrals", "All referrals"), (Strings{"44", "4", "5", "2", "2", "57"}));
-  EXPECT_EQ(Median(doc, "referrals", "All referrals"), "167.0");  // 8 short, 41 x 167
+  EXPECT_EQ(MedianValue(doc, "referrals", "All referrals"), "167.0");  // 8 short, 41 x 167
   // By gender (samples: 25 referrals of female patients, 24 of male; pat37 is male). Female
   // food: pat01, pat04, pat06 completed, pat08 rejected, pat14 cancelled, pat19 accepted,
   // pat25, pat36, pat39 open; 16 other referrals, open. Male food: pat03, pat05 completed,
@@ -215,7 +199,7 @@ TEST_F(ReportServerTest, ReferralStatusPerNeedAndStratum) {
   EXPECT_EQ(Counts(doc, "referrals-gender", "male"), (Strings{"20", "3", "2", "1", "1", "27"}));
   EXPECT_EQ(Counts(doc, "referrals-gender", "All referrals"),
             (Strings{"44", "4", "5", "2", "2", "57"}));
-  EXPECT_EQ(Median(doc, "referrals-gender", "female"), "167.0");
+  EXPECT_EQ(MedianValue(doc, "referrals-gender", "female"), "167.0");
   // Interpreter need (7 patients) vs an interpreter referral on the server: pat37 (es) has
   // none since its ServiceRequest was revoked.
   EXPECT_EQ(Counts(doc, "interpreter-referrals", "es"), (Strings{"0", "1", "1"}));
@@ -240,10 +224,10 @@ TEST_F(ReportServerTest, ReferralStatusPerNeedAndStratum) {
   // median stand; housing-quality (2) is hidden with its median; nothing can be solved back.
   rapidjson::Document sup = Report(work_ / "suppressed", kPeriod);
   EXPECT_EQ(Counts(sup, "referrals", "food"), (Strings{"<11", "<11", "<11", "<11", "<11", "21"}));
-  EXPECT_EQ(Median(sup, "referrals", "food"), "167.0");
+  EXPECT_EQ(MedianValue(sup, "referrals", "food"), "167.0");
   EXPECT_EQ(Counts(sup, "referrals", "housing-quality"),
             (Strings{"<11", "0", "0", "0", "0", "<11"}));
-  EXPECT_EQ(Median(sup, "referrals", "housing-quality"), "null");
+  EXPECT_EQ(MedianValue(sup, "referrals", "housing-quality"), "null");
   EXPECT_EQ(Counts(sup, "referrals", "All referrals")[5], "57");
   int unknowns = 0;
   EXPECT_EQ(sdoh::report::testing::RecoverableCells(sup, &unknowns), Strings{});
@@ -266,7 +250,7 @@ TEST_F(ReportServerTest, ReferralsOutsideThePeriodAreNotCounted) {
   rapidjson::Document doc =
       Report(work_ / "2024", {"--from", "2023-01-01", "--to", "2024-12-31", "--min-cell", "1"});
   EXPECT_EQ(Counts(doc, "referrals", "All referrals"), (Strings{"0", "0", "0", "0", "0", "0"}));
-  EXPECT_EQ(Median(doc, "referrals", "All referrals"), "null");
+  EXPECT_EQ(MedianValue(doc, "referrals", "All referrals"), "null");
   EXPECT_EQ((*FindTable(doc, "referrals"))["rows"].Size(), 1u);
   // The screenings still count (same as from the folder: 42 of 48 screened; pat51's is 2014).
   EXPECT_EQ(Counts(doc, "coverage", "All patients"), (Strings{"49", "6", "55"}));

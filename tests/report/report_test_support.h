@@ -16,6 +16,8 @@
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 namespace sdoh::report::testing {
 
@@ -51,6 +53,28 @@ inline std::vector<std::string> RowCounts(const rapidjson::Value& row) {
   return out;
 }
 
+inline std::string ToJson(const rapidjson::Value& v) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  v.Accept(w);
+  return sb.GetString();
+}
+
+// A row's median under `key` with one decimal, "null" when not published, else what is missing.
+inline std::string MedianValue(const rapidjson::Document& doc, const std::string& table,
+                               const std::string& row, const char* key = "median_days_open") {
+  const rapidjson::Value* t = FindTable(doc, table);
+  if (t == nullptr) return "no table " + table;
+  const rapidjson::Value* r = FindRow(*t, row);
+  if (r == nullptr) return "no row " + row;
+  if (!r->HasMember(key)) return std::string("no ") + key;
+  const rapidjson::Value& m = (*r)[key];
+  if (m.IsNull()) return "null";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", m.GetDouble());
+  return buf;
+}
+
 inline std::vector<std::string> Counts(const rapidjson::Document& doc, const std::string& table,
                                        const std::string& row) {
   const rapidjson::Value* t = FindTable(doc, table);
@@ -58,6 +82,46 @@ inline std::vector<std::string> Counts(const rapidjson::Document& doc, const std
   const rapidjson::Value* r = FindRow(*t, row);
   if (r == nullptr) return {"no row " + row};
   return RowCounts(*r);
+}
+
+// The equations of one loop table (see RecoverableCells), each [part, ..., part, total].
+template <typename TermFn, typename Term>
+void LoopTableEquationsImpl(const rapidjson::Value& t, TermFn& term,
+                            std::vector<std::vector<Term>>* eqs) {
+  const std::string id = t["id"].GetString();
+  const rapidjson::SizeType rows = t["rows"].Size();
+  const char* stages[] = {"positive", "referred", "accepted", "completed", "bounced", "stalled"};
+  std::vector<std::vector<Term>> grid;
+  for (rapidjson::SizeType ri = 0; ri < rows; ++ri) {
+    const auto& r = t["rows"][ri];
+    const std::string label = r["label"].GetString();
+    const bool margin = ri + 1 == rows;
+    std::vector<Term> row;
+    for (rapidjson::SizeType c = 0; c < r["counts"].Size(); ++c) {
+      std::string shared;
+      if (id == "funnel") {
+        if (c == 0) shared = "screened";
+        if (c == 1) shared = margin ? "funnel-positive" : "positive-" + label;
+        if (c > 1 && margin) shared = std::string("funnel-") + stages[c - 1];
+      } else if (id.rfind("funnel-", 0) == 0) {
+        if (margin) shared = std::string("funnel-") + stages[c];
+      } else if (id == "bounced-reasons") {
+        if (c == 4 || (margin && c == 3)) shared = "bounced-referrals";
+      } else if (id == "outreach") {
+        if (c == 1) shared = "patients";
+      }
+      row.push_back(term(r["counts"][c], id + "/" + label + "/" + std::to_string(c), shared));
+    }
+    if (id == "bounced-reasons") eqs->push_back({row[0], row[1], row[2], row[3]});
+    grid.push_back(row);
+  }
+  if (id == "funnel" || grid.empty()) return;  // shared cells only, no sums
+  size_t columns = id == "bounced-reasons" ? 4 : id == "outreach" ? 1 : grid.back().size();
+  for (size_t c = 0; c < columns; ++c) {
+    std::vector<Term> col;
+    for (const auto& row : grid) col.push_back(row[c]);  // last row is the margin
+    eqs->push_back(col);
+  }
 }
 
 // What an attacker holding report.json can derive. Every table's rows read
@@ -69,7 +133,12 @@ inline std::vector<std::string> Counts(const rapidjson::Document& doc, const std
 // interpreter tables. Unknowns are the suppressed cells; published cells are constants.
 // Gaussian elimination then tells which unknowns are determined. Returns "table/row/column" of
 // each suppressed cell that can be recovered (empty: none), and counts the unknowns in
-// *unknowns.
+// *unknowns. The loop tables (issue 15 item 5) have their own sums: the funnels' stages do not
+// add up along a row (each is a subset of the one before), only their columns over the strata
+// add up to the margin, whose counts are the same quantities as the per-need funnel's "Any
+// need" row; a need's positive count is the positive table's; bounced reasons read
+// rejected + failed + cancelled = bounced, with columns summing to the margin; the outreach
+// backlog's reasons add up to "All due" and its second column is the patients count.
 inline std::vector<std::string> RecoverableCells(const rapidjson::Document& doc,
                                                  int* unknowns = nullptr) {
   struct Term {
@@ -90,6 +159,11 @@ inline std::vector<std::string> RecoverableCells(const rapidjson::Document& doc,
   std::vector<std::vector<Term>> eqs;  // each: t0 + ... + t(n-2) == t(n-1)
   for (const auto& t : doc["tables"].GetArray()) {
     const std::string id = t["id"].GetString();
+    if (id == "funnel" || id.rfind("funnel-", 0) == 0 || id == "bounced-reasons" ||
+        id == "outreach") {
+      LoopTableEquationsImpl(t, term, &eqs);
+      continue;
+    }
     const bool margins = id != "coverage" && id != "positive";
     const bool referral = id.rfind("referrals", 0) == 0;
     const bool interpreter = id == "interpreter" || id == "interpreter-referrals";
@@ -106,6 +180,8 @@ inline std::vector<std::string> RecoverableCells(const rapidjson::Document& doc,
           if (all) shared = "referrals-" + std::to_string(c);
         } else if (interpreter) {
           if (c == 2) shared = "interpreter-need-" + label;
+        } else if (id == "positive" && c == 0) {
+          shared = "positive-" + label;
         } else if (all || (id == "positive" && c == 2)) {
           shared = (id == "positive" || c == 0) ? "screened" : c == 1 ? "not-screened" : "patients";
         }
@@ -210,10 +286,10 @@ inline std::string Pct(const rapidjson::Value& v) {
   return buf;
 }
 
-// A referral table row's median days open as shown: the number, else "suppressed" when the
-// row's total is, else "—" (no referrals).
-inline std::string MedianText(const rapidjson::Value& row) {
-  const rapidjson::Value& m = row["median_days_open"];
+// A row's median as shown (`median` is one of the table's "medians"): the number, else
+// "suppressed" when the count it is over is, else "—" (nothing to take a median of).
+inline std::string MedianText(const rapidjson::Value& row, const rapidjson::Value& median) {
+  const rapidjson::Value& m = row[median["key"].GetString()];
   if (!m.IsNull()) {
     char buf[32];
     const double d = m.GetDouble();
@@ -221,13 +297,11 @@ inline std::string MedianText(const rapidjson::Value& row) {
                   d == static_cast<double>(static_cast<long long>(d)) ? "%.0f" : "%.1f", d);
     return buf;
   }
-  const rapidjson::Value& counts = row["counts"];
-  return counts[counts.Size() - 1].IsString() ? "suppressed" : "—";
+  return row["counts"][median["count_column"].GetUint()].IsString() ? "suppressed" : "—";
 }
 
-// What report.json says a table row shows: label, counts, rate, interval, [median days open,]
-// note.
-inline Strings JsonRow(const rapidjson::Value& row) {
+// What report.json says a table row shows: label, counts, rate, interval, [medians,] note.
+inline Strings JsonRow(const rapidjson::Value& table, const rapidjson::Value& row) {
   Strings s = {row["label"].GetString()};
   for (const std::string& c : report::testing::RowCounts(row)) s.push_back(c);
   if (row["rate_percent"].IsNull()) {
@@ -237,7 +311,9 @@ inline Strings JsonRow(const rapidjson::Value& row) {
     s.push_back(Pct(row["rate_percent"]) + "%");
     s.push_back(Pct(row["ci_low_percent"]) + "–" + Pct(row["ci_high_percent"]) + "%");
   }
-  if (row.HasMember("median_days_open")) s.push_back(MedianText(row));
+  if (table.HasMember("medians")) {
+    for (const auto& m : table["medians"].GetArray()) s.push_back(MedianText(row, m));
+  }
   s.push_back(row["note"].GetString());
   return s;
 }
@@ -272,7 +348,7 @@ inline void CheckFilesAgree(const std::filesystem::path& out) {
     std::string line;
     std::getline(csv_lines, line);  // header
     for (rapidjson::SizeType r = 0; r < jt["rows"].Size(); ++r) {
-      Strings expected = JsonRow(jt["rows"][r]);
+      Strings expected = JsonRow(jt, jt["rows"][r]);
       Strings shown;
       for (const std::string& c : tables[t][r + 1]) shown.push_back(Unescape(c));
       EXPECT_EQ(shown, expected) << id << " row " << r;
@@ -288,7 +364,9 @@ inline void CheckFilesAgree(const std::filesystem::path& out) {
         want += "," + Pct(jr["rate_percent"]) + "," + Pct(jr["ci_low_percent"]) + "," +
                 Pct(jr["ci_high_percent"]);
       }
-      if (jr.HasMember("median_days_open")) want += "," + MedianText(jr);
+      if (jt.HasMember("medians")) {
+        for (const auto& m : jt["medians"].GetArray()) want += "," + MedianText(jr, m);
+      }
       want += "," + expected.back();
       EXPECT_EQ(line, want) << id;
     }

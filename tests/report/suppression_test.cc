@@ -194,7 +194,11 @@ TEST(SuppressionTest, RowsAndColumnsTogetherCannotPinAHiddenCount) {
     for (S status : st.statuses) {
       PatientRow p;
       p.demographics.language = st.language;
-      p.referrals.push_back(ReferralRow{"food", status, 10});
+      ReferralRow r;
+      r.need = "food";
+      r.status = status;
+      r.days_open = 10;
+      p.referrals.push_back(r);
       rows.push_back(p);
     }
   }

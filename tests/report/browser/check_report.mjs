@@ -224,17 +224,17 @@ const AXE_RUN = `axe.run(document, { resultTypes: ["violations"] }).then((r) => 
 const pct = (v) => v.toFixed(1);
 
 // What report.json says a table row shows, cell by cell (label first).
-function expectedRow(row) {
+function expectedRow(table, row) {
   const cells = [row.label, ...row.counts.map(String)];
   if (row.rate_percent === null) {
     cells.push("suppressed", "suppressed");
   } else {
     cells.push(`${pct(row.rate_percent)}%`, `${pct(row.ci_low_percent)}–${pct(row.ci_high_percent)}%`);
   }
-  if ("median_days_open" in row) {
-    const total = row.counts[row.counts.length - 1];
-    cells.push(row.median_days_open !== null ? String(row.median_days_open)
-               : typeof total === "string" ? "suppressed" : "—");
+  for (const m of table.medians || []) {
+    const over = row.counts[m.count_column];
+    cells.push(row[m.key] !== null ? String(row[m.key])
+               : typeof over === "string" ? "suppressed" : "—");
   }
   cells.push(row.note);
   return cells;
@@ -284,7 +284,7 @@ function checkDom(dom, report, failures) {
     if (s.tableCount !== 1) fail(`${where}: ${s.tableCount} tables, expected 1`);
     if (s.caption !== jt.caption) fail(`${where}: caption ${JSON.stringify(s.caption)}`);
     const header = [jt.row_header, ...jt.columns, jt.rate, "95% CI (Wilson)"];
-    if (jt.rows.length > 0 && "median_days_open" in jt.rows[0]) header.push("Median days open");
+    for (const m of jt.medians || []) header.push(m.label);
     header.push("Note");
     if (JSON.stringify(s.header) !== JSON.stringify(header)) {
       fail(`${where}: header ${JSON.stringify(s.header)}, expected ${JSON.stringify(header)}`);
@@ -298,7 +298,7 @@ function checkDom(dom, report, failures) {
       const cells = s.rows[r];
       if (cells[0].tag !== "th" || cells[0].scope !== "row") fail(`${where} row ${r}: first cell is not <th scope=row>`);
       const got = cells.map((c) => c.text);
-      const want = expectedRow(jr);
+      const want = expectedRow(jt, jr);
       if (JSON.stringify(got) !== JSON.stringify(want)) {
         fail(`${where} row ${r}: page shows ${JSON.stringify(got)}, report.json says ${JSON.stringify(want)}`);
       }
