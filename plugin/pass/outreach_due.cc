@@ -29,6 +29,7 @@ std::optional<DueReasons> ClassifyDue(const PatientResult& r, const PassCatalog&
   for (const Screening& s : r.record.counted) {
     if (s.when > as_of) continue;
     if (!d.last_screened || s.when > *d.last_screened) d.last_screened = s.when;
+    declined = declined || s.declined_items > 0;
     for (const Answer& a : s.answers) {
       if (a.answer == kNoCode || a.answer == kNonLoincAnswer) continue;
       std::string_view code = codes.Name(a.answer);

@@ -5,7 +5,8 @@
 //   incomplete-safety              the interpersonal-safety screen is incomplete
 //   overdue                        newest counted screening older than rescreen_after_days
 //   declined-items                 a counted screening has a declined answer
-//                                  (LA30122-8 "I choose not to answer this question")
+//                                  (LA30122-8 "I choose not to answer this question"), or a
+//                                  member Observation with dataAbsentReason asked-declined
 //   never-screened                 no counted screening and no positive need
 #pragma once
 

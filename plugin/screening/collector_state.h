@@ -35,9 +35,10 @@ inline bool SameVersion(const VersionRank& a, const VersionRank& b) {
 struct ObservationRecord {
   // kListed: named in some Observation's hasMember (so never a standalone item);
   // kStandalone: taken into a standalone-items candidate; kConflict: same id and version as
-  // another line, other content (issue 13 #9).
+  // another line, other content (issue 13 #9); kDeclined: no value, dataAbsentReason
+  // asked-declined (the patient declined to answer; issue 15 item 4).
   static constexpr uint8_t kPresent = 1, kValidStatus = 2, kUsed = 4, kListed = 8, kStandalone = 16,
-                           kConflict = 32;
+                           kConflict = 32, kDeclined = 64;
   uint64_t seq = 0;
   uint32_t subject = kNoPatient;
   CodeId question = kNoCode;

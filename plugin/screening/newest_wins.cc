@@ -280,6 +280,9 @@ void ScreeningCollector::AddMembers(uint32_t pidx, const Candidate& c, Screening
       if (extra != nullptr) {
         for (CodeId a : extra->more_answers) s->answers.push_back({m.question, a, src});
       }
+    } else if ((m.flags & ObservationRecord::kDeclined) != 0 && m.question != kNoCode &&
+               catalog_.HasQuestion(s->instrument, m.question)) {
+      ++s->declined_items;
     }
     if (tracing) {
       Trace("Observation/" + std::string(st.observation_ids.Name(mid)), instrument.id, "member",

@@ -197,6 +197,25 @@ void ScreeningCollector::AddPanel(const ObservationLine& line, const Instrument&
   AddCandidate(PatientIndex(patient), c, where);
 }
 
+namespace {
+
+// dataAbsentReason asked-declined (http://terminology.hl7.org/CodeSystem/data-absent-reason).
+bool AskedDeclined(const Value& r) {
+  const Value* reason = json::Member(r, "dataAbsentReason");
+  const Value* codings = reason != nullptr ? json::ArrayMember(*reason, "coding") : nullptr;
+  if (codings == nullptr) return false;
+  for (const auto& c : codings->GetArray()) {
+    if (json::StrMember(c, "code") == "asked-declined" &&
+        json::StrMember(c, "system") ==
+            "http://terminology.hl7.org/CodeSystem/data-absent-reason") {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 // Not a panel, but a possible member that matters (a configured question, or hasMember): its
 // 32-byte record, replaced by a newer version; a possible standalone item is noted in item_when.
 void ScreeningCollector::AddMemberObservation(const ObservationLine& line, CodeId q) {
@@ -249,6 +268,8 @@ void ScreeningCollector::AddMemberObservation(const ObservationLine& line, CodeI
     if (!any) add_answer(kNonLoincAnswer);
   } else if (top.has_other_value) {
     add_answer(NumericAnswerCode(r));
+  } else if (AskedDeclined(r)) {
+    rec.flags |= ObservationRecord::kDeclined;
   }
   if (has_members) {
     for (const auto& m : top.has_member->GetArray()) {
@@ -267,7 +288,7 @@ void ScreeningCollector::AddMemberObservation(const ObservationLine& line, CodeI
       static const ObservationExtra kNoExtra;
       const ObservationExtra& e = current.extra != 0 ? st.obs_extras[current.extra - 1] : kNoExtra;
       const bool earlier = (current.flags & ObservationRecord::kConflict) != 0;
-      const uint8_t kSame = ObservationRecord::kValidStatus;
+      const uint8_t kSame = ObservationRecord::kValidStatus | ObservationRecord::kDeclined;
       if (earlier || current.subject != rec.subject || current.question != rec.question ||
           current.answer != rec.answer || (current.flags & kSame) != (rec.flags & kSame) ||
           e.more_answers != extra.more_answers || e.members != extra.members ||

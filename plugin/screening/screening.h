@@ -56,6 +56,10 @@ struct Screening {
   std::string odd_version_id;
   VersionRank rank;
   std::vector<Answer> answers;
+  // Member Observations of a configured question with no value and dataAbsentReason
+  // asked-declined: questions the patient declined (outreach's declined items). Not answers:
+  // the rules see them as unanswered, as before.
+  uint16_t declined_items = 0;
   // References ("Observation/<id>") and their meta.versionId, [0] = this screening. Filled by
   // the collector for counted screenings only (candidates stay small until then).
   std::vector<std::string> sources;
