@@ -62,6 +62,7 @@ struct BulkStoreOptions {
 
 class BulkStore : public fhir::Store {
  public:
+  const BulkStoreOptions& options() const { return options_; }
   // REQUIRES: client (and options.completion) outlive the store.
   BulkStore(FhirClient* client, BulkStoreOptions options);
 

@@ -16,6 +16,10 @@ fhir::Result<std::unique_ptr<Source>> Source::Open(const Config& config) {
   return s;
 }
 
+size_t Source::ParseThreads() const {
+  return config_.threads > 0 ? config_.threads : fhir::AvailableCores();
+}
+
 fhir::Store& Source::store() {
   if (store_) return *store_;
   if (is_server_ && use_bulk_) {
@@ -23,7 +27,8 @@ fhir::Store& Source::store() {
     rest_ = completion_.get();
     bulk_options_.export_options.since = rest_options_.since;
     bulk_options_.completion = rest_;
-    bulk_options_.ndjson = {config_.max_line_bytes, config_.max_depth};
+    // The downloaded files are parsed like a folder source's: on `threads` threads, in file order.
+    bulk_options_.ndjson = {config_.max_line_bytes, config_.max_depth, ParseThreads()};
     auto bulk = std::make_unique<fhir::client::BulkStore>(client_.fhir.get(), bulk_options_);
     bulk_ = bulk.get();
     store_ = std::move(bulk);
@@ -33,9 +38,8 @@ fhir::Store& Source::store() {
     store_ = std::move(rest);
   } else {
     auto folder = std::make_unique<fhir::NdjsonFolderStore>(
-        config_.source, fhir::NdjsonFolderStore::Options{
-                            config_.max_line_bytes, config_.max_depth,
-                            config_.threads > 0 ? config_.threads : fhir::AvailableCores()});
+        config_.source, fhir::NdjsonFolderStore::Options{config_.max_line_bytes, config_.max_depth,
+                                                         ParseThreads()});
     folder_ = folder.get();
     store_ = std::move(folder);
   }

@@ -40,6 +40,9 @@ class Source {
   fhir::NdjsonFolderStore* folder() { return folder_; }
 
  private:
+  // `threads:` (run --threads), else the cores the process may use: the threads parsing a
+  // folder source or the files of a Bulk Data export.
+  size_t ParseThreads() const;
   explicit Source(const Config& config) : config_(config) {}
   const Config& config_;
   bool is_server_ = false;

@@ -88,6 +88,15 @@ case "$CASE" in
     [[ $(stat_of deletes) -eq 2 ]] || fail "status URL not DELETEd after each export"
     [[ ! -e "$TMP/sys/.bulk-spool" ]] || fail "spool left behind"
     ;;
+  threads)  # the downloaded files parsed on 1 and 3 threads (issue 17): the folder's flags, and
+    # every output file byte-identical across the thread counts
+    bulk_config '{"resourcesPerFile":300}'
+    run_bulk "$TMP/t1" --threads 1; ok_run "$TMP/t1"
+    run_bulk "$TMP/t3" --threads 3; ok_run "$TMP/t3"
+    for f in "$TMP"/t1/*.ndjson; do
+      cmp -s "$f" "$TMP/t3/$(basename "$f")" || fail "$(basename "$f") differs between --threads 1 and 3"
+    done
+    ;;
   throttled)  # 429 and 503 on kick-off, status and files
     bulk_config '{"kickoff429":1,"kickoff503":1,"status429":1,"status503":1,"file429":2,"file503":2,"resourcesPerFile":200}'
     run_bulk "$TMP/o"; ok_run "$TMP/o"

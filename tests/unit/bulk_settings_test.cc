@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include "fhir/ndjson_parallel.h"
+#include "plugin/pass/source.h"
 #include "plugin/setup/config.h"
 #include "plugin/setup/fhir_section.h"
 
@@ -88,6 +90,22 @@ TEST(BulkSettingsTest, BrokenValuesAreConfigErrorsNamingTheKey) {
             std::string::npos);
   EXPECT_NE(ErrorOf("fhir:\n  bulk: [1]\n").find("fhir.bulk: expected a mapping"),
             std::string::npos);
+}
+
+// Issue 17: the files of an export are parsed on the run's threads, like a folder source's
+// (`threads:` / --threads, else the cores the process may use).
+TEST(BulkSettingsTest, ExportFilesAreParsedOnTheRunsThreads) {
+  for (size_t threads : {size_t{0}, size_t{1}, size_t{3}}) {
+    Config c = WithFhir("a: 1\n");
+    c.threads = threads;
+    auto source = Source::Open(c);
+    ASSERT_TRUE(source.ok()) << source.status().message();
+    (*source)->UseBulk({});
+    (*source)->store();
+    ASSERT_NE((*source)->bulk(), nullptr);
+    EXPECT_EQ((*source)->bulk()->options().ndjson.threads,
+              threads == 0 ? fhir::AvailableCores() : threads);
+  }
 }
 
 }  // namespace
