@@ -220,13 +220,14 @@ struct ReportInput {
 // The ledger's record of our referral Tasks (when each first went accepted, in-progress or
 // completed, and completed), for the times of statuses the server no longer shows. None when
 // the file does not exist, cannot be read or is bound to another server (said on err).
+// A missing file named by --ledger (`explicit_path`) is said too.
 std::map<std::string, report::TaskHistory> LoadTaskHistory(const std::string& path,
-                                                           const Config& config,
+                                                           bool explicit_path, const Config& config,
                                                            std::ostream& err) {
   std::map<std::string, report::TaskHistory> out;
   writeback::Ledger ledger;
   if (fhir::Status s = ledger.OpenForReading(path); !s.ok()) {
-    if (s.code() != fhir::Status::Code::kNotFound) {
+    if (s.code() != fhir::Status::Code::kNotFound || explicit_path) {
       err << "sdoh-bridge report: " << s.message()
           << "; the referral loop's times come from the server only\n";
     }
@@ -296,8 +297,8 @@ int ReadReportInput(const Pipeline& p, bool server, const std::string& ledger,
       err << "sdoh-bridge: reading " << store.Describe() << " failed: " << s.message() << "\n";
       return 1;
     }
-    const std::map<std::string, report::TaskHistory> history =
-        LoadTaskHistory(ledger.empty() ? writeback::LedgerPath(p.config) : ledger, p.config, err);
+    const std::map<std::string, report::TaskHistory> history = LoadTaskHistory(
+        ledger.empty() ? writeback::LedgerPath(p.config) : ledger, !ledger.empty(), p.config, err);
     referrals_by_patient =
         referrals.ByPatient(start, end, as_of, report::FunnelInputs{p.config.loop, &history});
     interpreter_referred = referrals.WithInterpreterReferral();
