@@ -92,16 +92,15 @@ bool AwaitsAcceptance(const std::string& s) {
   return s == "requested" || s == "received" || s == "ready" || s == "draft";
 }
 
-LoopTask ReadLoopTask(const std::string& task_json, const std::string& identifier_system) {
-  rapidjson::Document d;
-  d.Parse(task_json.c_str(), task_json.size());
-  if (d.HasParseError() || !d.IsObject()) return {};
-  return ReadLoopTask(d, identifier_system);
+std::string StatusReasonOf(const rapidjson::Value& task) {
+  return ConceptText(Member(task, "statusReason"));
 }
 
-LoopTask ReadLoopTask(const rapidjson::Value& d, const std::string& identifier_system) {
+LoopTask ReadLoopTask(const std::string& task_json, const std::string& identifier_system) {
   LoopTask t;
-  if (!d.IsObject()) return t;
+  rapidjson::Document d;
+  d.Parse(task_json.c_str(), task_json.size());
+  if (d.HasParseError() || !d.IsObject()) return t;
   t.id = std::string(StrMember(d, "id"));
   t.status = std::string(StrMember(d, "status"));
   if (const rapidjson::Value* meta = Member(d, "meta")) {
@@ -115,7 +114,7 @@ LoopTask ReadLoopTask(const rapidjson::Value& d, const std::string& identifier_s
       }
     }
   }
-  t.status_reason = ConceptText(Member(d, "statusReason"));
+  t.status_reason = StatusReasonOf(d);
   t.owner = RefOf(d, "owner");
   t.focus = RefOf(d, "focus");
   std::string subject = RefOf(d, "for");

@@ -42,7 +42,8 @@ struct LoopTask {
 
 // Reads a Task resource's loop fields (identifier under `identifier_system`).
 LoopTask ReadLoopTask(const std::string& task_json, const std::string& identifier_system);
-LoopTask ReadLoopTask(const rapidjson::Value& task, const std::string& identifier_system);
+// Task.statusReason: its text, else the first coding's display or code ("" when none).
+std::string StatusReasonOf(const rapidjson::Value& task);
 
 struct LoopDecision {
   std::string follow_up_kind;  // "" = none

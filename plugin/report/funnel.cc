@@ -157,13 +157,7 @@ ReportTable FunnelByStratum(const Dimension& d, const std::vector<PatientRow>& p
     by[d.stratum(p)].Count(f);
     all.Count(f);
   }
-  std::vector<std::string> order;
-  for (const std::string& o : d.order) {
-    if (by.count(o) != 0) order.push_back(o);
-  }
-  for (const auto& [k, v] : by) {
-    if (std::find(order.begin(), order.end(), k) == order.end()) order.push_back(k);
-  }
+  const std::vector<std::string> order = RowOrder(d.order, by);
   for (const std::string& k : order) AppendRow(t, k, by[k], {}, false);
   const size_t strata = order.size();
   AppendRow(t, "All patients", all, {}, true);
@@ -227,13 +221,10 @@ ReportTable BouncedReasons(const std::vector<PatientRow>& patients, const Report
                "All bounced referrals"};
   std::array<int64_t, 3> total{};
   for (const auto& [label, n] : rows) {
-    if (label == pooled) continue;
-    t.rows.push_back(label);
+    for (size_t c = 0; c < 3; ++c) total[c] += n[c];
+    if (label != pooled) t.rows.push_back(label);
   }
   if (rows.count(pooled) != 0) t.rows.push_back(pooled);
-  for (const auto& [label, n] : rows) {
-    for (size_t c = 0; c < 3; ++c) total[c] += n[c];
-  }
   const int64_t all = total[0] + total[1] + total[2];
   for (const std::string& label : t.rows) {
     const auto& n = rows[label];

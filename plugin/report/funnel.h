@@ -3,6 +3,7 @@
 // with the other tables (report_model.cc): the strata and a count cell.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -28,6 +29,20 @@ struct Dimension {
   std::function<std::string(const PatientRow&)> stratum;
   std::vector<std::string> order;
 };
+
+// The row order of a stratified table: the keys of `order` that `rows` has, then its other keys
+// in map order.
+template <typename Map>
+std::vector<std::string> RowOrder(const std::vector<std::string>& order, const Map& rows) {
+  std::vector<std::string> out;
+  for (const std::string& o : order) {
+    if (rows.count(o) != 0) out.push_back(o);
+  }
+  for (const auto& [k, v] : rows) {
+    if (std::find(out.begin(), out.end(), k) == out.end()) out.push_back(k);
+  }
+  return out;
+}
 
 // Preferred language, race, ethnicity, gender, age band at `end`, ZIP3, insurance.
 std::vector<Dimension> Dimensions(const CivilDate& end);

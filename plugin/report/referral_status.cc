@@ -74,7 +74,7 @@ void ReferralReader::OnResource(std::string_view, const rapidjson::Value& resour
   Resource r;
   r.identifier = IdentifierValue(resource, system_);
   r.status = std::string(fhir::json::StrMember(resource, "status"));
-  if (task) r.status_reason = ReadLoopTask(resource, system_).status_reason;
+  if (task) r.status_reason = StatusReasonOf(resource);
   if (r.status == "entered-in-error") return;  // a duplicate or a retraction: not a referral
   r.patient = patient;
   r.need = id->need;

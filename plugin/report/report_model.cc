@@ -46,12 +46,7 @@ ReportTable StrataTable(const std::string& id, const std::string& title,
   t.caption = "Screening coverage by " + row_header +
               ": active, living patients screened in the period, of all active, living patients";
   t.columns = {"Screened", "Not screened", "Patients"};
-  for (const std::string& o : order) {
-    if (counts.count(o) != 0) t.rows.push_back(o);
-  }
-  for (const auto& [k, v] : counts) {
-    if (std::find(t.rows.begin(), t.rows.end(), k) == t.rows.end()) t.rows.push_back(k);
-  }
+  t.rows = RowOrder(order, counts);
   int64_t screened = 0, not_screened = 0;
   for (const std::string& r : t.rows) {
     auto [s, u] = counts[r];
@@ -120,12 +115,7 @@ ReportTable ReferralTable(const std::string& id, const std::string& title,
               "report's as-of time";
   t.columns = {"Open",     "Accepted or in progress", "Completed",
                "Rejected", "Cancelled or revoked",    "Referrals"};
-  for (const std::string& o : order) {
-    if (by_row.count(o) != 0) t.rows.push_back(o);
-  }
-  for (const auto& [k, v] : by_row) {
-    if (std::find(t.rows.begin(), t.rows.end(), k) == t.rows.end()) t.rows.push_back(k);
-  }
+  t.rows = RowOrder(order, by_row);
   MedianColumn open{"median_days_open", "Median days open", kStatuses, {}};
   std::vector<int64_t> totals(kStatuses, 0);
   std::vector<int64_t> all_days;

@@ -317,12 +317,9 @@ class WritebackServerTest : public ::testing::Test {
     EXPECT_TRUE(Proxy().error().empty()) << Proxy().error();
     return Proxy().origin() + "/fhir";
   }
-  // `sdoh-bridge <args>` run as the user nobody (a forked child drops root's privileges), so
-  // that file modes apply; the plain process when the test does not run as root.
-  // Whether `nobody` can run the binary and read the source tree (the probe writes nothing).
-  bool NobodyCanRun() {
-    const std::string cmd = std::string(SDOH_BRIDGE_BIN) + " version >/dev/null 2>&1 && test -r " +
-                            std::string(SDOH_SOURCE_DIR) + "/config/sdoh-bridge.yaml";
+  // `sh -c cmd` as the user nobody (a forked child drops root's privileges): its exit code, -1
+  // when it did not exit.
+  static int ShAsNobody(const std::string& cmd) {
     pid_t pid = ::fork();
     if (pid == 0) {
       if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) _exit(99);
@@ -331,22 +328,21 @@ class WritebackServerTest : public ::testing::Test {
     }
     int status = 0;
     ::waitpid(pid, &status, 0);
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
+  // Whether `nobody` can run the binary and read the source tree (the probe writes nothing).
+  bool NobodyCanRun() {
+    return ShAsNobody(std::string(SDOH_BRIDGE_BIN) + " version >/dev/null 2>&1 && test -r " +
+                      std::string(SDOH_SOURCE_DIR) + "/config/sdoh-bridge.yaml") == 0;
+  }
+  // `sdoh-bridge <args>` run as the user nobody, so that file modes apply; the plain process
+  // when the test does not run as root.
   int RunAsNobody(const std::string& args) {
     if (::geteuid() != 0) return Run(args);
     const std::string log = (out_ / "nobody.log").string();
-    const std::string cmd = std::string(SDOH_BRIDGE_BIN) + " " + args + " > " + log + " 2>&1";
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) _exit(99);
-      ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-      _exit(98);
-    }
-    int status = 0;
-    ::waitpid(pid, &status, 0);
+    const int code = ShAsNobody(std::string(SDOH_BRIDGE_BIN) + " " + args + " > " + log + " 2>&1");
     last_output_ = ReadFile(log);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return code;
   }
 
   std::unique_ptr<fhir::client::testing::FaultProxy> proxy_;
