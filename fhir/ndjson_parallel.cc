@@ -43,7 +43,8 @@ ParallelNdjsonParser::ParallelNdjsonParser(NdjsonReader& reader, Options options
     // chunk header (a smaller one is overrun).
     slots_.push_back(std::make_unique<Chunk>(std::max<size_t>(3 * options_.chunk_bytes, 64 << 10)));
   }
-  for (size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { Work(); });
+  // The caller is one of the threads: it parses too whenever its next chunk is not ready.
+  for (size_t i = 1; i < threads; ++i) workers_.emplace_back([this] { Work(); });
 }
 
 ParallelNdjsonParser::~ParallelNdjsonParser() {
@@ -57,34 +58,50 @@ ParallelNdjsonParser::~ParallelNdjsonParser() {
 
 void ParallelNdjsonParser::Work() {
   pthread_setname_np(pthread_self(), "sdoh-parse");  // in top, perf and gdb
-  for (;;) {
-    Chunk* chunk = nullptr;
-    {
-      // Cutting chunks is serial: chunk i holds the lines after those of chunk i - 1.
-      std::lock_guard<std::mutex> read_lock(read_mu_);
-      if (reader_done_) return;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return stop_ || next_fill_ - released_ < slots_.size(); });
-        if (stop_) return;
-        chunk = slots_[next_fill_ % slots_.size()].get();
-        ++next_fill_;
-      }
-      if (!Fill(*chunk)) {
-        chunk->last = true;
-        reader_done_ = true;
-      }
-    }
-    // Once ready, the chunk is the caller's (it may reset it at once): read nothing of it after.
-    const bool last = chunk->last;
-    if (!last) Parse(*chunk);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      chunk->ready = true;
-    }
-    cv_.notify_all();
-    if (last) return;
+  while (Chunk* chunk = Claim(/*wait=*/true)) {
+    if (!Complete(*chunk)) return;
   }
+}
+
+ParallelNdjsonParser::Chunk* ParallelNdjsonParser::Claim(bool wait) {
+  // Cutting chunks is serial: chunk i holds the lines after those of chunk i - 1.
+  std::unique_lock<std::mutex> read_lock(read_mu_, std::defer_lock);
+  if (wait) {
+    read_lock.lock();
+  } else if (!read_lock.try_lock()) {
+    return nullptr;  // a worker is cutting one: it will be ready without the caller's help
+  }
+  if (reader_done_) return nullptr;
+  Chunk* chunk = nullptr;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    const auto free_slot = [&] { return next_fill_ - released_ < slots_.size(); };
+    if (wait) {
+      cv_.wait(lock, [&] { return stop_ || free_slot(); });
+    } else if (!free_slot()) {
+      return nullptr;
+    }
+    if (stop_) return nullptr;
+    chunk = slots_[next_fill_ % slots_.size()].get();
+    ++next_fill_;
+  }
+  if (!Fill(*chunk)) {
+    chunk->last = true;
+    reader_done_ = true;
+  }
+  return chunk;
+}
+
+bool ParallelNdjsonParser::Complete(Chunk& chunk) {
+  // Once ready, the chunk is the caller's (it may reset it at once): read nothing of it after.
+  const bool last = chunk.last;
+  if (!last) Parse(chunk);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    chunk.ready = true;
+  }
+  cv_.notify_all();
+  return !last;
 }
 
 bool ParallelNdjsonParser::Fill(Chunk& chunk) {
@@ -118,11 +135,21 @@ void ParallelNdjsonParser::Parse(Chunk& chunk) const {
 const ParallelNdjsonParser::Line* ParallelNdjsonParser::Next() {
   for (;;) {
     Chunk& chunk = *slots_[current_ % slots_.size()];
-    if (!holding_) {
+    while (!holding_) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        holding_ = chunk.ready;
+      }
+      if (holding_) break;
+      // Not parsed yet: rather than sleep, cut and parse a chunk of the caller's own (this one,
+      // when no worker took it yet, or a later one while a slot is free), in file order as ever.
+      if (Chunk* mine = Claim(/*wait=*/false)) {
+        Complete(*mine);
+        continue;
+      }
+      // Every slot is taken or a worker is cutting: this chunk is a worker's, and comes.
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] { return chunk.ready; });
-      holding_ = true;
-      line_ = 0;
     }
     if (chunk.last) return nullptr;
     if (line_ < chunk.lines.size()) return &chunk.lines[line_++];
@@ -135,6 +162,7 @@ const ParallelNdjsonParser::Line* ParallelNdjsonParser::Next() {
     cv_.notify_all();
     ++current_;
     holding_ = false;
+    line_ = 0;
   }
 }
 

@@ -1,10 +1,11 @@
 // Parses the lines of one NDJSON file on several threads and hands them back in file order
-// (issue 17). The reader's lines are cut into chunks in file order; worker threads parse whole
-// chunks in place (fhir::json::LineParser::ParseInto, the product's parse: UTF-8 validation,
-// depth limit, NUL check); the caller takes the lines one by one, in file order, with exactly
-// the numbers, lengths and parse results a one-thread read gives. Only parsing runs in
-// parallel: whatever the caller does with a line (the screening collector) runs on its own
-// thread, one line at a time, so the outputs cannot depend on the thread count.
+// (issue 17). The reader's lines are cut into chunks in file order; worker threads, and the
+// caller while its next chunk is not ready, parse whole chunks in place
+// (fhir::json::LineParser::ParseInto, the product's parse: UTF-8 validation, depth limit, NUL
+// check); the caller takes the lines one by one, in file order, with exactly the numbers, lengths
+// and parse results a one-thread read gives. Only parsing runs in parallel: whatever the caller
+// does with a line (the screening collector) runs on its own thread, one line at a time, so the
+// outputs cannot depend on the thread count.
 //
 // Memory: at most 2 * threads chunks of about `chunk_bytes` of text and their DOMs, whatever the
 // file's size. Thread safety: one caller thread; the workers are internal.
@@ -32,7 +33,10 @@ size_t AvailableCores();
 class ParallelNdjsonParser {
  public:
   struct Options {
-    size_t threads = 2;  // parsing threads (the caller's thread is not one of them)
+    // Parsing threads, the caller's included: threads - 1 workers, and the caller parses a
+    // chunk itself whenever the one it needs next is not ready (it never sleeps while a chunk
+    // could be cut). 1: the caller alone.
+    size_t threads = 2;
     size_t max_depth = 64;
     size_t chunk_bytes = 512u << 10;  // text per chunk (a longer line makes its chunk longer)
   };
@@ -62,6 +66,11 @@ class ParallelNdjsonParser {
  private:
   struct Chunk;
   void Work();
+  // Cuts the next chunk into a free slot and returns it, or nullptr: the file is cut to its end,
+  // the parser stops, or (when !wait) a worker is cutting or no slot is free.
+  Chunk* Claim(bool wait);
+  // Parses a claimed chunk and hands it to the caller; false when it was the end of the file.
+  bool Complete(Chunk& chunk);
   bool Fill(Chunk& chunk);  // REQUIRES: read_mu_ held
   void Parse(Chunk& chunk) const;
 

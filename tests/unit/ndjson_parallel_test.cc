@@ -119,6 +119,36 @@ TEST_F(NdjsonParallelTest, EmptyFileAndEarlyStop) {
   for (int i = 0; i < 5; ++i) ASSERT_NE(lines.Next(), nullptr);
 }
 
+size_t ThreadsOfThisProcess() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+// N threads in all, the caller's included (not N workers beside it: N + 1 threads on N cores
+// make the caller, the run's critical path, wait for a core), and at 1 the caller alone.
+TEST_F(NdjsonParallelTest, TheCallerIsOneOfTheThreads) {
+  WriteMixedFile(200);
+  const std::vector<std::string> expected = ReadOneThread(path_, 256);
+  for (size_t threads : {1, 2, 3}) {
+    const size_t before = ThreadsOfThisProcess();
+    NdjsonReader reader(path_, {256, 4096});
+    ASSERT_TRUE(reader.Open().ok());
+    ParallelNdjsonParser lines(reader, {threads, 8, 64});
+    EXPECT_EQ(ThreadsOfThisProcess(), before + threads - 1) << threads << " threads";
+    size_t i = 0;
+    while (const ParallelNdjsonParser::Line* line = lines.Next()) {
+      ASSERT_LT(i, expected.size());
+      EXPECT_EQ(Describe(line->number, line->too_long, line->length, line->failure, line->error,
+                         line->value),
+                expected[i])
+          << "line " << i << ", threads " << threads;
+      ++i;
+    }
+    EXPECT_EQ(i, expected.size()) << threads << " threads";
+  }
+}
+
 TEST(AvailableCoresTest, AtLeastOne) { EXPECT_GE(AvailableCores(), 1u); }
 
 }  // namespace
