@@ -64,32 +64,37 @@ void ParallelNdjsonParser::Work() {
 }
 
 ParallelNdjsonParser::Chunk* ParallelNdjsonParser::Claim(bool wait) {
-  // Cutting chunks is serial: chunk i holds the lines after those of chunk i - 1.
-  std::unique_lock<std::mutex> read_lock(read_mu_, std::defer_lock);
-  if (wait) {
-    read_lock.lock();
-  } else if (!read_lock.try_lock()) {
-    return nullptr;  // a worker is cutting one: it will be ready without the caller's help
-  }
-  if (reader_done_) return nullptr;
-  Chunk* chunk = nullptr;
-  {
-    std::unique_lock<std::mutex> lock(mu_);
-    const auto free_slot = [&] { return next_fill_ - released_ < slots_.size(); };
+  const auto free_slot = [&] { return next_fill_ - released_ < slots_.size(); };
+  for (;;) {
     if (wait) {
+      // Waits for a free slot without the read lock: whoever holds that lock is cutting a chunk
+      // and lets go soon, so the caller may always block on it.
+      std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] { return stop_ || free_slot(); });
-    } else if (!free_slot()) {
-      return nullptr;
+      if (stop_) return nullptr;
     }
-    if (stop_) return nullptr;
-    chunk = slots_[next_fill_ % slots_.size()].get();
-    ++next_fill_;
+    // Cutting chunks is serial: chunk i holds the lines after those of chunk i - 1.
+    std::lock_guard<std::mutex> read_lock(read_mu_);
+    if (reader_done_) return nullptr;
+    Chunk* chunk = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) return nullptr;
+      if (free_slot()) {
+        chunk = slots_[next_fill_ % slots_.size()].get();
+        ++next_fill_;
+      }
+    }
+    if (chunk == nullptr) {
+      if (!wait) return nullptr;  // the caller: every slot is taken, its chunk among them
+      continue;                   // a worker: another thread took the slot first
+    }
+    if (!Fill(*chunk)) {
+      chunk->last = true;
+      reader_done_ = true;
+    }
+    return chunk;
   }
-  if (!Fill(*chunk)) {
-    chunk->last = true;
-    reader_done_ = true;
-  }
-  return chunk;
 }
 
 bool ParallelNdjsonParser::Complete(Chunk& chunk) {
@@ -147,7 +152,7 @@ const ParallelNdjsonParser::Line* ParallelNdjsonParser::Next() {
         Complete(*mine);
         continue;
       }
-      // Every slot is taken or a worker is cutting: this chunk is a worker's, and comes.
+      // Every slot is taken or the file is cut to its end: this chunk is a worker's, and comes.
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] { return chunk.ready; });
     }

@@ -67,7 +67,7 @@ class ParallelNdjsonParser {
   struct Chunk;
   void Work();
   // Cuts the next chunk into a free slot and returns it, or nullptr: the file is cut to its end,
-  // the parser stops, or (when !wait) a worker is cutting or no slot is free.
+  // the parser stops, or (when !wait) no slot is free. wait: waits for a free slot (a worker).
   Chunk* Claim(bool wait);
   // Parses a claimed chunk and hands it to the caller; false when it was the end of the file.
   bool Complete(Chunk& chunk);
