@@ -70,6 +70,9 @@ class SearchPager {
   ClientResult<bool> Next();
   const rapidjson::Document& page() const { return *current_.body; }
   const Response& response() const { return current_; }
+  // The page Next() just fetched, moved out (page() and response() are then empty until the
+  // next call). For a reader that keeps pages beyond the next fetch (PagePrefetcher).
+  Response TakeResponse() { return std::move(current_); }
   int pages_read() const { return pages_; }
 
  private:

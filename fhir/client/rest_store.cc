@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "fhir/client/page_prefetcher.h"
 #include "fhir/json.h"
 
 namespace fhir::client {
@@ -66,7 +67,7 @@ template <typename OnResource>
 Status RestStore::ReadSearch(const std::string& type, Params params, ResourceVisitor& visitor,
                              OnResource&& on_resource) {
   params.emplace_back("_count", std::to_string(options_.page_size));
-  SearchPager pager = client_->Pages(type, params);
+  PagePrefetcher pager(client_->Pages(type, params), options_.pages_ahead);
   for (;;) {
     ClientResult<bool> more = pager.Next();
     if (!more.ok()) return more.error().ToStatus();

@@ -11,6 +11,7 @@
 // cannot be told goes to the visitor as it is (it is then counted as skipped or ignored there).
 #pragma once
 
+#include <cstddef>
 #include <map>
 #include <memory>
 #include <set>
@@ -29,6 +30,10 @@ struct RestStoreOptions {
   std::vector<std::string> types_without_since = {"Questionnaire"};
   bool refetch_changed_patients = false;  // see above; only with `since`
   int patients_per_search = 40;
+  // Pages fetched and parsed ahead on a thread of the search's own while the visitor takes the
+  // current one (PagePrefetcher); 0: the caller's thread fetches. The visitor sees the same
+  // resources, locations and errors in the same order either way.
+  size_t pages_ahead = 0;
 };
 
 class RestStore : public fhir::Store {

@@ -12,6 +12,10 @@ fhir::Result<std::unique_ptr<Source>> Source::Open(const Config& config) {
     auto options = BuildServerSource(config, &s->client_);
     if (!options.ok()) return options.status();
     s->rest_options_ = *options;
+    // Paged searches: with more than one thread, a fetch thread requests and parses the next
+    // pages (at most 2 x (threads - 1) waiting) while this thread collects the current one.
+    const size_t threads = s->ParseThreads();
+    s->rest_options_.pages_ahead = threads > 1 ? 2 * (threads - 1) : 0;
   }
   return s;
 }

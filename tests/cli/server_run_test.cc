@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -79,6 +80,48 @@ TEST(ServerRunTest, RunAgainstTheFhirServerGivesTheSameFlagsAsTheFolder) {
   EXPECT_EQ(Lines(ReadFile(out / "flags.ndjson")), expected);
   EXPECT_NE(output.find("folder"), 0u);
   fs::remove_all(out);
+
+  // Issue 17: with more than one thread the next pages of a search are fetched (and parsed)
+  // ahead on a thread of their own while the run collects the current one. Small pages (7
+  // entries: ~50 pages) so that every search is many pages; every output file of a dry run is
+  // byte-identical at --threads 1 (fetching on the run's thread) and 3. The config is the
+  // demo's with absolute paths and `fhir.page_size: 7`.
+  std::string config = ReadFile(kSource + "/config/sdoh-bridge.yaml");
+  for (const auto& [from, to] :
+       {std::pair<std::string, std::string>{"mappings: ../mappings",
+                                            "mappings: " + kSource + "/mappings"},
+        {"  - rules/sdoh-default.yaml", "  - " + kSource + "/config/rules/sdoh-default.yaml"}}) {
+    size_t at = config.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    config.replace(at, from.size(), to);
+  }
+  fs::path work = sdoh::test::FreshTestDir("sdoh-server-threads", "pages-ahead");
+  {
+    std::ofstream f(work / "config.yaml");
+    f << config << "\nfhir:\n  page_size: 7\n";
+  }
+  std::map<std::string, std::string> one;
+  for (const char* threads : {"1", "3"}) {
+    fs::path o = work / (std::string("out-") + threads);
+    code = RunCli("run --config " + (work / "config.yaml").string() + " --source " +
+                      server.base_url() + " --out " + o.string() +
+                      " --dry-run --now 2025-01-15T00:00:00Z --threads " + threads,
+                  &output);
+    ASSERT_EQ(code, 0) << threads << ": " << output;
+    std::map<std::string, std::string> files = sdoh::test::OutputsWithRunIdMasked(o);
+    ASSERT_GE(files.size(), 3u) << o;
+    EXPECT_NE(files["summary.json"].find("_count=7"), std::string::npos) << files["summary.json"];
+    if (one.empty()) {
+      one = std::move(files);
+      continue;
+    }
+    ASSERT_EQ(files.size(), one.size());
+    for (const auto& [name, text] : one) {
+      EXPECT_TRUE(files[name] == text) << name << " differs at --threads " << threads;
+    }
+  }
+  EXPECT_GT(Lines(one["flags.ndjson"]).size(), 10u);
+  fs::remove_all(work);
 }
 
 }  // namespace

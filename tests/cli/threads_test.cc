@@ -22,31 +22,6 @@ namespace fs = std::filesystem;
 const std::string kSource = SDOH_SOURCE_DIR;
 const std::string kConfig = kSource + "/config/sdoh-bridge.yaml";
 
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Every file under `out`, by name, with the run id replaced by "RUN".
-std::map<std::string, std::string> Outputs(const fs::path& out) {
-  rapidjson::Document summary;
-  summary.Parse(Slurp(out / "summary.json").c_str());
-  EXPECT_TRUE(!summary.HasParseError() && summary.HasMember("run")) << out;
-  const std::string run_id = summary.HasMember("run") ? summary["run"].GetString() : "";
-  std::map<std::string, std::string> files;
-  for (const auto& e : fs::recursive_directory_iterator(out)) {
-    if (!e.is_regular_file()) continue;
-    std::string text = Slurp(e.path());
-    for (size_t at = 0; !run_id.empty() && (at = text.find(run_id, at)) != std::string::npos;) {
-      text.replace(at, run_id.size(), "RUN");
-    }
-    files[fs::relative(e.path(), out).string()] = std::move(text);
-  }
-  return files;
-}
-
 // Runs at 1, 2 and 3 threads (and with the config's default) and compares every output file.
 void ExpectSameOutputsAtEveryThreadCount(const fs::path& source, const fs::path& work) {
   std::map<std::string, std::string> one;
@@ -57,7 +32,7 @@ void ExpectSameOutputsAtEveryThreadCount(const fs::path& source, const fs::path&
     if (*threads) args += std::string(" --threads ") + threads;
     sdoh::test::CliResult r = sdoh::test::RunBinary(SDOH_BRIDGE_BIN, args);
     ASSERT_TRUE(r.exit_code == 0 || r.exit_code == 3) << r.exit_code << "\n" << r.output;
-    std::map<std::string, std::string> files = Outputs(out);
+    std::map<std::string, std::string> files = sdoh::test::OutputsWithRunIdMasked(out);
     ASSERT_GE(files.size(), 3u) << out;
     if (one.empty()) {
       one = std::move(files);

@@ -11,10 +11,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <rapidjson/document.h>
 
 namespace sdoh::test {
 
@@ -34,6 +37,29 @@ inline std::vector<std::string> Lines(const std::string& s) {
     if (!line.empty()) out.push_back(line);
   }
   return out;
+}
+
+// Every file under a run's `out` folder, by path relative to it, with the run id (random per
+// run, from summary.json) replaced by "RUN"; empty when summary.json has no run id.
+inline std::map<std::string, std::string> OutputsWithRunIdMasked(const std::filesystem::path& out) {
+  namespace fs = std::filesystem;
+  rapidjson::Document summary;
+  summary.Parse(ReadFile(out / "summary.json").c_str());
+  if (summary.HasParseError() || !summary.IsObject() || !summary.HasMember("run") ||
+      !summary["run"].IsString()) {
+    return {};
+  }
+  const std::string run_id = summary["run"].GetString();
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(out)) {
+    if (!e.is_regular_file()) continue;
+    std::string text = ReadFile(e.path());
+    for (size_t at = 0; !run_id.empty() && (at = text.find(run_id, at)) != std::string::npos;) {
+      text.replace(at, run_id.size(), "RUN");
+    }
+    files[fs::relative(e.path(), out).string()] = std::move(text);
+  }
+  return files;
 }
 
 struct CliResult {
