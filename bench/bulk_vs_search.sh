@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Bulk Data $export vs paged searches (issue 16), measured in one run on the same server:
+# Bulk Data $export vs paged searches (issue 16), and paged searches at --threads 1 vs 2 (pages
+# fetched ahead, issue 17), measured in one run on the same server:
 # HTTP requests per 1,000 patients (the server's own request counter), wall time and peak RSS
 # of `sdoh-bridge run --dry-run` (GNU time), and a check that both give the NDJSON folder run's
 # flags.ndjson.
-#   bench/bulk_vs_search.sh [PATIENTS] [BUILD_DIR]     (default 10000, build)
+#   [ROUNDS=N] [LATENCY_MS=MS] bench/bulk_vs_search.sh [PATIENTS] [BUILD_DIR]   (default 10000, build)
+# LATENCY_MS: every request to the test server waits this long first (a remote EHR's round trip).
 # Starts tests/fhir-server/server.mjs (VALIDATE=0 to load faster; needs `npm ci` there).
 set -euo pipefail
 PATIENTS=${1:-10000}
@@ -19,7 +21,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-VALIDATE=0 MAX_COUNT=1000 PORT=0 PORT_FILE="$TMP/port" node "$SRC/tests/fhir-server/server.mjs" >"$TMP/server.log" 2>&1 &
+LATENCY_MS=${LATENCY_MS:-0} VALIDATE=0 MAX_COUNT=1000 PORT=0 PORT_FILE="$TMP/port" node "$SRC/tests/fhir-server/server.mjs" >"$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 600); do [[ -s "$TMP/port" ]] && break; sleep 0.1; done
 ROOT="http://127.0.0.1:$(cat "$TMP/port")"
@@ -54,11 +56,17 @@ measure() {  # measure NAME args...
   read -r wall rss <"$TMP/$name.time"
   local same=no
   cmp -s "$TMP/ref/flags.ndjson" "$TMP/$name/flags.ndjson" && same=yes
-  printf '%-7s requests %7d  per 1000 patients %9.1f  wall %7.1f s  peak RSS %6.1f MB  flags = folder: %s  (other requests: %d)\n' \
+  printf '%-9s requests %7d  per 1000 patients %9.1f  wall %7.1f s  peak RSS %6.1f MB  flags = folder: %s  (other requests: %d)\n' \
     "$name" "$n" "$(echo "$n * 1000 / $PATIENTS" | bc -l)" "$wall" "$(echo "$rss / 1024" | bc -l)" "$same" "$other"
 }
 # Files of up to 50,000 resources (the server's default is 1,000; real servers write larger ones).
 curl -fsS -X POST "$ROOT/_admin/bulk" -d '{"resourcesPerFile":50000}' >/dev/null
 echo "patients $PATIENTS, flags $(wc -l <"$TMP/ref/flags.ndjson")"
 measure bulk --bulk
-measure search
+# Paged searches with the run's thread fetching (--threads 1) and with a fetch thread fetching
+# and parsing the next pages while the run collects the current one (--threads 2, issue 17).
+# ROUNDS=N alternates them N times (each run printed).
+for _ in $(seq 1 "${ROUNDS:-1}"); do
+  measure search-t1 --threads 1
+  measure search-t2 --threads 2
+done

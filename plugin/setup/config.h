@@ -114,8 +114,10 @@ struct Config {
   fhir::TimeZone time_zone = fhir::TimeZone::Utc();
   size_t max_line_bytes = 16u << 20;
   size_t max_depth = 64;
-  // `threads:` threads parsing an NDJSON folder source (issue 17); 0: the cores the process may
-  // use. Outputs are byte-identical whatever the count. A server source reads on one thread.
+  // `threads:` (issue 17); 0: the cores the process may use. With more than one: the threads
+  // parsing an NDJSON folder source or a Bulk export's files; a server source's next search
+  // pages fetched ahead; the writeback's look-ups of the next patients run ahead. Outputs are
+  // byte-identical whatever the count.
   size_t threads = 0;
   // forms.infer: read forms mappings/forms/ does not name through their Questionnaire's item
   // codes or their LOINC-shaped linkIds (issue 14 item 5a).

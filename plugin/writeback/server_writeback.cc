@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "fhir/json.h"
+#include "fhir/ndjson_parallel.h"
 #include "plugin/writeback/failpoint.h"
 #include "plugin/writeback/server_writeback_impl.h"
 
@@ -169,6 +170,15 @@ void ServerWriteback::ChooseSince(std::string* since) {
   }
 }
 
+ServerWriteback::ServerWriteback(const WritebackContext& ctx)
+    : ctx_(ctx), cfg_(*ctx.config), system_(cfg_.identifier_system) {
+  const size_t threads = cfg_.threads > 0 ? cfg_.threads : fhir::AvailableCores();
+  if (threads > 1) {
+    max_ahead_ = 2 * threads;
+    lookups_ = std::make_unique<LookupPool>(threads);
+  }
+}
+
 ClientResult<std::vector<ServerResource>> ServerWriteback::SearchAll(const std::string& type,
                                                                      fhir::client::Params params) {
   params.emplace_back("_count", "100");
@@ -190,23 +200,33 @@ ClientResult<std::vector<ServerResource>> ServerWriteback::SearchAll(const std::
   return out;
 }
 
-bool ServerWriteback::Load(const std::string& patient, View* v) {
+ServerWriteback::Lookups ServerWriteback::ReadView(const std::string& patient) {
+  Lookups lookups;
+  for (const char* type : {"ServiceRequest", "Task", "Flag"}) {
+    lookups.push_back(SearchAll(type, {{"subject", "Patient/" + patient}}));
+    if (!lookups.back().ok()) break;
+  }
+  return lookups;
+}
+
+bool ServerWriteback::TakeView(const std::string& patient, Lookups lookups, View* v) {
   struct Q {
     const char* type;
     std::vector<ServerResource>* into;
   };
-  for (Q q : {Q{"ServiceRequest", &v->srs}, Q{"Task", &v->tasks}, Q{"Flag", &v->flags}}) {
-    auto r = SearchAll(q.type, {{"subject", "Patient/" + patient}});
+  const Q qs[] = {{"ServiceRequest", &v->srs}, {"Task", &v->tasks}, {"Flag", &v->flags}};
+  for (size_t i = 0; i < lookups.size(); ++i) {
+    auto& r = lookups[i];
     if (!r.ok()) {
-      Error("Patient/" + patient + ": reading " + q.type +
+      Error("Patient/" + patient + ": reading " + qs[i].type +
             " failed: " + std::string(fhir::client::KindName(r.error().kind)) + " HTTP " +
             std::to_string(r.error().http_status));
-      audit_.Write({"error", "read", q.type, "", patient, "", "server-read-failed",
+      audit_.Write({"error", "read", qs[i].type, "", patient, "", "server-read-failed",
                     r.error().http_status, r.error().attempts, "", "",
                     IssueCodes(r.error().issues)});
       return false;
     }
-    *q.into = std::move(r.value());
+    *qs[i].into = std::move(r.value());
   }
   return true;
 }

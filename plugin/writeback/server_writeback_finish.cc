@@ -9,6 +9,7 @@ namespace sdoh::writeback::internal {
 
 int ServerWriteback::Finish(const std::string& server_time, std::string* plan_members,
                             std::ostream& out, std::ostream& err) {
+  while (!ahead_.empty()) DecideOldest();  // the patients whose look-ups ran ahead
   ReleaseHeldWrites();
   Flush(true);
   FollowReferrals();

@@ -11,7 +11,10 @@
 // Not an API: everything else uses MakeServerWriteback.
 #pragma once
 
+#include <deque>
+#include <future>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <utility>
@@ -25,6 +28,7 @@
 #include "plugin/referrals/loop_policy.h"
 #include "plugin/writeback/audit_log.h"
 #include "plugin/writeback/ledger.h"
+#include "plugin/writeback/lookup_pool.h"
 #include "plugin/writeback/referral_policy.h"
 #include "plugin/writeback/transaction_bundle.h"
 #include "plugin/writeback/writeback_path.h"
@@ -70,11 +74,13 @@ class JsonList {
 };
 
 // One pass's writeback (the Writeback contract in plugin/pass/pass_sink.h). Not thread-safe:
-// one pass, one thread.
+// one pass, one thread calls it. With more than one thread (`threads:`, run --threads) the
+// look-ups of the next patients run ahead on a LookupPool (issue 17); everything else — the
+// decisions, the ledger, the writes, errors and audit lines — stays on the calling thread, in
+// patient order.
 class ServerWriteback : public Writeback {
  public:
-  explicit ServerWriteback(const WritebackContext& ctx)
-      : ctx_(ctx), cfg_(*ctx.config), system_(cfg_.identifier_system) {}
+  explicit ServerWriteback(const WritebackContext& ctx);
 
   fhir::Status Begin(std::string* since) override;
   void AddPatient(PatientPass pass) override;
@@ -108,7 +114,16 @@ class ServerWriteback : public Writeback {
   void ChooseSince(std::string* since);
   ClientResult<std::vector<ServerResource>> SearchAll(const std::string& type,
                                                       fhir::client::Params params);
-  bool Load(const std::string& patient, View* v);
+  // One patient's look-ups (ServiceRequest, Task, Flag by subject; the first failure ends
+  // them). Only the client: runs on a look-up thread.
+  using Lookups = std::vector<ClientResult<std::vector<ServerResource>>>;
+  Lookups ReadView(const std::string& patient);
+  // The look-ups as a View; false (the error reported and audited) when one failed.
+  bool TakeView(const std::string& patient, Lookups lookups, View* v);
+  // The patient whose look-ups were submitted first, decided.
+  void DecideOldest();
+  // AddPatient once the patient's view is read.
+  void Decide(const PatientPass& pass, const View& v);
 
   // --- One patient's needs (server_writeback_patient.cc) ---
   void PlanNeed(const std::string& pid, const ReferralPlan& plan, const NeedFlag& flag,
@@ -220,6 +235,12 @@ class ServerWriteback : public Writeback {
   bool holding_ = false;
   bool valve_ = false;
   std::vector<HeldPut> held_puts_;
+  // Look-ups read ahead (issue 17): patients submitted, not yet decided, in order; at most
+  // max_ahead_. The pool is declared last: destroyed first, it finishes what was submitted
+  // while everything its tasks use is still alive.
+  std::deque<std::pair<PatientPass, std::future<Lookups>>> ahead_;
+  size_t max_ahead_ = 0;
+  std::unique_ptr<LookupPool> lookups_;
 };
 
 }  // namespace sdoh::writeback::internal

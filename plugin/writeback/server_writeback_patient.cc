@@ -10,13 +10,31 @@
 namespace sdoh::writeback::internal {
 
 void ServerWriteback::AddPatient(PatientPass pass) {
+  if (lookups_ == nullptr) {
+    View v;
+    if (TakeView(pass.patient_id, ReadView(pass.patient_id), &v)) Decide(pass, v);
+    return;
+  }
+  std::string pid = pass.patient_id;
+  ahead_.emplace_back(std::move(pass),
+                      lookups_->Submit([this, pid = std::move(pid)] { return ReadView(pid); }));
+  while (ahead_.size() > max_ahead_) DecideOldest();
+}
+
+void ServerWriteback::DecideOldest() {
+  PatientPass pass = std::move(ahead_.front().first);
+  std::future<Lookups> lookups = std::move(ahead_.front().second);
+  ahead_.pop_front();
+  View v;
+  if (TakeView(pass.patient_id, lookups.get(), &v)) Decide(pass, v);
+}
+
+void ServerWriteback::Decide(const PatientPass& pass, const View& v) {
   const std::string& pid = pass.patient_id;
   std::set<std::string> positive;
   for (const NeedFlag& f : pass.flags) positive.insert(f.need);
   bool any_resources = false;
   for (const ReferralPlan& p : pass.plans) any_resources |= !p.resources.empty();
-  View v;
-  if (!Load(pid, &v)) return;
   if (!any_resources && v.srs.empty() && v.flags.empty()) return;
   for (size_t i = 0; i < pass.plans.size(); ++i) PlanNeed(pid, pass.plans[i], pass.flags[i], v);
   RetractNoLongerPositive(pid, positive, v);

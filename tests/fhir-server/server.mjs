@@ -45,6 +45,9 @@ const FHIR_BASE_PATH = normalizeBasePath(process.env.FHIR_BASE_PATH ?? '/fhir');
 const DEFAULT_COUNT = intEnv('DEFAULT_COUNT', 20, 1);
 const MAX_COUNT = intEnv('MAX_COUNT', 1000, 1);
 const VALIDATE = !['0', 'false', 'no', 'off'].includes(String(process.env.VALIDATE ?? '1').toLowerCase());
+// Milliseconds every request waits before it is handled, without blocking the event loop: a
+// network round trip to a remote EHR, for benchmarks of concurrent requests (default 0).
+const LATENCY_MS = intEnv('LATENCY_MS', 0);
 const LOG = !['', '0', 'false', 'no', 'off'].includes(String(process.env.LOG ?? '').toLowerCase());
 let BASE_URL = (process.env.BASE_URL || '').replace(/\/+$/, ''); // filled in after listen() when not given
 
@@ -1052,7 +1055,9 @@ const server = http.createServer((req, res) => {
   requestCount++;
   const kind = `${req.method} ${req.url.split('?')[0].slice(FHIR_BASE_PATH.length).split('/')[1] ?? ''}`;
   requestsByKind[kind] = (requestsByKind[kind] ?? 0) + 1;
-  handle(req, res)
+  const delayed = LATENCY_MS > 0 ? new Promise((r) => setTimeout(r, LATENCY_MS)) : Promise.resolve();
+  delayed
+    .then(() => handle(req, res))
     .catch((err) => {
       if (res.headersSent) {
         res.destroy();
