@@ -1,5 +1,6 @@
 #include "plugin/writeback/server_writeback.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <optional>
 
@@ -172,10 +173,14 @@ void ServerWriteback::ChooseSince(std::string* since) {
 
 ServerWriteback::ServerWriteback(const WritebackContext& ctx)
     : ctx_(ctx), cfg_(*ctx.config), system_(cfg_.identifier_system) {
+  // At most kMaxLookupThreads look-ups at once whatever the cores: the EHR, not this machine,
+  // bounds how many requests it takes side by side (field notes: 429s).
+  constexpr size_t kMaxLookupThreads = 4;
   const size_t threads = cfg_.threads > 0 ? cfg_.threads : fhir::AvailableCores();
   if (threads > 1) {
-    max_ahead_ = 2 * threads;
-    lookups_ = std::make_unique<LookupPool>(threads);
+    const size_t n = std::min(threads, kMaxLookupThreads);
+    max_ahead_ = 2 * n;
+    lookups_ = std::make_unique<LookupPool>(n);
   }
 }
 

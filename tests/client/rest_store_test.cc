@@ -44,8 +44,8 @@ std::string Page(int page, int pages) {
                  "-" + std::to_string(k) + "\"}}";
     }
   }
-  return "{\"resourceType\":\"Bundle\",\"type\":\"searchset\",\"link\":" + links +
-         ",\"entry\":[" + entries + "]}";
+  return "{\"resourceType\":\"Bundle\",\"type\":\"searchset\",\"link\":" + links + ",\"entry\":[" +
+         entries + "]}";
 }
 
 // The page a request asks for (0 for the first search request).
@@ -74,8 +74,7 @@ class RecordingVisitor : public fhir::ResourceVisitor {
   void OnUnreadable(std::string_view type, const fhir::SourceLocation& where,
                     std::string_view reason, const std::string& detail) override {
     seen.push_back(std::string(type) + " unreadable " + std::string(reason) + " @" +
-                   std::string(where.origin) + "#" + std::to_string(where.position) + " " +
-                   detail);
+                   std::string(where.origin) + "#" + std::to_string(where.position) + " " + detail);
   }
   std::vector<std::string> seen;
 };
