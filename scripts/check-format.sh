@@ -2,7 +2,8 @@
 # Fails when a C++ file does not follow .clang-format. `--fix` rewrites them instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t files < <(git ls-files '*.cc' '*.h' 2>/dev/null || true)
+# Tracked files and new ones not yet added (not the ignored build folders).
+mapfile -t files < <(git ls-files --cached --others --exclude-standard '*.cc' '*.h' 2>/dev/null || true)
 ((${#files[@]})) || exit 0
 if [[ "${1:-}" == "--fix" ]]; then
   clang-format -i "${files[@]}"
