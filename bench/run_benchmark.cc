@@ -6,7 +6,9 @@
 //   3. the product's parallel parse (fhir::ParallelNdjsonParser) at the largest --threads count,
 //      parse only — the ceiling of a parallel run;
 //   4. the full `sdoh-bridge run --threads N` as a child process for each N of --threads, for
-//      wall time and peak RSS (wait4 rusage).
+//      wall time and peak RSS (wait4 rusage), and its two phases (SDOH_TIMING);
+//   5. with more than one thread: two `run --threads 1` started at once, each on its own output
+//      folder — what two independent threads get from this machine, the ceiling for --threads 2.
 // Each round runs all of them in turn (alternating); the median of the rounds is reported.
 //
 // Usage: run_benchmark [--patients N] [--dir DIR] [--rounds R] [--threads 1,2] [--bin BIN]
@@ -118,11 +120,12 @@ struct ChildStats {
   double cpu_seconds = 0;  // user + system, all threads
   long max_rss_kb = 0;
   int exit_code = -1;
+  double read_ms = -1;      // SDOH_TIMING: reading and normalising (the parallel parse)
+  double evaluate_ms = -1;  // SDOH_TIMING: rules, plans and writing (one thread)
 };
 
-ChildStats RunChild(const std::vector<std::string>& argv) {
-  ChildStats st;
-  auto start = Clock::now();
+// Starts `argv` with stdout to /dev/null and stderr to `stderr_path` ("" = inherited).
+pid_t StartChild(const std::vector<std::string>& argv, const std::string& stderr_path) {
   pid_t pid = fork();
   if (pid == 0) {
     std::vector<char*> args;
@@ -130,9 +133,18 @@ ChildStats RunChild(const std::vector<std::string>& argv) {
     args.push_back(nullptr);
     int devnull = ::open("/dev/null", O_WRONLY);
     dup2(devnull, 1);
+    if (!stderr_path.empty()) {
+      int err = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (err >= 0) dup2(err, 2);
+    }
     execv(args[0], args.data());
     _exit(127);
   }
+  return pid;
+}
+
+ChildStats WaitChild(pid_t pid, Clock::time_point start) {
+  ChildStats st;
   int status = 0;
   struct rusage ru {};
   wait4(pid, &status, 0, &ru);
@@ -142,6 +154,39 @@ ChildStats RunChild(const std::vector<std::string>& argv) {
                    ru.ru_stime.tv_usec / 1e6;
   st.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return st;
+}
+
+ChildStats RunChild(const std::vector<std::string>& argv) {
+  const auto start = Clock::now();
+  return WaitChild(StartChild(argv, ""), start);
+}
+
+// A `run` with SDOH_TIMING set: its two phases read from the line it prints on stderr.
+ChildStats RunTimed(const std::vector<std::string>& argv, const std::string& stderr_path) {
+  setenv("SDOH_TIMING", "1", 1);
+  const auto start = Clock::now();
+  ChildStats st = WaitChild(StartChild(argv, stderr_path), start);
+  unsetenv("SDOH_TIMING");
+  std::ifstream in(stderr_path);
+  for (std::string line; std::getline(in, line);) {
+    if (std::sscanf(line.c_str(), "timing: read+normalise %lf ms, rules+plan+write %lf ms",
+                    &st.read_ms, &st.evaluate_ms) == 2) {
+      break;
+    }
+  }
+  return st;
+}
+
+// Two copies of one command started at once (the machine's own ceiling for two independent
+// one-thread jobs): the wall time until both have ended; -1 when one failed.
+double RunPair(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  const auto start = Clock::now();
+  const pid_t pa = StartChild(a, "");
+  const pid_t pb = StartChild(b, "");
+  const ChildStats sa = WaitChild(pa, start);
+  const ChildStats sb = WaitChild(pb, start);
+  if (sa.exit_code != 0 || sb.exit_code != 0) return -1;
+  return std::max(sa.seconds, sb.seconds);
 }
 
 uint64_t CountScreenings(const std::string& summary_path) {
@@ -212,10 +257,10 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     RunChild({gen, "--patients", std::to_string(patients), "--out", dir});
   }
-  auto run_args = [&](const std::string& source, size_t threads) {
+  auto run_args = [&](const std::string& source, size_t threads, const char* out = "/out") {
     return std::vector<std::string>{
-        bin,    "run",   "--config",      config,      "--source",
-        source, "--out", source + "/out", "--threads", std::to_string(threads)};
+        bin,    "run",   "--config",   config,      "--source",
+        source, "--out", source + out, "--threads", std::to_string(threads)};
   };
   // Fixed overhead: the same binary on a tiny population.
   const std::string tiny = dir + "-tiny";
@@ -228,6 +273,9 @@ int main(int argc, char** argv) {
   std::vector<std::vector<double>> run_s(thread_counts.size());
   std::vector<std::vector<long>> run_rss(thread_counts.size());
   std::vector<std::vector<double>> run_cpu(thread_counts.size());
+  std::vector<std::vector<double>> run_read(thread_counts.size()), run_eval(thread_counts.size());
+  std::vector<double> pair_s;
+  const std::string stderr_path = dir + "-run.stderr";
   ParseStats parse;
   for (int r = 0; r < rounds; ++r) {
     parse = ParseOnly(dir);
@@ -235,14 +283,20 @@ int main(int argc, char** argv) {
     product_s.push_back(ProductParserOnly(dir).seconds);
     if (max_threads > 1) parallel_s.push_back(ParallelParserOnly(dir, max_threads).seconds);
     for (size_t k = 0; k < thread_counts.size(); ++k) {
-      ChildStats c = RunChild(run_args(dir, thread_counts[k]));
+      ChildStats c = RunTimed(run_args(dir, thread_counts[k]), stderr_path);
       if (c.exit_code != 0) {
-        std::fprintf(stderr, "sdoh-bridge run exited %d\n", c.exit_code);
+        std::fprintf(stderr, "sdoh-bridge run exited %d (its stderr: %s)\n", c.exit_code,
+                     stderr_path.c_str());
         return 1;
       }
+      run_read[k].push_back(c.read_ms / 1e3);
+      run_eval[k].push_back(c.evaluate_ms / 1e3);
       run_s[k].push_back(c.seconds);
       run_rss[k].push_back(c.max_rss_kb);
       run_cpu[k].push_back(c.cpu_seconds);
+    }
+    if (max_threads > 1) {
+      pair_s.push_back(RunPair(run_args(dir, 1, "/out-pair-a"), run_args(dir, 1, "/out-pair-b")));
     }
   }
   const uint64_t screenings = CountScreenings(dir + "/out/summary.json");
@@ -278,6 +332,18 @@ int main(int argc, char** argv) {
         "bytes/patient\n",
         Median(run_cpu[k]), rss / 1024.0, base[k].max_rss_kb / 1024.0,
         (rss - base[k].max_rss_kb) * 1024.0 / patients);
+    std::printf("                 read+normalise %.2f s, rules+plan+write %.2f s (SDOH_TIMING)\n",
+                Median(run_read[k]), Median(run_eval[k]));
+  }
+  if (max_threads > 1 && one_thread_mbs > 0) {
+    // Two independent one-thread runs share nothing but the machine: the most two threads of
+    // this machine give at all (memory bandwidth, shared caches, neighbours on a VM).
+    const double pair = Median(pair_s);
+    const double one = mb / one_thread_mbs;
+    std::printf(
+        "2 x --threads 1  %.2f s for both, started at once: the machine's ceiling for two threads "
+        "is %.2fx one\n",
+        pair, pair > 0 ? 2 * one / pair : 0.0);
   }
   return 0;
 }
