@@ -2,12 +2,14 @@
 // samples/, with expectations computed by hand; and the rendered files agree with report.json.
 #include "plugin/report/report_command.h"
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <regex>
 #include <set>
 #include <sstream>
+#include <vector>
 
 #include <unistd.h>
 
@@ -26,11 +28,23 @@ using report::testing::FindTable;
 using report::testing::ReadFile;
 using Strings = std::vector<std::string>;
 
+// The folders TempDir made, removed when the test process ends (SDOH_KEEP=1: kept, to look).
+struct TempDirs {
+  std::vector<fs::path> dirs;
+  ~TempDirs() {
+    if (std::getenv("SDOH_KEEP") != nullptr) return;
+    std::error_code ec;
+    for (const fs::path& dir : dirs) fs::remove_all(dir, ec);
+  }
+};
+
 fs::path TempDir(const std::string& name) {
+  static TempDirs made;
   fs::path dir =
       fs::temp_directory_path() / ("sdoh-report-" + name + "-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
+  made.dirs.push_back(dir);
   return dir;
 }
 

@@ -19,11 +19,17 @@ class FhirpathRuleTest : public ::testing::Test {
     return *catalog_;
   }
   std::unique_ptr<Catalog> catalog_;
+  static fs::path RulesPath() {
+    return fs::temp_directory_path() / ("fhirpath-rules-" + std::to_string(::getpid()) + ".yaml");
+  }
   fs::path WriteRules(const std::string& body) {
-    fs::path p =
-        fs::temp_directory_path() / ("fhirpath-rules-" + std::to_string(::getpid()) + ".yaml");
+    fs::path p = RulesPath();
     std::ofstream(p) << "ruleset: {id: fp, version: '2'}\nrules:\n" << body;
     return p;
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove(RulesPath(), ec);  // leaves nothing in /tmp
   }
   Outcome Run(const Ruleset& rules, const std::vector<std::string>& resources, RunCounts* counts) {
     Outcome out;
