@@ -11,12 +11,11 @@
 #include <sstream>
 #include <vector>
 
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
 #include "tests/report/report_test_support.h"
+#include "tests/support/test_support.h"
 
 namespace sdoh {
 namespace {
@@ -40,12 +39,7 @@ struct TempDirs {
 
 fs::path TempDir(const std::string& name) {
   static TempDirs made;
-  fs::path dir =
-      fs::temp_directory_path() / ("sdoh-report-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  made.dirs.push_back(dir);
-  return dir;
+  return made.dirs.emplace_back(sdoh::test::FreshTestDir("sdoh-report", name));
 }
 
 std::string PatientJson(const std::string& id, const std::string& extra) {
