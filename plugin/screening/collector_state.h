@@ -2,7 +2,7 @@
 // readers fill and Finish() (newest_wins.cc) turns into PatientRecords. One header so that every
 // part of the collector sees one memory layout; nothing outside plugin/screening/ includes it.
 //
-// Memory: per patient a fixed-size PatientState; per stored Observation a 32-byte
+// Memory: per patient a fixed-size PatientState; per stored Observation a 40-byte
 // ObservationRecord; per screening candidate a Candidate whose answers or members live in an
 // arena. The rare extras of each live in side tables, indexed by `extra - 1`.
 #pragma once
@@ -28,8 +28,9 @@ inline bool SameVersion(const VersionRank& a, const VersionRank& b) {
   return a.version == b.version && a.last_updated == b.last_updated;
 }
 
-// A stored non-panel Observation: what a panel needs from its members. 32 bytes, because an
-// export holds several per patient; the rare extras (a meta rank, more answers, hasMember, an
+// A stored non-panel Observation: what a panel needs from its members, and the effective instant
+// of a possible standalone item (issue 14 4a). 40 bytes, because an export holds several per
+// patient; the rare extras (a meta rank, more answers, hasMember, an
 // odd versionId) live in a side table. Indexed like the observation id table; an id that was
 // only named by a hasMember reference has a record that is not `present`.
 struct ObservationRecord {
@@ -39,7 +40,11 @@ struct ObservationRecord {
   // asked-declined (the patient declined to answer; issue 15 item 4).
   static constexpr uint8_t kPresent = 1, kValidStatus = 2, kUsed = 4, kListed = 8, kStandalone = 16,
                            kConflict = 32, kDeclined = 64;
+  static constexpr fhir::InstantMicros kNoInstant = std::numeric_limits<int64_t>::min();
   uint64_t seq = 0;
+  // The effective instant of a possible standalone item (a configured question without
+  // hasMember), kNoInstant otherwise: the current version's, like every field here.
+  fhir::InstantMicros when = kNoInstant;
   uint32_t subject = kNoPatient;
   CodeId question = kNoCode;
   CodeId answer = kNoCode;  // first answer, kNoCode when unanswered
@@ -97,24 +102,22 @@ struct PatientExtra {
   std::string communication_language;  // ditto
 };
 struct ScreeningCollector::State {
-  IdTable patient_ids;
-  ChunkedVector<PatientState> patients;  // by patient_ids index
-  IdTable observation_ids;
-  ChunkedVector<ObservationRecord> observations;  // by observation_ids index
+  // The blocks of the chunked containers below (huge pages in a large run); declared first, so
+  // destroyed last.
+  ChunkSource chunks;
+  IdTable patient_ids{&chunks};
+  ChunkedVector<PatientState> patients{&chunks};  // by patient_ids index
+  IdTable observation_ids{&chunks};
+  ChunkedVector<ObservationRecord> observations{&chunks};  // by observation_ids index
   std::vector<ObservationExtra> obs_extras;
-  ChunkedVector<Candidate> candidates;
+  ChunkedVector<Candidate> candidates{&chunks};
   std::vector<CandidateExtra> candidate_extras;
-  std::vector<PatientExtra> patient_extras;
-  StringArena strings;
-  RunArena<uint32_t> runs;
+  ChunkedVector<PatientExtra> patient_extras;  // chunked: growth never moves the strings
+  StringArena strings{&chunks};
+  RunArena<uint32_t> runs{&chunks};
   // Highest rank of a non-counting version, by id: retracts lower counted versions.
   StringMap<VersionRank> qr_tombstones;
   StringMap<VersionRank> obs_tombstones;
-  // (observation index, effective instant) of each accepted version of a possible standalone
-  // item (issue 14 4a), in acceptance order: the last entry of an index is its current version;
-  // kNoInstant when that version has none. A vector, 16 bytes a version, not a hash map.
-  static constexpr fhir::InstantMicros kNoInstant = std::numeric_limits<int64_t>::min();
-  std::vector<std::pair<uint32_t, fhir::InstantMicros>> item_when;
 
   uint32_t ObservationIndex(std::string_view id) {
     bool inserted = false;

@@ -1,6 +1,6 @@
 // The Observation reader of the screening collector (screening_collector.h): panels (with
 // hasMember) become candidates; other Observations with a configured question are stored as
-// 32-byte records that panels resolve at Finish(), or that form standalone-item candidates
+// 40-byte records that panels resolve at Finish(), or that form standalone-item candidates
 // (issue 14 item 4a).
 #include "plugin/screening/screening_collector.h"
 
@@ -217,7 +217,7 @@ bool AskedDeclined(const Value& r) {
 }  // namespace
 
 // Not a panel, but a possible member that matters (a configured question, or hasMember): its
-// 32-byte record, replaced by a newer version; a possible standalone item is noted in item_when.
+// 40-byte record, replaced by a newer version (with a possible standalone item's instant).
 void ScreeningCollector::AddMemberObservation(const ObservationLine& line, CodeId q) {
   const Value& r = line.r;
   const Top& top = line.top;
@@ -310,9 +310,7 @@ void ScreeningCollector::AddMemberObservation(const ObservationLine& line, CodeI
   auto when = q != kNoCode && !has_members && !eff.empty()
                   ? fhir::ParseFhirDateTime(eff, options_.time_zone)
                   : std::nullopt;
-  if (when || (current.flags & ObservationRecord::kPresent) != 0) {
-    st.item_when.emplace_back(index, when ? *when : State::kNoInstant);
-  }
+  if (when) rec.when = *when;
   if (need_extra) {
     if (current.extra != 0) {
       st.obs_extras[current.extra - 1] = std::move(extra);
@@ -328,16 +326,11 @@ void ScreeningCollector::AddMemberObservation(const ObservationLine& line, CodeI
 void ScreeningCollector::AddStandaloneCandidates() {
   State& st = *state_;
   std::vector<StandaloneItem> items;
-  // The current version's instant of each item: the last entry of its index.
-  std::stable_sort(st.item_when.begin(), st.item_when.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (size_t i = 0; i < st.item_when.size(); ++i) {
-    if (i + 1 < st.item_when.size() && st.item_when[i + 1].first == st.item_when[i].first) {
-      continue;
-    }
-    const auto [index, when] = st.item_when[i];
-    if (when == State::kNoInstant) continue;
+  // Each item with its current version's instant, in index order.
+  for (uint32_t index = 0; index < st.observations.size(); ++index) {
     const ObservationRecord& o = st.observations[index];
+    const fhir::InstantMicros when = o.when;
+    if (when == ObservationRecord::kNoInstant) continue;
     const uint8_t need = ObservationRecord::kPresent | ObservationRecord::kValidStatus;
     if ((o.flags & need) != need || (o.flags & ObservationRecord::kListed) != 0) continue;
     if (o.question == kNoCode || o.subject == kNoPatient) continue;

@@ -6,7 +6,7 @@
 //
 // Memory: per patient, a fixed-size record and its screening candidates reduced to code pairs
 // (ids interned, answers in arenas); per stored Observation (only those with a question code or
-// hasMember), a 32-byte record. Full Screenings are built at Finish() for the winners only.
+// hasMember), a 40-byte record. Full Screenings are built at Finish() for the winners only.
 // Resources themselves are never retained. Not thread-safe.
 #pragma once
 

@@ -51,6 +51,31 @@ TEST_F(StandaloneItemsTest, OnlyCountingStatusWithAnEffectiveDateAndNoPanel) {
   EXPECT_FALSE(h.Run({v1, v2}).Has("p", "food"));
 }
 
+// The current version's effective instant is the item's, whatever the older versions had and
+// in whatever order the versions are read (the collector keeps it in the item's record).
+TEST_F(StandaloneItemsTest, TheCurrentVersionsInstantIsTheItems) {
+  auto version = [](const std::string& n, const std::string& effective) {
+    std::string v = Item("i", "88122-7", "LA28397-0", effective);
+    v.insert(v.size() - 1, R"(,"meta":{"versionId":")" + n + R"("})");
+    return v;
+  };
+  const std::string v1 = version("1", "2024-01-01T10:00:00Z");
+  const std::string v2 = version("2", "2024-03-01T10:00:00Z");
+  const std::string v3 = version("3", "");
+  for (const auto& lines : {std::vector<std::string>{v1, v2}, {v2, v1}}) {
+    auto o = h.Run(lines);
+    ASSERT_TRUE(o.Has("p", "food"));
+    ASSERT_TRUE(o.Get("p", "food").screened_at.has_value());
+    EXPECT_EQ(*o.Get("p", "food").screened_at,
+              *fhir::ParseFhirDateTime("2024-03-01T10:00:00Z", fhir::TimeZone::Utc()));
+  }
+  // The current version has no effective instant: no longer a standalone item.
+  EXPECT_FALSE(h.Run({v1, v3}).Has("p", "food"));
+  EXPECT_FALSE(h.Run({v3, v2, v1}).Has("p", "food"));
+  // An older version without one does not hide the current version's.
+  EXPECT_TRUE(h.Run({v2, version("0", "")}).Has("p", "food"));
+}
+
 TEST_F(StandaloneItemsTest, OneScreeningPerInstantCompetingWithQrsAndPanels) {
   // Items of two instants are two screenings: the newer (negative) one wins.
   EXPECT_FALSE(h.Run({Item("old", "88122-7", "LA28397-0", "2024-01-01T10:00:00Z"),
