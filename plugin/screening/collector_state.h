@@ -30,9 +30,9 @@ inline bool SameVersion(const VersionRank& a, const VersionRank& b) {
 
 // A stored non-panel Observation: what a panel needs from its members, and the effective instant
 // of a possible standalone item (issue 14 4a). 40 bytes, because an export holds several per
-// patient; the rare extras (a meta rank, more answers, hasMember, an
-// odd versionId) live in a side table. Indexed like the observation id table; an id that was
-// only named by a hasMember reference has a record that is not `present`.
+// patient; the rare extras (a meta rank, more answers, hasMember, an odd versionId) live in a
+// side table. Indexed like the observation id table; an id that was only named by a hasMember
+// reference has a record that is not `present`.
 struct ObservationRecord {
   // kListed: named in some Observation's hasMember (so never a standalone item);
   // kStandalone: taken into a standalone-items candidate; kConflict: same id and version as

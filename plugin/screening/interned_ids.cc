@@ -12,7 +12,8 @@ namespace sdoh {
 
 namespace {
 constexpr size_t kHugePage = size_t{2} << 20;
-size_t RoundToHugePages(size_t bytes) { return (bytes + kHugePage - 1) & ~(kHugePage - 1); }
+// `x` rounded up to a multiple of `power` (a power of two).
+constexpr uintptr_t RoundUp(uintptr_t x, size_t power) { return (x + power - 1) & ~(power - 1); }
 // Under AddressSanitizer every ChunkSource block is its own operator new allocation, so that a
 // container writing past its block is caught, as before the blocks shared slabs.
 #if defined(__SANITIZE_ADDRESS__)
@@ -25,13 +26,13 @@ constexpr bool kEveryBlockApart = false;
 void* AllocateLarge(size_t bytes) {
   if (bytes < kHugePage) return ::operator new(bytes);
   // Map one huge page more, then unmap the unaligned head and the tail: what is left starts on
-  // a 2 MiB boundary and is exactly RoundToHugePages(bytes) long (what FreeLarge unmaps).
-  const size_t length = RoundToHugePages(bytes);
+  // a 2 MiB boundary and is exactly RoundUp(bytes, kHugePage) long (what FreeLarge unmaps).
+  const size_t length = RoundUp(bytes, kHugePage);
   void* p =
       mmap(nullptr, length + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
   const uintptr_t start = reinterpret_cast<uintptr_t>(p);
-  const uintptr_t aligned = (start + kHugePage - 1) & ~uintptr_t{kHugePage - 1};
+  const uintptr_t aligned = RoundUp(start, kHugePage);
   const uintptr_t end = start + length + kHugePage;
   if (aligned > start) munmap(p, aligned - start);
   if (end > aligned + length) {
@@ -47,7 +48,7 @@ void FreeLarge(void* p, size_t bytes) noexcept {
   if (bytes < kHugePage) {
     ::operator delete(p);
   } else {
-    munmap(p, RoundToHugePages(bytes));
+    munmap(p, RoundUp(bytes, kHugePage));
   }
 }
 
@@ -57,8 +58,7 @@ ChunkSource::~ChunkSource() {
 }
 
 void* ChunkSource::Allocate(size_t bytes) {
-  constexpr size_t kAlign = alignof(std::max_align_t);
-  const size_t step = (bytes + kAlign - 1) & ~(kAlign - 1);
+  const size_t step = RoundUp(bytes, alignof(std::max_align_t));
   if (kEveryBlockApart || small_bytes_ < kSmallBytes || step > kSlabBytes) {
     small_bytes_ += step;
     small_.push_back(::operator new(step));

@@ -31,8 +31,7 @@ struct LargeArrayAllocator {
   using value_type = T;
   LargeArrayAllocator() = default;
   template <typename U>
-  LargeArrayAllocator(const LargeArrayAllocator<U>&) noexcept {
-  }  // NOLINT(google-explicit-constructor)
+  LargeArrayAllocator(const LargeArrayAllocator<U>&) noexcept {}  // NOLINT: rebinding
   T* allocate(size_t n) { return static_cast<T*>(AllocateLarge(n * sizeof(T))); }
   void deallocate(T* p, size_t n) noexcept { FreeLarge(p, n * sizeof(T)); }
   template <typename U>
@@ -67,13 +66,18 @@ class ChunkSource {
   size_t slab_left_ = 0;
 };
 
-// A container's ChunkSource: its own, or a shared one that outlives it.
+// A container's ChunkSource: a shared one that outlives it, or else its own, made at the first
+// allocation (a container that never allocates from it, e.g. one of owning elements, has none).
 class SourceRef {
  public:
-  explicit SourceRef(ChunkSource* shared)
-      : own_(shared == nullptr ? std::make_unique<ChunkSource>() : nullptr),
-        source_(shared == nullptr ? own_.get() : shared) {}
-  void* Allocate(size_t bytes) { return source_->Allocate(bytes); }
+  explicit SourceRef(ChunkSource* shared) : source_(shared) {}
+  void* Allocate(size_t bytes) {
+    if (source_ == nullptr) {
+      own_ = std::make_unique<ChunkSource>();
+      source_ = own_.get();
+    }
+    return source_->Allocate(bytes);
+  }
 
  private:
   std::unique_ptr<ChunkSource> own_;
