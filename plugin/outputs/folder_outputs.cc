@@ -5,6 +5,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "fhir/json_writer.h"
+
 namespace sdoh {
 
 const std::vector<std::string>& PlannedResourceTypes() {
@@ -67,7 +69,7 @@ void FolderOutputs::OnPatient(PatientResult& result) {
 
 void FolderOutputs::AddPlanEntry(const ReferralPlan& plan) {
   rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  fhir::json::TextWriter w(sb);
   w.StartObject();
   w.Key("patient");
   w.String(("Patient/" + plan.patient_id).c_str());

@@ -18,6 +18,7 @@ constexpr std::string_view kLegacyTaskSuffix = "-task";
 // Length-prefixed fields ("<bytes>:<field>;" each), so that no field can run into the next.
 class Fields {
  public:
+  Fields() { text_.reserve(128); }  // one allocation for most keys, not one per doubling
   Fields& Add(std::string_view field) {
     text_ += std::to_string(field.size());
     text_ += ':';
@@ -79,7 +80,19 @@ std::string Sha256Hex(std::string_view data) {
   unsigned int len = 0;
   // Fetched once: EVP_sha256() makes OpenSSL 3 look the implementation up on every call.
   static EVP_MD* const fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  EVP_Digest(data.data(), data.size(), digest, &len, fetched ? fetched : EVP_sha256(), nullptr);
+  const EVP_MD* md = fetched ? fetched : EVP_sha256();
+  // One context a thread, reset per digest: EVP_Digest allocates and frees one on every call
+  // (three digests per referral, issue 17).
+  struct Context {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Context() { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local Context c;
+  if (c.ctx == nullptr || EVP_DigestInit_ex2(c.ctx, md, nullptr) != 1 ||
+      EVP_DigestUpdate(c.ctx, data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(c.ctx, digest, &len) != 1) {
+    EVP_Digest(data.data(), data.size(), digest, &len, md, nullptr);
+  }
   static const char* kHex = "0123456789abcdef";
   std::string out;
   out.reserve(len * 2);
@@ -113,6 +126,11 @@ std::string TaskIdentifier(std::string_view service_request_identifier) {
 
 std::string FlagIdentifier(std::string_view patient_id, std::string_view need) {
   return std::string(kFlagPrefix) + NeedKey(patient_id, need);
+}
+
+std::string FlagIdentifierOf(std::string_view service_request_identifier) {
+  return std::string(kFlagPrefix) +
+         std::string(service_request_identifier.substr(kServiceRequestPrefix.size(), kNeedKeyHex));
 }
 
 std::optional<ReferralIdentity> ParseIdentifier(std::string_view value, std::string_view patient_id,

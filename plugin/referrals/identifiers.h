@@ -47,6 +47,10 @@ std::string ServiceRequestIdentifier(const NeedFlag& flag);
 // The Task of a ServiceRequest (either format).
 std::string TaskIdentifier(std::string_view service_request_identifier);
 std::string FlagIdentifier(std::string_view patient_id, std::string_view need);
+// The same value from the patient's ServiceRequest identifier for that need (format 2: both
+// carry the need key): FlagIdentifier without a second hash.
+// REQUIRES: service_request_identifier is ServiceRequestIdentifier(flag) for that need.
+std::string FlagIdentifierOf(std::string_view service_request_identifier);
 // Issue 15 item 1: the follow-up Task for the care manager when our referral Task `task_value`
 // bounced or stalled: "followup-<32 hex>-<kind>", the hex of SHA-256 over ("followup", task
 // value, kind); kind is declined | stalled-requested | stalled-accepted. One per (Task, kind),

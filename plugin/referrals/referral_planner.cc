@@ -6,6 +6,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "fhir/json_writer.h"
 #include "plugin/referrals/identifiers.h"
 
 namespace sdoh {
@@ -25,7 +26,8 @@ constexpr const char* kSdohccBase = "http://hl7.org/fhir/us/sdoh-clinicalcare/St
 constexpr const char* kUsCoreCategory = "http://hl7.org/fhir/us/core/CodeSystem/us-core-category";
 constexpr const char* kSnomed = "http://snomed.info/sct";
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+// The same text as rapidjson::Writer, strings and cached fragments copied with memcpy.
+using Writer = fhir::json::TextWriter;
 
 void Str(Writer& w, const std::string& s) {
   w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
@@ -109,6 +111,15 @@ std::string Json(F&& write) {
   Writer w(sb);
   write(w);
   return std::string(sb.GetString(), sb.GetSize());
+}
+// The buffer a ServiceRequest, Task or Flag is written into, emptied and reused by the thread
+// (its capacity stays): a fresh buffer per resource was a malloc and free each, the
+// ServiceRequest's 2 KiB past glibc's per-thread cache (issue 17). Only the three builders below
+// use it, and none of them calls another.
+rapidjson::StringBuffer& ResourceBuffer() {
+  thread_local rapidjson::StringBuffer sb;
+  sb.Clear();
+  return sb;
 }
 // `key` and a value serialised before (Json above), as the writer would have written it.
 void KeyRaw(Writer& w, const char* key, const std::string& json, rapidjson::Type type) {
@@ -227,8 +238,7 @@ std::string BuildServiceRequest(const NeedFlag& flag, const RouteConfig& route,
                                 const DirectoryChoice& choice) {
   const NeedDef& def = *flag.def;
   const ReferralFragments& f = FragmentsFor(def, route, ctx);
-  rapidjson::StringBuffer sb;
-  sb.Reserve(2048);
+  rapidjson::StringBuffer& sb = ResourceBuffer();
   Writer w(sb);
   w.StartObject();
   Key(w, "resourceType");
@@ -323,8 +333,7 @@ std::string BuildServiceRequest(const NeedFlag& flag, const RouteConfig& route,
 std::string BuildTask(const NeedFlag& flag, const RouteConfig& route, const std::string& sr_id,
                       const PlanContext& ctx, const DirectoryChoice& choice) {
   const ReferralFragments& f = FragmentsFor(*flag.def, route, ctx);
-  rapidjson::StringBuffer sb;
-  sb.Reserve(1024);
+  rapidjson::StringBuffer& sb = ResourceBuffer();
   Writer w(sb);
   w.StartObject();
   Key(w, "resourceType");
@@ -380,8 +389,7 @@ std::string BuildFlag(const NeedFlag& flag, const std::string& identifier, const
                       const RouteConfig& route) {
   const NeedDef& def = *flag.def;
   const ReferralFragments& f = FragmentsFor(def, route, ctx);
-  rapidjson::StringBuffer sb;
-  sb.Reserve(1024);
+  rapidjson::StringBuffer& sb = ResourceBuffer();
   Writer w(sb);
   w.StartObject();
   Key(w, "resourceType");
@@ -525,6 +533,7 @@ ReferralPlan PlanReferral(const NeedFlag& flag, const PatientFacts& facts, const
       }
     }
   }
+  std::string sr_id;
   if (sr) {
     // An uncertain need is never an active order, whatever the route says (issue 14 item 2).
     plan.draft_reason = flag.possible            ? "possible"
@@ -532,7 +541,7 @@ ReferralPlan PlanReferral(const NeedFlag& flag, const PatientFacts& facts, const
                         : route.consent_required ? "consent"
                                                  : "";
     if (ctx.directory != nullptr) plan.directory = ChoosePerformer(flag, facts, ctx);
-    std::string sr_id = ServiceRequestIdentifier(flag);
+    sr_id = ServiceRequestIdentifier(flag);
     plan.resources.push_back(
         {"ServiceRequest", sr_id,
          BuildServiceRequest(flag, route, sr_id, !plan.draft_reason.empty(), ctx, plan.directory)});
@@ -547,7 +556,9 @@ ReferralPlan PlanReferral(const NeedFlag& flag, const PatientFacts& facts, const
     }
   }
   if (wants("Flag")) {
-    std::string fid = FlagIdentifier(flag.patient_id, flag.need);
+    // The need key of the ServiceRequest's identifier, not hashed again (identifiers.h).
+    std::string fid =
+        sr_id.empty() ? FlagIdentifier(flag.patient_id, flag.need) : FlagIdentifierOf(sr_id);
     std::string json = BuildFlag(flag, fid, ctx, route);
     if (ctx.completions != nullptr) {
       auto done = ctx.completions->Find(flag.patient_id, flag.need);

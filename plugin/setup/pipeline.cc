@@ -5,6 +5,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "fhir/json_writer.h"
+
 namespace sdoh {
 
 fhir::Result<Pipeline> LoadPipeline(const std::string& config_path) {
@@ -43,7 +45,7 @@ std::optional<Pipeline> LoadCommandPipeline(const std::string& config_path,
 
 std::string FlagLine(const NeedFlag& flag, const std::string& ruleset_version) {
   rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  fhir::json::TextWriter w(sb);
   auto str = [&](const std::string& s) {
     w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
   };

@@ -81,6 +81,19 @@ TEST(IdentifiersTest, NoCollisionOverRandomAndTrickyIdsAndAllNeeds) {
   EXPECT_EQ(seen.size(), distinct_ids.size() * Needs().size() * 3);
 }
 
+// PlanReferral takes the Flag's value from the ServiceRequest's (one hash fewer per flag):
+// the same value as FlagIdentifier, whatever the evidence.
+TEST(IdentifiersTest, TheFlagValueFromTheServiceRequestValueIsFlagIdentifier) {
+  for (const std::string& patient : TrickyIds()) {
+    for (const std::string& need : Needs()) {
+      NeedFlag f = Flag(patient, need);
+      f.evidence["Observation/" + patient] = "";
+      EXPECT_EQ(FlagIdentifierOf(ServiceRequestIdentifier(f)), FlagIdentifier(patient, need))
+          << patient << "/" << need;
+    }
+  }
+}
+
 TEST(IdentifiersTest, ValuesParseBackToTheirNeedForTheirPatientOnly) {
   for (const std::string& patient : TrickyIds()) {
     for (const std::string& need : Needs()) {
