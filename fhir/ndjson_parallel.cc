@@ -127,14 +127,39 @@ bool ParallelNdjsonParser::Fill(Chunk& chunk) {
 
 void ParallelNdjsonParser::Parse(Chunk& chunk) const {
   rapidjson::Document doc(&chunk.pool);
+  const char* previous_end = nullptr;
   for (Line& line : chunk.lines) {
     if (line.too_long) continue;
     line.failure = json::LineParser::ParseInto(chunk.text.data() + line.offset, line.size,
                                                options_.max_depth, &doc, &line.error);
     // Moves the root into the line (RapidJSON's assignment moves); its nodes stay in the pool.
-    if (line.failure == json::ParseFailure::kNone) line.value = static_cast<rapidjson::Value&>(doc);
+    if (line.failure == json::ParseFailure::kNone) {
+      line.value = static_cast<rapidjson::Value&>(doc);
+      // The pool hands out memory in order and a container's nodes are allocated when it
+      // closes: a line's nodes end with its root's members, and begin where the previous
+      // line's ended (unless the pool moved to a new block: then the root's members only).
+      if (line.value.IsObject() && line.value.MemberCount() > 0) {
+        const char* begin = reinterpret_cast<const char*>(&*line.value.MemberBegin());
+        const char* end = reinterpret_cast<const char*>(&*line.value.MemberEnd());
+        line.dom_begin =
+            previous_end != nullptr && previous_end <= begin && begin - previous_end < (64 << 10)
+                ? previous_end
+                : begin;
+        line.dom_end = end;
+        previous_end = end;
+      }
+    }
     doc.SetNull();
   }
+}
+
+// Asks for a line's text and DOM to be brought into this core's cache: a chunk another thread
+// parsed sits in that thread's cache, and the collector walks its nodes in no simple order.
+void ParallelNdjsonParser::Prefetch(const Chunk& chunk, const Line& line) {
+  constexpr size_t kLine = 64;
+  const char* text = chunk.text.data() + line.offset;
+  for (size_t i = 0; i < line.size; i += kLine) __builtin_prefetch(text + i, 0, 3);
+  for (const char* p = line.dom_begin; p < line.dom_end; p += kLine) __builtin_prefetch(p, 0, 3);
 }
 
 const ParallelNdjsonParser::Line* ParallelNdjsonParser::Next() {
@@ -157,7 +182,12 @@ const ParallelNdjsonParser::Line* ParallelNdjsonParser::Next() {
       cv_.wait(lock, [&] { return chunk.ready; });
     }
     if (chunk.last) return nullptr;
-    if (line_ < chunk.lines.size()) return &chunk.lines[line_++];
+    if (line_ < chunk.lines.size()) {
+      if (line_ + kPrefetchAhead < chunk.lines.size()) {
+        Prefetch(chunk, chunk.lines[line_ + kPrefetchAhead]);
+      }
+      return &chunk.lines[line_++];
+    }
     chunk.Reset();
     {
       std::lock_guard<std::mutex> lock(mu_);

@@ -50,6 +50,8 @@ class ParallelNdjsonParser {
     rapidjson::Value value;                                  // when failure == kNone
     size_t offset = 0;                                       // internal: text offset in its chunk
     size_t size = 0;
+    const char* dom_begin = nullptr;  // internal: where its DOM's nodes lie (for prefetching)
+    const char* dom_end = nullptr;
   };
 
   // REQUIRES: `reader` is open and outlives this object. Starts the workers.
@@ -73,6 +75,8 @@ class ParallelNdjsonParser {
   bool Complete(Chunk& chunk);
   bool Fill(Chunk& chunk);  // REQUIRES: read_mu_ held
   void Parse(Chunk& chunk) const;
+  static void Prefetch(const Chunk& chunk, const Line& line);
+  static constexpr size_t kPrefetchAhead = 2;  // lines
 
   NdjsonReader& reader_;
   const Options options_;

@@ -355,6 +355,7 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
   }
   PassOptions po;
   po.now = *now;
+  po.threads = (*source)->Threads();
   po.declines = &in.declines;
   po.completions = &in.completions;
   po.directory = in.directory.get();

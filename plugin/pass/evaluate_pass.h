@@ -45,6 +45,10 @@ struct PassOptions {
   // When set, what the store reads goes through this visitor, which forwards to the collector
   // it is given (the report's period-end filter and demographics tap).
   std::function<fhir::ResourceVisitor&(fhir::ResourceVisitor& collector)> reader;
+  // Threads building the records, evaluating the rules and planning the referrals (issue 17;
+  // `run` gives the source's threads). The sink sees the same patients, with the same results,
+  // in the same order, on the calling thread, whatever the count. Not with `only_patient`.
+  size_t threads = 1;
 };
 
 // One evaluated patient.
@@ -87,6 +91,11 @@ class Pass {
   RunCounts& counts() { return collector_.counts(); }
 
  private:
+  // The rules and referral plans of result.record. Safe on several threads at once, one `ctx`
+  // each (its fragment cache).
+  void EvaluateOne(PatientResult& result, const PlanContext& ctx) const;
+  void EvaluateOnThreads(PassSink& sink, const PlanContext& ctx);
+
   const Pipeline& pipeline_;
   PassOptions options_;
   ScreeningCollector collector_;

@@ -39,6 +39,22 @@ struct RunCounts {
     ++skipped[r.reason];
     if (skip_examples.size() < kMaxSkipExamples) skip_examples.push_back(std::move(r));
   }
+  // Adds what `other` counted (a thread's share of one pass: issue 17). Every count is a sum,
+  // so the result does not depend on how the work was shared; skip examples are appended
+  // (capped) in the order the shares are merged.
+  void Merge(const RunCounts& other) {
+    for (const auto& [k, v] : other.read) read[k] += v;
+    screenings_counted += other.screenings_counted;
+    member_observations += other.member_observations;
+    for (const auto& [k, v] : other.ignored) ignored[k] += v;
+    for (const auto& [k, v] : other.skipped) skipped[k] += v;
+    for (const SkipRecord& r : other.skip_examples) {
+      if (skip_examples.size() < kMaxSkipExamples) skip_examples.push_back(r);
+    }
+    missing_files.insert(missing_files.end(), other.missing_files.begin(),
+                         other.missing_files.end());
+    for (const auto& [k, v] : other.rule_errors) rule_errors[k] += v;
+  }
   uint64_t TotalSkipped() const {
     uint64_t n = 0;
     for (const auto& [k, v] : skipped) n += v;

@@ -14,13 +14,13 @@ fhir::Result<std::unique_ptr<Source>> Source::Open(const Config& config) {
     s->rest_options_ = *options;
     // Paged searches: with more than one thread, a fetch thread requests and parses the next
     // pages (at most 2 x (threads - 1) waiting) while this thread collects the current one.
-    const size_t threads = s->ParseThreads();
+    const size_t threads = s->Threads();
     s->rest_options_.pages_ahead = threads > 1 ? 2 * (threads - 1) : 0;
   }
   return s;
 }
 
-size_t Source::ParseThreads() const {
+size_t Source::Threads() const {
   return config_.threads > 0 ? config_.threads : fhir::AvailableCores();
 }
 
@@ -32,7 +32,7 @@ fhir::Store& Source::store() {
     bulk_options_.export_options.since = rest_options_.since;
     bulk_options_.completion = rest_;
     // The downloaded files are parsed like a folder source's: on `threads` threads, in file order.
-    bulk_options_.ndjson = {config_.max_line_bytes, config_.max_depth, ParseThreads()};
+    bulk_options_.ndjson = {config_.max_line_bytes, config_.max_depth, Threads()};
     auto bulk = std::make_unique<fhir::client::BulkStore>(client_.fhir.get(), bulk_options_);
     bulk_ = bulk.get();
     store_ = std::move(bulk);
@@ -42,8 +42,8 @@ fhir::Store& Source::store() {
     store_ = std::move(rest);
   } else {
     auto folder = std::make_unique<fhir::NdjsonFolderStore>(
-        config_.source, fhir::NdjsonFolderStore::Options{config_.max_line_bytes, config_.max_depth,
-                                                         ParseThreads()});
+        config_.source,
+        fhir::NdjsonFolderStore::Options{config_.max_line_bytes, config_.max_depth, Threads()});
     folder_ = folder.get();
     store_ = std::move(folder);
   }

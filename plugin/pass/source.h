@@ -38,11 +38,11 @@ class Source {
   fhir::Store& store();
   fhir::client::RestStore* rest() { return rest_; }
   fhir::NdjsonFolderStore* folder() { return folder_; }
+  // `threads:` (run --threads), else the cores the process may use: the threads parsing a
+  // folder source or the files of a Bulk Data export, and evaluating the pass.
+  size_t Threads() const;
 
  private:
-  // `threads:` (run --threads), else the cores the process may use: the threads parsing a
-  // folder source or the files of a Bulk Data export.
-  size_t ParseThreads() const;
   explicit Source(const Config& config) : config_(config) {}
   const Config& config_;
   bool is_server_ = false;

@@ -4,6 +4,7 @@
 #include "plugin/screening/screening_collector.h"
 
 #include <algorithm>
+#include <atomic>
 #include <string>
 
 #include "plugin/screening/collector_state.h"
@@ -29,9 +30,33 @@ struct ScreeningCollector::FinishScratch {
   std::vector<int> best;             // by instrument: the winner's cand_index position, or -1
   std::vector<std::pair<uint32_t, size_t>> queue;  // (observation index, depth)
   std::vector<uint32_t> seen;
+  RunCounts* counts = nullptr;  // where this patient's ignores and counted screenings go
 };
 
 void ScreeningCollector::Finish(const std::function<void(PatientRecord&)>& fn) {
+  const std::vector<uint32_t> order = FinishOrder();
+  FinishScratch scratch;
+  scratch.counts = &counts_;
+  for (uint32_t pidx : order) {
+    PatientRecord rec;
+    BuildRecord(pidx, scratch, &rec);
+    fn(rec);
+  }
+  FinishRest({});
+}
+
+ScreeningCollector::Finisher::Finisher(ScreeningCollector& collector)
+    : collector_(collector), scratch_(std::make_unique<FinishScratch>()) {
+  scratch_->counts = &counts_;
+}
+
+ScreeningCollector::Finisher::~Finisher() = default;
+
+void ScreeningCollector::Finisher::Build(uint32_t patient, PatientRecord* rec) {
+  collector_.BuildRecord(patient, *scratch_, rec);
+}
+
+std::vector<uint32_t> ScreeningCollector::FinishOrder() {
   State& st = *state_;
   AddStandaloneCandidates();
   std::vector<uint32_t> order(st.patients.size());
@@ -39,28 +64,35 @@ void ScreeningCollector::Finish(const std::function<void(PatientRecord&)>& fn) {
   std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
     return st.patient_ids.Name(a) < st.patient_ids.Name(b);
   });
+  return order;
+}
+
+// One patient's record. Touches only this patient's state (its facts, its candidates and their
+// extras, the kUsed bit of its own Observations), so different patients may be built at once.
+void ScreeningCollector::BuildRecord(uint32_t pidx, FinishScratch& scratch, PatientRecord* rec) {
+  State& st = *state_;
   const auto& instruments = catalog_.instruments();
-  FinishScratch scratch;
   scratch.best.resize(instruments.size());
-  for (uint32_t pidx : order) {
-    PatientRecord rec;
-    ReadFacts(pidx, &rec);
-    // The patient's candidates in the order they were read.
-    scratch.cand_index.clear();
-    for (uint32_t c = st.patients[pidx].candidates; c != kNoPatient; c = st.candidates[c].next) {
-      scratch.cand_index.push_back(c);
-    }
-    std::reverse(scratch.cand_index.begin(), scratch.cand_index.end());
-    DropNotCounting(scratch);
-    PickNewest(scratch);
-    // 3. The winners as full Screenings; panel members resolved.
-    for (size_t k = 0; k < instruments.size(); ++k) {
-      if (scratch.best[k] < 0) continue;
-      rec.counted.push_back(
-          CountedScreening(pidx, st.candidates[scratch.cand_index[scratch.best[k]]], scratch));
-    }
-    fn(rec);
+  ReadFacts(pidx, rec);
+  // The patient's candidates in the order they were read.
+  scratch.cand_index.clear();
+  for (uint32_t c = st.patients[pidx].candidates; c != kNoPatient; c = st.candidates[c].next) {
+    scratch.cand_index.push_back(c);
   }
+  std::reverse(scratch.cand_index.begin(), scratch.cand_index.end());
+  DropNotCounting(scratch);
+  PickNewest(scratch);
+  // 3. The winners as full Screenings; panel members resolved.
+  for (size_t k = 0; k < instruments.size(); ++k) {
+    if (scratch.best[k] < 0) continue;
+    rec->counted.push_back(
+        CountedScreening(pidx, st.candidates[scratch.cand_index[scratch.best[k]]], scratch));
+  }
+}
+
+void ScreeningCollector::FinishRest(const std::vector<Finisher*>& finishers) {
+  State& st = *state_;
+  for (Finisher* f : finishers) counts_.Merge(f->counts_);
   for (size_t i = 0; i < st.observations.size(); ++i) {
     const ObservationRecord& o = st.observations[i];
     if ((o.flags & ObservationRecord::kPresent) != 0 &&
@@ -117,15 +149,15 @@ void ScreeningCollector::DropNotCounting(FinishScratch& scratch) {
     // A non-counting line of the same version retracts too, whatever the line order (#9).
     if (t != tombs.end() && SameVersion(c.rank, t->second)) {
       drop[i] = 1;
-      counts_.Ignore(TypeName(c.kind),
-                     "conflicting-versions (a line of the same version does not count)");
+      scratch.counts->Ignore(TypeName(c.kind),
+                             "conflicting-versions (a line of the same version does not count)");
       if (tracing) {
         Trace(ReferenceOf(c.kind, c.id), instruments[c.instrument].id, "ignored",
               "conflicting-versions: a line of the same version does not count");
       }
     } else if (t != tombs.end() && c.rank < t->second) {
       drop[i] = 1;
-      counts_.Ignore(TypeName(c.kind), "retracted by a newer version");
+      scratch.counts->Ignore(TypeName(c.kind), "retracted by a newer version");
       if (tracing) {
         Trace(ReferenceOf(c.kind, c.id), instruments[c.instrument].id, "ignored",
               "retracted by a newer version (entered-in-error or no longer counting)");
@@ -138,7 +170,7 @@ void ScreeningCollector::DropNotCounting(FinishScratch& scratch) {
       const Candidate &a = cand(i), &b = cand(j);
       if (a.instrument == b.instrument && a.kind == b.kind && a.rank < b.rank && a.id == b.id) {
         drop[i] = 1;
-        counts_.Ignore(TypeName(a.kind), "older version of the same screening");
+        scratch.counts->Ignore(TypeName(a.kind), "older version of the same screening");
       }
     }
   }
@@ -182,7 +214,7 @@ void ScreeningCollector::PickNewest(FinishScratch& scratch) {
   for (size_t i = 0; i < n; ++i) {
     const Candidate& c = cand(i);
     if (drop[i] || best[c.instrument] == static_cast<int>(i)) continue;
-    counts_.Ignore(TypeName(c.kind), "superseded by a newer screening");
+    scratch.counts->Ignore(TypeName(c.kind), "superseded by a newer screening");
     if (tracing) {
       trace_.push_back({ReferenceOf(c.kind, c.id), instruments[c.instrument].id, "superseded",
                         "a newer screening of this instrument counts", c.when, true});
@@ -219,7 +251,7 @@ Screening ScreeningCollector::CountedScreening(uint32_t pidx, Candidate& c,
   } else {
     AddMembers(pidx, c, &s, scratch);
   }
-  ++counts_.screenings_counted;
+  ++scratch.counts->screenings_counted;
   if (tracing) {
     trace_.push_back({s.Reference(), instruments[c.instrument].id, "counted",
                       s.kind == ScreeningKind::kObservationItems
@@ -249,12 +281,17 @@ void ScreeningCollector::AddMembers(uint32_t pidx, const Candidate& c, Screening
     if (std::find(seen.begin(), seen.end(), mid) != seen.end()) continue;
     seen.push_back(mid);
     ObservationRecord& m = st.observations[mid];
+    // Another patient's panel may name this Observation while that patient's record is built
+    // on another thread (Finisher), which sets kUsed on its own Observations: the flags are
+    // read and set atomically (relaxed: each bit has one writer, the subject's thread).
+    std::atomic_ref<uint8_t> flags_ref(m.flags);
+    const uint8_t flags = flags_ref.load(std::memory_order_relaxed);
     const char* rejected = nullptr;
-    if ((m.flags & ObservationRecord::kPresent) == 0) {
+    if ((flags & ObservationRecord::kPresent) == 0) {
       rejected = "member not found in the source";
-    } else if ((m.flags & ObservationRecord::kConflict) != 0) {
+    } else if ((flags & ObservationRecord::kConflict) != 0) {
       rejected = "member has conflicting lines of one version (skipped)";
-    } else if ((m.flags & ObservationRecord::kValidStatus) == 0) {
+    } else if ((flags & ObservationRecord::kValidStatus) == 0) {
       rejected = "member status does not count";
     } else if (m.subject != pidx) {
       rejected = "member belongs to another subject";
@@ -266,9 +303,9 @@ void ScreeningCollector::AddMembers(uint32_t pidx, const Candidate& c, Screening
       }
       continue;
     }
-    if ((m.flags & ObservationRecord::kUsed) == 0) {
-      m.flags |= ObservationRecord::kUsed;
-      ++counts_.member_observations;
+    if ((flags & ObservationRecord::kUsed) == 0) {
+      flags_ref.fetch_or(ObservationRecord::kUsed, std::memory_order_relaxed);
+      ++scratch.counts->member_observations;
     }
     const ObservationExtra* extra = m.extra != 0 ? &st.obs_extras[m.extra - 1] : nullptr;
     if (m.question != kNoCode && m.answer != kNoCode &&
@@ -280,7 +317,7 @@ void ScreeningCollector::AddMembers(uint32_t pidx, const Candidate& c, Screening
       if (extra != nullptr) {
         for (CodeId a : extra->more_answers) s->answers.push_back({m.question, a, src});
       }
-    } else if ((m.flags & ObservationRecord::kDeclined) != 0 && m.question != kNoCode &&
+    } else if ((flags & ObservationRecord::kDeclined) != 0 && m.question != kNoCode &&
                catalog_.HasQuestion(s->instrument, m.question)) {
       ++s->declined_items;
     }

@@ -72,6 +72,16 @@ class ScreeningCollector : public fhir::ResourceVisitor {
   // Patient resource or any counted screening. Call once, after all input was read.
   void Finish(const std::function<void(PatientRecord&)>& fn);
 
+  // Finish in steps, for a pass that builds the records on several threads (issue 17): call
+  // FinishOrder() once (the patients, sorted by id); build each patient's record exactly once
+  // with a Finisher (one per thread, any thread); then FinishRest() with every Finisher, on the
+  // thread that called FinishOrder(). Finish(fn) is these steps on one thread, and what each
+  // record holds and what is counted is the same either way. Not with `only_patient` (its trace
+  // is one list in order): such a pass calls Finish.
+  class Finisher;
+  std::vector<uint32_t> FinishOrder();
+  void FinishRest(const std::vector<Finisher*>& finishers);
+
   RunCounts& counts() { return counts_; }
   // The catalog with this pass's overlay (answer code names, Questionnaires from the data).
   const PassCatalog& pass_catalog() const { return pass_; }
@@ -114,6 +124,7 @@ class ScreeningCollector : public fhir::ResourceVisitor {
   void AddStandaloneCandidates();
   // newest_wins.cc
   struct FinishScratch;
+  void BuildRecord(uint32_t patient, FinishScratch& scratch, PatientRecord* rec);
   void ReadFacts(uint32_t patient, PatientRecord* rec);
   void DropNotCounting(FinishScratch& scratch);
   void PickNewest(FinishScratch& scratch);
@@ -135,6 +146,25 @@ class ScreeningCollector : public fhir::ResourceVisitor {
   std::vector<Answer> scratch_answers_;
   std::vector<std::pair<const rapidjson::Value*, size_t>> scratch_items_;
   std::vector<uint32_t> scratch_members_;
+};
+
+// One thread's share of ScreeningCollector's Finish steps: its scratch and what it counted
+// (added to the collector's counts by FinishRest). REQUIRES: the collector outlives it.
+class ScreeningCollector::Finisher {
+ public:
+  explicit Finisher(ScreeningCollector& collector);
+  ~Finisher();
+  Finisher(const Finisher&) = delete;
+  Finisher& operator=(const Finisher&) = delete;
+
+  // The record of `patient`, one of FinishOrder()'s indexes; each index once, by one Finisher.
+  void Build(uint32_t patient, PatientRecord* rec);
+
+ private:
+  friend class ScreeningCollector;
+  ScreeningCollector& collector_;
+  std::unique_ptr<FinishScratch> scratch_;
+  RunCounts counts_;
 };
 
 }  // namespace sdoh
