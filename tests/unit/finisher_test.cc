@@ -22,7 +22,7 @@ std::vector<std::string> Population(size_t n) {
   const std::vector<Item> negative = {{"/88122-7", {kNever}}, {"/88123-5", {kNever}}};
   std::vector<std::string> out;
   for (size_t i = 0; i < n; ++i) {
-    char id[8];
+    char id[24];
     std::snprintf(id, sizeof id, "p%03zu", i);
     const std::string p = id;
     out.push_back(PatientJson(p));
@@ -42,7 +42,7 @@ std::vector<std::string> Population(size_t n) {
         out.push_back(Panel(p + "-panel2", p, kHvsPanel, "2024-02-01", {p + "-m1"}));
         break;
       case 3: {  // a panel naming the previous patient's member (another subject) and its own
-        char prev[8];
+        char prev[24];
         std::snprintf(prev, sizeof prev, "p%03zu", i - 1);
         out.push_back(Obs(p + "-m1", p, kFoodWorry, kNever));
         out.push_back(Panel(p + "-panel", p, kHvsPanel, "2024-04-01",
