@@ -74,6 +74,10 @@ struct ScreeningCollector::ObservationLine {
 void ScreeningCollector::AddObservation(const Value& r, const fhir::SourceLocation& where) {
   const Top top(r);
   std::string_view id = json::StrMember(r, "id");
+  // A stored Observation's id is interned once its line is read: meanwhile the table's slot
+  // comes into the cache (a panel's id is not interned, nor an Observation that is not kept:
+  // a useless hint costs a hash of the id).
+  state_->observation_ids.Prefetch(id);
   const Instrument* panel_of = nullptr;
   CodeId q = kNoCode;
   FindLoinc(top.code, [&](std::string_view c) {
@@ -124,11 +128,14 @@ void ScreeningCollector::AddPanel(const ObservationLine& line, const Instrument&
   const VersionRank& rank = line.rank;
   const bool odd_version = line.odd_version, has_members = line.has_members;
   State& st = *state_;
-  // Whatever the panel's status, what it lists is a member, never a standalone item.
+  // Whatever the panel's status, what it lists is a member, never a standalone item. Listed
+  // once: the candidate below takes these indexes.
+  std::vector<uint32_t>& members = scratch_members_;
+  members.clear();
   if (has_members) {
     for (const auto& m : top.has_member->GetArray()) {
       std::string_view mid = MemberId(m, options_.input);
-      if (!mid.empty()) st.ListedObservationIndex(mid);
+      if (!mid.empty()) members.push_back(st.ListedObservationIndex(mid));
     }
   }
   auto tombstone = [&](const std::string& reason) {
@@ -167,15 +174,6 @@ void ScreeningCollector::AddPanel(const ObservationLine& line, const Instrument&
   c.when = *when;
   c.id = st.strings.Add(id);
   c.rank = rank;
-  std::vector<uint32_t>& members = scratch_members_;
-  members.clear();
-  if (has_members) {
-    for (const auto& m : top.has_member->GetArray()) {
-      std::string_view mid = MemberId(m, options_.input);
-      if (mid.empty()) continue;
-      members.push_back(st.ListedObservationIndex(mid));
-    }
-  }
   uint32_t* data = st.runs.Allocate(members.size());
   if (!members.empty()) std::memcpy(data, members.data(), members.size() * sizeof(uint32_t));
   c.data = data;
