@@ -135,7 +135,9 @@ struct InsituGenerator {
   size_t stopped_at = 0;  // where the parse ended (the NUL it stopped at)
   bool operator()(rapidjson::Document& doc) {
     rapidjson::InsituStringStream is(text);
-    rapidjson::Reader reader;
+    // One reader a thread: its state stack is allocated once, not once a line (Parse resets
+    // the reader; its stack is cleared on the way out, keeping its capacity).
+    thread_local rapidjson::Reader reader;
     DepthLimitedHandler handler{doc, max_depth};
     result = reader.Parse<LineParser::kFlags>(is, handler);
     too_deep = handler.exceeded;

@@ -2,6 +2,9 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include "fhir/json.h"
 
 namespace sdoh {
@@ -15,6 +18,38 @@ constexpr std::string_view kServiceRequestPrefix = "sr-";
 constexpr std::string_view kTaskPrefix = "task-";
 constexpr std::string_view kLegacyTaskSuffix = "-task";
 
+// The 32-byte SHA-256 of `data`.
+void Sha256(std::string_view data, unsigned char* out) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  // Fetched once: EVP_sha256() makes OpenSSL 3 look the implementation up on every call.
+  static EVP_MD* const fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  const EVP_MD* md = fetched ? fetched : EVP_sha256();
+  // One context a thread, reset per digest: EVP_Digest allocates and frees one on every call
+  // (three digests per referral, issue 17).
+  struct Context {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Context() { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local Context c;
+  if (c.ctx == nullptr || EVP_DigestInit_ex2(c.ctx, md, nullptr) != 1 ||
+      EVP_DigestUpdate(c.ctx, data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(c.ctx, digest, &len) != 1) {
+    EVP_Digest(data.data(), data.size(), digest, &len, md, nullptr);
+  }
+  std::memcpy(out, digest, 32);
+}
+
+// The first `digits` (at most 64) hex digits of a 32-byte digest.
+std::string HexDigits(const unsigned char* digest, size_t digits) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out(std::min<size_t>(digits, 64), '0');
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i] = kHex[i % 2 == 0 ? digest[i / 2] >> 4 : digest[i / 2] & 15];
+  }
+  return out;
+}
+
 // Length-prefixed fields ("<bytes>:<field>;" each), so that no field can run into the next.
 class Fields {
  public:
@@ -26,7 +61,12 @@ class Fields {
     text_ += ';';
     return *this;
   }
-  std::string Hex(size_t digits) const { return Sha256Hex(text_).substr(0, digits); }
+  // The first `digits` (at most 64) hex digits of the SHA-256 of the fields.
+  std::string Hex(size_t digits) const {
+    unsigned char digest[32];
+    Sha256(text_, digest);
+    return HexDigits(digest, digits);
+  }
 
  private:
   std::string text_;
@@ -76,31 +116,9 @@ std::string OutreachTaskIdentifier(std::string_view patient_id, std::string_view
 }
 
 std::string Sha256Hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  // Fetched once: EVP_sha256() makes OpenSSL 3 look the implementation up on every call.
-  static EVP_MD* const fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  const EVP_MD* md = fetched ? fetched : EVP_sha256();
-  // One context a thread, reset per digest: EVP_Digest allocates and frees one on every call
-  // (three digests per referral, issue 17).
-  struct Context {
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    ~Context() { EVP_MD_CTX_free(ctx); }
-  };
-  thread_local Context c;
-  if (c.ctx == nullptr || EVP_DigestInit_ex2(c.ctx, md, nullptr) != 1 ||
-      EVP_DigestUpdate(c.ctx, data.data(), data.size()) != 1 ||
-      EVP_DigestFinal_ex(c.ctx, digest, &len) != 1) {
-    EVP_Digest(data.data(), data.size(), digest, &len, md, nullptr);
-  }
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
+  unsigned char digest[32];
+  Sha256(data, digest);
+  return HexDigits(digest, 64);
 }
 
 std::string ServiceRequestIdentifier(const NeedFlag& flag) {

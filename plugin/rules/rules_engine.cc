@@ -57,8 +57,8 @@ struct Evaluator {
     }
     int sum = 0, open = 0;
     bool any_present = false;
-    std::vector<uint32_t> sources;
-    for (CodeId item : sc.items) {
+    // The items' single scored answers, in item order; `sources` only when it is the evidence.
+    auto scored = [&](CodeId item, bool* present) -> const Answer* {
       int n = 0;
       const Answer* only = nullptr;
       for (const Answer& a : screening->answers) {
@@ -67,15 +67,25 @@ struct Evaluator {
           only = &a;
         }
       }
-      if (n > 0) any_present = true;
-      auto pts = n == 1 ? sc.points.find(only->answer) : sc.points.end();
-      if (pts == sc.points.end()) {
+      if (n > 0) *present = true;
+      return n == 1 && sc.points.find(only->answer) != sc.points.end() ? only : nullptr;
+    };
+    for (CodeId item : sc.items) {
+      const Answer* only = scored(item, &any_present);
+      if (only == nullptr) {
         ++open;
         continue;
       }
-      sum += pts->second;
-      sources.push_back(only->source);
+      sum += sc.points.find(only->answer)->second;
     }
+    auto sources = [&] {
+      std::vector<uint32_t> out;
+      bool ignored = false;
+      for (CodeId item : sc.items) {
+        if (const Answer* only = scored(item, &ignored)) out.push_back(only->source);
+      }
+      return out;
+    };
     const std::string above = std::to_string(c.above);
     if (!any_present && sc.total != kNoCode) {
       int n = 0;
@@ -102,7 +112,7 @@ struct Evaluator {
     const int lower = sum + open * lowest;
     if (lower > c.above) {
       m.value = Tri::kTrue;
-      m.sources = std::move(sources);
+      m.sources = sources();
       if (detail) {
         m.detail.push_back(open == 0 ? sc.name + " score " + std::to_string(sum) + " > " + above
                                      : sc.name + " score at least " + std::to_string(lower) +
@@ -309,8 +319,8 @@ std::vector<NeedFlag> EvaluatePatient(const Ruleset& rules, const Catalog& catal
         versions[s->sources[src]] = s->source_versions[src];
       }
     }
-    for (const auto& [ref, v] : versions) evidence.push_back(ref);
     if (trace) {
+      for (const auto& [ref, v] : versions) evidence.push_back(ref);
       trace->push_back({rule.id, rule.need, s ? s->Reference() : patient_ref, m.value,
                         Join(m.detail, ", "), evidence});
     }
@@ -322,7 +332,8 @@ std::vector<NeedFlag> EvaluatePatient(const Ruleset& rules, const Catalog& catal
       f.def = catalog.FindNeed(rule.need);
     }
     if (!rule.possible) f.possible = false;
-    for (auto& [ref, v] : versions) f.evidence[ref] = v;
+    f.evidence.merge(versions);  // moves the nodes; what stays had a key already:
+    for (auto& [ref, v] : versions) f.evidence[ref] = v;  // the newer firing's version wins
     if (std::find(f.rules.begin(), f.rules.end(), rule.id) == f.rules.end()) {
       f.rules.push_back(rule.id);
     }

@@ -239,6 +239,11 @@ Screening ScreeningCollector::CountedScreening(uint32_t pidx, Candidate& c,
     s.odd_version_id = std::move(e.odd_version_id);
     s.fhirpath = std::move(e.fhirpath);
   }
+  // Room for the members' sources and answers at once (a panel lists c.count of them).
+  const size_t members = s.kind == ScreeningKind::kQuestionnaireResponse ? 0 : c.count;
+  s.sources.reserve(1 + members);
+  s.source_versions.reserve(1 + members);
+  s.answers.reserve(members);
   s.sources.push_back(s.Reference());
   s.source_versions.push_back(s.kind == ScreeningKind::kObservationItems
                                   ? st.VersionIdOf(st.observations[c.data[0]])
