@@ -310,7 +310,6 @@ std::vector<NeedFlag> EvaluatePatient(const Ruleset& rules, const Catalog& catal
     if (m.value != Tri::kTrue && trace == nullptr) return;
     // A firing rule is evaluated again with its readable detail: the why of the referral.
     if (trace == nullptr) m = Evaluator{catalog, patient, s, true}.Eval(rule.when);
-    std::vector<std::string> evidence;
     std::map<std::string, std::string> versions;
     for (uint32_t src : m.sources) {
       if (src == kPatientSource) {
@@ -320,9 +319,10 @@ std::vector<NeedFlag> EvaluatePatient(const Ruleset& rules, const Catalog& catal
       }
     }
     if (trace) {
+      std::vector<std::string> evidence;
       for (const auto& [ref, v] : versions) evidence.push_back(ref);
       trace->push_back({rule.id, rule.need, s ? s->Reference() : patient_ref, m.value,
-                        Join(m.detail, ", "), evidence});
+                        Join(m.detail, ", "), std::move(evidence)});
     }
     if (m.value != Tri::kTrue) return;
     NeedFlag& f = flags[rule.need];
