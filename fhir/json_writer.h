@@ -24,6 +24,12 @@ class TextWriter : public rapidjson::Writer<rapidjson::StringBuffer> {
 
  public:
   explicit TextWriter(rapidjson::StringBuffer& sb) : Base(sb), sb_(&sb) {}
+  // Writes the next document into `sb`, keeping this writer's level stack (a new writer
+  // allocates one, and its allocator, at its first value).
+  void Reset(rapidjson::StringBuffer& sb) {
+    Base::Reset(sb);
+    sb_ = &sb;
+  }
 
   bool String(const char* s, rapidjson::SizeType n, bool copy = false) {
     if (!Plain(s, n)) return Base::String(s, n, copy);

@@ -42,6 +42,7 @@ class RunSink : public PassSink {
  public:
   RunSink(FolderOutputs& outputs, Writeback* writeback, DirectoryTally* directory)
       : outputs_(outputs), writeback_(writeback), directory_(directory) {}
+  void Prepare(PatientResult& result) const override { outputs_.Prepare(result); }
   void OnPatient(PatientResult& result) override {
     outputs_.OnPatient(result);
     if (directory_ != nullptr) {

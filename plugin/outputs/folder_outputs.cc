@@ -42,16 +42,27 @@ fhir::Status FolderOutputs::Open() {
   return fhir::Status::Ok();
 }
 
+void FolderOutputs::Prepare(PatientResult& result) const {
+  result.rendered.clear();
+  for (const NeedFlag& f : result.flags) {
+    AppendFlagLine(f, ruleset_version_, &result.rendered);
+    result.rendered += '\n';
+  }
+}
+
 void FolderOutputs::OnPatient(PatientResult& result) {
   const PatientRecord& rec = result.record;
   if (rec.facts.present) ++tally_.patients_read;
   if (!rec.counted.empty()) ++tally_.patients_screened;
   if (!result.flags.empty()) ++tally_.patients_flagged;
+  // The flags' lines, rendered by Prepare on the evaluating thread (or here, when the caller
+  // did not prepare the result).
+  if (result.rendered.empty() && !result.flags.empty()) Prepare(result);
+  flags_file_.Write(result.rendered);
   for (size_t i = 0; i < result.flags.size(); ++i) {
     const NeedFlag& f = result.flags[i];
     ++tally_.flags;
     ++tally_.flags_by_need[f.need];
-    flags_file_.WriteLine(FlagLine(f, ruleset_version_));
     if (i >= result.plans.size()) continue;
     const ReferralPlan& plan = result.plans[i];
     if (!plan.not_planned.empty()) {

@@ -34,6 +34,8 @@ class FolderOutputs : public PassSink {
 
   // Opens every file (as .tmp). Errors: the folder cannot be written.
   fhir::Status Open();
+  // The patient's flags.ndjson lines, into result.rendered.
+  void Prepare(PatientResult& result) const override;
   void OnPatient(PatientResult& result) override;
   // Closes plan.json (a dry run), adding `plan_members` (JSON object members, may be empty).
   void ClosePlan(const std::string& plan_members);

@@ -76,6 +76,7 @@ void Pass::Evaluate(PassSink& sink) {
     if (!options_.only_patient.empty() && rec.id != options_.only_patient) return;
     PatientResult result{rec, {}, {}, {}};
     EvaluateOne(result, ctx);
+    sink.Prepare(result);
     sink.OnPatient(result);
   });
 }
@@ -91,6 +92,7 @@ void Pass::EvaluateOnThreads(PassSink& sink, const PlanContext& ctx) {
     std::vector<NeedFlag> flags;
     std::vector<ReferralPlan> plans;
     std::vector<RuleOutcome> outcomes;
+    std::string rendered;
   };
   const size_t threads = options_.threads;
   std::vector<std::unique_ptr<ScreeningCollector::Finisher>> finishers;
@@ -108,18 +110,21 @@ void Pass::EvaluateOnThreads(PassSink& sink, const PlanContext& ctx) {
           finishers[slot]->Build(item.patient, &item.record);
           PatientResult result{item.record, {}, {}, {}};
           EvaluateOne(result, contexts[slot]);
+          sink.Prepare(result);
           item.flags = std::move(result.flags);
           item.plans = std::move(result.plans);
           item.outcomes = std::move(result.outcomes);
+          item.rendered = std::move(result.rendered);
         },
         [&](Item& item) {
           PatientResult result{item.record, std::move(item.flags), std::move(item.plans),
-                               std::move(item.outcomes)};
+                               std::move(item.outcomes), std::move(item.rendered)};
           sink.OnPatient(result);
           // What the sink left goes back to be freed by the thread that made it.
           item.flags = std::move(result.flags);
           item.plans = std::move(result.plans);
           item.outcomes = std::move(result.outcomes);
+          item.rendered = std::move(result.rendered);
         });
     for (uint32_t patient : order) {
       Item item;

@@ -57,11 +57,18 @@ struct PatientResult {
   std::vector<NeedFlag> flags;        // sorted by need; `def` points into the catalog
   std::vector<ReferralPlan> plans;    // one per flag, same order (plan_referrals)
   std::vector<RuleOutcome> outcomes;  // rule_outcomes
+  // What the sink's Prepare rendered for OnPatient (FolderOutputs: the flags.ndjson lines).
+  std::string rendered = {};
 };
 
 class PassSink {
  public:
   virtual ~PassSink() = default;
+  // Once per patient, before OnPatient, on the thread that evaluated the patient — with
+  // `threads` > 1 several run at once, for different patients. For work that depends on the
+  // result alone (rendering output lines into `result.rendered`), taken off the one thread
+  // that calls OnPatient (issue 17). Must not change the sink.
+  virtual void Prepare(PatientResult& /*result*/) const {}
   // Once per patient with a Patient resource or a counted screening, in patient-id order.
   virtual void OnPatient(PatientResult& result) = 0;
 };

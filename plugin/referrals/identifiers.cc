@@ -40,13 +40,21 @@ void Sha256(std::string_view data, unsigned char* out) {
   std::memcpy(out, digest, 32);
 }
 
+// Appends the first `digits` (at most 64) hex digits of a 32-byte digest to `out`.
+void AppendHexDigits(const unsigned char* digest, size_t digits, std::string* out) {
+  static const char* kHex = "0123456789abcdef";
+  digits = std::min<size_t>(digits, 64);
+  const size_t at = out->size();
+  out->resize(at + digits);
+  char* p = out->data() + at;
+  for (size_t i = 0; i < digits; ++i) {
+    p[i] = kHex[i % 2 == 0 ? digest[i / 2] >> 4 : digest[i / 2] & 15];
+  }
+}
 // The first `digits` (at most 64) hex digits of a 32-byte digest.
 std::string HexDigits(const unsigned char* digest, size_t digits) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out(std::min<size_t>(digits, 64), '0');
-  for (size_t i = 0; i < out.size(); ++i) {
-    out[i] = kHex[i % 2 == 0 ? digest[i / 2] >> 4 : digest[i / 2] & 15];
-  }
+  std::string out;
+  AppendHexDigits(digest, digits, &out);
   return out;
 }
 
@@ -54,26 +62,42 @@ std::string HexDigits(const unsigned char* digest, size_t digits) {
 class Fields {
  public:
   Fields() { text_.reserve(128); }  // one allocation for most keys, not one per doubling
-  Fields& Add(std::string_view field) {
-    text_ += std::to_string(field.size());
+  Fields& Add(std::string_view field) { return Add(field, {}, {}); }
+  // One field written in three parts (a + b + c), as Add(a + b + c) would write it.
+  Fields& Add(std::string_view a, std::string_view b, std::string_view c) {
+    text_ += std::to_string(a.size() + b.size() + c.size());
     text_ += ':';
-    text_ += field;
+    text_ += a;
+    text_ += b;
+    text_ += c;
     text_ += ';';
     return *this;
   }
   // The first `digits` (at most 64) hex digits of the SHA-256 of the fields.
   std::string Hex(size_t digits) const {
+    std::string out;
+    AppendHex(digits, &out);
+    return out;
+  }
+  // The same digits appended to `out`.
+  void AppendHex(size_t digits, std::string* out) const {
     unsigned char digest[32];
     Sha256(text_, digest);
-    return HexDigits(digest, digits);
+    AppendHexDigits(digest, digits, out);
   }
 
  private:
   std::string text_;
 };
 
+// Appends the need key K of (patient, need) to `out`.
+void AppendNeedKey(std::string_view patient_id, std::string_view need, std::string* out) {
+  Fields().Add("need").Add(patient_id).Add(need).AppendHex(kNeedKeyHex, out);
+}
 std::string NeedKey(std::string_view patient_id, std::string_view need) {
-  return Fields().Add("need").Add(patient_id).Add(need).Hex(kNeedKeyHex);
+  std::string key;
+  AppendNeedKey(patient_id, need, &key);
+  return key;
 }
 
 bool IsHex(std::string_view s) {
@@ -125,30 +149,50 @@ std::string ServiceRequestIdentifier(const NeedFlag& flag) {
   Fields evidence;
   evidence.Add("referral").Add(flag.patient_id).Add(flag.need);
   for (const auto& [ref, version] : flag.evidence) {  // std::map: sorted by reference
-    evidence.Add(version.empty() ? ref : ref + "/_history/" + version);
+    if (version.empty()) {
+      evidence.Add(ref);
+    } else {
+      evidence.Add(ref, "/_history/", version);
+    }
   }
-  std::string value(kServiceRequestPrefix);
-  value += NeedKey(flag.patient_id, flag.need);
+  // Built in place: one allocation for the value (issue 17).
+  std::string value;
+  value.reserve(kServiceRequestPrefix.size() + kNeedKeyHex + 1 + kEvidenceHex);
+  value += kServiceRequestPrefix;
+  AppendNeedKey(flag.patient_id, flag.need, &value);
   value += '-';
-  value += evidence.Hex(kEvidenceHex);
+  evidence.AppendHex(kEvidenceHex, &value);
   return value;
 }
 
+namespace {
+std::string Concat(std::string_view a, std::string_view b) {
+  std::string out;
+  out.reserve(a.size() + b.size());
+  out += a;
+  out += b;
+  return out;
+}
+}  // namespace
+
 std::string TaskIdentifier(std::string_view service_request_identifier) {
   if (service_request_identifier.starts_with(kServiceRequestPrefix)) {
-    return std::string(kTaskPrefix) +
-           std::string(service_request_identifier.substr(kServiceRequestPrefix.size()));
+    return Concat(kTaskPrefix, service_request_identifier.substr(kServiceRequestPrefix.size()));
   }
-  return std::string(service_request_identifier) + std::string(kLegacyTaskSuffix);
+  return Concat(service_request_identifier, kLegacyTaskSuffix);
 }
 
 std::string FlagIdentifier(std::string_view patient_id, std::string_view need) {
-  return std::string(kFlagPrefix) + NeedKey(patient_id, need);
+  std::string value;
+  value.reserve(kFlagPrefix.size() + kNeedKeyHex);
+  value += kFlagPrefix;
+  AppendNeedKey(patient_id, need, &value);
+  return value;
 }
 
 std::string FlagIdentifierOf(std::string_view service_request_identifier) {
-  return std::string(kFlagPrefix) +
-         std::string(service_request_identifier.substr(kServiceRequestPrefix.size(), kNeedKeyHex));
+  return Concat(kFlagPrefix,
+                service_request_identifier.substr(kServiceRequestPrefix.size(), kNeedKeyHex));
 }
 
 std::optional<ReferralIdentity> ParseIdentifier(std::string_view value, std::string_view patient_id,

@@ -68,6 +68,12 @@ void Ref(Writer& w, const std::string& reference) {
   Str(w, reference);
   w.EndObject();
 }
+// {"reference": "Patient/<id>"}, the reference built in a buffer of the thread.
+void PatientRef(Writer& w, const std::string& patient_id) {
+  thread_local std::string reference;
+  reference.assign("Patient/").append(patient_id);
+  Ref(w, reference);
+}
 
 void Identifier(Writer& w, const std::string& system, const std::string& value) {
   Key(w, "identifier");
@@ -120,6 +126,12 @@ rapidjson::StringBuffer& ResourceBuffer() {
   thread_local rapidjson::StringBuffer sb;
   sb.Clear();
   return sb;
+}
+// The writer of those three builders, reset per resource: its level stack stays too.
+Writer& ResourceWriter(rapidjson::StringBuffer& sb) {
+  thread_local Writer w(sb);
+  w.Reset(sb);
+  return w;
 }
 // `key` and a value serialised before (Json above), as the writer would have written it.
 void KeyRaw(Writer& w, const char* key, const std::string& json, rapidjson::Type type) {
@@ -239,7 +251,7 @@ std::string BuildServiceRequest(const NeedFlag& flag, const RouteConfig& route,
   const NeedDef& def = *flag.def;
   const ReferralFragments& f = FragmentsFor(def, route, ctx);
   rapidjson::StringBuffer& sb = ResourceBuffer();
-  Writer w(sb);
+  Writer& w = ResourceWriter(sb);
   w.StartObject();
   Key(w, "resourceType");
   w.String("ServiceRequest");
@@ -269,7 +281,7 @@ std::string BuildServiceRequest(const NeedFlag& flag, const RouteConfig& route,
   KeyRaw(w, "code", f.sr_code, rapidjson::kObjectType);
   if (def.sensitive) KeyRaw(w, "orderDetail", f.sr_order_detail, rapidjson::kArrayType);
   Key(w, "subject");
-  Ref(w, "Patient/" + flag.patient_id);
+  PatientRef(w, flag.patient_id);
   Key(w, "authoredOn");
   Str(w, Date(ctx.now));
   if (!route.requester.empty()) KeyRaw(w, "requester", f.requester, rapidjson::kObjectType);
@@ -309,7 +321,8 @@ std::string BuildServiceRequest(const NeedFlag& flag, const RouteConfig& route,
     }
     w.EndArray();
   }
-  std::string note = f.note_prefix;
+  thread_local std::string note;  // kept by the thread: its capacity stays
+  note.assign(f.note_prefix);
   if (!flag.def->sensitive) {
     for (size_t i = 0; i < flag.why.size(); ++i) {
       if (i > 0) note += "; ";
@@ -331,15 +344,16 @@ std::string BuildServiceRequest(const NeedFlag& flag, const RouteConfig& route,
 }
 
 std::string BuildTask(const NeedFlag& flag, const RouteConfig& route, const std::string& sr_id,
-                      const PlanContext& ctx, const DirectoryChoice& choice) {
+                      const std::string& task_id, const PlanContext& ctx,
+                      const DirectoryChoice& choice) {
   const ReferralFragments& f = FragmentsFor(*flag.def, route, ctx);
   rapidjson::StringBuffer& sb = ResourceBuffer();
-  Writer w(sb);
+  Writer& w = ResourceWriter(sb);
   w.StartObject();
   Key(w, "resourceType");
   w.String("Task");
   KeyRaw(w, "meta", f.task_meta, rapidjson::kObjectType);
-  Identifier(w, ctx.config->identifier_system, TaskIdentifier(sr_id));
+  Identifier(w, ctx.config->identifier_system, task_id);
   Key(w, "status");
   w.String("requested");
   Key(w, "intent");
@@ -361,7 +375,7 @@ std::string BuildTask(const NeedFlag& flag, const RouteConfig& route, const std:
   w.EndObject();
   w.EndObject();
   Key(w, "for");
-  Ref(w, "Patient/" + flag.patient_id);
+  PatientRef(w, flag.patient_id);
   Key(w, "authoredOn");
   Str(w, Date(ctx.now));
   if (!route.requester.empty()) KeyRaw(w, "requester", f.requester, rapidjson::kObjectType);
@@ -390,7 +404,7 @@ std::string BuildFlag(const NeedFlag& flag, const std::string& identifier, const
   const NeedDef& def = *flag.def;
   const ReferralFragments& f = FragmentsFor(def, route, ctx);
   rapidjson::StringBuffer& sb = ResourceBuffer();
-  Writer w(sb);
+  Writer& w = ResourceWriter(sb);
   w.StartObject();
   Key(w, "resourceType");
   w.String("Flag");
@@ -407,7 +421,7 @@ std::string BuildFlag(const NeedFlag& flag, const std::string& identifier, const
     w.RawValue(f.flag_code.data(), f.flag_code.size(), rapidjson::kObjectType);
   }
   Key(w, "subject");
-  Ref(w, "Patient/" + flag.patient_id);
+  PatientRef(w, flag.patient_id);
   if (flag.screened_at) {
     Key(w, "period");
     w.StartObject();
@@ -542,12 +556,14 @@ ReferralPlan PlanReferral(const NeedFlag& flag, const PatientFacts& facts, const
                                                  : "";
     if (ctx.directory != nullptr) plan.directory = ChoosePerformer(flag, facts, ctx);
     sr_id = ServiceRequestIdentifier(flag);
+    plan.resources.reserve(3);  // ServiceRequest, Task, Flag: one allocation
     plan.resources.push_back(
         {"ServiceRequest", sr_id,
          BuildServiceRequest(flag, route, sr_id, !plan.draft_reason.empty(), ctx, plan.directory)});
     if (wants("Task")) {
-      PlannedResource task{"Task", TaskIdentifier(sr_id),
-                           BuildTask(flag, route, sr_id, ctx, plan.directory)};
+      std::string task_id = TaskIdentifier(sr_id);
+      std::string json = BuildTask(flag, route, sr_id, task_id, ctx, plan.directory);
+      PlannedResource task{"Task", std::move(task_id), std::move(json)};
       if (plan.draft_reason.empty()) {
         plan.resources.push_back(std::move(task));
       } else {

@@ -289,12 +289,18 @@ struct Evaluator {
   }
 };
 
+// Appends the items of `v` to `out`, `sep` between them (none before an item while all
+// appended so far are empty).
+void AppendJoined(std::string* out, const std::vector<std::string>& v, const char* sep) {
+  const size_t start = out->size();
+  for (const auto& s : v) {
+    if (out->size() > start) *out += sep;
+    *out += s;
+  }
+}
 std::string Join(const std::vector<std::string>& v, const char* sep) {
   std::string out;
-  for (const auto& s : v) {
-    if (!out.empty()) out += sep;
-    out += s;
-  }
+  AppendJoined(&out, v, sep);
   return out;
 }
 
@@ -337,8 +343,23 @@ std::vector<NeedFlag> EvaluatePatient(const Ruleset& rules, const Catalog& catal
     if (std::find(f.rules.begin(), f.rules.end(), rule.id) == f.rules.end()) {
       f.rules.push_back(rule.id);
     }
-    f.why.push_back(rule.id + (s ? " on " + s->Reference() : std::string(" on ") + patient_ref) +
-                    ": " + Join(m.detail, ", "));
+    // "<rule> on <reference>: <detail, detail>", written into one string.
+    size_t size = rule.id.size() + 4 + (s ? 22 + s->id.size() : patient_ref.size()) + 2;
+    for (const std::string& d : m.detail) size += d.size() + 2;
+    std::string why;
+    why.reserve(size);
+    why += rule.id;
+    why += " on ";
+    if (s != nullptr) {
+      why += s->TypeName();
+      why += '/';
+      why += s->id;
+    } else {
+      why += patient_ref;
+    }
+    why += ": ";
+    AppendJoined(&why, m.detail, ", ");
+    f.why.push_back(std::move(why));
     if (s != nullptr && (!f.screened_at || *f.screened_at < s->when)) f.screened_at = s->when;
     if (f.def != nullptr && f.def->language && patient.facts.prefers_other_language) {
       f.language = patient.facts.preferred_language;

@@ -102,7 +102,7 @@ void FormInference::AddQuestionnaire(std::string_view url, Catalog::LinkMap ques
 
 FormSeen& FormInference::Seen(std::string_view canonical) {
   std::string_view key = canonical.empty() ? kNoQuestionnaire : StripCanonicalVersion(canonical);
-  auto it = seen_.find(std::string(key));
+  auto it = seen_.find(key);  // no temporary string: one per response read was an allocation
   if (it == seen_.end()) it = seen_.emplace(std::string(key), FormSeen{}).first;
   return it->second;
 }

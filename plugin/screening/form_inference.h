@@ -64,7 +64,7 @@ class FormInference {
   // way. `items` is QuestionnaireResponse.item (may be null). The result lives until the next call.
   const Inferred* Infer(std::string_view canonical, const rapidjson::Value* items);
 
-  const std::map<std::string, FormSeen>& seen() const { return seen_; }
+  const std::map<std::string, FormSeen, std::less<>>& seen() const { return seen_; }
   // Responses dropped because their form could not be mapped (each one a screening that may
   // have been lost).
   uint64_t DroppedResponses() const;
@@ -82,10 +82,10 @@ class FormInference {
 
   const Catalog& catalog_;
   bool enabled_;
-  StringMap<Catalog::LinkMap> questionnaires_;  // by url without |version
-  StringMap<Inferred> by_questionnaire_;        // inference cached per canonical
-  Inferred scratch_;                            // per-QR inference from linkIds
-  std::map<std::string, FormSeen> seen_;
+  StringMap<Catalog::LinkMap> questionnaires_;         // by url without |version
+  StringMap<Inferred> by_questionnaire_;               // inference cached per canonical
+  Inferred scratch_;                                   // per-QR inference from linkIds
+  std::map<std::string, FormSeen, std::less<>> seen_;  // looked up by string_view
 };
 
 }  // namespace sdoh

@@ -316,7 +316,7 @@ void ScreeningCollector::AddMembers(uint32_t pidx, const Candidate& c, Screening
     if (m.question != kNoCode && m.answer != kNoCode &&
         catalog_.HasQuestion(s->instrument, m.question)) {
       uint32_t src = static_cast<uint32_t>(s->sources.size());
-      s->sources.push_back("Observation/" + std::string(st.observation_ids.Name(mid)));
+      s->sources.push_back(TypedReference("Observation", st.observation_ids.Name(mid)));
       s->source_versions.push_back(st.VersionIdOf(m));
       s->answers.push_back({m.question, m.answer, src});
       if (extra != nullptr) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fhir/datetime.h"
@@ -47,6 +48,16 @@ struct Answer {
   uint32_t source = 0;
 };
 
+// "<type>/<id>", in one allocation (a reference per counted screening and member).
+inline std::string TypedReference(std::string_view type, std::string_view id) {
+  std::string ref;
+  ref.reserve(type.size() + 1 + id.size());
+  ref += type;
+  ref += '/';
+  ref += id;
+  return ref;
+}
+
 struct Screening {
   ScreeningKind kind = ScreeningKind::kQuestionnaireResponse;
   InstrumentIndex instrument = 0;
@@ -74,7 +85,7 @@ struct Screening {
   const char* TypeName() const {
     return kind == ScreeningKind::kQuestionnaireResponse ? "QuestionnaireResponse" : "Observation";
   }
-  std::string Reference() const { return std::string(TypeName()) + "/" + id; }
+  std::string Reference() const { return TypedReference(TypeName(), id); }
 };
 
 enum class InterpreterStatement : uint8_t { kNone, kNeeded, kNotNeeded };

@@ -44,14 +44,24 @@ std::optional<Pipeline> LoadCommandPipeline(const std::string& config_path,
 }
 
 std::string FlagLine(const NeedFlag& flag, const std::string& ruleset_version) {
-  rapidjson::StringBuffer sb;
-  fhir::json::TextWriter w(sb);
+  std::string line;
+  AppendFlagLine(flag, ruleset_version, &line);
+  return line;
+}
+
+void AppendFlagLine(const NeedFlag& flag, const std::string& ruleset_version, std::string* out) {
+  // The thread's buffer, writer and reference text, reused line after line (issue 17).
+  thread_local rapidjson::StringBuffer sb;
+  thread_local fhir::json::TextWriter w(sb);
+  thread_local std::string patient;
+  sb.Clear();
+  w.Reset(sb);
   auto str = [&](const std::string& s) {
     w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
   };
   w.StartObject();
   w.Key("patient");
-  str("Patient/" + flag.patient_id);
+  str(patient.assign("Patient/").append(flag.patient_id));
   w.Key("flag");
   str(flag.need);
   w.Key("route");
@@ -73,7 +83,7 @@ std::string FlagLine(const NeedFlag& flag, const std::string& ruleset_version) {
     w.Bool(true);
   }
   w.EndObject();
-  return sb.GetString();
+  out->append(sb.GetString(), sb.GetSize());
 }
 
 }  // namespace sdoh

@@ -35,5 +35,7 @@ std::optional<Pipeline> LoadCommandPipeline(const std::string& config_path,
 
 // One flags.ndjson line (without newline), per the documented format.
 std::string FlagLine(const NeedFlag& flag, const std::string& ruleset_version);
+// The same line appended to `out`.
+void AppendFlagLine(const NeedFlag& flag, const std::string& ruleset_version, std::string* out);
 
 }  // namespace sdoh

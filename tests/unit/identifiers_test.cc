@@ -81,6 +81,33 @@ TEST(IdentifiersTest, NoCollisionOverRandomAndTrickyIdsAndAllNeeds) {
   EXPECT_EQ(seen.size(), distinct_ids.size() * Needs().size() * 3);
 }
 
+// The values are the digests identifiers.h documents, computed here from the formula: the
+// length-prefixed fields ("<bytes>:<field>;"), SHA-256, the first 16 (K) or 32 (E) hex digits;
+// evidence sorted, each with "/_history/<versionId>" when it has one. Fails when a value's
+// bytes change (issue 17 builds them in place, without temporaries).
+TEST(IdentifiersTest, ValuesAreTheDocumentedDigests) {
+  auto field = [](const std::string& s) { return std::to_string(s.size()) + ":" + s + ";"; };
+  NeedFlag f;
+  f.patient_id = "pat01";
+  f.need = "food-insecurity";
+  f.evidence["QuestionnaireResponse/qr1"] = "";
+  f.evidence["Observation/o1"] = "3";
+  f.evidence["Patient/pat01"] = "12";
+  const std::string k = Sha256Hex(field("need") + field("pat01") + field("food-insecurity"));
+  const std::string e =
+      Sha256Hex(field("referral") + field("pat01") + field("food-insecurity") +
+                field("Observation/o1/_history/3") + field("Patient/pat01/_history/12") +
+                field("QuestionnaireResponse/qr1"));
+  ASSERT_EQ(k.size(), 64u);
+  const std::string sr = "sr-" + k.substr(0, 16) + "-" + e.substr(0, 32);
+  EXPECT_EQ(ServiceRequestIdentifier(f), sr);
+  EXPECT_EQ(TaskIdentifier(sr), "task-" + k.substr(0, 16) + "-" + e.substr(0, 32));
+  EXPECT_EQ(FlagIdentifier("pat01", "food-insecurity"), "flag-" + k.substr(0, 16));
+  EXPECT_EQ(FlagIdentifierOf(sr), "flag-" + k.substr(0, 16));
+  EXPECT_EQ(TaskIdentifier("food-insecurity-0123456789abcdef0123456789abcdef"),
+            "food-insecurity-0123456789abcdef0123456789abcdef-task");  // format 1
+}
+
 // PlanReferral takes the Flag's value from the ServiceRequest's (one hash fewer per flag):
 // the same value as FlagIdentifier, whatever the evidence.
 TEST(IdentifiersTest, TheFlagValueFromTheServiceRequestValueIsFlagIdentifier) {

@@ -96,3 +96,45 @@ TEST(TextWriterTest, ATopLevelStringAndRawValueAreWholeDocuments) {
 }
 
 }  // namespace
+
+namespace {
+
+// A writer reset onto the next buffer (as the referral builders and flags.ndjson reuse theirs,
+// issue 17) writes what a new writer writes: after a whole document, and after one left open.
+TEST(TextWriterTest, AResetWriterWritesWhatANewWriterWrites) {
+  auto doc = [](fhir::json::TextWriter& w, const std::string& v) {
+    w.StartObject();
+    w.Key("a");
+    w.StartArray();
+    w.String(v);
+    w.Int(1);
+    w.EndArray();
+    w.Key("b");
+    w.String("x\"y");
+    w.EndObject();
+  };
+  rapidjson::StringBuffer first;
+  fhir::json::TextWriter reused(first);
+  doc(reused, "one");
+  for (const std::string& v : {std::string("two"), std::string("tab\t")}) {
+    rapidjson::StringBuffer fresh_sb, reused_sb;
+    fhir::json::TextWriter fresh(fresh_sb);
+    doc(fresh, v);
+    reused.Reset(reused_sb);
+    doc(reused, v);
+    EXPECT_EQ(std::string(reused_sb.GetString()), std::string(fresh_sb.GetString()));
+  }
+  rapidjson::StringBuffer open_sb, after_sb, fresh_sb;
+  reused.Reset(open_sb);
+  reused.StartObject();
+  reused.Key("left");
+  reused.StartArray();  // never closed
+  reused.Reset(after_sb);
+  doc(reused, "three");
+  fhir::json::TextWriter fresh(fresh_sb);
+  doc(fresh, "three");
+  EXPECT_EQ(std::string(after_sb.GetString()), std::string(fresh_sb.GetString()));
+  EXPECT_TRUE(reused.IsComplete());
+}
+
+}  // namespace

@@ -88,8 +88,8 @@ inline std::string PatientJson(const std::string& id, const std::string& extra =
 struct Outcome {
   std::map<std::string, std::map<std::string, NeedFlag>> flags;  // patient → need → flag
   RunCounts counts;
-  std::map<std::string, FormSeen> forms;  // the collector's census of forms seen
-  uint64_t dropped_forms = 0;             // responses dropped for an unmapped form
+  std::map<std::string, FormSeen, std::less<>> forms;  // the collector's census of forms seen
+  uint64_t dropped_forms = 0;                          // responses dropped for an unmapped form
   bool Has(const std::string& patient, const std::string& need) const {
     auto p = flags.find(patient);
     return p != flags.end() && p->second.count(need) > 0;
