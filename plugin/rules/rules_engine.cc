@@ -320,8 +320,8 @@ std::vector<NeedFlag> EvaluatePatient(const Ruleset& rules, const Catalog& catal
     for (uint32_t src : m.sources) {
       if (src == kPatientSource) {
         versions[patient_ref] = patient.facts.version_id;
-      } else if (s != nullptr && src < s->sources.size()) {
-        versions[s->sources[src]] = s->source_versions[src];
+      } else if (s != nullptr && src < s->SourceCount()) {
+        versions[s->SourceReference(src)] = s->source_versions[src];
       }
     }
     if (trace) {

@@ -241,10 +241,9 @@ Screening ScreeningCollector::CountedScreening(uint32_t pidx, Candidate& c,
   }
   // Room for the members' sources and answers at once (a panel lists c.count of them).
   const size_t members = s.kind == ScreeningKind::kQuestionnaireResponse ? 0 : c.count;
-  s.sources.reserve(1 + members);
+  s.member_sources.reserve(members * 16);  // ids are short: one allocation for most panels
   s.source_versions.reserve(1 + members);
   s.answers.reserve(members);
-  s.sources.push_back(s.Reference());
   s.source_versions.push_back(s.kind == ScreeningKind::kObservationItems
                                   ? st.VersionIdOf(st.observations[c.data[0]])
                                   : s.VersionId());
@@ -315,8 +314,8 @@ void ScreeningCollector::AddMembers(uint32_t pidx, const Candidate& c, Screening
     const ObservationExtra* extra = m.extra != 0 ? &st.obs_extras[m.extra - 1] : nullptr;
     if (m.question != kNoCode && m.answer != kNoCode &&
         catalog_.HasQuestion(s->instrument, m.question)) {
-      uint32_t src = static_cast<uint32_t>(s->sources.size());
-      s->sources.push_back(TypedReference("Observation", st.observation_ids.Name(mid)));
+      uint32_t src = static_cast<uint32_t>(s->SourceCount());
+      s->AddMemberSource(st.observation_ids.Name(mid));
       s->source_versions.push_back(st.VersionIdOf(m));
       s->answers.push_back({m.question, m.answer, src});
       if (extra != nullptr) {

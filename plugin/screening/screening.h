@@ -71,9 +71,13 @@ struct Screening {
   // asked-declined: questions the patient declined (outreach's declined items). Not answers:
   // the rules see them as unanswered, as before.
   uint16_t declined_items = 0;
-  // References ("Observation/<id>") and their meta.versionId, [0] = this screening. Filled by
-  // the collector for counted screenings only (candidates stay small until then).
-  std::vector<std::string> sources;
+  // The evidence a rule can cite, as Answer::source indexes: source 0 is this screening,
+  // source i > 0 the counted member Observation whose id is the i-th of member_sources ('\n'
+  // after each; FHIR ids hold no '\n'); source_versions[i] is source i's meta.versionId. One
+  // string for all members: a reference is made only when a firing rule cites it
+  // (SourceReference), not an allocation per member (issue 17). Filled by the collector for
+  // counted screenings only (candidates stay small until then).
+  std::string member_sources;
   std::vector<std::string> source_versions;
   std::string member_ids;  // panels: direct hasMember ids, '\n'-separated, resolved at Finish()
   std::vector<FhirpathOutcome> fhirpath;  // outcomes of the instrument's fhirpath conditions
@@ -86,6 +90,21 @@ struct Screening {
     return kind == ScreeningKind::kQuestionnaireResponse ? "QuestionnaireResponse" : "Observation";
   }
   std::string Reference() const { return TypedReference(TypeName(), id); }
+  size_t SourceCount() const { return source_versions.size(); }
+  // "<type>/<id>" of source `i` (< SourceCount()).
+  std::string SourceReference(size_t i) const {
+    if (i == 0) return Reference();
+    size_t begin = 0;
+    for (size_t k = 1; k < i; ++k) begin = member_sources.find('\n', begin) + 1;
+    const size_t end = member_sources.find('\n', begin);
+    return TypedReference("Observation",
+                          std::string_view(member_sources).substr(begin, end - begin));
+  }
+  // Appends a counted member's id as the next source (its versionId goes to source_versions).
+  void AddMemberSource(std::string_view id) {
+    member_sources += id;
+    member_sources += '\n';
+  }
 };
 
 enum class InterpreterStatement : uint8_t { kNone, kNeeded, kNotNeeded };

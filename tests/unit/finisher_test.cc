@@ -135,7 +135,7 @@ TEST(FinisherTest, RecordsAndCountsOnOneToThreeThreadsMatchFinish) {
         EXPECT_EQ(x.id, y.id) << a.id;
         EXPECT_EQ(x.instrument, y.instrument) << a.id;
         EXPECT_EQ(x.when, y.when) << a.id;
-        EXPECT_EQ(x.sources, y.sources) << a.id;
+        EXPECT_EQ(x.member_sources, y.member_sources) << a.id;
         EXPECT_EQ(x.source_versions, y.source_versions) << a.id;
         ASSERT_EQ(x.answers.size(), y.answers.size()) << a.id;
         for (size_t k = 0; k < x.answers.size(); ++k) {

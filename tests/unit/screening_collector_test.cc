@@ -250,3 +250,32 @@ TEST_F(ScreeningTest, InactiveAndDeceasedPatientsStillGetFlags) {
 
 }  // namespace
 }  // namespace sdoh::testing
+
+namespace sdoh {
+namespace {
+
+// A screening's sources: 0 is the screening itself, then its counted members in order; the
+// references are made from the one member string (issue 17).
+TEST(ScreeningSourcesTest, SourceReferencesAreTheScreeningThenItsMembersInOrder) {
+  Screening s;
+  s.kind = ScreeningKind::kObservationPanel;
+  s.id = "panel-1";
+  s.source_versions = {"2"};
+  for (const char* id : {"m.1", "m-22", "M333"}) {
+    s.AddMemberSource(id);
+    s.source_versions.push_back("");
+  }
+  ASSERT_EQ(s.SourceCount(), 4u);
+  EXPECT_EQ(s.SourceReference(0), "Observation/panel-1");
+  EXPECT_EQ(s.SourceReference(1), "Observation/m.1");
+  EXPECT_EQ(s.SourceReference(2), "Observation/m-22");
+  EXPECT_EQ(s.SourceReference(3), "Observation/M333");
+  Screening qr;
+  qr.id = "qr-9";
+  qr.source_versions = {""};
+  ASSERT_EQ(qr.SourceCount(), 1u);
+  EXPECT_EQ(qr.SourceReference(0), "QuestionnaireResponse/qr-9");
+}
+
+}  // namespace
+}  // namespace sdoh
