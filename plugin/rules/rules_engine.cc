@@ -1,6 +1,7 @@
 #include "plugin/rules/rules_engine.h"
 
 #include <algorithm>
+#include <cstring>
 #include <optional>
 #include <set>
 
@@ -344,7 +345,8 @@ std::vector<NeedFlag> EvaluatePatient(const Ruleset& rules, const Catalog& catal
       f.rules.push_back(rule.id);
     }
     // "<rule> on <reference>: <detail, detail>", written into one string.
-    size_t size = rule.id.size() + 4 + (s ? 22 + s->id.size() : patient_ref.size()) + 2;
+    size_t size = rule.id.size() + 4 +
+                  (s ? std::strlen(s->TypeName()) + 1 + s->id.size() : patient_ref.size()) + 2;
     for (const std::string& d : m.detail) size += d.size() + 2;
     std::string why;
     why.reserve(size);

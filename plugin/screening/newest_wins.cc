@@ -18,7 +18,7 @@ const char* TypeName(ScreeningKind kind) {
 }
 
 std::string ReferenceOf(ScreeningKind kind, std::string_view id) {
-  return std::string(TypeName(kind)) + "/" + std::string(id);
+  return TypedReference(TypeName(kind), id);
 }
 
 }  // namespace
