@@ -71,8 +71,8 @@ Options:
   --out DIR       output folder; overrides the config's out
   --dry-run       evaluate and plan, write nothing but the plan
   --now DATETIME  the run's clock for authoredOn (default: now)
-  --threads N     threads parsing an NDJSON folder (default: config threads, else the cores the
-                  process may use); the outputs are the same for every N
+  --threads N     threads parsing an NDJSON folder, 1 to 256 (default: config threads, else the
+                  cores the process may use); the outputs are the same for every N
   --since INSTANT server source: only resources changed since this instant
   --full          server source: read everything, ignoring the ledger's cursor
   --allow-large   server source: write even when the pass creates more referrals than
@@ -154,12 +154,12 @@ int Usage(const std::string& msg, const char* usage) {
   return 2;
 }
 
-// A thread count: 1 to 256.
+// A thread count: 1 to sdoh::kMaxThreads.
 bool ParseThreads(const std::string& text, size_t* threads) {
   if (text.empty() || text.size() > 3 || text.find_first_not_of("0123456789") != std::string::npos)
     return false;
   const int n = std::stoi(text);
-  if (n < 1 || n > 256) return false;
+  if (n < 1 || static_cast<size_t>(n) > sdoh::kMaxThreads) return false;
   *threads = static_cast<size_t>(n);
   return true;
 }
@@ -202,7 +202,8 @@ int Run(const std::vector<std::string>& args) {
     } else if (a.rfind("--threads", 0) == 0) {
       std::string n;
       if (!TakeValue(args, i, "--threads", &n) || !ParseThreads(n, &o.threads))
-        return Usage("--threads needs a positive number", kRunUsage);
+        return Usage("--threads needs a number from 1 to " + std::to_string(sdoh::kMaxThreads),
+                     kRunUsage);
     } else {
       return Usage("unknown option '" + a + "'", kRunUsage);
     }

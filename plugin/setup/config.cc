@@ -144,6 +144,10 @@ Status LoadLimits(const std::string& path, const YAML::Node& n, Config* c) {
 Status LoadThreads(const std::string& path, const YAML::Node& n, Config* c) {
   auto threads = SizeValue(path, n, "threads", c->threads);
   if (!threads.ok()) return threads.status();
+  if (*threads > kMaxThreads) {
+    return Status::InvalidArgument(Where(path, n["threads"]) + ": 'threads' must be 1 to " +
+                                   std::to_string(kMaxThreads));
+  }
   c->threads = *threads;
   return Status::Ok();
 }

@@ -98,6 +98,10 @@ struct DirectoryConfig {
   std::string capacity_extension;
 };
 
+// The most threads `threads:` and `run --threads` accept: each thread holds up to two parse
+// chunks (~1 MiB), so a mistyped count must not become a run that cannot start.
+constexpr size_t kMaxThreads = 256;
+
 struct Config {
   std::string path;    // the config file
   std::string source;  // folder of NDJSON, or a FHIR base URL
@@ -117,7 +121,7 @@ struct Config {
   // `threads:` (issue 17); 0: the cores the process may use. With more than one: the threads
   // parsing an NDJSON folder source or a Bulk export's files; a server source's next search
   // pages fetched ahead; the writeback's look-ups of the next patients run ahead. Outputs are
-  // byte-identical whatever the count.
+  // byte-identical whatever the count. At most kMaxThreads (config and --threads alike).
   size_t threads = 0;
   // forms.infer: read forms mappings/forms/ does not name through their Questionnaire's item
   // codes or their LOINC-shaped linkIds (issue 14 item 5a).

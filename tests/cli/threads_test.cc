@@ -99,4 +99,36 @@ TEST_F(ThreadsTest, SamplesOutputsAreByteIdenticalAtOneTwoThreeThreads) {
   ExpectSameOutputsAtEveryThreadCount(kSource + "/samples", work_);
 }
 
+// A mistyped count is refused before anything is read, naming the limit (and, in a config, the
+// file and line), instead of a run that dies allocating threads and chunks it cannot have.
+TEST_F(ThreadsTest, ThreadCountsAboveTheLimitAreRefusedNamingIt) {
+  const std::string common = " --source " + kSource + "/samples --out " + (work_ / "out").string() +
+                             " --now 2026-06-01T00:00:00Z";
+  sdoh::test::CliResult r =
+      sdoh::test::RunBinary(SDOH_BRIDGE_BIN, "run --config " + kConfig + common + " --threads 257");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--threads needs a number from 1 to 256"), std::string::npos) << r.output;
+  r = sdoh::test::RunBinary(SDOH_BRIDGE_BIN, "run --config " + kConfig + common + " --threads 256");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+
+  auto config_with = [&](const std::string& threads) {
+    const fs::path cfg = work_ / "config.yaml";
+    std::ofstream f(cfg);
+    f << "source: " << kSource << "/samples\nout: " << (work_ / "out").string()
+      << "\nmappings: " << kSource << "/mappings\nrules: [" << kSource
+      << "/config/rules/sdoh-default.yaml]\n"
+      << "referrals: {identifier_system: 'urn:sdoh-bridge:referral'}\nthreads: " << threads << "\n";
+    return cfg.string();
+  };
+  r = sdoh::test::RunBinary(SDOH_BRIDGE_BIN, "run --config " + config_with("100000") +
+                                                 " --source " + kSource + "/samples --out " +
+                                                 (work_ / "refused").string());
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_FALSE(fs::exists(work_ / "refused")) << "nothing is written";
+  EXPECT_NE(r.output.find("config.yaml:6:"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("'threads' must be 1 to 256"), std::string::npos) << r.output;
+  r = sdoh::test::RunBinary(SDOH_BRIDGE_BIN, "run --config " + config_with("3") + common);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
 }  // namespace
