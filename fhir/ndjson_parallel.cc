@@ -5,16 +5,24 @@
 
 #include <algorithm>
 
+#include "fhir/cpu_quota.h"
+
 namespace fhir {
 
 size_t AvailableCores() {
+  size_t n = 0;
   cpu_set_t cpus;
   CPU_ZERO(&cpus);
   if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) > 0) {
-    return static_cast<size_t>(CPU_COUNT(&cpus));
+    n = static_cast<size_t>(CPU_COUNT(&cpus));
+  } else {
+    n = std::thread::hardware_concurrency();
   }
-  const unsigned n = std::thread::hardware_concurrency();
-  return n > 0 ? n : 1;
+  if (n == 0) n = 1;
+  // A CPU quota (a container's --cpus, a Kubernetes CPU limit) bounds the cores' worth of time
+  // the process gets, whatever the affinity mask shows.
+  const size_t limit = CgroupCpuLimit();
+  return limit > 0 && limit < n ? limit : n;
 }
 
 struct ParallelNdjsonParser::Chunk {

@@ -27,7 +27,8 @@
 
 namespace fhir {
 
-// The cores this process may run on (sched_getaffinity), at least 1.
+// The cores this process may run on (sched_getaffinity), at most its cgroup's CPU limit in
+// whole cores (fhir/cpu_quota.h), at least 1.
 size_t AvailableCores();
 
 class ParallelNdjsonParser {

@@ -406,6 +406,7 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
   summary.dry_run = options.dry_run;
   summary.ruleset_id = p.ruleset.id();
   summary.ruleset_version = p.ruleset.version();
+  summary.threads = po.threads;
   summary.out_dir = p.config.out;
   summary.counts = &counts;
   summary.tally = &outputs.tally();

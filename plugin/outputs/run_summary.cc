@@ -154,6 +154,7 @@ void PrintSummary(const RunSummary& s, std::ostream& out) {
   out << "sdoh-bridge " << (s.dry_run ? "dry run " : "run ") << s.run_id << "\n";
   out << "  source      " << fhir::Printable(s.source, 1024) << " (" << s.bytes_read << " bytes)\n";
   out << "  rules       " << s.ruleset_id << " " << s.ruleset_version << "\n";
+  if (s.threads > 0) out << "  threads     " << s.threads << "\n";
   out << "  read       ";
   for (const auto& [type, n] : c.read) out << " " << type << " " << n;
   out << "\n";

@@ -29,6 +29,7 @@ struct RunSummary {
   bool dry_run = false;
   std::string ruleset_id, ruleset_version;
   std::string out_dir;
+  size_t threads = 0;  // the run's threads (console only: summary.json is the same for every N)
   const RunCounts* counts = nullptr;
   const PassTally* tally = nullptr;
   const FormInference* forms = nullptr;  // the forms the pass met (mapped, inferred, unmapped)

@@ -2,17 +2,20 @@
 // generated population (bench/generate_population) with bad lines, repeated and conflicting
 // versions added at the end of each file (so that the versions of one resource land in other
 // chunks than the first), and on samples/. Only the run id, random per run, is masked.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include "fhir/ndjson_parallel.h"
 #include "tests/support/test_support.h"
 
 namespace {
@@ -44,6 +47,76 @@ void ExpectSameOutputsAtEveryThreadCount(const fs::path& source, const fs::path&
       EXPECT_TRUE(files[name] == text) << name << " differs at threads " << threads;
     }
   }
+}
+
+bool WriteText(const std::string& path, const std::string& text) {
+  std::ofstream f(path);
+  f << text;
+  f.close();
+  return !f.fail();
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// A cgroup whose CPU quota is one core, made for the test when this machine allows it (root
+// with a writable cgroup v1 cpu hierarchy, or cgroup v2 with the cpu controller); removed after.
+class OneCoreCgroup {
+ public:
+  OneCoreCgroup() {
+    const std::string name = "sdoh-threads-" + std::to_string(getpid());
+    for (const char* v1 : {"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"}) {
+      if (!fs::exists(std::string(v1) + "/cpu.cfs_quota_us")) continue;
+      if (Make(std::string(v1) + "/" + name) && WriteText(dir_ + "/cpu.cfs_period_us", "100000") &&
+          WriteText(dir_ + "/cpu.cfs_quota_us", "100000")) {
+        join_ = dir_ + "/tasks";
+        return;
+      }
+      Remove();
+      why_ += std::string(v1) + ": cannot make a cgroup with a quota; ";
+    }
+    const std::string v2 = "/sys/fs/cgroup";
+    if (ReadText(v2 + "/cgroup.controllers").find("cpu") != std::string::npos) {
+      (void)WriteText(v2 + "/cgroup.subtree_control", "+cpu");
+      if (Make(v2 + "/" + name) && WriteText(dir_ + "/cpu.max", "100000 100000")) {
+        join_ = dir_ + "/cgroup.procs";
+        return;
+      }
+      Remove();
+      why_ += v2 + ": cannot make a cgroup with cpu.max; ";
+    }
+    why_ += "no cgroup cpu controller this test may use";
+  }
+  ~OneCoreCgroup() { Remove(); }
+  bool ok() const { return !join_.empty(); }
+  const std::string& why() const { return why_; }
+  // A shell command that moves itself into the cgroup, then runs `command`.
+  std::string Wrap(const std::string& command) const {
+    return "-c 'echo $$ > " + join_ + " && exec " + command + "'";
+  }
+
+ private:
+  bool Make(const std::string& dir) {
+    if (mkdir(dir.c_str(), 0755) != 0) return false;
+    dir_ = dir;
+    return true;
+  }
+  void Remove() {
+    if (!dir_.empty()) rmdir(dir_.c_str());
+    dir_.clear();
+  }
+  std::string dir_, join_, why_;
+};
+
+// The `threads` line of a run's console summary.
+std::optional<int> ThreadsLine(const std::string& output) {
+  const size_t at = output.find("\n  threads     ");
+  if (at == std::string::npos) return std::nullopt;
+  return std::stoi(output.substr(at + 15));
 }
 
 class ThreadsTest : public ::testing::Test {
@@ -129,6 +202,36 @@ TEST_F(ThreadsTest, ThreadCountsAboveTheLimitAreRefusedNamingIt) {
   EXPECT_NE(r.output.find("'threads' must be 1 to 256"), std::string::npos) << r.output;
   r = sdoh::test::RunBinary(SDOH_BRIDGE_BIN, "run --config " + config_with("3") + common);
   EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+}  // namespace
+
+namespace {
+
+// The default thread count is the cores the process may use: in a container or a cgroup with a
+// CPU quota of one core on a machine with more, that is one, not the affinity mask's count.
+TEST_F(ThreadsTest, TheDefaultThreadCountHonoursTheCgroupsCpuQuota) {
+  const std::string run = std::string(SDOH_BRIDGE_BIN) + " run --config " + kConfig + " --source " +
+                          kSource + "/samples --now 2026-06-01T00:00:00Z --out ";
+  sdoh::test::CliResult outside = sdoh::test::RunBinary(run, (work_ / "outside").string());
+  ASSERT_TRUE(outside.exit_code == 0 || outside.exit_code == 3) << outside.output;
+  ASSERT_EQ(ThreadsLine(outside.output), static_cast<int>(fhir::AvailableCores()))
+      << outside.output;
+  if (fhir::AvailableCores() < 2) GTEST_SKIP() << "one core here: a one-core quota changes nothing";
+  OneCoreCgroup cgroup;
+  if (!cgroup.ok()) GTEST_SKIP() << cgroup.why();
+  sdoh::test::CliResult inside =
+      sdoh::test::RunBinary("sh", cgroup.Wrap(run + (work_ / "inside").string()));
+  ASSERT_TRUE(inside.exit_code == 0 || inside.exit_code == 3) << inside.output;
+  EXPECT_EQ(ThreadsLine(inside.output), 1) << inside.output;
+  // An explicit count is taken as given, quota or not.
+  sdoh::test::CliResult asked =
+      sdoh::test::RunBinary("sh", cgroup.Wrap(run + (work_ / "asked").string() + " --threads 3"));
+  ASSERT_TRUE(asked.exit_code == 0 || asked.exit_code == 3) << asked.output;
+  EXPECT_EQ(ThreadsLine(asked.output), 3) << asked.output;
+  // Same outputs either way.
+  EXPECT_EQ(sdoh::test::OutputsWithRunIdMasked(work_ / "inside"),
+            sdoh::test::OutputsWithRunIdMasked(work_ / "outside"));
 }
 
 }  // namespace
