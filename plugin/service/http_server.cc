@@ -97,13 +97,23 @@ class Session : public std::enable_shared_from_this<Session> {
     in.from_loopback = !ep_ec && ep.address().is_loopback();
     const bool keep_alive = req.keep_alive();
     // The responder may run on another thread: it posts the write onto this session's strand.
-    // Until it has run, the work guard keeps the io_context running, so a graceful stop still
-    // writes the answer of a request handled elsewhere (a prefetch fetch).
-    auto work =
-        std::make_shared<net::executor_work_guard<net::any_io_executor>>(stream_.get_executor());
-    auto respond = [self = shared_from_this(), keep_alive, work](HttpResponse out) {
-      net::dispatch(self->stream_.get_executor(),
-                    [self, keep_alive, out = std::move(out)] { self->Write(out, keep_alive); });
+    // Until it is gone, the work guard keeps the io_context running, so a graceful stop still
+    // writes the answer of a request handled elsewhere (a prefetch fetch). The session is
+    // released before the guard (members are destroyed in reverse order): released after it,
+    // on the handler's thread, it could be the session's last reference once the server had
+    // stopped and destroyed the io_context, and the stream would cancel its timer on a freed
+    // timer service (ASan, PrefetchTokenTest.StopDuringAFetchStillAnswersTheCall, 2026-12-05).
+    struct Pending {
+      net::executor_work_guard<net::any_io_executor> work;  // destroyed last
+      std::shared_ptr<Session> session;
+      bool keep_alive = false;
+    };
+    auto pending = std::make_shared<Pending>(
+        Pending{net::make_work_guard(stream_.get_executor()), shared_from_this(), keep_alive});
+    auto respond = [pending](HttpResponse out) {
+      net::dispatch(pending->session->stream_.get_executor(),
+                    [self = pending->session, keep_alive = pending->keep_alive,
+                     out = std::move(out)] { self->Write(out, keep_alive); });
     };
     try {
       shared_->handler(std::move(in), respond);
