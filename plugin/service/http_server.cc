@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <condition_variable>
 #include <mutex>
 #include <set>
 
@@ -35,6 +36,48 @@ struct Shared {
   std::atomic<bool> stopping{false};
   std::mutex mu;
   std::set<std::shared_ptr<Session>> sessions;
+  // Responders not yet destroyed (guarded by mu), and their last one's signal.
+  size_t responders = 0;
+  std::condition_variable responders_done;
+};
+
+// What a responder holds. Members are destroyed in reverse order: the session, then the work
+// guard (which may let the io_context stop), and last the count that ~HttpServer waits for.
+class Pending {
+ public:
+  Pending(std::shared_ptr<Shared> shared, const net::any_io_executor& executor,
+          std::shared_ptr<Session> session, bool keep_alive)
+      : count_(std::move(shared)),
+        work(net::make_work_guard(executor)),
+        session(std::move(session)),
+        keep_alive(keep_alive) {}
+
+ private:
+  class Count {
+   public:
+    explicit Count(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {
+      std::lock_guard<std::mutex> lock(shared_->mu);
+      ++shared_->responders;
+    }
+    Count(const Count&) = delete;
+    Count& operator=(const Count&) = delete;
+    ~Count() {
+      {
+        std::lock_guard<std::mutex> lock(shared_->mu);
+        --shared_->responders;
+      }
+      shared_->responders_done.notify_all();
+    }
+
+   private:
+    std::shared_ptr<Shared> shared_;
+  };
+  Count count_;  // declared first: destroyed last
+
+ public:
+  net::executor_work_guard<net::any_io_executor> work;
+  std::shared_ptr<Session> session;
+  const bool keep_alive;
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -98,18 +141,14 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool keep_alive = req.keep_alive();
     // The responder may run on another thread: it posts the write onto this session's strand.
     // Until it is gone, the work guard keeps the io_context running, so a graceful stop still
-    // writes the answer of a request handled elsewhere (a prefetch fetch). The session is
-    // released before the guard (members are destroyed in reverse order): released after it,
-    // on the handler's thread, it could be the session's last reference once the server had
-    // stopped and destroyed the io_context, and the stream would cancel its timer on a freed
-    // timer service (ASan, PrefetchTokenTest.StopDuringAFetchStillAnswersTheCall, 2026-12-05).
-    struct Pending {
-      net::executor_work_guard<net::any_io_executor> work;  // destroyed last
-      std::shared_ptr<Session> session;
-      bool keep_alive = false;
-    };
-    auto pending = std::make_shared<Pending>(
-        Pending{net::make_work_guard(stream_.get_executor()), shared_from_this(), keep_alive});
+    // writes the answer of a request handled elsewhere (a prefetch fetch). What it holds of the
+    // io_context (the session's stream and timer, the guard's strand executor) is released on
+    // that other thread, so the server destroys its io_context only after every responder is
+    // gone (~HttpServer waits for Shared::responders). Released after the io_context, the
+    // session cancelled its timer, or the guard's strand unlinked itself, on a freed service
+    // (ASan, PrefetchTokenTest / PrefetchFetchTest, 2026-12-05).
+    auto pending =
+        std::make_shared<Pending>(shared_, stream_.get_executor(), shared_from_this(), keep_alive);
     auto respond = [pending](HttpResponse out) {
       net::dispatch(pending->session->stream_.get_executor(),
                     [self = pending->session, keep_alive = pending->keep_alive,
@@ -288,6 +327,11 @@ HttpServer::HttpServer(HttpServerOptions options, AsyncHttpHandler handler)
 HttpServer::~HttpServer() {
   Stop();
   Wait();
+  // A responder on another thread may still hold a session or an executor of the io_context
+  // (Pending); the io_context goes with impl_ only once the last one is gone.
+  std::shared_ptr<Shared> shared = impl_->shared;
+  std::unique_lock<std::mutex> lock(shared->mu);
+  shared->responders_done.wait(lock, [&] { return shared->responders == 0; });
 }
 
 fhir::Status HttpServer::Start() {
