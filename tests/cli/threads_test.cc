@@ -56,13 +56,6 @@ bool WriteText(const std::string& path, const std::string& text) {
   return !f.fail();
 }
 
-std::string ReadText(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
 // A cgroup whose CPU quota is one core, made for the test when this machine allows it (root
 // with a writable cgroup v1 cpu hierarchy, or cgroup v2 with the cpu controller); removed after.
 class OneCoreCgroup {
@@ -80,7 +73,7 @@ class OneCoreCgroup {
       why_ += std::string(v1) + ": cannot make a cgroup with a quota; ";
     }
     const std::string v2 = "/sys/fs/cgroup";
-    if (ReadText(v2 + "/cgroup.controllers").find("cpu") != std::string::npos) {
+    if (sdoh::test::ReadFile(v2 + "/cgroup.controllers").find("cpu") != std::string::npos) {
       (void)WriteText(v2 + "/cgroup.subtree_control", "+cpu");
       if (Make(v2 + "/" + name) && WriteText(dir_ + "/cpu.max", "100000 100000")) {
         join_ = dir_ + "/cgroup.procs";
@@ -203,10 +196,6 @@ TEST_F(ThreadsTest, ThreadCountsAboveTheLimitAreRefusedNamingIt) {
   r = sdoh::test::RunBinary(SDOH_BRIDGE_BIN, "run --config " + config_with("3") + common);
   EXPECT_EQ(r.exit_code, 0) << r.output;
 }
-
-}  // namespace
-
-namespace {
 
 // The default thread count is the cores the process may use: in a container or a cgroup with a
 // CPU quota of one core on a machine with more, that is one, not the affinity mask's count.
