@@ -4,7 +4,9 @@
 //   2. the same pass through the product's own line parser (fhir::json::LineParser: depth limit,
 //      NUL check) — the like-for-like ceiling of a one-thread run;
 //   3. the product's parallel parse (fhir::ParallelNdjsonParser) at the largest --threads count,
-//      parse only — the ceiling of a parallel run;
+//      parse only — the ceiling of a parallel run — and the same parse on one thread (the
+//      caller cuts and parses every chunk itself): what handing lines over in parsed chunks
+//      costs against pass 2's line-by-line parse, before any thread is added;
 //   4. the full `sdoh-bridge run --threads N` as a child process for each N of --threads, for
 //      wall time and peak RSS (wait4 rusage), and its two phases (SDOH_TIMING);
 //   5. with more than one thread: two `run --threads 1` started at once, each on its own output
@@ -45,15 +47,24 @@ using Clock = std::chrono::steady_clock;
 
 struct ParseStats {
   double seconds = 0;
+  double cpu_seconds = 0;  // user + system of this process (its parse threads) during the pass
   uint64_t bytes = 0;
   uint64_t lines = 0;
 };
+
+double ProcessCpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+         ru.ru_stime.tv_usec / 1e6;
+}
 
 ParseStats ParseOnly(const std::string& dir) {
   ParseStats st;
   constexpr size_t kBuf = 256 * 1024;
   std::unique_ptr<char[]> buffer(new char[kBuf]);
   rapidjson::MemoryPoolAllocator<> pool(buffer.get(), kBuf);
+  const double cpu_start = ProcessCpuSeconds();
   auto start = Clock::now();
   for (const char* t : {"Questionnaire", "Patient", "QuestionnaireResponse", "Observation"}) {
     fhir::NdjsonReader reader(dir + "/" + t + ".ndjson", {16u << 20, 4u << 20});
@@ -69,6 +80,7 @@ ParseStats ParseOnly(const std::string& dir) {
     st.bytes += reader.bytes_read();
   }
   st.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  st.cpu_seconds = ProcessCpuSeconds() - cpu_start;
   return st;
 }
 
@@ -78,6 +90,7 @@ ParseStats ProductParserOnly(const std::string& dir) {
   ParseStats st;
   fhir::json::LineParser parser(64);
   std::string error;
+  const double cpu_start = ProcessCpuSeconds();
   auto start = Clock::now();
   for (const char* t : {"Questionnaire", "Patient", "QuestionnaireResponse", "Observation"}) {
     fhir::NdjsonReader reader(dir + "/" + t + ".ndjson", {16u << 20, 4u << 20});
@@ -92,12 +105,15 @@ ParseStats ProductParserOnly(const std::string& dir) {
     st.bytes += reader.bytes_read();
   }
   st.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  st.cpu_seconds = ProcessCpuSeconds() - cpu_start;
   return st;
 }
 
-// The product's parallel parse (fhir/ndjson_parallel.h) with `threads` threads, parse only.
+// The product's parallel parse (fhir/ndjson_parallel.h) with `threads` threads, parse only
+// (1: the caller cuts and parses every chunk itself).
 ParseStats ParallelParserOnly(const std::string& dir, size_t threads) {
   ParseStats st;
+  const double cpu_start = ProcessCpuSeconds();
   auto start = Clock::now();
   for (const char* t : {"Questionnaire", "Patient", "QuestionnaireResponse", "Observation"}) {
     fhir::NdjsonReader reader(dir + "/" + t + ".ndjson", {16u << 20, 4u << 20});
@@ -112,6 +128,7 @@ ParseStats ParallelParserOnly(const std::string& dir, size_t threads) {
     st.bytes += reader.bytes_read();
   }
   st.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  st.cpu_seconds = ProcessCpuSeconds() - cpu_start;
   return st;
 }
 
@@ -269,7 +286,8 @@ int main(int argc, char** argv) {
   for (size_t threads : thread_counts) base.push_back(RunChild(run_args(tiny, threads)));
 
   const size_t max_threads = *std::max_element(thread_counts.begin(), thread_counts.end());
-  std::vector<double> parse_s, product_s, parallel_s;
+  std::vector<double> parse_s, product_s, parallel_s, chunked_s;
+  std::vector<double> parse_cpu, product_cpu, parallel_cpu, chunked_cpu;
   std::vector<std::vector<double>> run_s(thread_counts.size());
   std::vector<std::vector<long>> run_rss(thread_counts.size());
   std::vector<std::vector<double>> run_cpu(thread_counts.size());
@@ -280,8 +298,18 @@ int main(int argc, char** argv) {
   for (int r = 0; r < rounds; ++r) {
     parse = ParseOnly(dir);
     parse_s.push_back(parse.seconds);
-    product_s.push_back(ProductParserOnly(dir).seconds);
-    if (max_threads > 1) parallel_s.push_back(ParallelParserOnly(dir, max_threads).seconds);
+    parse_cpu.push_back(parse.cpu_seconds);
+    const ParseStats product = ProductParserOnly(dir);
+    product_s.push_back(product.seconds);
+    product_cpu.push_back(product.cpu_seconds);
+    if (max_threads > 1) {
+      const ParseStats chunked = ParallelParserOnly(dir, 1);
+      chunked_s.push_back(chunked.seconds);
+      chunked_cpu.push_back(chunked.cpu_seconds);
+      const ParseStats parallel = ParallelParserOnly(dir, max_threads);
+      parallel_s.push_back(parallel.seconds);
+      parallel_cpu.push_back(parallel.cpu_seconds);
+    }
     for (size_t k = 0; k < thread_counts.size(); ++k) {
       ChildStats c = RunTimed(run_args(dir, thread_counts[k]), stderr_path);
       if (c.exit_code != 0) {
@@ -306,13 +334,22 @@ int main(int argc, char** argv) {
       "input            %ld patients, %llu lines, %.1f MB; median of %d alternating rounds\n",
       patients, static_cast<unsigned long long>(parse.lines), mb, rounds);
   if (cpu >= 0) std::printf("cores            1 (pinned to CPU %d)\n", cpu);
-  std::printf("parse-only       %.2f s  %.1f MB/s  %.0f lines/s (RapidJSON, product flags)\n",
-              Median(parse_s), mb / Median(parse_s), parse.lines / Median(parse_s));
-  std::printf("product parser   %.2f s  %.1f MB/s  (fhir::json::LineParser, one thread)\n",
-              Median(product_s), product_mbs);
+  std::printf(
+      "parse-only       %.2f s  %.1f MB/s  %.0f lines/s (RapidJSON, product flags); CPU %.2f s\n",
+      Median(parse_s), mb / Median(parse_s), parse.lines / Median(parse_s), Median(parse_cpu));
+  std::printf(
+      "product parser   %.2f s  %.1f MB/s  (fhir::json::LineParser, one thread); CPU %.2f s\n",
+      Median(product_s), product_mbs, Median(product_cpu));
   if (max_threads > 1) {
-    std::printf("parallel parser  %.2f s  %.1f MB/s  (fhir::ParallelNdjsonParser, %zu threads)\n",
-                Median(parallel_s), mb / Median(parallel_s), max_threads);
+    std::printf(
+        "chunked parser   %.2f s  %.1f MB/s  (fhir::ParallelNdjsonParser, 1 thread); CPU %.2f s "
+        "= %.2fx the line-by-line parse's\n",
+        Median(chunked_s), mb / Median(chunked_s), Median(chunked_cpu),
+        Median(chunked_cpu) / Median(product_cpu));
+    std::printf(
+        "parallel parser  %.2f s  %.1f MB/s  (fhir::ParallelNdjsonParser, %zu threads); CPU %.2f "
+        "s\n",
+        Median(parallel_s), mb / Median(parallel_s), max_threads, Median(parallel_cpu));
   }
   double one_thread_mbs = 0;
   for (size_t k = 0; k < thread_counts.size(); ++k) {
