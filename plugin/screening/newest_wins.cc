@@ -59,11 +59,30 @@ void ScreeningCollector::Finisher::Build(uint32_t patient, PatientRecord* rec) {
 std::vector<uint32_t> ScreeningCollector::FinishOrder() {
   State& st = *state_;
   AddStandaloneCandidates();
-  std::vector<uint32_t> order(st.patients.size());
-  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    return st.patient_ids.Name(a) < st.patient_ids.Name(b);
+  // By id. Each id's first 8 bytes, big-endian and zero-padded, decide nearly every comparison
+  // without a visit to the id itself (a miss to memory each at a million patients); equal
+  // prefixes compare the whole ids. The same order as comparing the ids: bytes compare unsigned,
+  // and the padding sorts an id before the longer ids it begins.
+  struct Keyed {
+    uint64_t prefix;
+    uint32_t index;
+  };
+  const uint32_t n = static_cast<uint32_t>(st.patients.size());
+  std::vector<Keyed> keyed(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    const std::string_view id = st.patient_ids.Name(i);
+    uint64_t prefix = 0;
+    for (size_t k = 0; k < 8; ++k) {
+      prefix = (prefix << 8) | (k < id.size() ? static_cast<unsigned char>(id[k]) : 0u);
+    }
+    keyed[i] = {prefix, i};
+  }
+  std::sort(keyed.begin(), keyed.end(), [&](const Keyed& a, const Keyed& b) {
+    if (a.prefix != b.prefix) return a.prefix < b.prefix;
+    return st.patient_ids.Name(a.index) < st.patient_ids.Name(b.index);
   });
+  std::vector<uint32_t> order(n);
+  for (uint32_t i = 0; i < n; ++i) order[i] = keyed[i].index;
   return order;
 }
 

@@ -2,6 +2,7 @@
 // patients shared between them, are the records Finish builds, and the pass counts the same —
 // with versions, retractions, panels, a member shared by two panels of one patient, a member
 // of another subject, and Observations no counted panel reaches.
+#include <algorithm>
 #include <thread>
 
 #include "plugin/screening/screening_collector.h"
@@ -149,6 +150,43 @@ TEST(FinisherTest, RecordsAndCountsOnOneToThreeThreadsMatchFinish) {
     EXPECT_EQ(many.counts.member_observations, one.counts.member_observations) << threads;
     EXPECT_EQ(many.counts.ignored, one.counts.ignored) << threads;
     EXPECT_EQ(many.counts.read, one.counts.read) << threads;
+  }
+}
+
+// Records come in id order (bytes compared unsigned, a shorter id before the longer ids it
+// begins), also for ids FinishOrder cannot tell apart by their first 8 bytes: ids equal in
+// those bytes, ids that begin others, ids shorter than 8 bytes, exactly 8 bytes, '-' and '.'.
+TEST(FinisherTest, PatientsComeInIdOrderWhateverTheirFirstEightBytes) {
+  Harness h;
+  std::vector<std::string> ids = {"patient-0002",
+                                  "patient-0001b",
+                                  "patient-0001",
+                                  "patient-0001a",
+                                  "abcdefgh",
+                                  "abcdefghi",
+                                  "abcdefgh0",
+                                  "abc",
+                                  "abcdefg",
+                                  "A",
+                                  "a",
+                                  "Z9",
+                                  "0",
+                                  "9.1",
+                                  "9-1",
+                                  "91",
+                                  "abcdefgh-",
+                                  "abcdefgh.",
+                                  "abcdefgg",
+                                  "abcdefgi"};
+  std::vector<std::string> resources;
+  for (const std::string& id : ids) resources.push_back(PatientJson(id));
+  for (size_t threads : {0u, 2u}) {
+    const Built built = Build(h, resources, threads);
+    std::vector<std::string> got;
+    for (const PatientRecord& r : built.records) got.push_back(r.id);
+    std::vector<std::string> want = ids;
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(got, want) << threads << " threads";
   }
 }
 
