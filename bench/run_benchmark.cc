@@ -52,11 +52,16 @@ struct ParseStats {
   uint64_t lines = 0;
 };
 
+// User + system seconds of a rusage.
+double CpuSeconds(const rusage& ru) {
+  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+         ru.ru_stime.tv_usec / 1e6;
+}
+
 double ProcessCpuSeconds() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
-         ru.ru_stime.tv_usec / 1e6;
+  return CpuSeconds(ru);
 }
 
 ParseStats ParseOnly(const std::string& dir) {
@@ -167,8 +172,7 @@ ChildStats WaitChild(pid_t pid, Clock::time_point start) {
   wait4(pid, &status, 0, &ru);
   st.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   st.max_rss_kb = ru.ru_maxrss;
-  st.cpu_seconds = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
-                   ru.ru_stime.tv_usec / 1e6;
+  st.cpu_seconds = CpuSeconds(ru);
   st.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return st;
 }

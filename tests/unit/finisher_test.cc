@@ -158,26 +158,26 @@ TEST(FinisherTest, RecordsAndCountsOnOneToThreeThreadsMatchFinish) {
 // those bytes, ids that begin others, ids shorter than 8 bytes, exactly 8 bytes, '-' and '.'.
 TEST(FinisherTest, PatientsComeInIdOrderWhateverTheirFirstEightBytes) {
   Harness h;
-  std::vector<std::string> ids = {"patient-0002",
-                                  "patient-0001b",
-                                  "patient-0001",
-                                  "patient-0001a",
-                                  "abcdefgh",
-                                  "abcdefghi",
-                                  "abcdefgh0",
-                                  "abc",
-                                  "abcdefg",
-                                  "A",
-                                  "a",
-                                  "Z9",
-                                  "0",
-                                  "9.1",
-                                  "9-1",
-                                  "91",
-                                  "abcdefgh-",
-                                  "abcdefgh.",
-                                  "abcdefgg",
-                                  "abcdefgi"};
+  const std::vector<std::string> ids = {"patient-0002",
+                                        "patient-0001b",
+                                        "patient-0001",
+                                        "patient-0001a",
+                                        "abcdefgh",
+                                        "abcdefghi",
+                                        "abcdefgh0",
+                                        "abc",
+                                        "abcdefg",
+                                        "A",
+                                        "a",
+                                        "Z9",
+                                        "0",
+                                        "9.1",
+                                        "9-1",
+                                        "91",
+                                        "abcdefgh-",
+                                        "abcdefgh.",
+                                        "abcdefgg",
+                                        "abcdefgi"};
   std::vector<std::string> resources;
   for (const std::string& id : ids) resources.push_back(PatientJson(id));
   for (size_t threads : {0u, 2u}) {
