@@ -72,7 +72,7 @@ ParseStats ParseOnly(const std::string& dir) {
   const double cpu_start = ProcessCpuSeconds();
   auto start = Clock::now();
   for (const char* t : {"Questionnaire", "Patient", "QuestionnaireResponse", "Observation"}) {
-    fhir::NdjsonReader reader(dir + "/" + t + ".ndjson", {16u << 20, 4u << 20});
+    fhir::NdjsonReader reader(dir + "/" + t + ".ndjson", {.max_line_bytes = 16u << 20});
     if (!reader.Open().ok()) continue;
     fhir::NdjsonReader::Line line;
     while (reader.Next(&line)) {
@@ -98,7 +98,7 @@ ParseStats ProductParserOnly(const std::string& dir) {
   const double cpu_start = ProcessCpuSeconds();
   auto start = Clock::now();
   for (const char* t : {"Questionnaire", "Patient", "QuestionnaireResponse", "Observation"}) {
-    fhir::NdjsonReader reader(dir + "/" + t + ".ndjson", {16u << 20, 4u << 20});
+    fhir::NdjsonReader reader(dir + "/" + t + ".ndjson", {.max_line_bytes = 16u << 20});
     if (!reader.Open().ok()) continue;
     fhir::NdjsonReader::Line line;
     while (reader.Next(&line)) {
@@ -121,7 +121,7 @@ ParseStats ParallelParserOnly(const std::string& dir, size_t threads) {
   const double cpu_start = ProcessCpuSeconds();
   auto start = Clock::now();
   for (const char* t : {"Questionnaire", "Patient", "QuestionnaireResponse", "Observation"}) {
-    fhir::NdjsonReader reader(dir + "/" + t + ".ndjson", {16u << 20, 4u << 20});
+    fhir::NdjsonReader reader(dir + "/" + t + ".ndjson", {.max_line_bytes = 16u << 20});
     if (!reader.Open().ok()) continue;
     fhir::ParallelNdjsonParser lines(reader, {threads, 64});
     while (const fhir::ParallelNdjsonParser::Line* line = lines.Next()) {

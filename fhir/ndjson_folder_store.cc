@@ -36,7 +36,7 @@ NdjsonFolderStore::NdjsonFolderStore(std::string dir, Options options)
 Status ReadNdjsonFile(const std::string& path, const std::string& type,
                       const NdjsonFolderStore::Options& options, ResourceVisitor& visitor,
                       StoreStats* stats) {
-  NdjsonReader reader(path, {options.max_line_bytes, 4u << 20});
+  NdjsonReader reader(path, {.max_line_bytes = options.max_line_bytes});
   if (Status s = reader.Open(); !s.ok()) return s;
   if (options.threads > 1) {
     ParallelNdjsonParser lines(reader, {options.threads, options.max_depth});

@@ -30,11 +30,15 @@ struct ParallelNdjsonParser::Chunk {
       : pool_buffer(new char[pool_bytes]), pool(pool_buffer.get(), pool_bytes) {}
   void Reset() {
     lines.clear();
-    text.clear();
+    buffers.clear();  // back to the reader as spares once no other chunk holds them
+    bytes = 0;
     pool.Clear();  // keeps the user buffer; frees what overflowed it
     last = false;
   }
-  std::vector<char> text;  // the lines, each NUL-terminated, parsed in place
+  // The reader's buffers the lines lie in (each NUL-terminated, parsed in place): held until
+  // the caller is done with the chunk.
+  std::vector<std::shared_ptr<char[]>> buffers;
+  size_t bytes = 0;  // the lines' text
   std::vector<Line> lines;
   std::unique_ptr<char[]> pool_buffer;
   rapidjson::MemoryPoolAllocator<> pool;  // the DOMs of the chunk's lines
@@ -44,6 +48,7 @@ struct ParallelNdjsonParser::Chunk {
 
 ParallelNdjsonParser::ParallelNdjsonParser(NdjsonReader& reader, Options options)
     : reader_(reader), options_(options) {
+  reader_.HandOff();
   const size_t threads = options_.threads > 0 ? options_.threads : 1;
   // Two chunks a thread: one being parsed while the caller reads another.
   for (size_t i = 0; i < 2 * threads; ++i) {
@@ -119,16 +124,19 @@ bool ParallelNdjsonParser::Complete(Chunk& chunk) {
 
 bool ParallelNdjsonParser::Fill(Chunk& chunk) {
   NdjsonReader::Line in;
-  while (chunk.text.size() < options_.chunk_bytes && reader_.Next(&in)) {
+  while (chunk.bytes < options_.chunk_bytes && reader_.Next(&in)) {
     Line& line = chunk.lines.emplace_back();
     line.number = in.number;
     line.too_long = in.too_long;
     line.length = in.length;
     if (in.too_long) continue;
-    line.offset = chunk.text.size();
+    line.text = in.data;
     line.size = in.size;
-    chunk.text.insert(chunk.text.end(), in.data, in.data + in.size);
-    chunk.text.push_back('\0');
+    chunk.bytes += in.size + 1;
+    // Lines come from one buffer after another: hold each once.
+    if (chunk.buffers.empty() || chunk.buffers.back() != reader_.buffer()) {
+      chunk.buffers.push_back(reader_.buffer());
+    }
   }
   return !chunk.lines.empty();
 }
@@ -138,8 +146,8 @@ void ParallelNdjsonParser::Parse(Chunk& chunk) const {
   const char* previous_end = nullptr;
   for (Line& line : chunk.lines) {
     if (line.too_long) continue;
-    line.failure = json::LineParser::ParseInto(chunk.text.data() + line.offset, line.size,
-                                               options_.max_depth, &doc, &line.error);
+    line.failure =
+        json::LineParser::ParseInto(line.text, line.size, options_.max_depth, &doc, &line.error);
     // Moves the root into the line (RapidJSON's assignment moves); its nodes stay in the pool.
     if (line.failure == json::ParseFailure::kNone) {
       line.value = static_cast<rapidjson::Value&>(doc);
@@ -163,9 +171,9 @@ void ParallelNdjsonParser::Parse(Chunk& chunk) const {
 
 // Asks for a line's text and DOM to be brought into this core's cache: a chunk another thread
 // parsed sits in that thread's cache, and the collector walks its nodes in no simple order.
-void ParallelNdjsonParser::Prefetch(const Chunk& chunk, const Line& line) {
+void ParallelNdjsonParser::Prefetch(const Line& line) {
   constexpr size_t kLine = 64;
-  const char* text = chunk.text.data() + line.offset;
+  const char* text = line.text;
   for (size_t i = 0; i < line.size; i += kLine) __builtin_prefetch(text + i, 0, 3);
   for (const char* p = line.dom_begin; p < line.dom_end; p += kLine) __builtin_prefetch(p, 0, 3);
 }
@@ -192,7 +200,7 @@ const ParallelNdjsonParser::Line* ParallelNdjsonParser::Next() {
     if (chunk.last) return nullptr;
     if (line_ < chunk.lines.size()) {
       if (line_ + kPrefetchAhead < chunk.lines.size()) {
-        Prefetch(chunk, chunk.lines[line_ + kPrefetchAhead]);
+        Prefetch(chunk.lines[line_ + kPrefetchAhead]);
       }
       return &chunk.lines[line_++];
     }

@@ -49,13 +49,15 @@ class ParallelNdjsonParser {
     json::ParseFailure failure = json::ParseFailure::kNone;  // when not too long
     std::string error;                                       // when failure != kNone
     rapidjson::Value value;                                  // when failure == kNone
-    size_t offset = 0;                                       // internal: text offset in its chunk
+    char* text = nullptr;  // internal: the line in the reader's buffer (held by its chunk)
     size_t size = 0;
     const char* dom_begin = nullptr;  // internal: where its DOM's nodes lie (for prefetching)
     const char* dom_end = nullptr;
   };
 
-  // REQUIRES: `reader` is open and outlives this object. Starts the workers.
+  // REQUIRES: `reader` is open, no line read yet, and outlives this object. Starts the workers.
+  // Sets the reader to hand its buffers off (NdjsonReader::HandOff): lines are parsed where
+  // the reader read them, never copied.
   ParallelNdjsonParser(NdjsonReader& reader, Options options);
   // Stops and joins the workers (also when the caller stopped before the end).
   ~ParallelNdjsonParser();
@@ -76,7 +78,7 @@ class ParallelNdjsonParser {
   bool Complete(Chunk& chunk);
   bool Fill(Chunk& chunk);  // REQUIRES: read_mu_ held
   void Parse(Chunk& chunk) const;
-  static void Prefetch(const Chunk& chunk, const Line& line);
+  static void Prefetch(const Line& line);
   static constexpr size_t kPrefetchAhead = 2;  // lines
 
   NdjsonReader& reader_;

@@ -34,8 +34,9 @@ std::string Describe(uint64_t number, bool too_long, uint64_t length, json::Pars
   return s + " " + buf.GetString();
 }
 
-std::vector<std::string> ReadOneThread(const std::string& path, size_t max_line_bytes) {
-  NdjsonReader reader(path, {max_line_bytes, 4096});
+std::vector<std::string> ReadOneThread(const std::string& path, size_t max_line_bytes,
+                                       size_t reader_bytes = 4096) {
+  NdjsonReader reader(path, {max_line_bytes, reader_bytes});
   EXPECT_TRUE(reader.Open().ok());
   json::LineParser parser(8);
   std::vector<std::string> out;
@@ -50,8 +51,9 @@ std::vector<std::string> ReadOneThread(const std::string& path, size_t max_line_
 }
 
 std::vector<std::string> ReadParallel(const std::string& path, size_t max_line_bytes,
-                                      size_t threads, size_t chunk_bytes) {
-  NdjsonReader reader(path, {max_line_bytes, 4096});
+                                      size_t threads, size_t chunk_bytes,
+                                      size_t reader_bytes = 4096) {
+  NdjsonReader reader(path, {max_line_bytes, reader_bytes});
   EXPECT_TRUE(reader.Open().ok());
   std::vector<std::string> out;
   ParallelNdjsonParser lines(reader, {threads, 8, chunk_bytes});
@@ -105,6 +107,57 @@ TEST_F(NdjsonParallelTest, SameLinesInFileOrderAsTheOneThreadRead) {
             << "line " << i << ", chunk " << chunk << ", threads " << threads;
       }
     }
+  }
+}
+
+// The last line has no newline and is longer than half the reader's buffer: looking for its
+// end, the reader moves it to a larger buffer and then meets the end of the file. The line must
+// be read from where it now is (it was read from the freed buffer before).
+TEST_F(NdjsonParallelTest, ALastLineWithoutNewlineThatOutgrowsTheBuffer) {
+  const std::string last = R"({"last":")" + std::string(3000, 'x') + R"("})";
+  {
+    std::ofstream f(path_, std::ios::binary);
+    f << R"({"first":1})"
+      << "\n"
+      << last;
+  }
+  const std::vector<std::string> expected = {"1 11 none " + std::string(R"({"first":1})"),
+                                             "2 " + std::to_string(last.size()) + " none " + last};
+  EXPECT_EQ(ReadOneThread(path_, 1 << 20), expected);
+  for (size_t threads : {1, 2}) {
+    EXPECT_EQ(ReadParallel(path_, 1 << 20, threads, 64), expected) << threads << " threads";
+  }
+}
+
+// A line's verdict and length do not depend on the reader's buffer, so a parallel read may
+// use buffers of another size than the one-thread read: a line over the limit that ends in
+// "\r\n" is as long without its '\r' whether it was read whole or streamed past (the streamed
+// one counted the '\r' before), a line of the limit's length plus "\r\n" is read, and a blank
+// line over the limit is skipped (the streamed one was reported too long).
+TEST_F(NdjsonParallelTest, TheSameLinesWhateverTheReadersBufferSize) {
+  const auto json_of = [](size_t n) { return R"({"a":")" + std::string(n - 8, 'x') + R"("})"; };
+  {
+    std::ofstream f(path_, std::ios::binary);
+    for (int i = 0; i < 40; ++i) {
+      f << json_of(10 + (i * 7) % 50) << "\n";  // moves the others across buffer boundaries
+      f << json_of(256) << "\r\n" << json_of(257) << "\r\n";
+      f << json_of(256) << "\n" << json_of(257) << "\n";
+      f << std::string(300 + i, ' ') << "\n" << std::string(300, '\t') << "\r\n";
+      f << std::string(150, ' ') << "\r" << std::string(150 + i, ' ') << "\n";
+      f << json_of(1000 + i) << "\r\n";
+    }
+    f << json_of(600) << "\r";  // the last line, no newline
+  }
+  const std::vector<std::string> expected = ReadOneThread(path_, 256, 1 << 16);
+  ASSERT_EQ(expected.size(), 40u * 7 + 1);  // 9 lines each time, 2 blank
+  EXPECT_EQ(expected[1], "2 256 none " + json_of(256));
+  EXPECT_EQ(expected[2], "3 too-long 257 none");
+  EXPECT_EQ(expected[5], "8 too-long 301 none");
+  EXPECT_EQ(expected[6], "9 too-long 1000 none");
+  EXPECT_EQ(expected.back(), std::to_string(40 * 9 + 1) + " too-long 600 none");
+  for (size_t reader_bytes : {16, 64, 100, 255, 256, 257, 258, 4096}) {
+    EXPECT_EQ(ReadOneThread(path_, 256, reader_bytes), expected) << reader_bytes << " bytes";
+    EXPECT_EQ(ReadParallel(path_, 256, 2, 100, reader_bytes), expected) << reader_bytes;
   }
 }
 
