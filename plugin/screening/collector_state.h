@@ -118,6 +118,9 @@ struct ScreeningCollector::State {
   // Highest rank of a non-counting version, by id: retracts lower counted versions.
   StringMap<VersionRank> qr_tombstones;
   StringMap<VersionRank> obs_tombstones;
+  // Their ids, asked before the maps (DropNotCounting); built by FinishOrder.
+  IdFilter qr_tombstone_ids;
+  IdFilter obs_tombstone_ids;
 
   uint32_t ObservationIndex(std::string_view id) {
     bool inserted = false;

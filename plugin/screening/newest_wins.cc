@@ -59,6 +59,11 @@ void ScreeningCollector::Finisher::Build(uint32_t patient, PatientRecord* rec) {
 std::vector<uint32_t> ScreeningCollector::FinishOrder() {
   State& st = *state_;
   AddStandaloneCandidates();
+  for (auto [tombstones, filter] : {std::pair{&st.qr_tombstones, &st.qr_tombstone_ids},
+                                    std::pair{&st.obs_tombstones, &st.obs_tombstone_ids}}) {
+    filter->Reset(tombstones->size());
+    for (const auto& [id, rank] : *tombstones) filter->Add(id);
+  }
   // By id. Each id's first 8 bytes, big-endian and zero-padded, decide nearly every comparison
   // without a visit to the id itself (a miss to memory each at a million patients); equal
   // prefixes compare the whole ids. The same order as comparing the ids: bytes compare unsigned,
@@ -161,9 +166,9 @@ void ScreeningCollector::DropNotCounting(FinishScratch& scratch) {
   for (size_t i = 0; i < n; ++i) {
     const Candidate& c = cand(i);
     if (c.kind == ScreeningKind::kObservationItems) continue;  // built from current versions
-    const auto& tombs =
-        c.kind == ScreeningKind::kQuestionnaireResponse ? st.qr_tombstones : st.obs_tombstones;
-    if (tombs.empty()) continue;
+    const bool qr = c.kind == ScreeningKind::kQuestionnaireResponse;
+    if (!(qr ? st.qr_tombstone_ids : st.obs_tombstone_ids).MayHold(c.id)) continue;
+    const auto& tombs = qr ? st.qr_tombstones : st.obs_tombstones;
     auto t = tombs.find(c.id);
     // A non-counting line of the same version retracts too, whatever the line order (#9).
     if (t != tombs.end() && SameVersion(c.rank, t->second)) {
