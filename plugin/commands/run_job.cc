@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include "fhir/ndjson_parallel.h"
 #include "plugin/outputs/folder_outputs.h"
 #include "plugin/outputs/run_summary.h"
 #include "plugin/pass/directory_source.h"
@@ -345,6 +346,9 @@ int RunJob(const RunOptions& options, std::ostream& out, std::ostream& err) {
   }
   fhir::Store& store = (*source)->store();
   FolderOutputs outputs(p.config.out, run_id, p.ruleset.version(), options.dry_run);
+  // A writer thread per output file only when the run's threads leave a core for it: at
+  // `--threads 2` on two cores a third thread per file made the evaluation slower (issue 17).
+  outputs.set_writer_threads((*source)->Threads() < fhir::AvailableCores());
   if (fhir::Status s = outputs.Open(); !s.ok()) {
     err << "sdoh-bridge: " << s.message() << "\n";
     return 1;

@@ -28,6 +28,8 @@ std::string FolderOutputs::Path(const std::string& name) const {
 }
 
 fhir::Status FolderOutputs::Open() {
+  flags_file_.set_writer_thread(writer_threads_);
+  plan_file_.set_writer_thread(writer_threads_);
   if (fhir::Status s = flags_file_.Open(); !s.ok()) return s;
   if (dry_run_) {
     if (fhir::Status s = plan_file_.Open(); !s.ok()) return s;
@@ -36,6 +38,7 @@ fhir::Status FolderOutputs::Open() {
   }
   for (const std::string& t : PlannedResourceTypes()) {
     auto f = std::make_unique<OutputFile>(Path(t + ".ndjson"));
+    f->set_writer_thread(writer_threads_);
     if (fhir::Status s = f->Open(); !s.ok()) return s;
     resource_files_[t] = std::move(f);
   }

@@ -32,6 +32,9 @@ class FolderOutputs : public PassSink {
  public:
   FolderOutputs(std::string out_dir, std::string run_id, std::string ruleset_version, bool dry_run);
 
+  // Whether the files may use writer threads (OutputFile::set_writer_thread; default yes).
+  // REQUIRES: before Open().
+  void set_writer_threads(bool allowed) { writer_threads_ = allowed; }
   // Opens every file (as .tmp). Errors: the folder cannot be written.
   fhir::Status Open();
   // The patient's flags.ndjson lines, into result.rendered.
@@ -52,6 +55,7 @@ class FolderOutputs : public PassSink {
   std::string run_id_;
   std::string ruleset_version_;
   bool dry_run_;
+  bool writer_threads_ = true;
   OutputFile flags_file_;
   OutputFile plan_file_;
   std::map<std::string, std::unique_ptr<OutputFile>> resource_files_;

@@ -37,9 +37,11 @@ fhir::Status OutputFile::Open() {
   if (fd_ < 0) return fhir::Status::IoError(tmp_ + ": " + std::strerror(errno));
   ::fchmod(fd_, 0600);
   // A writer thread only helps when another core can run it; on one core (a one-CPU machine,
-  // or a process pinned to one) the producer writes smaller chunks itself.
+  // or a process pinned to one), or when the owner keeps every core busy, the producer writes
+  // smaller chunks itself.
   cpu_set_t cpus;
-  background_ = sched_getaffinity(0, sizeof(cpus), &cpus) != 0 || CPU_COUNT(&cpus) > 1;
+  background_ = writer_thread_allowed_ &&
+                (sched_getaffinity(0, sizeof(cpus), &cpus) != 0 || CPU_COUNT(&cpus) > 1);
   chunk_ = background_ ? kChunk : kChunk / 4;
   buf_.reserve(chunk_ + 4096);
   return fhir::Status::Ok();

@@ -81,6 +81,46 @@ TEST_F(OutputFileTest, EveryByteInOrderOnOneCore) {
   EXPECT_EQ(Slurp(path), expected);
 }
 
+size_t ThreadsOfThisProcess() {
+  size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    (void)e;
+    ++n;
+  }
+  return n;
+}
+
+// Issue 17: when its owner keeps every core busy (`run --threads 2` on two cores), a file
+// writes its own chunks — no thread is started — and still every byte, in order. Where it may
+// use one, the thread is started at the first full chunk.
+TEST_F(OutputFileTest, NoWriterThreadWhenTheOwnerSaysNoCoreIsLeft) {
+  cpu_set_t cpus;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(cpus), &cpus), 0);
+  for (const bool allowed : {false, true}) {
+    const std::string path = (dir_ / (allowed ? "d.ndjson" : "e.ndjson")).string();
+    const size_t before = ThreadsOfThisProcess();
+    OutputFile f(path);
+    f.set_writer_thread(allowed);
+    ASSERT_TRUE(f.Open().ok());
+    std::string expected;
+    for (int i = 0; i < 60000; ++i) {
+      std::string line = "{\"line\":" + std::to_string(i) + ",\"pad\":\"" +
+                         std::string(static_cast<size_t>(i % 41), 'y') + "\"}";
+      f.WriteLine(line);
+      expected += line + "\n";
+    }
+    ASSERT_GT(expected.size(), 2u << 20);  // past the first full chunk either way
+    const size_t during = ThreadsOfThisProcess();
+    if (allowed && CPU_COUNT(&cpus) > 1) {
+      EXPECT_EQ(during, before + 1) << "the writer thread";
+    } else {
+      EXPECT_EQ(during, before) << (allowed ? "one core: no thread" : "not allowed: no thread");
+    }
+    ASSERT_TRUE(f.Commit().ok());
+    EXPECT_EQ(Slurp(path), expected);
+  }
+}
+
 TEST_F(OutputFileTest, AnUncommittedFileLeavesNothing) {
   const std::string path = (dir_ / "c.ndjson").string();
   { std::ofstream(path) << "the previous run's output\n"; }
