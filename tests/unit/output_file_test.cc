@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 
@@ -32,10 +33,8 @@ class OutputFileTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  // Writes several MiB of numbered lines; returns what was written.
-  std::string WriteLines(const std::string& path, bool commit) {
-    OutputFile f(path);
-    EXPECT_TRUE(f.Open().ok());
+  // Writes several MiB of numbered lines to an open file; returns what was written.
+  static std::string WriteNumberedLines(OutputFile& f) {
     std::string expected;
     for (int i = 0; i < 120000; ++i) {
       std::string line = "{\"line\":" + std::to_string(i) + ",\"pad\":\"" +
@@ -43,6 +42,13 @@ class OutputFileTest : public ::testing::Test {
       f.WriteLine(line);
       expected += line + "\n";
     }
+    return expected;
+  }
+  // The same to `path`, opened here; committed when `commit`.
+  std::string WriteLines(const std::string& path, bool commit) {
+    OutputFile f(path);
+    EXPECT_TRUE(f.Open().ok());
+    std::string expected = WriteNumberedLines(f);
     if (commit) {
       EXPECT_TRUE(f.Commit().ok());
     }
@@ -82,12 +88,8 @@ TEST_F(OutputFileTest, EveryByteInOrderOnOneCore) {
 }
 
 size_t ThreadsOfThisProcess() {
-  size_t n = 0;
-  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
-    (void)e;
-    ++n;
-  }
-  return n;
+  const std::filesystem::directory_iterator tasks("/proc/self/task");
+  return static_cast<size_t>(std::distance(begin(tasks), end(tasks)));
 }
 
 // Issue 17: when its owner keeps every core busy (`run --threads 2` on two cores), a file
@@ -102,13 +104,7 @@ TEST_F(OutputFileTest, NoWriterThreadWhenTheOwnerSaysNoCoreIsLeft) {
     OutputFile f(path);
     f.set_writer_thread(allowed);
     ASSERT_TRUE(f.Open().ok());
-    std::string expected;
-    for (int i = 0; i < 60000; ++i) {
-      std::string line = "{\"line\":" + std::to_string(i) + ",\"pad\":\"" +
-                         std::string(static_cast<size_t>(i % 41), 'y') + "\"}";
-      f.WriteLine(line);
-      expected += line + "\n";
-    }
+    const std::string expected = WriteNumberedLines(f);
     ASSERT_GT(expected.size(), 2u << 20);  // past the first full chunk either way
     const size_t during = ThreadsOfThisProcess();
     if (allowed && CPU_COUNT(&cpus) > 1) {
