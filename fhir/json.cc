@@ -9,6 +9,8 @@
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
+#include "fhir/utf8.h"
+
 // RapidJSON 1.1.0's SIMD string scans (writer.h, reader.h) test "byte <= 0x19" for a control
 // character: its Writer leaves 0x1A-0x1F unescaped and its reader lets them through raw at
 // some offsets (issue 13 #5). fhir/CMakeLists.txt does not define these; nothing may.
@@ -173,34 +175,11 @@ bool IsAscii(const char* text, size_t len) {
 // strings (a string starts and ends at an ASCII quote, so no sequence crosses its ends).
 bool IsValidUtf8(const char* text, size_t len) {
   if (IsAscii(text, len)) return true;
-  const auto* s = reinterpret_cast<const unsigned char*>(text);
-  size_t i = 0;
-  while (i < len) {
-    const unsigned char c = s[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t tail = 0;
-    unsigned char lo = 0x80, hi = 0xBF;  // the first continuation byte's range
-    if (c >= 0xC2 && c <= 0xDF) {
-      tail = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      tail = 2;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      tail = 3;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    } else {
-      return false;
-    }
-    if (len - i - 1 < tail || s[i + 1] < lo || s[i + 1] > hi) return false;
-    for (size_t k = 2; k <= tail; ++k) {
-      if (s[i + k] < 0x80 || s[i + k] > 0xBF) return false;
-    }
-    i += tail + 1;
+  const std::string_view s(text, len);
+  for (size_t i = 0; i < len;) {
+    const size_t n = Utf8Length(s, i);
+    if (n == 0) return false;
+    i += n;
   }
   return true;
 }
