@@ -14,7 +14,9 @@
 //      wall time and peak RSS (wait4 rusage), and its two phases (SDOH_TIMING);
 //   5. with more than one thread: two `run --threads 1` started at once, each on its own output
 //      folder — what two independent threads get from this machine, the ceiling for --threads 2.
-// Each round runs all of them in turn (alternating); the median of the rounds is reported.
+// Each round runs all of them in turn (alternating), each after a sync(2) so that none pays for
+// the flush of an earlier one's output; the median of the rounds is reported, and the ratios
+// within each round with their spread (the machine's load moves them from round to round).
 //
 // Usage: run_benchmark [--patients N] [--dir DIR] [--rounds R] [--threads 1,2] [--bin BIN]
 //                      [--cpu C]
@@ -143,7 +145,8 @@ ParseStats ParallelParserOnly(const std::string& dir, size_t threads) {
 
 struct ChildStats {
   double seconds = 0;
-  double cpu_seconds = 0;  // user + system, all threads
+  double cpu_seconds = 0;     // user + system, all threads
+  double system_seconds = 0;  // of which in the kernel (reading, writing, first touches)
   long max_rss_kb = 0;
   int exit_code = -1;
   double read_ms = -1;      // SDOH_TIMING: reading and normalising (the parallel parse)
@@ -177,6 +180,7 @@ ChildStats WaitChild(pid_t pid, Clock::time_point start) {
   st.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   st.max_rss_kb = ru.ru_maxrss;
   st.cpu_seconds = CpuSeconds(ru);
+  st.system_seconds = ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
   st.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return st;
 }
@@ -214,6 +218,12 @@ double RunPair(const std::vector<std::string>& a, const std::vector<std::string>
   return std::max(sa.seconds, sb.seconds);
 }
 
+// Writes what earlier passes left dirty in the page cache to disk before the next pass starts:
+// a run writes its outputs (178 MB at 100k patients, 1.8 GB at 1M) and ends before the kernel
+// has written them out, and that flush (vmstat: 178 MB bursts) then ran during the next pass,
+// on the same two cores.
+void Settle() { ::sync(); }
+
 uint64_t CountScreenings(const std::string& summary_path) {
   std::ifstream in(summary_path);
   std::stringstream ss;
@@ -234,6 +244,18 @@ template <typename T>
 T Median(std::vector<T> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
+}
+
+// "median (min-max)" of per-round values, each printed with `format`.
+std::string Spread(const std::vector<double>& v, const char* format) {
+  auto fmt = [&](double x) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, format, x);
+    return std::string(buf);
+  };
+  if (v.empty()) return "-";
+  const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+  return fmt(Median(v)) + " (" + fmt(*lo) + "-" + fmt(*hi) + ")";
 }
 
 int main(int argc, char** argv) {
@@ -298,12 +320,13 @@ int main(int argc, char** argv) {
   std::vector<double> plain_cpu, parse_cpu, product_cpu, parallel_cpu, chunked_cpu;
   std::vector<std::vector<double>> run_s(thread_counts.size());
   std::vector<std::vector<long>> run_rss(thread_counts.size());
-  std::vector<std::vector<double>> run_cpu(thread_counts.size());
+  std::vector<std::vector<double>> run_cpu(thread_counts.size()), run_sys(thread_counts.size());
   std::vector<std::vector<double>> run_read(thread_counts.size()), run_eval(thread_counts.size());
   std::vector<double> pair_s;
   const std::string stderr_path = dir + "-run.stderr";
   ParseStats parse;
   for (int r = 0; r < rounds; ++r) {
+    Settle();
     const ParseStats plain = ParseOnly<rapidjson::kParseDefaultFlags>(dir);
     plain_s.push_back(plain.seconds);
     plain_cpu.push_back(plain.cpu_seconds);
@@ -322,6 +345,7 @@ int main(int argc, char** argv) {
       parallel_cpu.push_back(parallel.cpu_seconds);
     }
     for (size_t k = 0; k < thread_counts.size(); ++k) {
+      Settle();
       ChildStats c = RunTimed(run_args(dir, thread_counts[k]), stderr_path);
       if (c.exit_code != 0) {
         std::fprintf(stderr, "sdoh-bridge run exited %d (its stderr: %s)\n", c.exit_code,
@@ -333,8 +357,10 @@ int main(int argc, char** argv) {
       run_s[k].push_back(c.seconds);
       run_rss[k].push_back(c.max_rss_kb);
       run_cpu[k].push_back(c.cpu_seconds);
+      run_sys[k].push_back(c.system_seconds);
     }
     if (max_threads > 1) {
+      Settle();
       pair_s.push_back(RunPair(run_args(dir, 1, "/out-pair-a"), run_args(dir, 1, "/out-pair-b")));
     }
   }
@@ -383,12 +409,27 @@ int main(int argc, char** argv) {
       std::printf("  %.2fx --threads 1", mbs / one_thread_mbs);
     }
     std::printf(
-        "\n                 CPU %.2f s; peak RSS %.1f MB (%.1f MB on 10 patients) = %.0f "
-        "bytes/patient\n",
-        Median(run_cpu[k]), rss / 1024.0, base[k].max_rss_kb / 1024.0,
+        "\n                 CPU %.2f s (kernel %.2f s); peak RSS %.1f MB (%.1f MB on 10 patients) "
+        "= %.0f bytes/patient\n",
+        Median(run_cpu[k]), Median(run_sys[k]), rss / 1024.0, base[k].max_rss_kb / 1024.0,
         (rss - base[k].max_rss_kb) * 1024.0 / patients);
     std::printf("                 read+normalise %.2f s, rules+plan+write %.2f s (SDOH_TIMING)\n",
                 Median(run_read[k]), Median(run_eval[k]));
+  }
+  // The ratios within each round (its passes ran minutes apart at most): how far the load of
+  // the machine moved them, which the medians above do not show.
+  const size_t one = static_cast<size_t>(
+      std::find(thread_counts.begin(), thread_counts.end(), size_t{1}) - thread_counts.begin());
+  for (size_t k = 0; k < thread_counts.size(); ++k) {
+    std::vector<double> of_parser, of_one;
+    for (size_t r = 0; r < run_s[k].size(); ++r) {
+      of_parser.push_back(100.0 * product_s[r] / run_s[k][r]);
+      if (k != one && one < thread_counts.size()) of_one.push_back(run_s[one][r] / run_s[k][r]);
+    }
+    std::printf("per round        --threads %zu: %s of the product parser", thread_counts[k],
+                Spread(of_parser, "%.0f%%").c_str());
+    if (!of_one.empty()) std::printf("; %s --threads 1", Spread(of_one, "%.2fx").c_str());
+    std::printf("\n");
   }
   if (max_threads > 1 && one_thread_mbs > 0) {
     // Two independent one-thread runs share nothing but the machine: the most two threads of
