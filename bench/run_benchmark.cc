@@ -69,6 +69,18 @@ double ProcessCpuSeconds() {
   return CpuSeconds(ru);
 }
 
+// Megabytes a rusage's process read from the disk rather than the page cache (Linux counts
+// ru_inblock in 512-byte units). An input the kernel dropped from its cache between passes
+// (on this project's VM a proactive reclaim drops file pages idle for a minute) is read again
+// from the disk, and the pass that does so is slower for it.
+double DiskReadMb(const rusage& ru) { return ru.ru_inblock * 512.0 / 1e6; }
+
+double ProcessDiskReadMb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return DiskReadMb(ru);
+}
+
 template <unsigned kParseFlags>
 ParseStats ParseOnly(const std::string& dir) {
   ParseStats st;
@@ -147,6 +159,7 @@ struct ChildStats {
   double seconds = 0;
   double cpu_seconds = 0;     // user + system, all threads
   double system_seconds = 0;  // of which in the kernel (reading, writing, first touches)
+  double disk_read_mb = 0;    // input read from the disk, not the page cache
   long max_rss_kb = 0;
   int exit_code = -1;
   double read_ms = -1;      // SDOH_TIMING: reading and normalising (the parallel parse)
@@ -181,6 +194,7 @@ ChildStats WaitChild(pid_t pid, Clock::time_point start) {
   st.max_rss_kb = ru.ru_maxrss;
   st.cpu_seconds = CpuSeconds(ru);
   st.system_seconds = ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+  st.disk_read_mb = DiskReadMb(ru);
   st.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return st;
 }
@@ -321,12 +335,15 @@ int main(int argc, char** argv) {
   std::vector<std::vector<double>> run_s(thread_counts.size());
   std::vector<std::vector<long>> run_rss(thread_counts.size());
   std::vector<std::vector<double>> run_cpu(thread_counts.size()), run_sys(thread_counts.size());
+  std::vector<std::vector<double>> run_disk(thread_counts.size());
+  std::vector<double> parse_disk;  // the in-process parse passes of a round, together
   std::vector<std::vector<double>> run_read(thread_counts.size()), run_eval(thread_counts.size());
   std::vector<double> pair_s;
   const std::string stderr_path = dir + "-run.stderr";
   ParseStats parse;
   for (int r = 0; r < rounds; ++r) {
     Settle();
+    const double disk_start = ProcessDiskReadMb();
     const ParseStats plain = ParseOnly<rapidjson::kParseDefaultFlags>(dir);
     plain_s.push_back(plain.seconds);
     plain_cpu.push_back(plain.cpu_seconds);
@@ -344,6 +361,7 @@ int main(int argc, char** argv) {
       parallel_s.push_back(parallel.seconds);
       parallel_cpu.push_back(parallel.cpu_seconds);
     }
+    parse_disk.push_back(ProcessDiskReadMb() - disk_start);
     for (size_t k = 0; k < thread_counts.size(); ++k) {
       Settle();
       ChildStats c = RunTimed(run_args(dir, thread_counts[k]), stderr_path);
@@ -358,6 +376,7 @@ int main(int argc, char** argv) {
       run_rss[k].push_back(c.max_rss_kb);
       run_cpu[k].push_back(c.cpu_seconds);
       run_sys[k].push_back(c.system_seconds);
+      run_disk[k].push_back(c.disk_read_mb);
     }
     if (max_threads > 1) {
       Settle();
@@ -413,9 +432,13 @@ int main(int argc, char** argv) {
         "= %.0f bytes/patient\n",
         Median(run_cpu[k]), Median(run_sys[k]), rss / 1024.0, base[k].max_rss_kb / 1024.0,
         (rss - base[k].max_rss_kb) * 1024.0 / patients);
+    std::printf("                 input read from the disk, not the page cache: %s\n",
+                Spread(run_disk[k], "%.0f MB").c_str());
     std::printf("                 read+normalise %.2f s, rules+plan+write %.2f s (SDOH_TIMING)\n",
                 Median(run_read[k]), Median(run_eval[k]));
   }
+  std::printf("parse passes     input read from the disk, not the page cache, in a round: %s\n",
+              Spread(parse_disk, "%.0f MB").c_str());
   // The ratios within each round (its passes ran minutes apart at most): how far the load of
   // the machine moved them, which the medians above do not show.
   const size_t one = static_cast<size_t>(
