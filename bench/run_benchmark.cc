@@ -221,15 +221,22 @@ ChildStats RunTimed(const std::vector<std::string>& argv, const std::string& std
 }
 
 // Two copies of one command started at once (the machine's own ceiling for two independent
-// one-thread jobs): the wall time until both have ended; -1 when one failed.
-double RunPair(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+// one-thread jobs): the wall time until both have ended (-1 when one failed) and the CPU both
+// spent together.
+struct PairStats {
+  double seconds = -1;
+  double cpu_seconds = 0;
+};
+PairStats RunPair(const std::vector<std::string>& a, const std::vector<std::string>& b) {
   const auto start = Clock::now();
   const pid_t pa = StartChild(a, "");
   const pid_t pb = StartChild(b, "");
   const ChildStats sa = WaitChild(pa, start);
   const ChildStats sb = WaitChild(pb, start);
-  if (sa.exit_code != 0 || sb.exit_code != 0) return -1;
-  return std::max(sa.seconds, sb.seconds);
+  PairStats st;
+  st.cpu_seconds = sa.cpu_seconds + sb.cpu_seconds;
+  if (sa.exit_code == 0 && sb.exit_code == 0) st.seconds = std::max(sa.seconds, sb.seconds);
+  return st;
 }
 
 // Writes what earlier passes left dirty in the page cache to disk before the next pass starts:
@@ -338,7 +345,7 @@ int main(int argc, char** argv) {
   std::vector<std::vector<double>> run_disk(thread_counts.size());
   std::vector<double> parse_disk;  // the in-process parse passes of a round, together
   std::vector<std::vector<double>> run_read(thread_counts.size()), run_eval(thread_counts.size());
-  std::vector<double> pair_s;
+  std::vector<double> pair_s, pair_cpu;
   const std::string stderr_path = dir + "-run.stderr";
   ParseStats parse;
   for (int r = 0; r < rounds; ++r) {
@@ -380,7 +387,9 @@ int main(int argc, char** argv) {
     }
     if (max_threads > 1) {
       Settle();
-      pair_s.push_back(RunPair(run_args(dir, 1, "/out-pair-a"), run_args(dir, 1, "/out-pair-b")));
+      const PairStats p = RunPair(run_args(dir, 1, "/out-pair-a"), run_args(dir, 1, "/out-pair-b"));
+      pair_s.push_back(p.seconds);
+      pair_cpu.push_back(p.cpu_seconds);
     }
   }
   const uint64_t screenings = CountScreenings(dir + "/out/summary.json");
@@ -441,13 +450,15 @@ int main(int argc, char** argv) {
               Spread(parse_disk, "%.0f MB").c_str());
   // The ratios within each round (its passes ran minutes apart at most): how far the load of
   // the machine moved them, which the medians above do not show.
-  const size_t one = static_cast<size_t>(
+  const size_t one_index = static_cast<size_t>(
       std::find(thread_counts.begin(), thread_counts.end(), size_t{1}) - thread_counts.begin());
   for (size_t k = 0; k < thread_counts.size(); ++k) {
     std::vector<double> of_parser, of_one;
     for (size_t r = 0; r < run_s[k].size(); ++r) {
       of_parser.push_back(100.0 * product_s[r] / run_s[k][r]);
-      if (k != one && one < thread_counts.size()) of_one.push_back(run_s[one][r] / run_s[k][r]);
+      if (k != one_index && one_index < thread_counts.size()) {
+        of_one.push_back(run_s[one_index][r] / run_s[k][r]);
+      }
     }
     std::printf("per round        --threads %zu: %s of the product parser", thread_counts[k],
                 Spread(of_parser, "%.0f%%").c_str());
@@ -463,6 +474,20 @@ int main(int argc, char** argv) {
         "2 x --threads 1  %.2f s for both, started at once: the machine's ceiling for two threads "
         "is %.2fx one\n",
         pair, pair > 0 ? 2 * one / pair : 0.0);
+    // Side by side, each of two one-thread runs spends more CPU than it does alone (memory,
+    // caches and the host are shared): a --threads 2 run's CPU growth beyond that pair's is
+    // the run's own cost of sharing the work.
+    const double one_cpu = one_index < thread_counts.size() ? Median(run_cpu[one_index]) : 0;
+    if (one_cpu > 0) {
+      std::printf("                 CPU %.2f s for both = %.2fx twice --threads 1's",
+                  Median(pair_cpu), Median(pair_cpu) / (2 * one_cpu));
+      for (size_t k = 0; k < thread_counts.size(); ++k) {
+        if (thread_counts[k] > 1) {
+          std::printf("; --threads %zu: %.2fx", thread_counts[k], Median(run_cpu[k]) / one_cpu);
+        }
+      }
+      std::printf("\n");
+    }
   }
   return 0;
 }
