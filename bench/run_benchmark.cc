@@ -11,9 +11,11 @@
 //      caller cuts and parses every chunk itself): what handing lines over in parsed chunks
 //      costs against pass 2's line-by-line parse, before any thread is added;
 //   4. the full `sdoh-bridge run --threads N` as a child process for each N of --threads, for
-//      wall time and peak RSS (wait4 rusage), and its two phases (SDOH_TIMING);
+//      wall time, CPU, peak RSS and input read from the disk (wait4 rusage), and its two phases
+//      (SDOH_TIMING);
 //   5. with more than one thread: two `run --threads 1` started at once, each on its own output
-//      folder — what two independent threads get from this machine, the ceiling for --threads 2.
+//      folder — what two independent threads get from this machine, the ceiling for --threads 2,
+//      and the CPU they spend together against twice one run's.
 // Each round runs all of them in turn (alternating), each after a sync(2) so that none pays for
 // the flush of an earlier one's output; the median of the rounds is reported, and the ratios
 // within each round with their spread (the machine's load moves them from round to round).
@@ -221,11 +223,11 @@ ChildStats RunTimed(const std::vector<std::string>& argv, const std::string& std
 }
 
 // Two copies of one command started at once (the machine's own ceiling for two independent
-// one-thread jobs): the wall time until both have ended (-1 when one failed) and the CPU both
-// spent together.
+// one-thread jobs): the wall time until both have ended and the CPU both spent together; -1
+// for both when one failed.
 struct PairStats {
   double seconds = -1;
-  double cpu_seconds = 0;
+  double cpu_seconds = -1;
 };
 PairStats RunPair(const std::vector<std::string>& a, const std::vector<std::string>& b) {
   const auto start = Clock::now();
@@ -234,8 +236,10 @@ PairStats RunPair(const std::vector<std::string>& a, const std::vector<std::stri
   const ChildStats sa = WaitChild(pa, start);
   const ChildStats sb = WaitChild(pb, start);
   PairStats st;
-  st.cpu_seconds = sa.cpu_seconds + sb.cpu_seconds;
-  if (sa.exit_code == 0 && sb.exit_code == 0) st.seconds = std::max(sa.seconds, sb.seconds);
+  if (sa.exit_code == 0 && sb.exit_code == 0) {
+    st.seconds = std::max(sa.seconds, sb.seconds);
+    st.cpu_seconds = sa.cpu_seconds + sb.cpu_seconds;
+  }
   return st;
 }
 
@@ -478,7 +482,7 @@ int main(int argc, char** argv) {
     // caches and the host are shared): a --threads 2 run's CPU growth beyond that pair's is
     // the run's own cost of sharing the work.
     const double one_cpu = one_index < thread_counts.size() ? Median(run_cpu[one_index]) : 0;
-    if (one_cpu > 0) {
+    if (one_cpu > 0 && pair > 0) {
       std::printf("                 CPU %.2f s for both = %.2fx twice --threads 1's",
                   Median(pair_cpu), Median(pair_cpu) / (2 * one_cpu));
       for (size_t k = 0; k < thread_counts.size(); ++k) {
